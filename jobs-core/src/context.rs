@@ -1,0 +1,180 @@
+//! [`MapContext`]: what `map` can do besides reading its entity.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::job::Reduce;
+use crate::model::{self, CodecError, Model};
+use crate::store::{Store, StoreError, WriteBatch};
+
+/// Named counters: a job's own (`ctx.count("migrated", 1)`) and the engine's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counters {
+    values: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    /// Adds `by` to the counter `name`, creating it at zero.
+    pub fn add(&mut self, name: &str, by: u64) {
+        match self.values.get_mut(name) {
+            Some(value) => *value += by,
+            None => {
+                self.values.insert(name.to_owned(), by);
+            }
+        }
+    }
+
+    /// The counter's value; zero if it was never counted.
+    pub fn get(&self, name: &str) -> u64 {
+        self.values.get(name).copied().unwrap_or(0)
+    }
+
+    /// Adds every counter of `other` to this one.
+    pub fn merge(&mut self, other: &Counters) {
+        for (name, value) in &other.values {
+            self.add(name, *value);
+        }
+    }
+
+    /// The counters in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.values.iter().map(|(k, v)| (k.as_str(), *v))
+    }
+
+    /// Whether no counter was counted.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// What a map call shares with the rest of its run.
+pub(crate) struct MapEnv<'a> {
+    pub(crate) store: &'a dyn Store,
+    pub(crate) dry_run: bool,
+    pub(crate) queued_at_ms: i64,
+}
+
+/// Handed to every `map` call: emit pairs to the shuffle, count things, read other models, and
+/// write models (for migration jobs).
+///
+/// ```
+/// use jobs_core::prelude::*;
+///
+/// # #[derive(Model, Serialize, Deserialize)]
+/// # pub struct UserSettingsModel { id: String, username: Option<String> }
+/// /// Counts users by the length of their username.
+/// #[one_off_job(models = [UserSettingsModel])]
+/// pub struct UsernameLengths;
+///
+/// impl Map<UserSettingsModel> for UsernameLengths {
+///     fn map(&self, user: UserSettingsModel, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         match user.username {
+///             Some(name) => ctx.emit(name.chars().count(), 1),
+///             None => ctx.count("users without a username", 1),
+///         }
+///         Ok(())
+///     }
+/// }
+/// # impl Reduce for UsernameLengths {
+/// #     type Key = usize;
+/// #     type Value = u64;
+/// #     fn reduce(&self, len: usize, counts: Values<'_, u64>, out: &mut Output) -> Outcome {
+/// #         out.json(&(len, counts.sum::<u64>()))
+/// #     }
+/// # }
+/// ```
+pub struct MapContext<'a, J: Reduce> {
+    pub(crate) staged: &'a mut Vec<(J::Key, J::Value)>,
+    pub(crate) counters: &'a mut Counters,
+    pub(crate) writes: &'a mut WriteBatch,
+    pub(crate) env: &'a MapEnv<'a>,
+}
+
+impl<J: Reduce> MapContext<'_, J> {
+    /// Emits one `(key, value)` pair to the shuffle. `reduce` sees it with the key's other
+    /// values, in emit order.
+    #[inline]
+    pub fn emit(&mut self, key: J::Key, value: J::Value) {
+        self.staged.push((key, value));
+    }
+
+    /// Adds `by` to the named counter. Counters appear in the run's report.
+    pub fn count(&mut self, name: &str, by: u64) {
+        self.counters.add(name, by);
+    }
+
+    /// Reads another model by id: a job over rights models fetches their explorations, say.
+    ///
+    /// # Errors
+    /// The store could not be read, or the stored entity does not decode as `M`.
+    pub fn get<M: Model>(&self, id: &str) -> Result<Option<M>, GetError> {
+        let Some(bytes) = self.env.store.get(M::KIND, id)? else {
+            return Ok(None);
+        };
+        model::decode(&bytes)
+            .map(Some)
+            .map_err(|source| GetError::Decode { kind: M::KIND, id: id.to_owned(), source })
+    }
+
+    /// Stores `model`, replacing the stored entity with its id. Writes are committed in
+    /// atomic batches; in a dry run they are counted and never stored. If this `map` call then
+    /// fails, its writes are dropped.
+    ///
+    /// # Errors
+    /// The model does not encode.
+    pub fn put<M: Model>(&mut self, model: &M) -> Result<(), CodecError> {
+        let bytes = model::encode(model)?;
+        self.counters.add(crate::engine::counter::PUTS, 1);
+        if !self.env.dry_run {
+            self.writes.put(M::KIND, model.id(), bytes);
+        }
+        Ok(())
+    }
+
+    /// Deletes the entity of model `M` with `id`, batched like [`put`](Self::put).
+    pub fn delete<M: Model>(&mut self, id: &str) {
+        self.counters.add(crate::engine::counter::DELETES, 1);
+        if !self.env.dry_run {
+            self.writes.delete(M::KIND, id);
+        }
+    }
+
+    /// Whether this is a dry run, whose writes are counted but not stored.
+    pub fn is_dry_run(&self) -> bool {
+        self.env.dry_run
+    }
+
+    /// When the run was queued, in milliseconds since the Unix epoch: a migration can skip
+    /// entities created after it (Oppia's `entity_created_before_job_queued`).
+    pub fn queued_at_ms(&self) -> i64 {
+        self.env.queued_at_ms
+    }
+}
+
+/// [`MapContext::get`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GetError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The entity is stored but does not decode.
+    #[error("{kind} {id}: {source}")]
+    Decode {
+        /// The kind read.
+        kind: &'static str,
+        /// The id read.
+        id: String,
+        /// Why it did not decode.
+        source: CodecError,
+    },
+}
+
+impl<J: Reduce> fmt::Debug for MapContext<'_, J> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapContext")
+            .field("staged", &self.staged.len())
+            .field("writes", &self.writes.len())
+            .field("dry_run", &self.env.dry_run)
+            .finish_non_exhaustive()
+    }
+}

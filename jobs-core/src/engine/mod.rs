@@ -1,0 +1,288 @@
+//! The local engine: map, shuffle and reduce in parallel on one machine.
+//!
+//! 1. **Plan**: each listed model's kind is split into `shards` id ranges ([`Store::split`]);
+//!    a task is one (model, shard), numbered in model order, then id order.
+//! 2. **Map** ([`map_phase`]): worker threads take tasks from a crossbeam channel, scan their
+//!    range, decode and map each entity, and hash-partition the emitted pairs into per-task
+//!    buffers. Writes are committed in atomic batches.
+//! 3. **Reduce** ([`reduce_phase`]): each partition concatenates its buffers in task order,
+//!    sorts stably by key (so a key's values stay in task order, then emit order), and reduces
+//!    key by key; partitions run in parallel and their outputs are merged by key.
+//!
+//! Because task order is model order then id order, and every stage keeps it, a job's output
+//! is byte-identical whatever the shard or thread count.
+//!
+//! ```
+//! use jobs_core::prelude::*;
+//! use jobs_core::{MemoryStore, RunOptions, engine, testing};
+//!
+//! #[derive(Model, Serialize, Deserialize)]
+//! pub struct Note { id: String, words: Vec<String> }
+//!
+//! /// Counts words across notes.
+//! #[one_off_job(models = [Note], shards = 4)]
+//! pub struct WordCount;
+//!
+//! impl Map<Note> for WordCount {
+//!     fn map(&self, note: Note, ctx: &mut MapContext<'_, Self>) -> Outcome {
+//!         for word in note.words {
+//!             ctx.emit(word, 1);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl Reduce for WordCount {
+//!     type Key = String;
+//!     type Value = u32;
+//!     fn reduce(&self, word: String, ones: Values<'_, u32>, out: &mut Output) -> Outcome {
+//!         out.line(format!("{word} {}", ones.sum::<u32>()));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let store = MemoryStore::new();
+//! testing::put_all(&store, &[
+//!     Note { id: "n1".into(), words: vec!["to".into(), "be".into()] },
+//!     Note { id: "n2".into(), words: vec!["or".into(), "not".into(), "to".into(), "be".into()] },
+//! ])?;
+//! let report = engine::run(&WordCount, &store, &RunOptions::default())?;
+//! assert_eq!(report.output, ["be 2", "not 1", "or 1", "to 2"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod cancel;
+mod map_phase;
+mod panic;
+mod progress;
+mod reduce_phase;
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use self::cancel::CancelToken;
+pub use self::progress::{Phase, Progress, ShardProgress};
+
+use crate::context::Counters;
+use crate::job::Job;
+use crate::store::{Store, StoreError};
+
+/// The most shards a run may use.
+pub const MAX_SHARDS: usize = 256;
+/// The shard count of a job that does not set one (Oppia's default).
+pub const DEFAULT_SHARDS: usize = 8;
+/// How many failures a report keeps; the rest are only counted.
+pub const MAX_REPORTED_FAILURES: usize = 100;
+
+/// Names of the counters the engine itself keeps beside a job's own.
+pub mod counter {
+    /// Models put by `MapContext::put` (counted in dry runs too).
+    pub const PUTS: &str = "puts";
+    /// Models deleted by `MapContext::delete` (counted in dry runs too).
+    pub const DELETES: &str = "deletes";
+}
+
+/// How to run a job. `RunOptions::default()` uses the job's shard count and every core.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Shards per listed model; the job's default when `None`.
+    pub shards: Option<usize>,
+    /// Worker threads; the number of cores when `None`.
+    pub threads: Option<usize>,
+    /// Count writes instead of storing them.
+    pub dry_run: bool,
+    /// Set it to stop the run early; the report then says `canceled` and has no output.
+    pub cancel: CancelToken,
+    /// Filled in while the run goes, for progress bars and status pages.
+    pub progress: Option<Arc<Progress>>,
+    /// How many writes are committed together, atomically.
+    pub write_batch_size: usize,
+    /// When the run was queued (ms since the epoch); now when `None`.
+    pub queued_at_ms: Option<i64>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            shards: None,
+            threads: None,
+            dry_run: false,
+            cancel: CancelToken::new(),
+            progress: None,
+            write_batch_size: 500,
+            queued_at_ms: None,
+        }
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RunReport {
+    /// The job's name.
+    pub job: String,
+    /// The report lines, in key order. Empty when canceled.
+    pub output: Vec<String>,
+    /// The job's own counters, plus `puts` and `deletes`.
+    pub counters: Counters,
+    /// What the engine counted.
+    pub stats: RunStats,
+    /// The first [`MAX_REPORTED_FAILURES`] failures; `stats.failures` counts them all.
+    pub failures: Vec<FailureRecord>,
+    /// Whether the run was canceled before it finished.
+    pub canceled: bool,
+    /// Shards per model used.
+    pub shards: usize,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// The engine's own counts for a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunStats {
+    /// Entities read from the store.
+    pub entities_read: u64,
+    /// Pairs emitted by `map` (of entities that did not fail).
+    pub pairs_emitted: u64,
+    /// Distinct keys reduced.
+    pub keys_reduced: u64,
+    /// Entities and keys that failed.
+    pub failures: u64,
+    /// Writes committed to the store.
+    pub writes_committed: u64,
+}
+
+/// One entity or key that failed, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailureRecord {
+    /// What failed.
+    pub site: FailureSite,
+    /// Why: the error's message, or the panic's message and location.
+    pub message: String,
+}
+
+/// Where a failure happened.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum FailureSite {
+    /// Decoding or mapping one entity.
+    Entity {
+        /// The entity's kind.
+        kind: String,
+        /// The entity's id.
+        id: String,
+    },
+    /// Reducing one key.
+    Key {
+        /// The key, as JSON.
+        key: String,
+    },
+}
+
+impl fmt::Display for FailureRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.site {
+            FailureSite::Entity { kind, id } => write!(f, "{kind} {id}: {}", self.message),
+            FailureSite::Key { key } => write!(f, "reduce key {key}: {}", self.message),
+        }
+    }
+}
+
+/// A run could not be carried out at all (as opposed to entities that failed within it).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The shard count is outside `1..=MAX_SHARDS`.
+    #[error("{shards} shards is out of range: use 1 to {MAX_SHARDS}")]
+    InvalidShards {
+        /// The count asked for.
+        shards: usize,
+    },
+    /// The store failed; the run stopped.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs `job` over `store` on this machine and returns its report.
+///
+/// Entities that fail to decode or map, and keys whose reduce fails, are recorded in the
+/// report and the run goes on. A canceled run returns `Ok` with `canceled` set.
+///
+/// # Errors
+/// The shard count is out of range, or the store could not be read or written.
+pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<RunReport, RunError> {
+    let started = std::time::Instant::now();
+    let shards = options.shards.unwrap_or(J::DEFAULT_SHARDS);
+    if shards == 0 || shards > MAX_SHARDS {
+        return Err(RunError::InvalidShards { shards });
+    }
+    let threads = options.threads.unwrap_or_else(default_threads).max(1);
+    let progress = options.progress.clone().unwrap_or_default();
+    progress.set_phase(Phase::Planning);
+
+    let mut tasks = Vec::with_capacity(J::MODELS.len() * shards);
+    for (model, kind) in J::MODELS.iter().enumerate() {
+        for split in store.split(kind, shards)? {
+            tasks.push(map_phase::MapTask { index: tasks.len(), model, kind, split });
+        }
+    }
+    progress.plan(tasks.iter().map(|t: &map_phase::MapTask| ShardProgress::new(t.kind, t.split.index, t.split.len)).collect());
+    tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
+
+    let queued_at_ms = options.queued_at_ms.unwrap_or_else(now_ms);
+    let partitions = partitions_for(threads);
+    let mapped = map_phase::run(job, store, options, queued_at_ms, tasks, &progress, threads, partitions)?;
+
+    let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, ..RunReport::default() };
+    report.counters = mapped.counters;
+    report.stats.entities_read = mapped.entities_read;
+    report.stats.pairs_emitted = mapped.pairs_emitted;
+    report.stats.writes_committed = mapped.writes_committed;
+    let mut failures = mapped.failures;
+    let mut failure_count = mapped.failure_count;
+
+    if options.cancel.is_canceled() {
+        report.canceled = true;
+    } else {
+        progress.set_phase(Phase::Reduce);
+        let reduced = reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads);
+        report.canceled = options.cancel.is_canceled();
+        report.stats.keys_reduced = reduced.keys_reduced;
+        failure_count += reduced.failure_count;
+        failures.extend(reduced.failures);
+        if !report.canceled {
+            report.output = reduced.output;
+        }
+    }
+    failures.truncate(MAX_REPORTED_FAILURES);
+    report.failures = failures;
+    report.stats.failures = failure_count;
+    report.elapsed = started.elapsed();
+    progress.set_phase(Phase::Done);
+    Ok(report)
+}
+
+/// The number of cores, or 1 when it cannot be told.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Several partitions per thread, so one heavy partition does not leave the others idle.
+fn partitions_for(threads: usize) -> usize {
+    threads * 4
+}
+
+/// The shuffle partition of `key`: a fast hash mapped onto `0..partitions`.
+#[inline]
+fn partition_of<K: Hash>(key: &K, partitions: usize) -> usize {
+    let mut hasher = rustc_hash::FxHasher::default();
+    key.hash(&mut hasher);
+    // Multiply-shift maps the hash's well-mixed high bits onto the range without a division.
+    ((u128::from(hasher.finish()) * partitions as u128) >> 64) as usize
+}

@@ -1,0 +1,195 @@
+//! The reduce phase: sort each partition by key, reduce key by key, merge partitions by key.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::sync::Mutex;
+
+use crate::job::{Job, Output, Reduce, Values};
+
+use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, panic};
+
+type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
+
+/// What one partition produced: lines per key, in key order.
+struct PartitionOutput<J: Reduce> {
+    lines: Vec<(J::Key, Vec<String>)>,
+    failures: Vec<(J::Key, FailureRecord)>,
+    failure_count: u64,
+    keys_reduced: u64,
+}
+
+/// What the reduce phase produced.
+pub(super) struct Reduced {
+    pub(super) output: Vec<String>,
+    pub(super) failures: Vec<FailureRecord>,
+    pub(super) failure_count: u64,
+    pub(super) keys_reduced: u64,
+}
+
+/// Reduces every partition on `threads` workers and merges their lines in key order.
+pub(super) fn run<J: Job>(
+    job: &J,
+    partitions: Vec<Vec<Pairs<J>>>,
+    cancel: &CancelToken,
+    progress: &Progress,
+    threads: usize,
+) -> Reduced {
+    let count = partitions.len();
+    let (work_tx, work_rx) = crossbeam_channel::unbounded();
+    for (index, buffers) in partitions.into_iter().enumerate() {
+        let _ = work_tx.send((index, buffers));
+    }
+    drop(work_tx);
+    let results: Mutex<Vec<Option<PartitionOutput<J>>>> =
+        Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.min(count.max(1)) {
+            let work_rx = work_rx.clone();
+            let results = &results;
+            scope.spawn(move || {
+                for (index, buffers) in work_rx {
+                    let output = reduce_partition(job, buffers, cancel, progress);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(output);
+                }
+            });
+        }
+    });
+    let outputs: Vec<PartitionOutput<J>> =
+        results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
+    merge(outputs)
+}
+
+fn reduce_partition<J: Job>(
+    job: &J,
+    buffers: Vec<Pairs<J>>,
+    cancel: &CancelToken,
+    progress: &Progress,
+) -> PartitionOutput<J> {
+    let mut pairs: Pairs<J> = Vec::with_capacity(buffers.iter().map(Vec::len).sum());
+    for buffer in buffers {
+        pairs.extend(buffer);
+    }
+    // Stable: equal keys keep task order, then emit order.
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let group_lens = group_lengths(&pairs);
+
+    let mut result = PartitionOutput::<J> { lines: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
+    let mut out = Output::new();
+    let mut rest = pairs.into_iter();
+    for len in group_lens {
+        if cancel.is_canceled() {
+            break;
+        }
+        let Some((key, first)) = rest.next() else { break };
+        let ordering_key = key.clone();
+        let mut values = (&mut rest).take(len - 1).map(|(_, value)| value);
+        let outcome = panic::catch(|| job.reduce(key, Values::new(first, &mut values, len - 1), &mut out));
+        // Whatever reduce left unread of this key is skipped here, panicking or not.
+        values.for_each(drop);
+        let message = match outcome {
+            Ok(Ok(())) => None,
+            Ok(Err(failure)) => Some(failure.message().to_owned()),
+            Err(panic_message) => Some(panic_message),
+        };
+        result.keys_reduced += 1;
+        match message {
+            None => {
+                let lines = out.take();
+                if !lines.is_empty() {
+                    result.lines.push((ordering_key, lines));
+                }
+            }
+            Some(message) => {
+                out.clear();
+                result.failure_count += 1;
+                if result.failures.len() < MAX_REPORTED_FAILURES {
+                    let key = serde_json::to_string(&ordering_key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
+                    result.failures.push((ordering_key, FailureRecord { site: FailureSite::Key { key }, message }));
+                }
+            }
+        }
+    }
+    progress.add_keys_reduced(result.keys_reduced);
+    result
+}
+
+/// The lengths of the runs of equal keys in sorted `pairs`.
+fn group_lengths<K: Ord, V>(pairs: &[(K, V)]) -> Vec<usize> {
+    let mut lens = Vec::new();
+    let mut start = 0;
+    for i in 1..=pairs.len() {
+        if i == pairs.len() || pairs[i].0 != pairs[start].0 {
+            lens.push(i - start);
+            start = i;
+        }
+    }
+    lens
+}
+
+/// Merges the partitions' key-sorted lines (keys are disjoint across partitions) into one
+/// key-sorted output.
+fn merge<J: Reduce>(outputs: Vec<PartitionOutput<J>>) -> Reduced {
+    let line_count = outputs.iter().flat_map(|o| &o.lines).map(|(_, lines)| lines.len()).sum();
+    let mut reduced = Reduced { output: Vec::with_capacity(line_count), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
+    let mut sources = Vec::with_capacity(outputs.len());
+    let mut failures = Vec::new();
+    for output in outputs {
+        reduced.failure_count += output.failure_count;
+        reduced.keys_reduced += output.keys_reduced;
+        failures.extend(output.failures);
+        sources.push(output.lines.into_iter());
+    }
+    let mut heads = BinaryHeap::with_capacity(sources.len());
+    for (source, lines) in sources.iter_mut().enumerate() {
+        if let Some((key, lines)) = lines.next() {
+            heads.push(Reverse(Head { key, lines, source }));
+        }
+    }
+    while let Some(Reverse(head)) = heads.pop() {
+        reduced.output.extend(head.lines);
+        if let Some((key, lines)) = sources[head.source].next() {
+            heads.push(Reverse(Head { key, lines, source: head.source }));
+        }
+    }
+    failures.sort_by(|a, b| a.0.cmp(&b.0));
+    reduced.failures = failures.into_iter().take(MAX_REPORTED_FAILURES).map(|(_, f)| f).collect();
+    reduced
+}
+
+/// The next key of one partition, ordered by key alone.
+struct Head<K> {
+    key: K,
+    lines: Vec<String>,
+    source: usize,
+}
+
+impl<K: Ord> PartialEq for Head<K> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key
+    }
+}
+
+impl<K: Ord> Eq for Head<K> {}
+
+impl<K: Ord> PartialOrd for Head<K> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<K: Ord> Ord for Head<K> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key.cmp(&other.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_lengths;
+
+    #[test]
+    fn group_lengths_counts_runs_of_equal_keys() {
+        assert_eq!(group_lengths::<u8, ()>(&[]), Vec::<usize>::new());
+        assert_eq!(group_lengths(&[(1, ()), (1, ()), (2, ()), (3, ()), (3, ()), (3, ())]), vec![2, 1, 3]);
+    }
+}

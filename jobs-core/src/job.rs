@@ -1,0 +1,238 @@
+//! The traits a job implements: [`Map`] once per listed model, [`Reduce`] once; and [`Job`],
+//! which `#[one_off_job]` implements for it.
+
+use std::fmt;
+use std::hash::Hash;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::context::MapContext;
+use crate::model::Model;
+use crate::params::{ParamError, ParamSpec, Params};
+
+/// What `map` and `reduce` return: `Ok(())`, or the reason this one entity or key failed.
+///
+/// A failure is recorded with the entity's kind and id (or the key) and the job goes on with
+/// the rest. Any error that implements `Display` converts with `?`:
+///
+/// ```
+/// # use jobs_core::Outcome;
+/// fn parse_version(text: &str) -> Outcome {
+///     let _version: u32 = text.parse()?; // ParseIntError becomes a Failure
+///     Ok(())
+/// }
+/// assert!(parse_version("7").is_ok());
+/// assert_eq!(parse_version("x").unwrap_err().message(), "invalid digit found in string");
+/// ```
+///
+/// `map` returns a `Result` rather than `()` so that jobs use `?` instead of Oppia's
+/// try/except-and-yield-an-error-key dance. (An `impl Trait` return that accepted both `()`
+/// and `Result` trips rustc's `refining_impl_trait` lint in every user's crate.)
+pub type Outcome = Result<(), Failure>;
+
+/// Why one entity or key failed. Built from any `Display` value, usually with `?`.
+///
+/// It deliberately does not implement `Display` itself: that is what lets every `Display`
+/// error convert into it. Read the text with [`Failure::message`].
+pub struct Failure {
+    message: String,
+}
+
+impl Failure {
+    /// A failure with the given message.
+    pub fn new(message: impl fmt::Display) -> Self {
+        Failure { message: message.to_string() }
+    }
+
+    /// The failure's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl<E: fmt::Display> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Failure::new(error)
+    }
+}
+
+impl fmt::Debug for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Failure").field(&self.message).finish()
+    }
+}
+
+/// The shuffle key type of a job. Implemented for every type with the needed traits.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a job key",
+    label = "keys must be `Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync`",
+    note = "output is sorted by key and keys are hashed to shuffle partitions: use `String`, an integer, a tuple of them, or derive `PartialEq, Eq, PartialOrd, Ord, Hash, Clone, Serialize, Deserialize` on your own type"
+)]
+pub trait JobKey: Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
+
+impl<T> JobKey for T where T: Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
+
+/// The shuffle value type of a job. Implemented for every type with the needed traits.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a job value",
+    label = "values must be `Serialize + DeserializeOwned + Send`",
+    note = "values may be spilled to disk and sent between processes: derive `Serialize, Deserialize` on your own type"
+)]
+pub trait JobValue: Serialize + DeserializeOwned + Send + 'static {}
+
+impl<T> JobValue for T where T: Serialize + DeserializeOwned + Send + 'static {}
+
+/// The reduce half of a job: receives each key with all the values emitted for it, and writes
+/// report lines.
+///
+/// Keys arrive in ascending order, and each key's values in the order of the entities that
+/// emitted them (by listed model, then entity id, then emit order), so a job's output is the
+/// same whatever its shard or thread count.
+#[diagnostic::on_unimplemented(
+    message = "the job `{Self}` has no `Reduce` impl",
+    label = "every one-off job needs `impl Reduce for {Self}`",
+    note = "write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}"
+)]
+pub trait Reduce: Sized + Send + Sync + 'static {
+    /// The shuffle key. Output is sorted by it.
+    type Key: JobKey;
+    /// The value emitted with each key.
+    type Value: JobValue;
+
+    /// Reduces one key. Lines written to `out` become the job's output; a returned failure
+    /// discards this key's lines and is recorded with the key.
+    fn reduce(&self, key: Self::Key, values: Values<'_, Self::Value>, out: &mut Output) -> Outcome;
+}
+
+/// The map half of a job for one listed model `M`. A job listing several models implements it
+/// once per model.
+#[diagnostic::on_unimplemented(
+    message = "the job `{Self}` lists the model `{M}` but has no `Map<{M}>` impl",
+    label = "`{M}` is listed here",
+    note = "write:\n    impl Map<{M}> for {Self} {{\n        fn map(&self, item: {M}, ctx: &mut MapContext<'_, Self>) -> Outcome {{\n            ctx.emit(/* key */, /* value */);\n            Ok(())\n        }}\n    }}\nor remove `{M}` from `models = [...]`"
+)]
+pub trait Map<M: Model>: Reduce {
+    /// Maps one entity: emit pairs with [`MapContext::emit`], count things, write models.
+    fn map(&self, item: M, ctx: &mut MapContext<'_, Self>) -> Outcome;
+}
+
+/// What `#[one_off_job]` generates for a job: its name, models, shard count, parameters, and
+/// the dispatch from a stored entity to the right `Map<M>` impl. Do not implement it by hand.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a one-off job",
+    label = "not a job",
+    note = "add `#[one_off_job(models = [YourModel])]` to the struct `{Self}`"
+)]
+pub trait Job: Reduce {
+    /// The job's name, as the registry and the command line know it.
+    const NAME: &'static str;
+    /// The kinds of the listed models, in the order listed.
+    const MODELS: &'static [&'static str];
+    /// The shard count used when a run does not ask for one.
+    const DEFAULT_SHARDS: usize;
+    /// The job's parameters: the struct's fields.
+    const PARAMS: &'static [ParamSpec];
+
+    /// Builds the job from `--param name=value` pairs, checking every one.
+    ///
+    /// # Errors
+    /// A parameter is unknown, missing, or does not parse as its field's type.
+    fn from_params(params: &Params) -> Result<Self, ParamError>;
+
+    /// Decodes one stored entity of the `model`-th listed model and maps it.
+    ///
+    /// # Errors
+    /// The entity does not decode, or `map` failed.
+    #[doc(hidden)]
+    fn map_stored(&self, model: usize, bytes: &[u8], ctx: &mut MapContext<'_, Self>) -> Outcome;
+}
+
+/// One key's values, as an iterator in emit order. `collect()` it when the whole list is
+/// wanted; `len()` is known without iterating.
+pub struct Values<'a, V> {
+    first: Option<V>,
+    rest: &'a mut dyn Iterator<Item = V>,
+    remaining: usize,
+}
+
+impl<'a, V> Values<'a, V> {
+    pub(crate) fn new(first: V, rest: &'a mut dyn Iterator<Item = V>, rest_len: usize) -> Self {
+        Values { first: Some(first), rest, remaining: rest_len + 1 }
+    }
+}
+
+impl<V> Iterator for Values<'_, V> {
+    type Item = V;
+
+    fn next(&mut self) -> Option<V> {
+        if self.remaining == 0 {
+            return None;
+        }
+        self.remaining -= 1;
+        match self.first.take() {
+            Some(first) => Some(first),
+            None => self.rest.next(),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.remaining, Some(self.remaining))
+    }
+}
+
+impl<V> ExactSizeIterator for Values<'_, V> {}
+
+impl<V> Drop for Values<'_, V> {
+    /// A reduce that stops early leaves the rest of its key's values unread; skip them so the
+    /// next key starts at its own first value.
+    fn drop(&mut self) {
+        self.first = None;
+        while self.remaining > 0 {
+            self.remaining -= 1;
+            if self.rest.next().is_none() {
+                break;
+            }
+        }
+    }
+}
+
+/// Where `reduce` writes its report lines.
+#[derive(Default, Debug)]
+pub struct Output {
+    lines: Vec<String>,
+}
+
+impl Output {
+    pub(crate) fn new() -> Self {
+        Output::default()
+    }
+
+    /// Writes one line of text. Newlines inside it are escaped as `\n` so that a line of
+    /// output is always one line.
+    pub fn line(&mut self, text: impl fmt::Display) {
+        let text = text.to_string();
+        if text.contains('\n') {
+            self.lines.push(text.replace('\n', "\\n"));
+        } else {
+            self.lines.push(text);
+        }
+    }
+
+    /// Writes `value` as one line of compact JSON, e.g. `["TextInput",["exp1 Intro"]]`.
+    ///
+    /// # Errors
+    /// The value does not serialize to JSON (a map with non-string keys, say).
+    pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Outcome {
+        self.lines.push(serde_json::to_string(value)?);
+        Ok(())
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.lines)
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.lines.clear();
+    }
+}

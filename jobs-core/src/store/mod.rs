@@ -1,0 +1,254 @@
+//! Where models live: the [`Store`] trait, and its embedded ([`RedbStore`]) and in-memory
+//! ([`MemoryStore`]) implementations.
+//!
+//! A store keeps each kind's entities sorted by id. A job splits a kind into shards with
+//! [`Store::split`]: contiguous id ranges that together cover the kind exactly once, so each
+//! shard scans only its own rows.
+
+mod memory;
+mod redb;
+mod split;
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+
+pub use self::memory::MemoryStore;
+pub use self::redb::RedbStore;
+pub use self::split::{KeyRange, Split};
+
+/// A datastore of models, shared by the engine's worker threads.
+pub trait Store: Send + Sync {
+    /// Where the store is, for messages: a file path or `memory`.
+    fn location(&self) -> String;
+
+    /// The kinds that have at least one stored entity, sorted.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn kinds(&self) -> Result<Vec<String>, StoreError>;
+
+    /// How many entities of `kind` are stored.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn count(&self, kind: &str) -> Result<u64, StoreError>;
+
+    /// Splits `kind` into exactly `shards` contiguous id ranges, in id order, of as equal a
+    /// size as the ids allow. Ranges may be empty when there are fewer entities than shards.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError>;
+
+    /// Visits the entities of `kind` whose ids fall in `range`, in id order, until `visit`
+    /// breaks. Only rows inside the range are read.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn scan(
+        &self,
+        kind: &str,
+        range: &KeyRange,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError>;
+
+    /// The stored bytes of one entity.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// Applies every write in `batch` atomically: after a crash either all of them are stored
+    /// or none is.
+    ///
+    /// # Errors
+    /// The store could not be written; nothing of the batch is stored.
+    fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError>;
+}
+
+/// Writes to apply together: puts of encoded entities and deletes.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct WriteBatch {
+    writes: Vec<Write>,
+}
+
+/// One write in a [`WriteBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Store `bytes` as entity `id` of `kind`, replacing any earlier one.
+    Put {
+        /// The entity's kind.
+        kind: String,
+        /// The entity's id.
+        id: String,
+        /// The encoded entity.
+        bytes: Vec<u8>,
+    },
+    /// Remove entity `id` of `kind`, if stored.
+    Delete {
+        /// The entity's kind.
+        kind: String,
+        /// The entity's id.
+        id: String,
+    },
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        WriteBatch::default()
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, kind: impl Into<String>, id: impl Into<String>, bytes: Vec<u8>) {
+        self.writes.push(Write::Put { kind: kind.into(), id: id.into(), bytes });
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, kind: impl Into<String>, id: impl Into<String>) {
+        self.writes.push(Write::Delete { kind: kind.into(), id: id.into() });
+    }
+
+    /// The writes, in the order added.
+    pub fn writes(&self) -> &[Write] {
+        &self.writes
+    }
+
+    /// How many writes the batch holds.
+    pub fn len(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Whether the batch holds no write.
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+
+    /// Drops the writes after the first `len`.
+    pub fn truncate(&mut self, len: usize) {
+        self.writes.truncate(len);
+    }
+
+    /// Removes every write.
+    pub fn clear(&mut self) {
+        self.writes.clear();
+    }
+}
+
+/// A store could not be opened, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the store file in a way that excludes us.
+    #[error("the store {path} is in use by another process that does not share it; stop that process or use another --store")]
+    Locked {
+        /// The store file.
+        path: PathBuf,
+    },
+    /// The file exists but is not a jobs store.
+    #[error("{path} is not a jobs store ({reason}); pass the path of a store file, or a new path to create one")]
+    NotAStore {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The store was written by a newer version of jobs.
+    #[error("the store {path} has format version {found}, newer than this program's {supported}; upgrade jobs to read it")]
+    NewerFormat {
+        /// The store file.
+        path: PathBuf,
+        /// The version in the file.
+        found: u32,
+        /// The newest version this program reads.
+        supported: u32,
+    },
+    /// Any other I/O or database error, with the store it happened on.
+    #[error("store {location}: {message}")]
+    Io {
+        /// The store.
+        location: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+#[cfg(test)]
+pub(crate) mod conformance {
+    //! Checks every `Store` implementation must pass.
+
+    use super::*;
+
+    pub(crate) fn ids(n: usize) -> Vec<String> {
+        // Skewed ids: a dense run of short ids, then a sparse tail of long ones.
+        (0..n)
+            .map(|i| if i % 3 == 0 { format!("z{:06}-{}", i * 7919, "x".repeat(i % 5)) } else { format!("a{i:04}") })
+            .collect()
+    }
+
+    pub(crate) fn fill(store: &dyn Store, kind: &str, ids: &[String]) {
+        let mut batch = WriteBatch::new();
+        for id in ids {
+            batch.put(kind, id.clone(), id.as_bytes().to_vec());
+        }
+        store.apply(&batch).unwrap();
+    }
+
+    pub(crate) fn every_entity_is_read_exactly_once(store: &dyn Store) {
+        let ids = ids(517);
+        fill(store, "K", &ids);
+        fill(store, "Other", &ids[..10]);
+        let mut expected = ids.clone();
+        expected.sort();
+        for shards in 1..=256 {
+            let splits = store.split("K", shards).unwrap();
+            assert_eq!(splits.len(), shards);
+            let mut seen = Vec::new();
+            for split in &splits {
+                let mut in_split = 0u64;
+                store
+                    .scan("K", &split.range, &mut |id, bytes| {
+                        assert_eq!(id.as_bytes(), bytes);
+                        assert!(split.range.contains(id), "{id} outside {:?}", split.range);
+                        seen.push(id.to_owned());
+                        in_split += 1;
+                        ControlFlow::Continue(())
+                    })
+                    .unwrap();
+                assert_eq!(in_split, split.len, "split size estimate for {shards} shards");
+            }
+            assert_eq!(seen, expected, "{shards} shards");
+            let largest = splits.iter().map(|s| s.len).max().unwrap();
+            assert!(largest <= (517 / shards as u64) + 1, "{shards} shards are unbalanced: {largest}");
+        }
+        assert_eq!(store.count("K").unwrap(), 517);
+        assert_eq!(store.kinds().unwrap(), vec!["K".to_owned(), "Other".to_owned()]);
+        assert_eq!(store.split("Missing", 4).unwrap().iter().map(|s| s.len).sum::<u64>(), 0);
+    }
+
+    pub(crate) fn batches_put_get_and_delete(store: &dyn Store) {
+        let mut batch = WriteBatch::new();
+        batch.put("K", "a", vec![1]);
+        batch.put("K", "b", vec![2]);
+        store.apply(&batch).unwrap();
+        assert_eq!(store.get("K", "a").unwrap(), Some(vec![1]));
+        let mut batch = WriteBatch::new();
+        batch.delete("K", "a");
+        batch.put("K", "b", vec![3]);
+        store.apply(&batch).unwrap();
+        assert_eq!(store.get("K", "a").unwrap(), None);
+        assert_eq!(store.get("K", "b").unwrap(), Some(vec![3]));
+        assert_eq!(store.count("K").unwrap(), 1);
+    }
+
+    pub(crate) fn scan_stops_when_asked(store: &dyn Store) {
+        fill(store, "K", &ids(50));
+        let mut seen = 0;
+        store
+            .scan("K", &KeyRange::all(), &mut |_, _| {
+                seen += 1;
+                if seen == 5 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            })
+            .unwrap();
+        assert_eq!(seen, 5);
+    }
+}

@@ -1,0 +1,304 @@
+//! The embedded default store: one redb file.
+//!
+//! Each kind is a table `model/<Kind>` from id to encoded entity; the table `meta` holds the
+//! store's format version. The file is opened in redb's multi-writer mode, so several `jobs`
+//! processes (a run, `jobs status`, `jobs cancel`) share it safely.
+
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use redb::{
+    ConcurrencyMode, Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    TableError, TableHandle,
+};
+
+use super::split::split_sorted_ids;
+use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
+
+/// The newest store format this version reads and the one it writes.
+pub const STORE_FORMAT_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
+const FORMAT_KEY: &str = "format_version";
+const MODEL_TABLE_PREFIX: &str = "model/";
+/// The first bytes of every redb file.
+const REDB_MAGIC: &[u8] = b"redb\x1a\x0a\xa9\x0d\x0a";
+
+/// A store in one redb file.
+///
+/// ```
+/// use jobs_core::{RedbStore, Store, WriteBatch};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::open(dir.path().join("jobs.redb"))?;
+/// let mut batch = WriteBatch::new();
+/// batch.put("ExplorationModel", "exp1", vec![1, 2, 3]);
+/// store.apply(&batch)?;
+/// assert_eq!(store.get("ExplorationModel", "exp1")?, Some(vec![1, 2, 3]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct RedbStore {
+    db: Database,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// Opens the store at `path`, creating it if the file does not exist.
+    ///
+    /// # Errors
+    /// The file is not a jobs store, was written by a newer version, is locked by a process
+    /// that does not share it, or cannot be read or written.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        check_is_redb_file(&path)?;
+        let db = Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .create(&path)
+            .map_err(|e| open_error(&path, e))?;
+        let store = RedbStore { db, path };
+        store.check_format()?;
+        Ok(store)
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Wraps a redb error with the store's path.
+    pub(crate) fn error(&self, error: impl std::fmt::Display) -> StoreError {
+        StoreError::Io { location: self.path.display().to_string(), message: error.to_string() }
+    }
+
+    fn check_format(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        {
+            let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
+            let found = meta.get(FORMAT_KEY).map_err(|e| self.error(e))?.map(|v| v.value());
+            match found {
+                Some(found) if found > STORE_FORMAT_VERSION => {
+                    return Err(StoreError::NewerFormat {
+                        path: self.path.clone(),
+                        found,
+                        supported: STORE_FORMAT_VERSION,
+                    });
+                }
+                Some(_) => {}
+                None => {
+                    meta.insert(FORMAT_KEY, STORE_FORMAT_VERSION).map_err(|e| self.error(e))?;
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.error(e))
+    }
+}
+
+/// Refuses, before redb sees it, a file that is not a redb file at all: redb is entitled to
+/// treat a foreign file as corruption.
+fn check_is_redb_file(path: &Path) -> Result<(), StoreError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StoreError::Io { location: path.display().to_string(), message: e.to_string() });
+        }
+    };
+    let mut head = [0u8; REDB_MAGIC.len()];
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) => {
+                return Err(StoreError::NotAStore { path: path.to_path_buf(), reason: e.to_string() });
+            }
+        }
+    }
+    if filled == 0 || head[..filled] == REDB_MAGIC[..filled] && filled == head.len() {
+        Ok(())
+    } else {
+        Err(StoreError::NotAStore { path: path.to_path_buf(), reason: "it does not start with a redb header".into() })
+    }
+}
+
+fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
+    match error {
+        redb::DatabaseError::DatabaseAlreadyOpen | redb::DatabaseError::LockProtocolMismatch => {
+            StoreError::Locked { path: path.to_path_buf() }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
+            StoreError::NotAStore { path: path.to_path_buf(), reason }
+        }
+        other => StoreError::Io { location: path.display().to_string(), message: other.to_string() },
+    }
+}
+
+fn model_table(kind: &str) -> String {
+    format!("{MODEL_TABLE_PREFIX}{kind}")
+}
+
+impl Store for RedbStore {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn kinds(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let mut kinds = Vec::new();
+        for handle in txn.list_tables().map_err(|e| self.error(e))? {
+            if let Some(kind) = handle.name().strip_prefix(MODEL_TABLE_PREFIX) {
+                if self.count(kind)? > 0 {
+                    kinds.push(kind.to_owned());
+                }
+            }
+        }
+        kinds.sort();
+        Ok(kinds)
+    }
+
+    fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let name = model_table(kind);
+        match txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)) {
+            Ok(table) => table.len().map_err(|e| self.error(e)),
+            Err(TableError::TableDoesNotExist(_)) => Ok(0),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let name = model_table(kind);
+        let table = match txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => {
+                return split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(()));
+            }
+            Err(e) => return Err(self.error(e)),
+        };
+        let count = table.len().map_err(|e| self.error(e))?;
+        split_sorted_ids(count, shards, |visit| {
+            // Reads keys only; values stay on their pages.
+            for (position, row) in table.iter().map_err(|e| self.error(e))?.enumerate() {
+                let (id, _) = row.map_err(|e| self.error(e))?;
+                if !visit(position as u64, id.value()) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn scan(
+        &self,
+        kind: &str,
+        range: &KeyRange,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        if range.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let name = model_table(kind);
+        let table = match txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)) {
+            Ok(table) => table,
+            Err(TableError::TableDoesNotExist(_)) => return Ok(()),
+            Err(e) => return Err(self.error(e)),
+        };
+        for row in table.range::<&str>(range.bounds()).map_err(|e| self.error(e))? {
+            let (id, bytes) = row.map_err(|e| self.error(e))?;
+            if visit(id.value(), bytes.value()).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let name = model_table(kind);
+        match txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)) {
+            Ok(table) => Ok(table.get(id).map_err(|e| self.error(e))?.map(|v| v.value().to_vec())),
+            Err(TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        // One write transaction: redb commits it atomically, so a crash keeps all or nothing.
+        let txn = self.db.begin_write().map_err(|e| self.error(e))?;
+        for write in batch.writes() {
+            match write {
+                Write::Put { kind, id, bytes } => {
+                    let name = model_table(kind);
+                    let mut table = txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)).map_err(|e| self.error(e))?;
+                    table.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.error(e))?;
+                }
+                Write::Delete { kind, id } => {
+                    let name = model_table(kind);
+                    let mut table = txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)).map_err(|e| self.error(e))?;
+                    table.remove(id.as_str()).map_err(|e| self.error(e))?;
+                }
+            }
+        }
+        txn.commit().map_err(|e| self.error(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::conformance;
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path().join("jobs.redb")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn every_entity_is_read_exactly_once() {
+        conformance::every_entity_is_read_exactly_once(&store().1);
+    }
+
+    #[test]
+    fn batches_put_get_and_delete() {
+        conformance::batches_put_get_and_delete(&store().1);
+    }
+
+    #[test]
+    fn scan_stops_when_asked() {
+        conformance::scan_stops_when_asked(&store().1);
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_store_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, "hello, this is not a database").unwrap();
+        let err = RedbStore::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
+        assert!(err.to_string().contains("notes.txt"), "{err}");
+    }
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused() {
+        let (dir, store) = store();
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(META).unwrap().insert(FORMAT_KEY, STORE_FORMAT_VERSION + 1).unwrap();
+        txn.commit().unwrap();
+        drop(store);
+        let err = RedbStore::open(dir.path().join("jobs.redb")).unwrap_err();
+        assert!(matches!(err, StoreError::NewerFormat { found: 2, .. }), "{err}");
+    }
+}
