@@ -64,9 +64,9 @@ fn parse_keys(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) {
 }
 
 fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) -> syn::Result<()> {
-    let key: Ident = input.parse().map_err(|e| {
-        syn::Error::new(e.span(), format!("expected a key: one of {}", list(KEYS)))
-    })?;
+    let key: Ident = input
+        .parse()
+        .map_err(|e| syn::Error::new(e.span(), format!("expected a key: one of {}", list(KEYS))))?;
     let key_text = key.to_string();
     if !KEYS.contains(&key_text.as_str()) {
         errors.spanned(&key, unknown_key_message(&key_text));
@@ -74,7 +74,10 @@ fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) ->
         return Ok(());
     }
     if !input.peek(Token![=]) {
-        return Err(syn::Error::new_spanned(&key, format!("`{key_text}` needs a value: {}", example(&key_text))));
+        return Err(syn::Error::new_spanned(
+            &key,
+            format!("`{key_text}` needs a value: {}", example(&key_text)),
+        ));
     }
     input.parse::<Token![=]>()?;
     let duplicate = match key_text.as_str() {
@@ -91,9 +94,9 @@ fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) ->
         "models" => args.models = Some(parse_models(key, input)?),
         "shards" => args.shards = Some(parse_shards(input)),
         _ => {
-            let name: LitStr = input.parse().map_err(|e| {
-                syn::Error::new(e.span(), "`name` must be a string literal: `name = \"MyJob\"`")
-            })?;
+            let name: LitStr = input
+                .parse()
+                .map_err(|e| syn::Error::new(e.span(), "`name` must be a string literal: `name = \"MyJob\"`"))?;
             args.name = Some(name);
         }
     }
@@ -113,13 +116,20 @@ fn parse_models(key: Ident, input: ParseStream) -> syn::Result<Models> {
     let content;
     bracketed!(content in input);
     let types: Punctuated<Type, Token![,]> = content.parse_terminated(Type::parse, Token![,])?;
-    Ok(Models { key, types: types.into_iter().collect() })
+    Ok(Models {
+        key,
+        types: types.into_iter().collect(),
+    })
 }
 
 fn parse_shards(input: ParseStream) -> Shards {
     let tokens = take_value(input);
     let value = syn::parse2::<LitInt>(tokens.clone()).ok().and_then(|lit| {
-        if lit.suffix().is_empty() || lit.suffix() == "usize" { lit.base10_parse::<u64>().ok() } else { None }
+        if lit.suffix().is_empty() || lit.suffix() == "usize" {
+            lit.base10_parse::<u64>().ok()
+        } else {
+            None
+        }
     });
     Shards { tokens, value }
 }
@@ -148,7 +158,10 @@ fn unknown_key_message(key: &str) -> String {
         .min();
     match closest {
         Some((_, suggestion)) => {
-            format!("unknown key `{key}`: did you mean `{suggestion}`? The keys are {}", list(KEYS))
+            format!(
+                "unknown key `{key}`: did you mean `{suggestion}`? The keys are {}",
+                list(KEYS)
+            )
         }
         None => format!("unknown key `{key}`: the keys are {}", list(KEYS)),
     }

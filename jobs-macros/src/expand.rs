@@ -52,9 +52,10 @@ fn generate(job: &valid::Job<'_>) -> TokenStream {
     let description = &job.description;
     let private = quote!(::jobs_core::__private);
 
-    let kinds = job.models.iter().map(|model| {
-        quote_spanned!(model.span()=> <#model as #private::Model>::KIND)
-    });
+    let kinds = job
+        .models
+        .iter()
+        .map(|model| quote_spanned!(model.span()=> <#model as #private::Model>::KIND));
     let dispatch = job.models.iter().enumerate().map(|(index, model)| {
         quote_spanned! {model.span()=>
             #index => #private::map_stored::<Self, #model>(self, bytes, ctx),

@@ -49,22 +49,34 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
         }
     }
     if !input.generics.params.is_empty() {
-        errors.spanned(&input.generics, "a model cannot be generic: each model is one stored kind");
+        errors.spanned(
+            &input.generics,
+            "a model cannot be generic: each model is one stored kind",
+        );
     }
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(fields) => &fields.named,
             other => {
-                errors.spanned(other, "a model needs named fields, one of them the `String` id: `struct MyModel { id: String, ... }`");
+                errors.spanned(
+                    other,
+                    "a model needs named fields, one of them the `String` id: `struct MyModel { id: String, ... }`",
+                );
                 return None;
             }
         },
         Data::Enum(data) => {
-            errors.spanned(data.enum_token, "#[derive(Model)] goes on a struct with named fields, not an enum");
+            errors.spanned(
+                data.enum_token,
+                "#[derive(Model)] goes on a struct with named fields, not an enum",
+            );
             return None;
         }
         Data::Union(data) => {
-            errors.spanned(data.union_token, "#[derive(Model)] goes on a struct with named fields, not a union");
+            errors.spanned(
+                data.union_token,
+                "#[derive(Model)] goes on a struct with named fields, not a union",
+            );
             return None;
         }
     };
@@ -107,7 +119,10 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
     let Some(id_field) = id_field else {
         errors.spanned(
             &input.ident,
-            format!("the model `{}` has no id field: add `#[model(id)]` to its `String` id field, or name it `id`", input.ident),
+            format!(
+                "the model `{}` has no id field: add `#[model(id)]` to its `String` id field, or name it `id`",
+                input.ident
+            ),
         );
         return None;
     };
@@ -117,12 +132,19 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
             "a model id must be a `String`: entities are stored and split into shards by id text; convert other ids with `to_string()` when building the model",
         );
     }
-    Some(ValidModel { kind: kind.unwrap_or_else(|| input.ident.to_string()), id: id_field.ident.as_ref()? })
+    Some(ValidModel {
+        kind: kind.unwrap_or_else(|| input.ident.to_string()),
+        id: id_field.ident.as_ref()?,
+    })
 }
 
 fn is_string(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) if path.qself.is_none() => path.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty()),
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "String" && s.arguments.is_empty()),
         _ => false,
     }
 }
@@ -148,4 +170,3 @@ fn generate(ident: &Ident, model: &ValidModel<'_>) -> TokenStream {
         };
     }
 }
-

@@ -59,7 +59,10 @@ pub(crate) fn item(item: &Item, errors: &mut Errors) -> Option<ItemStruct> {
     };
     errors.spanned(
         what.0,
-        format!("#[one_off_job] goes on a struct, not on {}: write `pub struct MyJob;` (fields are the job's parameters)", what.1),
+        format!(
+            "#[one_off_job] goes on a struct, not on {}: write `pub struct MyJob;` (fields are the job's parameters)",
+            what.1
+        ),
     );
     None
 }
@@ -76,13 +79,19 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
         }
         Some(models) => {
             if models.types.is_empty() {
-                errors.spanned(&models.key, "`models` is empty: list at least one model, e.g. `models = [ExplorationModel]`");
+                errors.spanned(
+                    &models.key,
+                    "`models` is empty: list at least one model, e.g. `models = [ExplorationModel]`",
+                );
             }
             let mut seen: Vec<String> = Vec::new();
             for ty in &models.types {
                 let text = ty.to_token_stream().to_string();
                 if seen.contains(&text) {
-                    errors.spanned(ty, format!("`{text}` is listed twice in `models`: list each model once"));
+                    errors.spanned(
+                        ty,
+                        format!("`{text}` is listed twice in `models`: list each model once"),
+                    );
                 }
                 seen.push(text);
             }
@@ -92,24 +101,29 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
 
     let shards = match args.shards {
         None => DEFAULT_SHARDS,
-        Some(shards) => match shards.value {
-            Some(value) if (1..=MAX_SHARDS).contains(&value) => value,
-            Some(value) => {
-                errors.spanned(&shards.tokens, format!("`shards = {value}` is out of range: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})"));
-                DEFAULT_SHARDS
+        Some(shards) => {
+            match shards.value {
+                Some(value) if (1..=MAX_SHARDS).contains(&value) => value,
+                Some(value) => {
+                    errors.spanned(&shards.tokens, format!("`shards = {value}` is out of range: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})"));
+                    DEFAULT_SHARDS
+                }
+                None if shards.tokens.to_string().starts_with('-') => {
+                    errors.spanned(
+                        &shards.tokens,
+                        format!("`shards` cannot be negative: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})"),
+                    );
+                    DEFAULT_SHARDS
+                }
+                None => {
+                    errors.spanned(
+                        &shards.tokens,
+                        format!("`shards` must be an integer literal from 1 to {MAX_SHARDS}, e.g. `shards = 64`"),
+                    );
+                    DEFAULT_SHARDS
+                }
             }
-            None if shards.tokens.to_string().starts_with('-') => {
-                errors.spanned(&shards.tokens, format!("`shards` cannot be negative: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})"));
-                DEFAULT_SHARDS
-            }
-            None => {
-                errors.spanned(
-                    &shards.tokens,
-                    format!("`shards` must be an integer literal from 1 to {MAX_SHARDS}, e.g. `shards = 64`"),
-                );
-                DEFAULT_SHARDS
-            }
-        },
+        }
     };
 
     let (name, name_span) = match &args.name {
@@ -127,7 +141,11 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
     if let Fields::Named(fields) = &item.fields {
         for field in &fields.named {
             if let Some(ident) = &field.ident {
-                params.push(Param { ident, ty: &field.ty, doc: doc_comment(&field.attrs) });
+                params.push(Param {
+                    ident,
+                    ty: &field.ty,
+                    doc: doc_comment(&field.attrs),
+                });
             }
         }
     }
@@ -135,7 +153,15 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
     if models.is_empty() {
         return None;
     }
-    Some(Job { item, name, name_span, models, shards, description: doc_comment(&item.attrs), params })
+    Some(Job {
+        item,
+        name,
+        name_span,
+        models,
+        shards,
+        description: doc_comment(&item.attrs),
+        params,
+    })
 }
 
 /// Why `name` cannot be a job name on a command line, if it cannot.
@@ -144,9 +170,14 @@ fn name_problem(name: &str) -> Option<String> {
         return Some("the job name is empty: give a name like `name = \"MyAuditJob\"`, or leave `name` out to use the struct's name".to_owned());
     }
     if name.starts_with('-') {
-        return Some(format!("the job name `{name}` starts with `-`, which a command line reads as a flag: start it with a letter"));
+        return Some(format!(
+            "the job name `{name}` starts with `-`, which a command line reads as a flag: start it with a letter"
+        ));
     }
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
         return Some(format!(
             "the job name `{name}` contains {bad:?}: job names are typed on command lines, so use only letters, digits, `_`, `-` and `.`"
         ));
