@@ -1,0 +1,52 @@
+//! Two jobs with the same name from different crates cannot be caught by the compiler; the
+//! registry reports them, naming both places, the first time it is read.
+//!
+//! This test binary registers a second descriptor for a job under the same name, as a second
+//! crate defining a job of that name would.
+
+use jobs_core::__private::{JobDescriptor, inventory};
+use jobs_core::prelude::*;
+use jobs_core::{RegistryError, registry};
+
+#[derive(Model, Serialize, Deserialize)]
+pub struct Thing {
+    id: String,
+}
+
+/// A job defined once here with the attribute.
+#[one_off_job(models = [Thing])]
+pub struct SameName;
+
+impl Map<Thing> for SameName {
+    fn map(&self, _item: Thing, _ctx: &mut MapContext<'_, Self>) -> Outcome {
+        Ok(())
+    }
+}
+
+impl Reduce for SameName {
+    type Key = String;
+    type Value = u8;
+    fn reduce(&self, _key: String, _values: Values<'_, u8>, _out: &mut Output) -> Outcome {
+        Ok(())
+    }
+}
+
+inventory::submit! {
+    JobDescriptor::__of::<SameName>("", "other_crate::jobs", "other_crate/src/jobs.rs", 7)
+}
+
+#[test]
+fn a_duplicate_name_is_reported_with_both_places() {
+    let err = registry().unwrap_err();
+    let RegistryError::DuplicateName { name, first, second } = &err else {
+        panic!("expected a duplicate-name error, got {err:?}");
+    };
+    assert_eq!(*name, "SameName");
+    assert_eq!(first, "other_crate/src/jobs.rs:7 (other_crate::jobs)");
+    assert!(second.starts_with("tests/tests/registry_duplicates.rs:"), "{second}");
+    assert!(second.ends_with("(registry_duplicates)"), "{second}");
+    let message = err.to_string();
+    assert!(message.contains("rename one with `#[one_off_job(name = \"...\")]`"), "{message}");
+    // Every later read reports the same error rather than a partial registry.
+    assert_eq!(registry().unwrap_err(), err);
+}
