@@ -24,12 +24,19 @@ type Kinds = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     kinds: RwLock<Kinds>,
+    /// Run records, apart from the models (`crate::runs`).
+    runs: crate::runs::MemoryRuns,
 }
 
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         MemoryStore::default()
+    }
+
+    /// The run records kept beside the models.
+    pub(crate) fn runs(&self) -> &crate::runs::MemoryRuns {
+        &self.runs
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Kinds> {

@@ -72,6 +72,11 @@ impl RedbStore {
         &self.path
     }
 
+    /// The redb database, for the run tables kept beside the models (`crate::runs`).
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
     /// Wraps a redb error with the store's path.
     pub(crate) fn error(&self, error: impl std::fmt::Display) -> StoreError {
         StoreError::Io { location: self.path.display().to_string(), message: error.to_string() }

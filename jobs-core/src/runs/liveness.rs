@@ -1,0 +1,203 @@
+//! How a store tells a `started` run whose process is alive from one whose process died.
+//!
+//! # Design
+//!
+//! The process running a run **claims** it for as long as it runs: it takes an exclusive
+//! advisory lock on a lock file of its own, `<store>.runs/<run id>.lock`, *before* recording
+//! the run `started`, and lets go only *after* recording it finished. The operating system
+//! drops the lock the moment the process dies, however it dies (SIGKILL, a panic that
+//! aborts, a power cut). So a run recorded `started` whose lock can be taken has nobody
+//! running it, and is marked `failed` with error `interrupted`.
+//!
+//! This tells at once, with no timeout: a heartbeat ("no progress saved for 5 minutes")
+//! cannot tell a dead process from a slow shard and leaves the run `started` until the timeout,
+//! and a recorded process id can be reused by an unrelated process. The lock costs one open
+//! file per running run, and checking it costs an `open` and a non-blocking lock.
+//!
+//! The lock is std's [`File::try_lock`] (stable since Rust 1.89): `flock` on Linux and the
+//! BSDs, `LockFileEx` on Windows. Both belong to the open file, not the process, so a second
+//! handle in the *same* process also sees the run as held: an admin page that runs jobs in
+//! threads and lists them is told the truth. (Like every advisory lock, it may not hold across
+//! machines on a network file system; a store shared that way should be a server store.)
+//!
+//! The check happens under the store's write transaction (see
+//! [`RunLog::recover_interrupted`](super::RunLog::recover_interrupted)): since the runner
+//! records `started` after locking and the end before unlocking, and transactions are
+//! serialized, "still `started` and lock free" cannot be a run that is merely between two
+//! steps.
+//!
+//! Lock files are removed when the claim is dropped: by the runner when it ends, or by
+//! whoever marks a dead run `interrupted`; pruning removes any left over. The directory
+//! `<store>.runs/` stays beside the store, empty when nothing runs.
+//!
+//! The in-memory store has no other processes; it keeps the claimed ids in a set, so the same
+//! rules (and tests) apply to a runner thread that vanished.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::{RunId, RunsError};
+
+/// Proof that this process is the one running a run. While it lives, every reader sees the
+/// run as alive; dropping it lets go (and removes its lock file).
+#[derive(Debug)]
+pub struct RunClaim {
+    _inner: Claim,
+}
+
+#[derive(Debug)]
+#[expect(dead_code, reason = "a claim is held only for what its Drop does")]
+enum Claim {
+    File(FileClaim),
+    Memory(MemoryClaim),
+}
+
+#[derive(Debug)]
+struct FileClaim {
+    file: Option<File>,
+    path: PathBuf,
+}
+
+impl Drop for FileClaim {
+    fn drop(&mut self) {
+        // Remove the file while still holding the lock, then unlock by closing it: anyone who
+        // opened the old file before the removal may then lock it, but will find the run's
+        // final status already recorded.
+        if let Err(error) = fs::remove_file(&self.path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.path.display(), %error, "could not remove a run lock file");
+        }
+        drop(self.file.take());
+    }
+}
+
+/// The ids claimed in an in-memory store.
+pub(crate) type HeldIds = Arc<Mutex<HashSet<RunId>>>;
+
+#[derive(Debug)]
+struct MemoryClaim {
+    held: HeldIds,
+    id: RunId,
+}
+
+impl Drop for MemoryClaim {
+    fn drop(&mut self) {
+        self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}
+
+/// The directory of the lock files of the store at `store_path`: `<store_path>.runs`.
+pub fn lock_dir(store_path: &Path) -> PathBuf {
+    let mut dir = store_path.as_os_str().to_owned();
+    dir.push(".runs");
+    PathBuf::from(dir)
+}
+
+/// The lock file of run `id` in `dir`. Characters other than letters, digits, `-`, `_` and
+/// `.` (possible in a job renamed with `name = "..."`) become `_`.
+pub fn lock_path(dir: &Path, id: &RunId) -> PathBuf {
+    let name: String = id
+        .as_str()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("{name}.lock"))
+}
+
+/// Claims run `id` through its lock file in `dir`: `None` when another open file holds it.
+pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+    let path = lock_path(dir, id);
+    let lock_error = |source| RunsError::Lock {
+        path: path.clone(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(lock_error)?;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(lock_error)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(RunClaim {
+            _inner: Claim::File(FileClaim { file: Some(file), path }),
+        })),
+        Err(TryLockError::WouldBlock) => Ok(None),
+        Err(TryLockError::Error(source)) => Err(lock_error(source)),
+    }
+}
+
+/// Removes the lock file of a run that is over, if one was left behind (its process died
+/// after recording the end). A file someone holds is left alone.
+pub(crate) fn remove_stale(dir: &Path, id: &RunId) -> Result<(), RunsError> {
+    if lock_path(dir, id).exists() {
+        drop(claim_file(dir, id)?);
+    }
+    Ok(())
+}
+
+/// Claims run `id` in an in-memory store: `None` when already claimed.
+pub(crate) fn claim_memory(held: &HeldIds, id: &RunId) -> Option<RunClaim> {
+    let mut ids = held.lock().unwrap_or_else(|p| p.into_inner());
+    if !ids.insert(id.clone()) {
+        return None;
+    }
+    Some(RunClaim {
+        _inner: Claim::Memory(MemoryClaim {
+            held: Arc::clone(held),
+            id: id.clone(),
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_lock_cannot_be_claimed_again_even_in_the_same_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = RunId::generate("Job", 1);
+        let claim = claim_file(dir.path(), &id)
+            .unwrap()
+            .expect("a fresh run can be claimed");
+        assert!(
+            claim_file(dir.path(), &id).unwrap().is_none(),
+            "a second open file sees the lock"
+        );
+        assert!(lock_path(dir.path(), &id).exists());
+        drop(claim);
+        assert!(!lock_path(dir.path(), &id).exists(), "letting go removes the lock file");
+        assert!(
+            claim_file(dir.path(), &id).unwrap().is_some(),
+            "once let go, it can be claimed"
+        );
+    }
+
+    #[test]
+    fn memory_claims_are_exclusive_until_dropped() {
+        let held = HeldIds::default();
+        let id = RunId::generate("Job", 1);
+        let claim = claim_memory(&held, &id).unwrap();
+        assert!(claim_memory(&held, &id).is_none());
+        drop(claim);
+        assert!(claim_memory(&held, &id).is_some());
+    }
+
+    #[test]
+    fn odd_job_names_make_safe_file_names() {
+        let id = RunId::parse("a/b c-12-xyz").unwrap();
+        assert_eq!(lock_path(Path::new("d"), &id), Path::new("d").join("a_b_c-12-xyz.lock"));
+        assert_eq!(lock_dir(Path::new("/x/jobs.redb")), Path::new("/x/jobs.redb.runs"));
+    }
+}

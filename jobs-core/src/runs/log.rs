@@ -1,0 +1,353 @@
+//! [`RunLog`]: where run records live, and everything done to them.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use crate::engine::now_ms;
+use crate::store::Store;
+
+use super::output::OutputKind;
+use super::{INTERRUPTED, RunClaim, RunId, RunRecord, RunsError, Status};
+
+/// How long `jobs runs` looks back by default.
+pub const RECENT: Duration = Duration::from_secs(14 * 24 * 3600);
+/// How many runs `jobs runs` shows by default.
+pub const RECENT_LIMIT: usize = 100;
+/// How old a finished run must be for `jobs prune` to remove it by default.
+pub const PRUNE_AFTER: Duration = Duration::from_secs(84 * 24 * 3600);
+
+/// Which runs to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Only runs created at or after this time (ms since the Unix epoch).
+    pub since_ms: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: usize,
+    /// Only runs of this job.
+    pub job: Option<String>,
+}
+
+impl ListQuery {
+    /// What `jobs runs` shows: the last 14 days, at most 100, newest first.
+    pub fn recent(now_ms: i64) -> Self {
+        ListQuery {
+            since_ms: Some(now_ms - RECENT.as_millis() as i64),
+            limit: RECENT_LIMIT,
+            job: None,
+        }
+    }
+}
+
+/// What [`RunLog::request_cancel`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The run was only queued: it is now `canceled` and will not start.
+    Canceled,
+    /// The run is `started`: its process has been asked to stop and will record it
+    /// `canceled` within about a second ([`wait`](super::wait) for it).
+    Requested,
+    /// The run had already finished with this status; nothing changed.
+    AlreadyFinished(Status),
+}
+
+/// Where run records, their output and their liveness live: implemented by every [`Store`],
+/// in the same place as its models but in tables of its own.
+///
+/// Callers use the provided methods ([`get_run`](Self::get_run), [`transition`](Self::transition),
+/// [`list`](Self::list), [`recent`](Self::recent), [`request_cancel`](Self::request_cancel),
+/// [`prune`](Self::prune), [`stored_output`](Self::stored_output),
+/// [`full_output`](Self::full_output), ...), which hold the lifecycle's rules. A store
+/// implements the primitives, which only store: each is one atomic step (one transaction).
+/// The closures the primitives take run inside that step and must not use the log
+/// themselves (a second write transaction would wait for the first forever).
+///
+/// Reading a run also settles whether it is still alive: a `started` run whose process died
+/// is recorded `failed` with error `interrupted` by whichever read meets it first (see
+/// [`liveness`](super::liveness)). Open a store with [`open_store`](super::open_store), which
+/// does so for every run at once.
+pub trait RunLog: Store {
+    /// *Primitive.* Stores a new record, in one atomic step with `admit`: `admit` is shown the
+    /// job's runs that are queued or started and may refuse (for `--exclusive`).
+    ///
+    /// # Errors
+    /// A record with the same id exists, `admit` refused, or the store failed.
+    fn insert_run(
+        &self,
+        record: &RunRecord,
+        admit: &mut dyn FnMut(&[RunRecord]) -> Result<(), RunsError>,
+    ) -> Result<(), RunsError>;
+
+    /// *Primitive.* The record of `id` as stored, if any.
+    ///
+    /// # Errors
+    /// The store failed or the record does not decode.
+    fn load_run(&self, id: &RunId) -> Result<Option<RunRecord>, RunsError>;
+
+    /// *Primitive.* Reads, changes and writes back one record atomically; returns it as
+    /// written. Nothing is written if `change` fails.
+    ///
+    /// # Errors
+    /// No run has this id, `change` failed, or the store failed.
+    fn modify_run(
+        &self,
+        id: &RunId,
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError>;
+
+    /// *Primitive.* The records of runs that are `queued` or `started`, oldest first.
+    ///
+    /// # Errors
+    /// The store failed or a record does not decode.
+    fn active_runs(&self) -> Result<Vec<RunRecord>, RunsError>;
+
+    /// *Primitive.* The records matching `query`, newest first.
+    ///
+    /// # Errors
+    /// The store failed or a record does not decode.
+    fn list_runs(&self, query: &ListQuery) -> Result<Vec<RunRecord>, RunsError>;
+
+    /// *Primitive.* Removes the records (and output) of finished runs that finished before
+    /// `cutoff_ms`; returns their ids.
+    ///
+    /// # Errors
+    /// The store failed; nothing was removed.
+    fn remove_finished_before(&self, cutoff_ms: i64) -> Result<Vec<RunId>, RunsError>;
+
+    /// *Primitive.* Stores one form of a run's output, replacing any stored before.
+    ///
+    /// # Errors
+    /// The store failed.
+    fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError>;
+
+    /// *Primitive.* Visits the lines of one form of a run's output, in order, until `visit`
+    /// breaks. Visits nothing if none is stored.
+    ///
+    /// # Errors
+    /// The store failed or a chunk does not decode.
+    fn visit_output(
+        &self,
+        id: &RunId,
+        kind: OutputKind,
+        visit: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<(), RunsError>;
+
+    /// *Primitive.* Claims run `id` for this process (see [`liveness`](super::liveness)):
+    /// `None` when someone alive holds it.
+    ///
+    /// # Errors
+    /// The lock could not be taken or checked.
+    fn claim_run(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError>;
+
+    /// Records a new run as it is (normally `queued`; see [`queue`](super::queue)).
+    ///
+    /// # Errors
+    /// A record with the same id exists, or the store failed.
+    fn create(&self, record: &RunRecord) -> Result<(), RunsError> {
+        self.insert_run(record, &mut |_| Ok(()))
+    }
+
+    /// The record of run `id`. A `started` run whose process died is recorded `failed`
+    /// (`interrupted`) first.
+    ///
+    /// # Errors
+    /// No run has this id (the error names it), or the store failed.
+    fn get_run(&self, id: &RunId) -> Result<RunRecord, RunsError> {
+        let record = self
+            .load_run(id)?
+            .ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        if record.status() == Status::Started {
+            Ok(settle(self, record)?.0)
+        } else {
+            Ok(record)
+        }
+    }
+
+    /// Changes run `id`'s fields with `change`, atomically. (Its status changes only through
+    /// [`transition`](Self::transition).)
+    ///
+    /// # Errors
+    /// No run has this id, or the store failed.
+    fn update(&self, id: &RunId, change: &mut dyn FnMut(&mut RunRecord)) -> Result<RunRecord, RunsError> {
+        self.modify_run(id, &mut |record| {
+            change(record);
+            Ok(())
+        })
+    }
+
+    /// Moves run `id` to status `to` and applies `change`, atomically.
+    ///
+    /// # Errors
+    /// The lifecycle does not allow it (the error names both states: nothing is written), no
+    /// run has this id, or the store failed.
+    fn transition(
+        &self,
+        id: &RunId,
+        to: Status,
+        change: &mut dyn FnMut(&mut RunRecord),
+    ) -> Result<RunRecord, RunsError> {
+        self.modify_run(id, &mut |record| {
+            record.transition(to)?;
+            change(record);
+            Ok(())
+        })
+    }
+
+    /// The runs matching `query`, newest first, after settling dead ones.
+    ///
+    /// # Errors
+    /// The store failed.
+    fn list(&self, query: &ListQuery) -> Result<Vec<RunRecord>, RunsError> {
+        self.recover_interrupted()?;
+        self.list_runs(query)
+    }
+
+    /// What `jobs runs` shows: runs of the last 14 days, at most 100, newest first.
+    ///
+    /// # Errors
+    /// The store failed.
+    fn recent(&self) -> Result<Vec<RunRecord>, RunsError> {
+        self.list(&ListQuery::recent(now_ms()))
+    }
+
+    /// Records every `started` run whose process died as `failed` with error `interrupted`;
+    /// returns their ids. [`open_store`](super::open_store) calls it; listing does too.
+    ///
+    /// # Errors
+    /// The store failed, or a lock could not be checked.
+    fn recover_interrupted(&self) -> Result<Vec<RunId>, RunsError> {
+        let mut recovered = Vec::new();
+        for record in self.active_runs()? {
+            if record.status() == Status::Started {
+                let (record, interrupted) = settle(self, record)?;
+                if interrupted {
+                    recovered.push(record.id().clone());
+                }
+            }
+        }
+        Ok(recovered)
+    }
+
+    /// Asks run `id` to stop. A `queued` run is `canceled` at once; a `started` one is
+    /// flagged, and the process running it notices within a poll interval (250 ms by default),
+    /// stops, and records it `canceled` with no output. Works from any process sharing the
+    /// store.
+    ///
+    /// # Errors
+    /// No run has this id, or the store failed.
+    fn request_cancel(&self, id: &RunId) -> Result<CancelOutcome, RunsError> {
+        self.get_run(id)?;
+        let mut outcome = CancelOutcome::Requested;
+        self.modify_run(id, &mut |record| {
+            outcome = match record.status() {
+                // `new` cannot become `canceled`: the transition's error says so.
+                Status::New | Status::Queued => {
+                    record.transition(Status::Canceled)?;
+                    CancelOutcome::Canceled
+                }
+                Status::Started => {
+                    record.cancel_requested_ms.get_or_insert_with(now_ms);
+                    CancelOutcome::Requested
+                }
+                finished => CancelOutcome::AlreadyFinished(finished),
+            };
+            Ok(())
+        })?;
+        Ok(outcome)
+    }
+
+    /// Removes finished runs (and their output) that finished more than `older_than` ago;
+    /// returns their ids. Queued and started runs are never removed.
+    ///
+    /// # Errors
+    /// The store failed.
+    fn prune(&self, older_than: Duration) -> Result<Vec<RunId>, RunsError> {
+        self.recover_interrupted()?;
+        let age = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        self.remove_finished_before(now_ms().saturating_sub(age))
+    }
+
+    /// The stored output of run `id`: folded and cut at the limit (see [`output`](super::output)).
+    ///
+    /// # Errors
+    /// No run has this id, it has not completed ([`RunsError::NoOutput`]), or the store failed.
+    fn stored_output(&self, id: &RunId) -> Result<Vec<String>, RunsError> {
+        collect_output(self, id, OutputKind::Stored)
+    }
+
+    /// Every line run `id` produced, unfolded and uncut.
+    ///
+    /// # Errors
+    /// No run has this id, it has not completed ([`RunsError::NoOutput`]), or the store failed.
+    fn full_output(&self, id: &RunId) -> Result<Vec<String>, RunsError> {
+        collect_output(self, id, OutputKind::Full)
+    }
+
+    /// Writes every line run `id` produced to `to`, one per line, streaming; returns how many.
+    ///
+    /// # Errors
+    /// No run has this id, it has not completed, the store failed, or writing failed.
+    fn export_full_output(&self, id: &RunId, to: &mut dyn std::io::Write) -> Result<u64, RunsError> {
+        check_has_output(self, id)?;
+        let mut written = 0;
+        let mut failure = None;
+        self.visit_output(id, OutputKind::Full, &mut |line| match writeln!(to, "{line}") {
+            Ok(()) => {
+                written += 1;
+                ControlFlow::Continue(())
+            }
+            Err(error) => {
+                failure = Some(error);
+                ControlFlow::Break(())
+            }
+        })?;
+        match failure.or_else(|| to.flush().err()) {
+            Some(source) => Err(RunsError::Export { id: id.clone(), source }),
+            None => Ok(written),
+        }
+    }
+}
+
+/// Checks whether a `started` run is alive; if its process is gone, records it `failed` with
+/// error `interrupted`. Returns the record as it now stands and whether it was interrupted.
+fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, bool), RunsError> {
+    let Some(claim) = log.claim_run(record.id())? else {
+        return Ok((record, false));
+    };
+    // Holding the claim, re-read under the transaction: the run may have finished (and let go)
+    // between our read and our claim.
+    let mut interrupted = false;
+    let record = log.modify_run(record.id(), &mut |record| {
+        if record.status() == Status::Started {
+            record.transition(Status::Failed)?;
+            record.error = Some(INTERRUPTED.to_owned());
+            interrupted = true;
+        }
+        Ok(())
+    })?;
+    drop(claim);
+    if interrupted {
+        tracing::warn!(run = %record.id(), pid = ?record.pid, "run was interrupted: its process died while it ran");
+    }
+    Ok((record, interrupted))
+}
+
+fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
+    let record = log.get_run(id)?;
+    if record.status() != Status::Completed || record.output.is_none() {
+        return Err(RunsError::NoOutput {
+            id: id.clone(),
+            status: record.status(),
+        });
+    }
+    Ok(())
+}
+
+fn collect_output<L: RunLog + ?Sized>(log: &L, id: &RunId, kind: OutputKind) -> Result<Vec<String>, RunsError> {
+    check_has_output(log, id)?;
+    let mut lines = Vec::new();
+    log.visit_output(id, kind, &mut |line| {
+        lines.push(line.to_owned());
+        ControlFlow::Continue(())
+    })?;
+    Ok(lines)
+}

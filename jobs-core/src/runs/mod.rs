@@ -1,0 +1,88 @@
+//! Job runs, recorded: `new → queued → started → completed | failed | canceled`, with their
+//! parameters, times, progress per shard, counters, failures and output (Oppia's `JobModel`
+//! and `BaseJobManager`).
+//!
+//! ```text
+//! queue ──> RunRecord (queued) ──> run_queued: claim, started ──> engine ──> completed | failed | canceled
+//!                                        │  every 250 ms: save progress, read cancel request
+//! request_cancel ─────────────────────────┘  (from any process)
+//! ```
+//!
+//! * [`RunRecord`], [`RunId`], [`Status`]: what is stored about a run, and the lifecycle.
+//! * [`RunLog`]: where records live, implemented by [`RedbStore`] (in the store's own file)
+//!   and [`MemoryStore`](crate::MemoryStore); create, get, transition, list, cancel, prune,
+//!   output.
+//! * [`queue`], [`run_queued`], [`run`], [`wait`]: running a registered job as a recorded run.
+//! * [`output`]: folding and truncating output as Oppia did.
+//! * [`liveness`]: telling a live run from one whose process died.
+//!
+//! # Design decisions
+//!
+//! * **Liveness by lock file, not heartbeat.** The process running a run holds an advisory
+//!   lock on `<store>.runs/<id>.lock`; the OS drops it when the process dies, so a `started`
+//!   run whose lock is free is known dead at once and recorded `failed` with error
+//!   `interrupted`, by [`open_store`] or any read that meets it. A heartbeat would need a
+//!   timeout and would mistake a slow shard for a dead process. Details in [`liveness`].
+//! * **Cancel by record.** [`RunLog::request_cancel`] writes the request into the record
+//!   (a `queued` run is simply canceled); the runner reads its record at every poll (250 ms)
+//!   and cancels the engine's token. No signal, socket or pid is needed, so it works from any
+//!   process that can open the store, and from the admin page. redb's multi-writer mode makes
+//!   each commit visible to other processes once durable; a read transaction sees commits as
+//!   of its start, and every call here starts a fresh one, so the runner sees a request at its
+//!   next poll.
+//! * **Output apart from the record, in two forms.** The record holds only an
+//!   [`OutputSummary`]: listing a hundred runs or polling one for a cancel request reads a few
+//!   KB each, never megabytes of output. The *stored* output (identical lines folded into
+//!   `(Nx) line` in first-seen order, cut at 900,000 characters ending `<TRUNCATED>`, as Oppia
+//!   kept it) and the *full* output (every line, unfolded) are kept in chunks of about 256 KB
+//!   in tables of their own, so nothing is lost. See [`output`].
+//! * **Records are MessagePack with named fields and a format version**, like the models: new
+//!   fields can be added with defaults, and a newer incompatible format is refused by name.
+//!   See [`RECORD_FORMAT_VERSION`].
+//! * **Run ids are `<JobName>-<ms>-<random>`**, readable and roughly time-ordered, with six
+//!   random characters from std's randomly keyed hasher: no new dependency. See [`RunId`].
+//! * **A dry run is recorded like any run** (its record says `dry_run`), so the store file
+//!   changes by its record; the models are untouched: `put` and `delete` are counted
+//!   (counters `puts`, `deletes`) and never stored.
+
+mod codec;
+#[cfg(test)]
+mod conformance;
+mod error;
+mod id;
+pub mod liveness;
+mod log;
+mod memory;
+pub mod output;
+mod record;
+mod redb;
+mod runner;
+mod status;
+
+use std::path::Path;
+
+pub use self::codec::RECORD_FORMAT_VERSION;
+pub use self::error::RunsError;
+pub use self::id::RunId;
+pub use self::liveness::RunClaim;
+pub use self::log::{CancelOutcome, ListQuery, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunLog};
+pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
+pub use self::record::{INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord};
+pub use self::runner::{DEFAULT_POLL_INTERVAL, Queued, RunRequest, RunnerOptions, queue, run, run_queued, wait};
+pub use self::status::{Status, UnknownStatus};
+
+pub(crate) use self::memory::MemoryRuns;
+
+use crate::store::RedbStore;
+
+/// Opens the store at `path` (creating it if need be) and records every run whose process
+/// died while it was `started` as `failed` with error `interrupted`. The command line and the
+/// admin page open stores with it.
+///
+/// # Errors
+/// The store cannot be opened (see [`RedbStore::open`]), or a run's lock cannot be checked.
+pub fn open_store(path: impl AsRef<Path>) -> Result<RedbStore, RunsError> {
+    let store = RedbStore::open(path)?;
+    store.recover_interrupted()?;
+    Ok(store)
+}

@@ -1,0 +1,338 @@
+//! [`RunRecord`]: everything stored about one run, and its lifecycle changes.
+
+use std::time::Duration;
+
+use crate::context::Counters;
+use crate::engine::{self, FailureRecord, Phase, Progress, RunStats};
+use crate::params::Params;
+
+use super::{RunId, RunsError, Status};
+
+/// The engine a run uses, as recorded. Only the local engine exists so far.
+pub const LOCAL_ENGINE: &str = "local";
+
+/// The error of a run whose process died while it was `started`.
+pub const INTERRUPTED: &str = "interrupted";
+
+/// Everything stored about one run (Oppia's `JobModel`).
+///
+/// The record stays small (a few KB): the output lives apart, in chunks (see
+/// [`RunLog::stored_output`](super::RunLog::stored_output)), and only its
+/// [`OutputSummary`] is here, so listing a hundred runs or polling one for a cancel request
+/// never decodes megabytes of output.
+///
+/// The id, creation time and status are read through methods and change only through
+/// [`transition`](Self::transition), so the lifecycle cannot be bypassed; the other fields are
+/// plain data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunRecord {
+    id: RunId,
+    created_ms: i64,
+    status: Status,
+    /// The job's name.
+    pub job: String,
+    /// The parameters given, as text.
+    #[serde(default)]
+    pub params: Params,
+    /// Shards per model.
+    pub shards: usize,
+    /// Worker threads.
+    pub threads: usize,
+    /// The engine that runs it: [`LOCAL_ENGINE`].
+    pub engine: String,
+    /// Whether writes are counted instead of stored.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// When it became `queued` (ms since the Unix epoch).
+    #[serde(default)]
+    pub queued_ms: Option<i64>,
+    /// When it became `started`.
+    #[serde(default)]
+    pub started_ms: Option<i64>,
+    /// When it finished: `completed`, `failed` or `canceled`.
+    #[serde(default)]
+    pub finished_ms: Option<i64>,
+    /// The job's own counters (`ctx.count`) plus the engine's `puts` and `deletes`; filled in
+    /// when the run finishes.
+    #[serde(default)]
+    pub counters: Counters,
+    /// The built-in counters: entities read, pairs emitted, keys reduced, failures, writes.
+    /// Updated while the run goes (from its progress) and exact once it has finished.
+    #[serde(default)]
+    pub stats: RunStats,
+    /// Progress per shard, saved every few hundred milliseconds while the run goes.
+    #[serde(default)]
+    pub progress: RunProgress,
+    /// What the stored output holds, once the run has completed.
+    #[serde(default)]
+    pub output: Option<OutputSummary>,
+    /// Why it failed: the engine's error, or [`INTERRUPTED`].
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The first failed entities and keys; `stats.failures` counts them all.
+    #[serde(default)]
+    pub failures: Vec<FailureRecord>,
+    /// When a cancel was asked for while it was `started`; the process running it stops soon
+    /// after.
+    #[serde(default)]
+    pub cancel_requested_ms: Option<i64>,
+    /// The id of the process that ran it, for people reading `jobs status`.
+    #[serde(default)]
+    pub pid: Option<u32>,
+}
+
+/// The progress of a run, as saved in its record.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RunProgress {
+    /// The phase; `None` before the engine began.
+    #[serde(default)]
+    pub phase: Option<RunPhase>,
+    /// Each shard of each model, in (model, shard) order.
+    #[serde(default)]
+    pub shards: Vec<ShardRecord>,
+    /// Keys reduced so far.
+    #[serde(default)]
+    pub keys_reduced: u64,
+}
+
+/// Which phase a run is in; the stored form of [`Phase`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunPhase {
+    /// Splitting the kinds into shards.
+    Planning,
+    /// Mapping shards.
+    Map,
+    /// Sorting and reducing keys.
+    Reduce,
+    /// The engine is done.
+    Done,
+}
+
+/// The progress of one shard of one model.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardRecord {
+    /// The model's kind.
+    pub kind: String,
+    /// The shard's index within its kind.
+    pub index: usize,
+    /// Entities in the shard when it was split.
+    pub total: u64,
+    /// Entities read so far.
+    pub read: u64,
+    /// Pairs emitted so far.
+    pub emitted: u64,
+    /// Whether the shard has been mapped completely.
+    pub done: bool,
+}
+
+/// What a completed run's stored output holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OutputSummary {
+    /// Lines the job produced: the full output, [`RunLog::full_output`](super::RunLog::full_output).
+    pub lines: u64,
+    /// Distinct lines, once identical ones are folded into `(Nx) line`.
+    pub distinct: u64,
+    /// Lines of the stored output, [`RunLog::stored_output`](super::RunLog::stored_output).
+    pub stored_lines: u64,
+    /// Characters of the stored output's lines, the `<TRUNCATED>` marker not counted.
+    pub stored_chars: u64,
+    /// Whether the stored output was cut at the limit.
+    pub truncated: bool,
+    /// The limit it was cut at, in characters.
+    pub limit: u64,
+}
+
+impl RunRecord {
+    /// A `new` run of `job`, created at `created_ms`, with a fresh id.
+    pub fn new(job: &str, params: Params, shards: usize, threads: usize, dry_run: bool, created_ms: i64) -> Self {
+        RunRecord {
+            id: RunId::generate(job, created_ms),
+            created_ms,
+            status: Status::New,
+            job: job.to_owned(),
+            params,
+            shards,
+            threads,
+            engine: LOCAL_ENGINE.to_owned(),
+            dry_run,
+            queued_ms: None,
+            started_ms: None,
+            finished_ms: None,
+            counters: Counters::default(),
+            stats: RunStats::default(),
+            progress: RunProgress::default(),
+            output: None,
+            error: None,
+            failures: Vec::new(),
+            cancel_requested_ms: None,
+            pid: None,
+        }
+    }
+
+    /// The run's id.
+    pub fn id(&self) -> &RunId {
+        &self.id
+    }
+
+    /// When the record was created (ms since the Unix epoch).
+    pub fn created_ms(&self) -> i64 {
+        self.created_ms
+    }
+
+    /// Where the run is in its lifecycle.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Moves the run to `to` now, stamping the matching time.
+    ///
+    /// # Errors
+    /// The lifecycle does not allow it; the error names both states.
+    pub fn transition(&mut self, to: Status) -> Result<(), RunsError> {
+        self.transition_at(to, engine::now_ms())
+    }
+
+    /// Moves the run to `to` at `at_ms`, stamping `queued_ms`, `started_ms` or `finished_ms`.
+    ///
+    /// # Errors
+    /// The lifecycle does not allow it; the error names both states.
+    pub fn transition_at(&mut self, to: Status, at_ms: i64) -> Result<(), RunsError> {
+        if !self.status.can_become(to) {
+            return Err(RunsError::InvalidTransition {
+                id: self.id.clone(),
+                from: self.status,
+                to,
+            });
+        }
+        match to {
+            Status::New => {}
+            Status::Queued => self.queued_ms = Some(at_ms),
+            Status::Started => self.started_ms = Some(at_ms),
+            Status::Completed | Status::Failed | Status::Canceled => self.finished_ms = Some(at_ms),
+        }
+        self.status = to;
+        Ok(())
+    }
+
+    /// How long it ran: from started to finished, or to `now_ms` while it runs. `None` if it
+    /// never started.
+    pub fn duration(&self, now_ms: i64) -> Option<Duration> {
+        let started = self.started_ms?;
+        let end = self.finished_ms.unwrap_or(now_ms);
+        Some(Duration::from_millis(u64::try_from(end - started).unwrap_or(0)))
+    }
+
+    /// Whether a cancel was asked for.
+    pub fn is_cancel_requested(&self) -> bool {
+        self.cancel_requested_ms.is_some()
+    }
+
+    /// Whether its process died while it ran (it failed with [`INTERRUPTED`]).
+    pub fn was_interrupted(&self) -> bool {
+        self.status == Status::Failed && self.error.as_deref() == Some(INTERRUPTED)
+    }
+}
+
+impl RunProgress {
+    /// A snapshot of a live [`Progress`].
+    pub fn capture(progress: &Progress) -> Self {
+        RunProgress {
+            phase: Some(match progress.phase() {
+                Phase::Planning => RunPhase::Planning,
+                Phase::Map => RunPhase::Map,
+                Phase::Reduce => RunPhase::Reduce,
+                Phase::Done => RunPhase::Done,
+            }),
+            shards: progress
+                .shards()
+                .iter()
+                .map(|shard| ShardRecord {
+                    kind: shard.kind.to_owned(),
+                    index: shard.index,
+                    total: shard.total,
+                    read: shard.read(),
+                    emitted: shard.emitted(),
+                    done: shard.is_done(),
+                })
+                .collect(),
+            keys_reduced: progress.keys_reduced(),
+        }
+    }
+
+    /// Entities read across all shards.
+    pub fn read(&self) -> u64 {
+        self.shards.iter().map(|s| s.read).sum()
+    }
+
+    /// Entities across all shards when they were split.
+    pub fn total(&self) -> u64 {
+        self.shards.iter().map(|s| s.total).sum()
+    }
+
+    /// Pairs emitted across all shards.
+    pub fn emitted(&self) -> u64 {
+        self.shards.iter().map(|s| s.emitted).sum()
+    }
+
+    /// The built-in counters this progress implies, for a run still going.
+    pub fn live_stats(&self) -> RunStats {
+        RunStats {
+            entities_read: self.read(),
+            pairs_emitted: self.emitted(),
+            keys_reduced: self.keys_reduced,
+            ..RunStats::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> RunRecord {
+        RunRecord::new("Job", Params::new(), 4, 2, false, 1_000)
+    }
+
+    #[test]
+    fn a_run_goes_through_its_lifecycle_stamping_times() {
+        let mut run = record();
+        assert_eq!(run.status(), Status::New);
+        run.transition_at(Status::Queued, 1_001).unwrap();
+        run.transition_at(Status::Started, 1_010).unwrap();
+        assert_eq!(
+            run.duration(1_510),
+            Some(Duration::from_millis(500)),
+            "a running run's duration grows"
+        );
+        run.transition_at(Status::Completed, 1_110).unwrap();
+        assert_eq!(
+            (run.queued_ms, run.started_ms, run.finished_ms),
+            (Some(1_001), Some(1_010), Some(1_110))
+        );
+        assert_eq!(
+            run.duration(9_999),
+            Some(Duration::from_millis(100)),
+            "a finished run's duration is fixed"
+        );
+    }
+
+    #[test]
+    fn an_invalid_transition_names_both_states_and_changes_nothing() {
+        let mut run = record();
+        run.transition_at(Status::Queued, 1).unwrap();
+        let before = run.clone();
+        let err = run.transition_at(Status::Completed, 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("run {} cannot go from `queued` to `completed`", run.id())
+        );
+        assert_eq!(run, before);
+        run.transition_at(Status::Canceled, 3).unwrap();
+        let err = run.transition_at(Status::Started, 4).unwrap_err();
+        assert!(
+            err.to_string().ends_with("cannot go from `canceled` to `started`"),
+            "{err}"
+        );
+    }
+}

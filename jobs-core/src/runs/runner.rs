@@ -1,0 +1,393 @@
+//! Running a registered job as a recorded run.
+//!
+//! [`queue`] checks the request and records the run `queued`; [`run_queued`] carries it out
+//! in this process; [`run`] does both. Between the two, the run may wait in another process:
+//! that is how `jobs run NAME --detach` works (the command line queues the run, prints its id,
+//! and starts a background process that calls [`run_queued`]).
+//!
+//! While the engine works on its own threads, the calling thread wakes every
+//! [`RunnerOptions::poll_interval`] (250 ms by default) and, in one short transaction, saves
+//! the progress of every shard and the built-in counters, and reads the record back. If a
+//! cancel was requested ([`RunLog::request_cancel`], from any process) it cancels the
+//! engine's [`CancelToken`], and the engine stops at its next entity or key: a cancel takes
+//! effect well within a second. The run then ends `canceled`, with its counters but no output.
+
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+
+use crate::engine::{self, CancelToken, MAX_SHARDS, Progress, RunError, RunOptions, RunReport};
+use crate::params::Params;
+use crate::store::Store;
+
+use super::output::{self, DEFAULT_OUTPUT_LIMIT, OutputKind};
+use super::{RunId, RunLog, RunProgress, RunRecord, RunsError, Status};
+
+/// How often the runner saves progress and looks for a cancel request by default.
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+/// A shorter poll interval is raised to this, so that polling never becomes a busy loop of
+/// commits.
+const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// What to run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunRequest {
+    /// The job's name, as registered.
+    pub job: String,
+    /// Its parameters, checked before anything is queued.
+    pub params: Params,
+    /// Shards per model; the job's default when `None`.
+    pub shards: Option<usize>,
+    /// Worker threads; the number of cores when `None`.
+    pub threads: Option<usize>,
+    /// Count writes (`put`, `delete`) instead of storing them.
+    pub dry_run: bool,
+    /// Refuse ([`RunsError::AlreadyActive`]) if the job already has a run queued or started,
+    /// instead of going ahead and reporting it in [`Queued::already_active`].
+    pub exclusive: bool,
+}
+
+impl RunRequest {
+    /// A request to run `job` with its defaults.
+    pub fn new(job: impl Into<String>) -> Self {
+        RunRequest {
+            job: job.into(),
+            ..RunRequest::default()
+        }
+    }
+}
+
+/// How the runner behaves; the defaults suit the command line.
+#[derive(Debug, Clone)]
+pub struct RunnerOptions {
+    /// How often progress is saved and the record checked for a cancel request (at least
+    /// 10 ms). A cancel takes effect within about this long.
+    pub poll_interval: Duration,
+    /// The limit of the stored output, in characters (see [`output`]).
+    pub output_limit: usize,
+    /// Also stops the run when canceled in this process (a Ctrl-C handler, say).
+    pub cancel: CancelToken,
+    /// Filled in while the run goes, for a progress bar; the runner makes its own if `None`.
+    pub progress: Option<Arc<Progress>>,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            poll_interval: DEFAULT_POLL_INTERVAL,
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            cancel: CancelToken::new(),
+            progress: None,
+        }
+    }
+}
+
+/// A run just queued.
+#[derive(Debug, Clone)]
+pub struct Queued {
+    /// Its record, `queued`.
+    pub record: RunRecord,
+    /// The job's other runs that were queued or started at the time, oldest first: warn about
+    /// them ("a run of this job is already started: ID").
+    pub already_active: Vec<RunRecord>,
+}
+
+/// Checks `request` and records the run `queued`.
+///
+/// Dead runs are settled first, so a run whose process died never counts as active.
+///
+/// # Errors
+/// The job is unknown, a parameter or the shard count is wrong, `exclusive` was asked and the
+/// job has a run queued or started ([`RunsError::AlreadyActive`], naming it), or the store
+/// failed. Nothing is recorded then.
+pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError> {
+    let job = crate::registry::registry()?.get(&request.job)?;
+    job.check_params(&request.params)?;
+    let shards = request.shards.unwrap_or(job.default_shards());
+    if shards == 0 || shards > MAX_SHARDS {
+        return Err(RunError::InvalidShards { shards }.into());
+    }
+    let threads = request.threads.unwrap_or_else(engine::default_threads).max(1);
+    log.recover_interrupted()?;
+
+    let mut record = RunRecord::new(
+        job.name(),
+        request.params.clone(),
+        shards,
+        threads,
+        request.dry_run,
+        engine::now_ms(),
+    );
+    record.transition(Status::Queued)?;
+    let mut already_active = Vec::new();
+    log.insert_run(&record, &mut |active| {
+        if let (true, Some(first)) = (request.exclusive, active.first()) {
+            return Err(RunsError::AlreadyActive {
+                job: first.job.clone(),
+                id: first.id().clone(),
+                status: first.status(),
+            });
+        }
+        already_active = active.to_vec();
+        Ok(())
+    })?;
+    for other in &already_active {
+        tracing::warn!(job = job.name(), run = %other.id(), status = %other.status(), "the job already has a run going");
+    }
+    Ok(Queued { record, already_active })
+}
+
+/// Carries out the queued run `id` in this process and returns its final record:
+/// `completed` (output stored), `failed` (with its error) or `canceled`.
+///
+/// A run canceled while it waited is returned as it is, without running.
+///
+/// # Errors
+/// No run has this id, another process is running it ([`RunsError::AlreadyRunning`]), it is
+/// not queued, or the store failed to record the start or the end. A job that fails is not an
+/// error: its record says `failed`.
+pub fn run_queued(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Result<RunRecord, RunsError> {
+    // Claim first, then record `started`: see `liveness` for why the order matters.
+    let claim = log
+        .claim_run(id)?
+        .ok_or_else(|| RunsError::AlreadyRunning { id: id.clone() })?;
+    let record = log.get_run(id)?;
+    if record.status().is_finished() {
+        return Ok(record);
+    }
+    let pid = std::process::id();
+    let started = match log.transition(id, Status::Started, &mut |r| r.pid = Some(pid)) {
+        Ok(started) => started,
+        // Canceled between our read and our write.
+        Err(RunsError::InvalidTransition { from, .. }) if from.is_finished() => return log.get_run(id),
+        Err(error) => return Err(error),
+    };
+    let progress = options.progress.clone().unwrap_or_default();
+    let outcome = execute(log, &started, options, &progress);
+    let finished = finish(log, id, outcome, options, &progress)?;
+    drop(claim);
+    Ok(finished)
+}
+
+/// Queues `request` and runs it in this process: [`queue`] then [`run_queued`].
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::runs::{self, RunLog, RunRequest, RunnerOptions, Status};
+/// use jobs_core::{MemoryStore, testing};
+///
+/// #[derive(Model, Serialize, Deserialize)]
+/// pub struct Pet { id: String, species: String }
+///
+/// /// Counts pets by species.
+/// #[one_off_job(models = [Pet])]
+/// pub struct SpeciesCount;
+///
+/// impl Map<Pet> for SpeciesCount {
+///     fn map(&self, pet: Pet, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         ctx.count("pets", 1);
+///         ctx.emit(pet.species, 1);
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for SpeciesCount {
+///     type Key = String;
+///     type Value = u32;
+///     fn reduce(&self, species: String, ones: Values<'_, u32>, out: &mut Output) -> Outcome {
+///         out.line(format!("{species} {}", ones.sum::<u32>()));
+///         Ok(())
+///     }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[
+///     Pet { id: "p1".into(), species: "cat".into() },
+///     Pet { id: "p2".into(), species: "dog".into() },
+///     Pet { id: "p3".into(), species: "cat".into() },
+/// ])?;
+/// let record = runs::run(&store, &RunRequest::new("SpeciesCount"), &RunnerOptions::default())?;
+/// assert_eq!(record.status(), Status::Completed);
+/// assert_eq!(record.counters.get("pets"), 3);
+/// assert_eq!(record.stats.entities_read, 3);
+/// assert_eq!(store.stored_output(record.id())?, ["cat 2", "dog 1"]);
+/// assert_eq!(store.recent()?[0].id(), record.id());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// As [`queue`] and [`run_queued`].
+pub fn run(log: &dyn RunLog, request: &RunRequest, options: &RunnerOptions) -> Result<RunRecord, RunsError> {
+    let queued = queue(log, request)?;
+    run_queued(log, queued.record.id(), options)
+}
+
+/// Waits until run `id` has finished, or `timeout` has passed; returns its record as it then
+/// stands (check its status).
+///
+/// # Errors
+/// No run has this id, or the store failed.
+pub fn wait(log: &dyn RunLog, id: &RunId, timeout: Duration) -> Result<RunRecord, RunsError> {
+    const STEP: Duration = Duration::from_millis(50);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let record = log.get_run(id)?;
+        let now = Instant::now();
+        if record.status().is_finished() || now >= deadline {
+            return Ok(record);
+        }
+        std::thread::sleep(STEP.min(deadline - now));
+    }
+}
+
+/// How the engine's part ended.
+enum Outcome {
+    Report(RunReport),
+    Failed(String),
+}
+
+/// Runs the engine on a thread of its own while this thread saves progress and watches for a
+/// cancel request.
+fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progress: &Arc<Progress>) -> Outcome {
+    let job = match crate::registry::registry().and_then(|registry| registry.get(&record.job)) {
+        Ok(job) => job,
+        Err(error) => return Outcome::Failed(error.to_string()),
+    };
+    let engine_options = RunOptions {
+        shards: Some(record.shards),
+        threads: Some(record.threads),
+        dry_run: record.dry_run,
+        cancel: options.cancel.clone(),
+        progress: Some(Arc::clone(progress)),
+        queued_at_ms: record.queued_ms,
+        ..RunOptions::default()
+    };
+    let store: &dyn Store = log;
+    let params = &record.params;
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    std::thread::scope(|scope| {
+        let engine_options = &engine_options;
+        let engine = scope.spawn(move || {
+            let result = panic::catch_unwind(AssertUnwindSafe(|| job.run(store, params, engine_options)));
+            drop(done_tx); // wakes the monitor at once
+            result
+        });
+        let mut monitor = Monitor {
+            log,
+            id: record.id(),
+            progress,
+            cancel: &options.cancel,
+            saved: None,
+        };
+        let interval = options.poll_interval.max(MIN_POLL_INTERVAL);
+        while let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(interval) {
+            monitor.tick();
+        }
+        match engine.join() {
+            Ok(Ok(Ok(report))) => Outcome::Report(report),
+            Ok(Ok(Err(error))) => Outcome::Failed(error.to_string()),
+            Ok(Err(payload)) | Err(payload) => {
+                Outcome::Failed(format!("the engine panicked: {}", panic_message(payload.as_ref())))
+            }
+        }
+    })
+}
+
+/// Saves progress and relays cancel requests while the engine runs.
+struct Monitor<'a> {
+    log: &'a dyn RunLog,
+    id: &'a RunId,
+    progress: &'a Progress,
+    cancel: &'a CancelToken,
+    saved: Option<RunProgress>,
+}
+
+impl Monitor<'_> {
+    fn tick(&mut self) {
+        let snapshot = RunProgress::capture(self.progress);
+        let record = if self.saved.as_ref() == Some(&snapshot) {
+            // Nothing new to save: a read is enough to see a cancel request.
+            self.log
+                .load_run(self.id)
+                .and_then(|r| r.ok_or_else(|| RunsError::UnknownRun { id: self.id.clone() }))
+        } else {
+            let stats = snapshot.live_stats();
+            let saved = self.log.update(self.id, &mut |r| {
+                r.progress = snapshot.clone();
+                r.stats = stats;
+            });
+            if saved.is_ok() {
+                self.saved = Some(snapshot);
+            }
+            saved
+        };
+        match record {
+            Ok(record) if record.is_cancel_requested() && !self.cancel.is_canceled() => {
+                tracing::info!(run = %self.id, "cancel requested; stopping");
+                self.cancel.cancel();
+            }
+            Ok(_) => {}
+            // The run goes on; the next tick tries again.
+            Err(error) => tracing::warn!(run = %self.id, %error, "could not save progress or check for a cancel"),
+        }
+    }
+}
+
+/// Records how the run ended.
+fn finish(
+    log: &dyn RunLog,
+    id: &RunId,
+    outcome: Outcome,
+    options: &RunnerOptions,
+    progress: &Progress,
+) -> Result<RunRecord, RunsError> {
+    let progress = RunProgress::capture(progress);
+    let report = match outcome {
+        Outcome::Failed(message) => {
+            return log.transition(id, Status::Failed, &mut |r| {
+                r.error = Some(message.clone());
+                r.progress = progress.clone();
+            });
+        }
+        Outcome::Report(report) => report,
+    };
+    let fill = |r: &mut RunRecord| {
+        r.counters = report.counters.clone();
+        r.stats = report.stats;
+        r.failures = report.failures.clone();
+        r.progress = progress.clone();
+        r.shards = report.shards;
+        r.threads = report.threads;
+    };
+    if report.canceled {
+        return log.transition(id, Status::Canceled, &mut |r| fill(r));
+    }
+    let stored = output::stored(&report.output, options.output_limit);
+    let written = log
+        .write_output(id, OutputKind::Full, &report.output)
+        .and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
+    match written {
+        Ok(()) => log.transition(id, Status::Completed, &mut |r| {
+            fill(r);
+            r.output = Some(stored.summary);
+        }),
+        Err(error) => {
+            tracing::error!(run = %id, %error, "could not store the output");
+            log.transition(id, Status::Failed, &mut |r| {
+                fill(r);
+                r.error = Some(format!("the output could not be stored: {error}"));
+            })
+        }
+    }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
