@@ -58,9 +58,12 @@ pub trait Model: Serialize + DeserializeOwned + Send + 'static {
 pub struct ModelDescriptor {
     kind: &'static str,
     type_name: &'static str,
-    from_json: fn(&str) -> Result<(String, Vec<u8>), String>,
+    from_json: JsonToStored,
     to_json: fn(&[u8]) -> Result<String, String>,
 }
+
+/// Parses a JSON object into (id, stored bytes).
+type JsonToStored = fn(&str) -> Result<(String, Vec<u8>), String>;
 
 inventory::collect!(ModelDescriptor);
 

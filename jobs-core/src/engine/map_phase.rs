@@ -20,6 +20,9 @@ pub(super) struct MapTask {
     pub(super) split: Split,
 }
 
+/// Every how many entities a shard's counters are copied to its `ShardProgress`.
+const COUNTER_PUBLISH_INTERVAL: u64 = 1024;
+
 type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
 
 /// What one task produced.
@@ -168,7 +171,8 @@ fn map_task<J: Job>(
             Ok(Err(failure)) => Some(failure.message().to_owned()),
             Err(panic_message) => Some(panic_message),
         };
-        let emitted = staged.len() as u64;
+        let mut emitted = staged.len() as u64;
+        let failed = message.is_some();
         match message {
             None => {
                 output.pairs_emitted += emitted;
@@ -180,6 +184,7 @@ fn map_task<J: Job>(
             Some(message) => {
                 // A failed entity contributes nothing: neither its pairs nor its writes.
                 staged.clear();
+                emitted = 0;
                 writes.truncate(writes_before);
                 output.failure_count += 1;
                 if output.failures.len() < MAX_REPORTED_FAILURES {
@@ -191,7 +196,10 @@ fn map_task<J: Job>(
             }
         }
         if let Some(shard) = shard_progress {
-            shard.record(1, emitted);
+            shard.record(emitted, failed);
+            if output.entities_read.is_multiple_of(COUNTER_PUBLISH_INTERVAL) {
+                shard.publish_counters(&output.counters);
+            }
         }
         if writes.len() >= options.write_batch_size {
             match env.store.apply(&writes) {
@@ -213,6 +221,7 @@ fn map_task<J: Job>(
         output.writes_committed += writes.len() as u64;
     }
     if let Some(shard) = shard_progress {
+        shard.publish_counters(&output.counters);
         if !options.cancel.is_canceled() {
             shard.finish();
         }

@@ -2,10 +2,10 @@
 //!
 //! 1. **Plan**: each listed model's kind is split into `shards` id ranges ([`Store::split`]);
 //!    a task is one (model, shard), numbered in model order, then id order.
-//! 2. **Map** ([`map_phase`]): worker threads take tasks from a crossbeam channel, scan their
+//! 2. **Map** (`map_phase.rs`): worker threads take tasks from a crossbeam channel, scan their
 //!    range, decode and map each entity, and hash-partition the emitted pairs into per-task
 //!    buffers. Writes are committed in atomic batches.
-//! 3. **Reduce** ([`reduce_phase`]): each partition concatenates its buffers in task order,
+//! 3. **Reduce** (`reduce_phase.rs`): each partition concatenates its buffers in task order,
 //!    sorts stably by key (so a key's values stay in task order, then emit order), and reduces
 //!    key by key; partitions run in parallel and their outputs are merged by key.
 //!

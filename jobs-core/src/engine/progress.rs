@@ -1,6 +1,8 @@
 //! Live progress of a run, readable from other threads while it runs.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
+
+use crate::context::Counters;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 
 /// The progress of a run: per shard while mapping, then per key while reducing.
@@ -38,12 +40,23 @@ pub struct ShardProgress {
     pub total: u64,
     read: AtomicU64,
     emitted: AtomicU64,
+    failed: AtomicU64,
     done: AtomicBool,
+    counters: Mutex<Counters>,
 }
 
 impl ShardProgress {
     pub(crate) fn new(kind: &'static str, index: usize, total: u64) -> Self {
-        ShardProgress { kind, index, total, read: AtomicU64::new(0), emitted: AtomicU64::new(0), done: AtomicBool::new(false) }
+        ShardProgress {
+            kind,
+            index,
+            total,
+            read: AtomicU64::new(0),
+            emitted: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            done: AtomicBool::new(false),
+            counters: Mutex::new(Counters::default()),
+        }
     }
 
     /// Entities read so far.
@@ -56,15 +69,38 @@ impl ShardProgress {
         self.emitted.load(Ordering::Relaxed)
     }
 
+    /// Entities that failed so far.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// The job's own counters for this shard, as of the last snapshot (taken every 1024
+    /// entities and when the shard finishes).
+    pub fn counters(&self) -> Counters {
+        self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
     /// Whether the shard has been mapped completely.
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Relaxed)
     }
 
+    /// Records one entity read, with the pairs it emitted (none if it failed).
     #[inline]
-    pub(crate) fn record(&self, read: u64, emitted: u64) {
-        self.read.fetch_add(read, Ordering::Relaxed);
-        self.emitted.fetch_add(emitted, Ordering::Relaxed);
+    pub(crate) fn record(&self, emitted: u64, failed: bool) {
+        self.read.fetch_add(1, Ordering::Relaxed);
+        if emitted > 0 {
+            self.emitted.fetch_add(emitted, Ordering::Relaxed);
+        }
+        if failed {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn publish_counters(&self, counters: &Counters) {
+        if !counters.is_empty() {
+            *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = counters.clone();
+        }
     }
 
     pub(crate) fn finish(&self) {
@@ -96,6 +132,11 @@ impl Progress {
     /// Entities read across all shards.
     pub fn read(&self) -> u64 {
         self.shards().iter().map(ShardProgress::read).sum()
+    }
+
+    /// Entities that failed across all shards.
+    pub fn failed(&self) -> u64 {
+        self.shards().iter().map(ShardProgress::failed).sum()
     }
 
     /// Entities across all shards when they were split.

@@ -122,6 +122,12 @@ pub struct ShardRecord {
     pub read: u64,
     /// Pairs emitted so far.
     pub emitted: u64,
+    /// Entities that failed so far.
+    #[serde(default)]
+    pub failed: u64,
+    /// The job's own counters for this shard.
+    #[serde(default)]
+    pub counters: Counters,
     /// Whether the shard has been mapped completely.
     pub done: bool,
 }
@@ -253,6 +259,8 @@ impl RunProgress {
                     total: shard.total,
                     read: shard.read(),
                     emitted: shard.emitted(),
+                    failed: shard.failed(),
+                    counters: shard.counters(),
                     done: shard.is_done(),
                 })
                 .collect(),

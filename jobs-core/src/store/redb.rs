@@ -158,10 +158,10 @@ impl Store for RedbStore {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
         let mut kinds = Vec::new();
         for handle in txn.list_tables().map_err(|e| self.error(e))? {
-            if let Some(kind) = handle.name().strip_prefix(MODEL_TABLE_PREFIX) {
-                if self.count(kind)? > 0 {
-                    kinds.push(kind.to_owned());
-                }
+            if let Some(kind) = handle.name().strip_prefix(MODEL_TABLE_PREFIX)
+                && self.count(kind)? > 0
+            {
+                kinds.push(kind.to_owned());
             }
         }
         kinds.sort();

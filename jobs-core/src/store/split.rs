@@ -79,15 +79,15 @@ pub(crate) fn split_sorted_ids<E>(
     let mut start: Option<String> = None;
     let mut start_position = 0;
     for index in 0..shards {
-        let split = match boundaries.get(index) {
-            Some(end) => {
+        let split = match boundaries.get(index).zip(positions.get(index)) {
+            Some((end, &end_position)) => {
                 let split = Split {
                     index,
                     range: KeyRange { start: start.take(), end: Some(end.clone()) },
-                    len: positions[index] - start_position,
+                    len: end_position - start_position,
                 };
                 start = Some(end.clone());
-                start_position = positions[index];
+                start_position = end_position;
                 split
             }
             // The last range runs to the end. Had the kind shrunk under us, the shards
