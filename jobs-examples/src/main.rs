@@ -1,1 +1,41 @@
-fn main() {}
+//! The `jobs` command: `jobs_core`'s command line over the example jobs and models, with the
+//! demo-data generator behind `jobs seed` and `jobs demo`. `jobs --help` lists the commands.
+
+use std::process::ExitCode;
+
+use jobs_core::Store;
+use jobs_core::cli::{BoxError, Cli, SeedArgs};
+use jobs_examples::demo::{self, SeedOptions};
+
+fn main() -> ExitCode {
+    // Links the crate that defines the jobs (a crate nobody names is left out of the binary,
+    // and its jobs with it) and checks that its jobs are registered.
+    if let Err(message) = jobs_core::link_jobs!(jobs_examples) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
+    Cli::new("jobs")
+        .version(env!("CARGO_PKG_VERSION"))
+        .seeder(seed)
+        .demo_job("InteractionAuditOneOffJob")
+        .run()
+}
+
+/// `jobs seed`: Oppia-like explorations, their rights and users, the same for the same seed.
+fn seed(store: &dyn Store, args: &SeedArgs) -> Result<String, BoxError> {
+    let defaults = SeedOptions::default();
+    let options = SeedOptions {
+        explorations: args.explorations.unwrap_or(defaults.explorations),
+        users: args.users.unwrap_or(defaults.users),
+        seed: args.seed.unwrap_or(defaults.seed),
+    };
+    let seeded = demo::seed(store, &options)?;
+    Ok(format!(
+        "seeded {} with {} explorations, {} exploration rights and {} users (seed {})",
+        store.location(),
+        seeded.explorations,
+        seeded.rights,
+        seeded.users,
+        options.seed
+    ))
+}

@@ -1,0 +1,56 @@
+//! `jobs demo`: seed an empty store, then run the demo job and print its output.
+
+use std::path::Path;
+
+use crate::cli::args::DemoArgs;
+use crate::cli::console::Console;
+use crate::cli::error::CliError;
+use crate::cli::{Cli, SeedArgs};
+use crate::engine::RunOptions;
+use crate::params::Params;
+use crate::store::Store;
+
+pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut Console<'_>) -> Result<(), CliError> {
+    let seeder = super::seed::seeder(cli, "jobs demo")?;
+    let name = cli.demo_job.as_deref().ok_or(CliError::NotOffered {
+        command: "jobs demo",
+        what: "demo job",
+    })?;
+    let job = super::jobs()?
+        .find(name)
+        .ok_or_else(|| CliError::DemoJobMissing(name.to_owned()))?;
+    let store = cli.open_store(store_path)?;
+
+    let held = held(store.as_ref(), job.models())?;
+    if held.is_empty() {
+        let seed = SeedArgs {
+            explorations: args.explorations,
+            ..SeedArgs::default()
+        };
+        super::seed::seed(seeder, store.as_ref(), &seed, console)?;
+    } else {
+        let ignored = if args.explorations.is_some() {
+            "; --explorations is ignored"
+        } else {
+            ""
+        };
+        console.say(format_args!(
+            "the store {} already holds {}, so it is not seeded{ignored} (use a new --store for fresh demo data)",
+            store.location(),
+            held.join(" and ")
+        ));
+    }
+    super::run::run_job(store.as_ref(), job, &Params::new(), RunOptions::default(), console)
+}
+
+/// "N Kind entities" for each of `kinds` the store holds.
+fn held(store: &dyn Store, kinds: &[&str]) -> Result<Vec<String>, CliError> {
+    let mut held = Vec::new();
+    for kind in kinds {
+        let count = store.count(kind)?;
+        if count > 0 {
+            held.push(format!("{count} {kind} entities"));
+        }
+    }
+    Ok(held)
+}

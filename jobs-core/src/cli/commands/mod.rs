@@ -1,0 +1,59 @@
+//! The commands, one module each, and what they share: the registry, the store, model kinds.
+
+mod demo;
+mod export;
+mod import;
+mod list;
+mod run;
+mod seed;
+
+use super::Cli;
+use super::args::{Args, Command};
+use super::console::Console;
+use super::error::CliError;
+use crate::model::{self, ModelDescriptor};
+use crate::registry::{self, Registry};
+
+/// Runs the parsed command.
+pub(crate) fn dispatch(cli: &Cli, args: &Args, console: &mut Console<'_>) -> Result<(), CliError> {
+    let result = match &args.command {
+        Command::List(list) => list::run(list, console),
+        Command::Seed(flags) => seed::run(cli, &args.store, flags, console),
+        Command::Run(run) => run::run(cli, &args.store, run, console),
+        Command::Export(export) => export::run(cli, &args.store, export, console),
+        Command::Import(import) => import::run(cli, &args.store, import, console),
+        Command::Demo(demo) => demo::run(cli, &args.store, demo, console),
+    };
+    // Data already written must reach its reader even when the command failed later.
+    let flushed = console.flush();
+    result.and(flushed)
+}
+
+/// The registry, refused when it is empty (the linking trap) or has duplicate names.
+fn jobs() -> Result<&'static Registry, CliError> {
+    let registry = registry::registry()?;
+    if registry.is_empty() {
+        Err(CliError::NoJobs)
+    } else {
+        Ok(registry)
+    }
+}
+
+/// The model registered as `kind`, or an error naming the known kinds.
+fn find_model(kind: &str) -> Result<&'static ModelDescriptor, CliError> {
+    model::find_model(kind).ok_or_else(|| {
+        let known: Vec<&'static str> = model::models().iter().map(|m| m.kind()).collect();
+        let lower = kind.to_lowercase();
+        let suggestion = known
+            .iter()
+            .map(|k| (strsim::levenshtein(&lower, &k.to_lowercase()), *k))
+            .filter(|(distance, k)| *distance <= k.len() / 3 + 1)
+            .min()
+            .map(|(_, k)| k);
+        CliError::UnknownKind {
+            kind: kind.to_owned(),
+            suggestion,
+            known,
+        }
+    })
+}

@@ -1,0 +1,203 @@
+//! What can go wrong in a command, and the exit code each failure maps to.
+
+use std::path::PathBuf;
+
+use super::BoxError;
+use crate::engine::RunError;
+use crate::params::ParamError;
+use crate::registry::{RegistryError, StartError};
+use crate::store::StoreError;
+
+/// The command did what it was asked.
+pub(crate) const EXIT_OK: u8 = 0;
+/// The work failed (job failures, store, files, data).
+pub(crate) const EXIT_FAILED: u8 = 1;
+/// The command line is wrong.
+pub(crate) const EXIT_USAGE: u8 = 2;
+/// A run was canceled with Ctrl-C (128 + SIGINT, as shells report it).
+pub(crate) const EXIT_CANCELED: u8 = 130;
+
+/// A command failed. The message says what was wrong and what to do.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    /// Duplicate job names, or an unknown job.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The registry is empty: the crate defining jobs is not linked.
+    #[error(
+        "no job is registered in this program. Jobs register themselves only from crates that are linked into the \
+         binary, and a crate the binary never refers to is left out silently. Name the crate that defines the jobs in \
+         `main` with `jobs_core::link_jobs!(that_crate)`, and check that it defines jobs with #[one_off_job]"
+    )]
+    NoJobs,
+    /// A `--param` was wrong.
+    #[error("{0}; `jobs list` shows each job's parameters")]
+    Param(#[from] ParamError),
+    /// The store could not be opened, read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A run could not be carried out.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    /// No model of that kind is linked in.
+    #[error("{}", unknown_kind(kind, suggestion.as_deref(), known))]
+    UnknownKind {
+        /// The kind asked for.
+        kind: String,
+        /// The closest known kind.
+        suggestion: Option<&'static str>,
+        /// Every known kind.
+        known: Vec<&'static str>,
+    },
+    /// A file could not be read or written.
+    #[error("cannot {action} {}: {source}", path.display())]
+    File {
+        /// What was being done: "read", "create", "write".
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// Standard input could not be read.
+    #[error("cannot read standard input: {0}")]
+    Stdin(std::io::Error),
+    /// Standard output could not be written (other than a closed pipe).
+    #[error("cannot write to standard output: {0}")]
+    Stdout(std::io::Error),
+    /// Whoever reads standard output stopped reading (`jobs export K | head`). Not reported.
+    #[error("standard output was closed before everything was written")]
+    OutputClosed,
+    /// A stored entity does not decode as its model.
+    #[error(
+        "{kind} `{id}` in the store does not decode ({reason}); the store holds data this program's model cannot read"
+    )]
+    Corrupt {
+        /// The model kind.
+        kind: String,
+        /// The entity's id.
+        id: String,
+        /// The decode error.
+        reason: String,
+    },
+    /// The import input has bad lines; nothing was stored.
+    #[error("{0}")]
+    Import(String),
+    /// The seeder failed.
+    #[error("seeding the store {store} failed: {source}")]
+    Seed {
+        /// The store.
+        store: String,
+        /// What the seeder returned.
+        source: BoxError,
+    },
+    /// A command this binary does not offer.
+    #[error("this program has no {what}, so `{command}` is not available; run with --help to see its commands")]
+    NotOffered {
+        /// The command.
+        command: &'static str,
+        /// What it would need.
+        what: &'static str,
+    },
+    /// The binary names a demo job that is not registered.
+    #[error("the demo job `{0}` is not registered in this program; `jobs list` shows the jobs it has")]
+    DemoJobMissing(String),
+    /// The run finished, but some entities or keys failed (listed before this message).
+    #[error("the run had {0} failure(s), listed above")]
+    JobFailed(u64),
+    /// The run was canceled.
+    #[error("the run was canceled; it printed no output")]
+    Canceled,
+    /// The run's thread panicked outside job code: a bug.
+    #[error("the run stopped with an internal error: {0}")]
+    Internal(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Registry(RegistryError::UnknownJob { .. })
+            | CliError::Param(_)
+            | CliError::Run(RunError::InvalidShards { .. })
+            | CliError::UnknownKind { .. }
+            | CliError::NotOffered { .. } => EXIT_USAGE,
+            CliError::Canceled => EXIT_CANCELED,
+            _ => EXIT_FAILED,
+        }
+    }
+
+    /// Whether the error says something the user has not already been told.
+    pub(crate) fn is_reported(&self) -> bool {
+        !matches!(self, CliError::OutputClosed)
+    }
+
+    /// Maps an error writing to standard output: a closed pipe is a quiet stop.
+    pub(crate) fn stdout(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            CliError::OutputClosed
+        } else {
+            CliError::Stdout(error)
+        }
+    }
+}
+
+impl From<StartError> for CliError {
+    fn from(error: StartError) -> Self {
+        match error {
+            StartError::Params(e) => CliError::Param(e),
+            StartError::Run(e) => CliError::Run(e),
+        }
+    }
+}
+
+fn unknown_kind(kind: &str, suggestion: Option<&str>, known: &[&str]) -> String {
+    let did_you_mean = suggestion
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    let known = if known.is_empty() {
+        "no model is registered in this program at all: is the crate that defines the models linked into it?".to_owned()
+    } else {
+        format!("the known kinds are: {}", known.join(", "))
+    };
+    format!("no model kind is named `{kind}`{did_you_mean}; {known}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_errors_exit_2_and_failures_exit_1() {
+        let unknown = CliError::Registry(RegistryError::UnknownJob {
+            name: "X".into(),
+            suggestion: None,
+        });
+        assert_eq!(unknown.exit_code(), EXIT_USAGE);
+        let param = CliError::Param(ParamError::Repeated { name: "a".into() });
+        assert_eq!(param.exit_code(), EXIT_USAGE);
+        assert_eq!(CliError::NoJobs.exit_code(), EXIT_FAILED);
+        assert_eq!(CliError::JobFailed(3).exit_code(), EXIT_FAILED);
+        assert_eq!(CliError::Canceled.exit_code(), EXIT_CANCELED);
+        let duplicate = CliError::Registry(RegistryError::DuplicateName {
+            name: "J",
+            first: "a".into(),
+            second: "b".into(),
+        });
+        assert_eq!(duplicate.exit_code(), EXIT_FAILED);
+    }
+
+    #[test]
+    fn an_unknown_kind_lists_the_known_ones() {
+        let err = CliError::UnknownKind {
+            kind: "ExplorationModle".into(),
+            suggestion: Some("ExplorationModel"),
+            known: vec!["ExplorationModel", "UserSettingsModel"],
+        };
+        assert_eq!(
+            err.to_string(),
+            "no model kind is named `ExplorationModle` (did you mean `ExplorationModel`?); the known kinds are: \
+             ExplorationModel, UserSettingsModel"
+        );
+    }
+}

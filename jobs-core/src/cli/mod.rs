@@ -1,0 +1,306 @@
+//! The `jobs` command line, as a library: an application's own binary offers the same commands
+//! over its own jobs and models.
+//!
+//! ```no_run
+//! use std::process::ExitCode;
+//!
+//! fn main() -> ExitCode {
+//!     // In a real binary: `if let Err(e) = jobs_core::link_jobs!(my_jobs) { ... }` first.
+//!     jobs_core::cli::Cli::new("jobs")
+//!         .seeder(|store, args| {
+//!             let explorations = args.explorations.unwrap_or(1000);
+//!             // ... write demo entities to `store` ...
+//!             Ok(format!("seeded {} with {explorations} explorations", store.location()))
+//!         })
+//!         .demo_job("InteractionAuditOneOffJob")
+//!         .run()
+//! }
+//! ```
+//!
+//! # Commands
+//!
+//! | command | does |
+//! | --- | --- |
+//! | `list [--json]` | every registered job: name, models, default shards, summary, parameters |
+//! | `seed [--explorations N] [--users N] [--seed S]` | fills the store with demo data (needs a [seeder](Cli::seeder)) |
+//! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run]` | runs a job; its report lines go to stdout |
+//! | `export KIND [--output FILE]` | one JSON object per entity, in id order |
+//! | `import KIND [FILE]` | checks every line, then stores all of them in one atomic batch |
+//! | `demo [--explorations N]` | seeds an empty store, then runs the [demo job](Cli::demo_job) |
+//!
+//! Every command takes `--store PATH` (or the environment variable `JOBS_STORE`; default
+//! `./jobs.redb`, created when missing). Logs go to stderr, filtered by `JOBS_LOG` (a
+//! `tracing` filter such as `debug` or `jobs_core=trace`; default `warn`).
+//!
+//! # Output streams
+//!
+//! Standard output carries data only: a run's report lines, or exported entities. Everything
+//! meant for a person (progress bar, summaries, counts, errors) goes to standard error, so
+//! `jobs run X > out.txt` and `jobs export K | other-tool` get clean data.
+//!
+//! # Exit codes
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | done |
+//! | 1 | the work failed: the run had failures, the store or a file could not be used, the import file has bad lines, seeding failed, no job is linked in |
+//! | 2 | the command line is wrong: bad arguments, unknown job or model kind, bad `--param`, shard count out of `1..=256` |
+//! | 130 | a run was canceled with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) |
+
+mod args;
+mod commands;
+mod console;
+mod error;
+mod interrupt;
+mod logging;
+mod progress;
+mod report;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::error::Error;
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use self::console::Console;
+use self::error::CliError;
+use crate::store::{Store, StoreError};
+
+/// What `jobs seed` (and `jobs demo`) asked for. A field is `None` when its flag was not
+/// given: the seeder then uses its own default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SeedArgs {
+    /// `--explorations N`: how many explorations to create.
+    pub explorations: Option<usize>,
+    /// `--users N`: how many users to create.
+    pub users: Option<usize>,
+    /// `--seed S`: the random seed, so the same seed gives the same data.
+    pub seed: Option<u64>,
+}
+
+/// An error returned by a [seeder](Cli::seeder) or a [store opener](Cli::store_opener).
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// Fills a store with demo data and returns a one-line summary of what it wrote.
+pub type Seeder = dyn Fn(&dyn Store, &SeedArgs) -> Result<String, BoxError>;
+
+/// Opens the store named by `--store`.
+pub type StoreOpener = dyn Fn(&Path) -> Result<Box<dyn Store>, StoreError>;
+
+/// The `jobs` command line over every job and model linked into the binary.
+///
+/// Build it with [`Cli::new`], add what the application offers, then [`run`](Cli::run) it
+/// from `main`. Jobs come from [`registry()`](crate::registry()) and models from
+/// [`model::models()`](crate::model::models); the CLI itself knows none of them.
+pub struct Cli {
+    name: &'static str,
+    about: Option<String>,
+    version: Option<&'static str>,
+    seeder: Option<Box<Seeder>>,
+    demo_job: Option<String>,
+    open_store: Box<StoreOpener>,
+}
+
+impl std::fmt::Debug for Cli {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cli")
+            .field("name", &self.name)
+            .field("seeder", &self.seeder.is_some())
+            .field("demo_job", &self.demo_job)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cli {
+    /// A command line called `name` (shown in help and usage messages), with `list`, `run`,
+    /// `export` and `import`, over redb stores.
+    #[must_use]
+    pub fn new(name: &'static str) -> Self {
+        Cli {
+            name,
+            about: None,
+            version: None,
+            seeder: None,
+            demo_job: None,
+            open_store: Box::new(store::open_redb),
+        }
+    }
+
+    /// Replaces the one-line description shown at the top of `--help`.
+    #[must_use]
+    pub fn about(mut self, about: impl Into<String>) -> Self {
+        self.about = Some(about.into());
+        self
+    }
+
+    /// Sets the version printed by `--version`, such as `env!("CARGO_PKG_VERSION")`.
+    #[must_use]
+    pub fn version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Enables `jobs seed`: `seeder` fills the store with demo data and returns a one-line
+    /// summary, which is printed on stderr. Without a seeder, `seed` and `demo` are hidden
+    /// and refuse to run.
+    #[must_use]
+    pub fn seeder<F>(mut self, seeder: F) -> Self
+    where
+        F: Fn(&dyn Store, &SeedArgs) -> Result<String, BoxError> + 'static,
+    {
+        self.seeder = Some(Box::new(seeder));
+        self
+    }
+
+    /// Enables `jobs demo`, which seeds an empty store (with the [seeder](Cli::seeder)) and
+    /// runs the job called `job`. The store counts as empty when it holds no entity of any
+    /// model the job reads.
+    #[must_use]
+    pub fn demo_job(mut self, job: impl Into<String>) -> Self {
+        self.demo_job = Some(job.into());
+        self
+    }
+
+    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::RedbStore) by default), for an application
+    /// that keeps its models elsewhere.
+    #[must_use]
+    pub fn store_opener<F>(mut self, open: F) -> Self
+    where
+        F: Fn(&Path) -> Result<Box<dyn Store>, StoreError> + 'static,
+    {
+        self.open_store = Box::new(open);
+        self
+    }
+
+    /// Runs the command named by the process's arguments, as `main` should: logs to stderr
+    /// (filtered by `JOBS_LOG`), shows a progress bar when stderr is a terminal, lets Ctrl-C
+    /// cancel a run, and turns any panic into an error message and exit code 1.
+    pub fn run(self) -> ExitCode {
+        logging::init();
+        interrupt::install();
+        install_panic_message(self.name);
+        let stdout = io::stdout();
+        let stderr = io::stderr();
+        let terminal = stderr.is_terminal();
+        let mut out = io::BufWriter::new(stdout.lock());
+        let mut err = stderr;
+        let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut console = Console {
+                out: &mut out,
+                err: &mut err,
+                progress_bar: terminal,
+                interrupts: true,
+            };
+            self.execute(std::env::args_os(), &mut console)
+        }))
+        .unwrap_or(error::EXIT_FAILED);
+        ExitCode::from(code)
+    }
+
+    /// Runs the command named by `args` (the program name first, as in `std::env::args_os`),
+    /// writing data to `out` and messages to `err`: for tests and for embedding. It shows no
+    /// progress bar, installs no Ctrl-C handler and sets up no logging.
+    pub fn run_with<I, T>(&self, args: I, out: &mut dyn Write, err: &mut dyn Write) -> ExitCode
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let mut console = Console {
+            out,
+            err,
+            progress_bar: false,
+            interrupts: false,
+        };
+        ExitCode::from(self.execute(args, &mut console))
+    }
+
+    /// Parses `args`, runs the command, reports any error, and returns the exit code.
+    fn execute<I, T>(&self, args: I, console: &mut Console<'_>) -> u8
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let parsed = self
+            .command()
+            .try_get_matches_from(args)
+            .and_then(|matches| args::Args::from_arg_matches(&matches));
+        let args = match parsed {
+            Ok(args) => args,
+            Err(e) => {
+                let target: &mut dyn Write = if e.use_stderr() {
+                    &mut *console.err
+                } else {
+                    &mut *console.out
+                };
+                let _ = write!(target, "{}", e.render());
+                return u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE);
+            }
+        };
+        tracing::debug!(?args, "parsed the command line");
+        match commands::dispatch(self, &args, console) {
+            Ok(()) => error::EXIT_OK,
+            Err(e) => {
+                console.report(&e);
+                e.exit_code()
+            }
+        }
+    }
+
+    /// The clap command, named and trimmed to what this binary offers.
+    fn command(&self) -> clap::Command {
+        let mut command = args::Args::command().name(self.name).bin_name(self.name);
+        if let Some(about) = &self.about {
+            command = command.about(about.clone());
+        }
+        match self.version {
+            Some(version) => command = command.version(version).propagate_version(true),
+            None => command = command.disable_version_flag(true),
+        }
+        if self.seeder.is_none() {
+            command = command.mut_subcommand("seed", |c| c.hide(true));
+        }
+        if self.seeder.is_none() || self.demo_job.is_none() {
+            command = command.mut_subcommand("demo", |c| c.hide(true));
+        }
+        command
+    }
+
+    /// Opens the store at `path`.
+    fn open_store(&self, path: &Path) -> Result<Box<dyn Store>, CliError> {
+        let store = (self.open_store)(path)?;
+        tracing::info!(store = %store.location(), "opened the store");
+        Ok(store)
+    }
+}
+
+/// Replaces Rust's panic message (a thread name and a source path) with one that says what to
+/// do. Panics inside job code never get here: the engine turns them into failures.
+fn install_panic_message(name: &str) {
+    let name = name.to_owned();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic with a non-text payload".to_owned());
+        let location = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            io::stderr(),
+            "error: {name} hit an internal error{location}: {message}\nThis is a bug; please report it with the command you ran (set RUST_BACKTRACE=1 for a backtrace)."
+        );
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            let _ = writeln!(io::stderr(), "{}", std::backtrace::Backtrace::force_capture());
+        }
+    }));
+}

@@ -1,0 +1,151 @@
+//! Watching a run: it goes on another thread while this one polls its [`Progress`] every
+//! [`POLL`], draws a progress bar (when stderr is a terminal) and turns Ctrl-C into a cancel.
+
+use std::any::Any;
+use std::thread;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+
+use super::console::Console;
+use super::interrupt;
+use crate::engine::{CancelToken, Phase, Progress};
+
+/// How often the bar is redrawn and Ctrl-C is checked.
+pub(crate) const POLL: Duration = Duration::from_millis(100);
+
+/// Runs `work` on its own thread while showing `progress`, and returns what it returned.
+///
+/// # Errors
+/// `work` panicked; the error is the panic's message.
+pub(crate) fn watch<T: Send>(
+    console: &mut Console<'_>,
+    progress: &Progress,
+    cancel: &CancelToken,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, String> {
+    let listening = console.interrupts.then(interrupt::listen);
+    let mut bar = console.progress_bar.then(Bar::new);
+    thread::scope(|scope| {
+        let watcher = thread::current();
+        let handle = scope.spawn(move || {
+            let result = work();
+            watcher.unpark();
+            result
+        });
+        while !handle.is_finished() {
+            if let Some(bar) = &mut bar {
+                bar.show(progress);
+            }
+            if listening.as_ref().is_some_and(interrupt::Listening::requested) && !cancel.is_canceled() {
+                cancel.cancel();
+                let message = "canceling the run… (press Ctrl-C again to stop at once)";
+                match &bar {
+                    Some(bar) => bar.bar.suspend(|| console.say(message)),
+                    None => console.say(message),
+                }
+            }
+            thread::park_timeout(POLL);
+        }
+        if let Some(bar) = bar {
+            bar.bar.finish_and_clear();
+        }
+        handle.join().map_err(|payload| panic_message(&*payload))
+    })
+}
+
+/// A progress bar on stderr that follows the run's phases.
+struct Bar {
+    bar: ProgressBar,
+    phase: Option<Phase>,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(spinner_style("planning"));
+        Bar { bar, phase: None }
+    }
+
+    /// Updates the bar from `progress`, restyling it when the phase changes.
+    fn show(&mut self, progress: &Progress) {
+        let phase = progress.phase();
+        if self.phase != Some(phase) {
+            self.phase = Some(phase);
+            match phase {
+                Phase::Planning => self.bar.set_style(spinner_style("planning the shards")),
+                Phase::Map => {
+                    self.bar.set_style(map_style());
+                    self.bar.set_length(progress.total());
+                }
+                Phase::Reduce | Phase::Done => {
+                    self.bar.reset();
+                    self.bar
+                        .set_style(spinner_style("reducing: {human_pos} keys ({per_sec})"));
+                }
+            }
+        }
+        match phase {
+            Phase::Planning => self.bar.tick(),
+            Phase::Map => self.bar.set_position(progress.read()),
+            Phase::Reduce | Phase::Done => self.bar.set_position(progress.keys_reduced()),
+        }
+    }
+}
+
+fn map_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{spinner} mapping [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} entities, {rate}, ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .with_key("rate", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.0} entities/s", state.per_sec());
+    })
+}
+
+fn spinner_style(message: &str) -> ProgressStyle {
+    ProgressStyle::with_template(&format!("{{spinner}} {message}")).unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic with a non-text payload".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_styles_parse() {
+        assert!(
+            ProgressStyle::with_template(
+                "{spinner} mapping [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} entities, {rate}, ETA {eta}"
+            )
+            .is_ok()
+        );
+        assert!(ProgressStyle::with_template("{spinner} reducing: {human_pos} keys ({per_sec})").is_ok());
+    }
+
+    #[test]
+    fn a_watched_run_returns_its_result_or_its_panic() {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let mut console = Console {
+            out: &mut out,
+            err: &mut err,
+            progress_bar: false,
+            interrupts: false,
+        };
+        let progress = Progress::new();
+        let cancel = CancelToken::new();
+        assert_eq!(watch(&mut console, &progress, &cancel, || 7), Ok(7));
+        let panicked = watch(&mut console, &progress, &cancel, || -> u32 {
+            std::panic::panic_any("boom")
+        });
+        assert_eq!(panicked, Err("boom".to_owned()));
+    }
+}
