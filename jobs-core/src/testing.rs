@@ -1,6 +1,12 @@
 //! Helpers for testing jobs: fill a store with models, run a job synchronously, read what it
 //! produced (Oppia's `run_job_and_check_output`).
 //!
+//! * [`put_all`] stores models in one batch.
+//! * [`run`] runs a job value over a store and returns its [`RunReport`]: output lines in key
+//!   order, the job's counters, the built-in counts, the failures.
+//! * [`run_recorded`] runs a job by name, with text parameters, as a recorded run (as
+//!   `jobs run` does), and returns its record with both forms of its output.
+//!
 //! ```
 //! use jobs_core::prelude::*;
 //! use jobs_core::{MemoryStore, testing};
@@ -44,6 +50,7 @@
 use crate::engine::{self, RunError, RunOptions, RunReport};
 use crate::job::Job;
 use crate::model::{self, CodecError, Model};
+use crate::runs::{self, RunLog, RunRecord, RunRequest, RunnerOptions, RunsError, Status};
 use crate::store::{Store, StoreError, WriteBatch};
 
 /// Stores `models` in one atomic batch.
@@ -59,12 +66,143 @@ pub fn put_all<M: Model>(store: &dyn Store, models: &[M]) -> Result<(), PutError
     Ok(())
 }
 
-/// Runs `job` over `store` synchronously with default options and returns its report.
+/// Runs `job` over `store` synchronously with default options and returns its report: its
+/// output lines (sorted by key), its counters, the engine's counts and its failures. An entity
+/// or key that fails does not stop the run: it is in `failures`.
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::{Failure, MemoryStore, testing};
+///
+/// #[derive(Model, Serialize, Deserialize)]
+/// pub struct Exploration { id: String, title: String }
+///
+/// /// Counts explorations by the first letter of their title.
+/// #[one_off_job(models = [Exploration])]
+/// pub struct TitleInitials;
+///
+/// impl Map<Exploration> for TitleInitials {
+///     fn map(&self, exploration: Exploration, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         let Some(initial) = exploration.title.chars().next() else {
+///             return Err(Failure::new("the title is empty"));
+///         };
+///         ctx.count("titled", 1);
+///         ctx.emit(initial.to_string(), 1);
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for TitleInitials {
+///     type Key = String;
+///     type Value = u32;
+///     fn reduce(&self, initial: String, ones: Values<'_, u32>, out: &mut Output) -> Outcome {
+///         out.line(format!("{initial}: {}", ones.sum::<u32>()));
+///         Ok(())
+///     }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[
+///     Exploration { id: "e1".into(), title: "Fractions".into() },
+///     Exploration { id: "e2".into(), title: "Algebra".into() },
+///     Exploration { id: "e3".into(), title: "Fractals".into() },
+///     Exploration { id: "e4".into(), title: "".into() },
+/// ])?;
+/// let report = testing::run(&TitleInitials, &store)?;
+/// assert_eq!(report.output, ["A: 1", "F: 2"]);
+/// assert_eq!(report.counters.get("titled"), 3);
+/// assert_eq!(report.stats.entities_read, 4);
+/// assert_eq!(report.failures.len(), 1);
+/// assert_eq!(report.failures[0].to_string(), "Exploration e4: the title is empty");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// The store failed.
 pub fn run<J: Job>(job: &J, store: &dyn Store) -> Result<RunReport, RunError> {
     engine::run(job, store, &RunOptions::default())
+}
+
+/// A run carried out by [`run_recorded`]: what was recorded, and its output in both forms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRun {
+    /// The run's record: its status, counters (`record.counters`), built-in counts
+    /// (`record.stats`), failures and output summary.
+    pub record: RunRecord,
+    /// Every line the job produced, in key order; empty unless the run completed.
+    pub output: Vec<String>,
+    /// The output as stored and shown by `jobs output ID`: identical lines folded into
+    /// `(Nx) line`, cut at the output limit; empty unless the run completed.
+    pub stored_output: Vec<String>,
+}
+
+/// Runs the registered job `request.job` synchronously as a recorded run, as `jobs run` does
+/// (parameters given as text and checked, the run recorded in `log` from `queued` to its end,
+/// the output stored), and returns the record with both forms of the output. Use it to test
+/// what a job's users see; use [`run`] to test the job's logic.
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::runs::{RunRequest, Status};
+/// use jobs_core::{MemoryStore, Params, testing};
+///
+/// #[derive(Model, Serialize, Deserialize)]
+/// pub struct UserSettings { id: String, username: String }
+///
+/// /// Reports users whose username is shorter than `min_length`, one line each.
+/// #[one_off_job(models = [UserSettings])]
+/// pub struct ShortUsernames { min_length: usize }
+///
+/// impl Map<UserSettings> for ShortUsernames {
+///     fn map(&self, user: UserSettings, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         if user.username.len() < self.min_length {
+///             ctx.count("short", 1);
+///             ctx.emit(user.id, user.username.len());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for ShortUsernames {
+///     type Key = String;
+///     type Value = usize;
+///     fn reduce(&self, _id: String, lengths: Values<'_, usize>, out: &mut Output) -> Outcome {
+///         out.line(format!("a username of {} letters", lengths.sum::<usize>()));
+///         Ok(())
+///     }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[
+///     UserSettings { id: "u1".into(), username: "al".into() },
+///     UserSettings { id: "u2".into(), username: "bo".into() },
+///     UserSettings { id: "u3".into(), username: "carmen".into() },
+/// ])?;
+/// let mut request = RunRequest::new("ShortUsernames");
+/// request.params = Params::parse_args(["min_length=3"])?;
+/// let run = testing::run_recorded(&store, &request)?;
+/// assert_eq!(run.record.status(), Status::Completed);
+/// assert_eq!(run.record.counters.get("short"), 2);
+/// assert_eq!(run.output, ["a username of 2 letters", "a username of 2 letters"]);
+/// assert_eq!(run.stored_output, ["(2x) a username of 2 letters"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// The job is not registered, a parameter is wrong, or the store failed. A job that fails is
+/// not an error: the record says `failed`.
+pub fn run_recorded(log: &dyn RunLog, request: &RunRequest) -> Result<RecordedRun, RunsError> {
+    let record = runs::run(log, request, &RunnerOptions::default())?;
+    let (output, stored_output) = if record.status() == Status::Completed {
+        (log.full_output(record.id())?, log.stored_output(record.id())?)
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(RecordedRun {
+        record,
+        output,
+        stored_output,
+    })
 }
 
 /// [`put_all`] failed.

@@ -6,6 +6,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{Parser, Subcommand};
 
 use crate::engine::MAX_SHARDS;
+use crate::runs::{DEFAULT_OUTPUT_LIMIT, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunId};
 
 /// The default store file.
 pub(crate) const DEFAULT_STORE: &str = "./jobs.redb";
@@ -22,21 +23,38 @@ pub(crate) struct Args {
     pub(crate) command: Command,
 }
 
-/// The subcommands.
+/// The subcommands. To add one: a variant here with its `...Args` struct below, a module in
+/// `commands/`, and an arm in `commands::dispatch`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// List every registered job: name, models, default shards, description and parameters.
     List(ListArgs),
     /// Fill the store with demo data.
     Seed(SeedFlags),
-    /// Run a job; its report lines go to stdout, its summary to stderr.
+    /// Run a job and record the run; its report lines go to stdout, its summary to stderr.
     Run(RunArgs),
+    /// List recorded runs, newest first: by default those of the last 14 days, at most 100.
+    Runs(RunsArgs),
+    /// Show one run: status, times, progress per shard, counters, failures, error.
+    Status(StatusArgs),
+    /// Print a completed run's output: folded and cut as stored, or every line with --full.
+    Output(OutputArgs),
+    /// Stop a queued or started run, from any process; waits until it has stopped.
+    Cancel(CancelArgs),
+    /// Remove finished runs (records and output) older than some days.
+    Prune(PruneArgs),
     /// Write every entity of a model kind as JSON lines, in id order.
     Export(ExportArgs),
     /// Store entities from JSON lines, all or nothing: every line is checked first.
     Import(ImportArgs),
     /// Seed an empty store with demo data, then run the demo job.
     Demo(DemoArgs),
+    /// Serve the admin page: start, watch and cancel runs in a browser, and a JSON API.
+    #[cfg(feature = "web")]
+    Serve(ServeArgs),
+    /// Carry out a queued run in this process: what `run --detach` starts in the background.
+    #[command(name = "run-queued", hide = true)]
+    RunQueued(RunQueuedArgs),
 }
 
 /// `jobs list`.
@@ -78,6 +96,88 @@ pub(crate) struct RunArgs {
     /// Count the models the job would put or delete instead of writing them.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Queue the run, print its id on stdout, and carry it out in a background process.
+    #[arg(long)]
+    pub(crate) detach: bool,
+    /// Refuse to start when the job already has a run queued or started, instead of warning.
+    #[arg(long)]
+    pub(crate) exclusive: bool,
+    /// Characters the stored output keeps, identical lines folded first; the full output is
+    /// kept whole too (`output --full`).
+    #[arg(long, value_name = "CHARS", default_value_t = DEFAULT_OUTPUT_LIMIT)]
+    pub(crate) output_limit: usize,
+}
+
+/// `jobs runs`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunsArgs {
+    /// Only runs created in the last N days.
+    #[arg(long, value_name = "N", default_value_t = RECENT.as_secs() / DAY_SECS)]
+    pub(crate) days: u64,
+    /// At most N runs, the newest.
+    #[arg(long, value_name = "N", default_value_t = RECENT_LIMIT, value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub(crate) limit: usize,
+    /// Only runs of this job.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) job: Option<String>,
+    /// Print each run's whole record as one JSON object a line instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `jobs status`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// The run's id, as `jobs runs` shows it.
+    #[arg(value_parser = run_id)]
+    pub(crate) id: RunId,
+    /// Print the run's whole record as one JSON object instead.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `jobs output`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct OutputArgs {
+    /// The run's id, as `jobs runs` shows it.
+    #[arg(value_parser = run_id)]
+    pub(crate) id: RunId,
+    /// Every line the job produced, unfolded and uncut, instead of the stored form.
+    #[arg(long)]
+    pub(crate) full: bool,
+    /// Write to this file instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+/// `jobs cancel`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct CancelArgs {
+    /// The run's id, as `jobs runs` shows it.
+    #[arg(value_parser = run_id)]
+    pub(crate) id: RunId,
+    /// How many seconds to wait for a started run to stop; 0 returns once it has been asked.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub(crate) wait: u64,
+}
+
+/// `jobs prune`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct PruneArgs {
+    /// Remove runs that finished more than DAYS days ago; 0 removes every finished run.
+    #[arg(long, value_name = "DAYS", default_value_t = PRUNE_AFTER.as_secs() / DAY_SECS)]
+    pub(crate) older_than: u64,
+}
+
+/// `jobs run-queued` (hidden).
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunQueuedArgs {
+    /// The queued run's id.
+    #[arg(value_parser = run_id)]
+    pub(crate) id: RunId,
+    /// As `jobs run --output-limit`.
+    #[arg(long, value_name = "CHARS", default_value_t = DEFAULT_OUTPUT_LIMIT)]
+    pub(crate) output_limit: usize,
 }
 
 /// `jobs export`.
@@ -108,8 +208,26 @@ pub(crate) struct DemoArgs {
     pub(crate) explorations: Option<usize>,
 }
 
+/// `jobs serve`.
+#[cfg(feature = "web")]
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The address to listen on. One that is not loopback needs JOBS_ADMIN_TOKEN set; without
+    /// it a token is generated and printed in the login URL.
+    #[arg(long, value_name = "ADDR", default_value_t = crate::web::DEFAULT_BIND)]
+    pub(crate) bind: std::net::SocketAddr,
+}
+
+/// Seconds in a day, for the day counts of `runs` and `prune`.
+pub(crate) const DAY_SECS: u64 = 24 * 3600;
+
 fn shard_count() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::<usize>::new().range(1..=MAX_SHARDS as u64)
+}
+
+/// Parses a run id, so that a malformed one is a usage error that says what ids look like.
+fn run_id(text: &str) -> Result<RunId, String> {
+    RunId::parse(text).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -139,5 +257,33 @@ mod tests {
                 .exit_code(),
             2
         );
+    }
+
+    #[test]
+    fn run_ids_are_checked_as_they_are_parsed() {
+        let err = Args::try_parse_from(["jobs", "status", "NotAnId"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("`NotAnId` is not a run id"), "{err}");
+        let args = Args::try_parse_from(["jobs", "cancel", "Job-1718000000000-k3x9qa"]).unwrap();
+        let Command::Cancel(cancel) = args.command else {
+            panic!("not cancel")
+        };
+        assert_eq!((cancel.id.job(), cancel.wait), ("Job", 10));
+    }
+
+    #[test]
+    fn the_defaults_are_oppias() {
+        let Command::Prune(prune) = Args::try_parse_from(["jobs", "prune"]).unwrap().command else {
+            panic!("not prune")
+        };
+        assert_eq!(prune.older_than, 84, "twelve weeks");
+        let Command::Runs(runs) = Args::try_parse_from(["jobs", "runs"]).unwrap().command else {
+            panic!("not runs")
+        };
+        assert_eq!((runs.days, runs.limit), (14, 100));
+        let Command::Run(run) = Args::try_parse_from(["jobs", "run", "J"]).unwrap().command else {
+            panic!("not run")
+        };
+        assert_eq!(run.output_limit, 900_000);
     }
 }

@@ -1,11 +1,13 @@
 //! What can go wrong in a command, and the exit code each failure maps to.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::BoxError;
 use crate::engine::RunError;
 use crate::params::ParamError;
 use crate::registry::{RegistryError, StartError};
+use crate::runs::{RunId, RunsError, Status};
 use crate::store::StoreError;
 
 /// The command did what it was asked.
@@ -14,7 +16,7 @@ pub(crate) const EXIT_OK: u8 = 0;
 pub(crate) const EXIT_FAILED: u8 = 1;
 /// The command line is wrong.
 pub(crate) const EXIT_USAGE: u8 = 2;
-/// A run was canceled with Ctrl-C (128 + SIGINT, as shells report it).
+/// A run was canceled, with Ctrl-C or `jobs cancel` (128 + SIGINT, as shells report it).
 pub(crate) const EXIT_CANCELED: u8 = 130;
 
 /// A command failed. The message says what was wrong and what to do.
@@ -108,6 +110,59 @@ pub(crate) enum CliError {
     /// The run was canceled.
     #[error("the run was canceled; it printed no output")]
     Canceled,
+    /// The run ended `failed`: the engine or the store gave up (not entities that failed).
+    #[error("run {id} failed: {error}")]
+    RunFailed {
+        /// The run.
+        id: RunId,
+        /// Its recorded error.
+        error: String,
+    },
+    /// Recording, reading or changing a run failed, or the run id names no run.
+    #[error(transparent)]
+    Runs(RunsError),
+    /// The background process of `run --detach` could not be started.
+    #[error("could not start a background process for run {id}: {source}; the run was canceled")]
+    DetachSpawn {
+        /// The run, now canceled.
+        id: RunId,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// The background process of `run --detach` ended before it took up the run.
+    #[error(
+        "the background process for run {id} exited ({exit}) before starting it; the run was canceled. \
+         Its log is {}", log.display()
+    )]
+    DetachExited {
+        /// The run, now canceled.
+        id: RunId,
+        /// How the process ended.
+        exit: String,
+        /// Where its stderr went.
+        log: PathBuf,
+    },
+    /// `jobs cancel` found the run already finished, other than canceled.
+    #[error("run {id} already finished as {status}; there is nothing to cancel")]
+    NotCancelable {
+        /// The run.
+        id: RunId,
+        /// How it finished.
+        status: Status,
+    },
+    /// `jobs cancel` asked a started run to stop, but it had not stopped when the wait ended.
+    #[error(
+        "run {id} was asked to stop but is still {status} after {} s; the request stands, and `jobs status {id}` \
+         shows when it stops", waited.as_secs()
+    )]
+    CancelPending {
+        /// The run.
+        id: RunId,
+        /// Its status when the wait ended.
+        status: Status,
+        /// How long `jobs cancel` waited.
+        waited: Duration,
+    },
     /// The run's thread panicked outside job code: a bug.
     #[error("the run stopped with an internal error: {0}")]
     Internal(String),
@@ -121,7 +176,10 @@ impl CliError {
             | CliError::Param(_)
             | CliError::Run(RunError::InvalidShards { .. })
             | CliError::UnknownKind { .. }
-            | CliError::NotOffered { .. } => EXIT_USAGE,
+            | CliError::NotOffered { .. }
+            | CliError::Runs(
+                RunsError::InvalidRunId { .. } | RunsError::UnknownRun { .. } | RunsError::AlreadyActive { .. },
+            ) => EXIT_USAGE,
             CliError::Canceled => EXIT_CANCELED,
             _ => EXIT_FAILED,
         }
@@ -147,6 +205,20 @@ impl From<StartError> for CliError {
         match error {
             StartError::Params(e) => CliError::Param(e),
             StartError::Run(e) => CliError::Run(e),
+        }
+    }
+}
+
+impl From<RunsError> for CliError {
+    /// Keeps the command line's own messages and exit codes for what it checked before runs
+    /// existed: the store, unknown jobs, parameters, shard counts.
+    fn from(error: RunsError) -> Self {
+        match error {
+            RunsError::Store(e) => CliError::Store(e),
+            RunsError::Registry(e) => CliError::Registry(e),
+            RunsError::Params(e) => CliError::Param(e),
+            RunsError::Engine(e) => CliError::Run(e),
+            other => CliError::Runs(other),
         }
     }
 }
@@ -185,6 +257,35 @@ mod tests {
             second: "b".into(),
         });
         assert_eq!(duplicate.exit_code(), EXIT_FAILED);
+    }
+
+    #[test]
+    fn run_errors_map_to_the_command_lines_exit_codes() {
+        let id = RunId::generate("Job", 1);
+        let unknown = CliError::from(RunsError::UnknownRun { id: id.clone() });
+        assert_eq!(unknown.exit_code(), EXIT_USAGE);
+        let active = CliError::from(RunsError::AlreadyActive {
+            job: "Job".into(),
+            id: id.clone(),
+            status: Status::Started,
+        });
+        assert_eq!(
+            active.exit_code(),
+            EXIT_USAGE,
+            "--exclusive refusing is a usage error: nothing ran"
+        );
+        let no_output = CliError::from(RunsError::NoOutput {
+            id: id.clone(),
+            status: Status::Canceled,
+        });
+        assert_eq!(no_output.exit_code(), EXIT_FAILED);
+        let param = CliError::from(RunsError::Params(ParamError::Repeated { name: "a".into() }));
+        assert!(matches!(param, CliError::Param(_)), "keeps the parameter advice");
+        let failed = CliError::RunFailed {
+            id,
+            error: "interrupted".into(),
+        };
+        assert_eq!(failed.exit_code(), EXIT_FAILED);
     }
 
     #[test]

@@ -23,7 +23,13 @@
 //! | --- | --- |
 //! | `list [--json]` | every registered job: name, models, default shards, summary, parameters |
 //! | `seed [--explorations N] [--users N] [--seed S]` | fills the store with demo data (needs a [seeder](Cli::seeder)) |
-//! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run]` | runs a job; its report lines go to stdout |
+//! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run] [--exclusive] [--output-limit CHARS]` | runs a job as a recorded run; its report lines go to stdout |
+//! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process |
+//! | `runs [--days N] [--limit N] [--job NAME] [--json]` | recorded runs, newest first: by default the last 14 days, at most 100 |
+//! | `status ID [--json]` | one run: status, times, options, progress per shard, counters, output summary, failures, error |
+//! | `output ID [--full] [--output FILE]` | a completed run's output: as stored (folded, cut), or every line |
+//! | `cancel ID [--wait SECS]` | stops a queued or started run from any process, and waits (10 s) until it has stopped |
+//! | `prune [--older-than DAYS]` | removes finished runs older than DAYS days (84: Oppia's twelve weeks) |
 //! | `export KIND [--output FILE]` | one JSON object per entity, in id order |
 //! | `import KIND [FILE]` | checks every line, then stores all of them in one atomic batch |
 //! | `demo [--explorations N]` | seeds an empty store, then runs the [demo job](Cli::demo_job) |
@@ -32,30 +38,71 @@
 //! `./jobs.redb`, created when missing). Logs go to stderr, filtered by `JOBS_LOG` (a
 //! `tracing` filter such as `debug` or `jobs_core=trace`; default `warn`).
 //!
+//! # Runs
+//!
+//! Every `jobs run` (and `jobs demo`) is recorded in the store ([`runs`](crate::runs)): its
+//! id `<JobName>-<ms>-<random>`, parameters, options, times, status (`queued`, `started`,
+//! `completed`, `failed`, `canceled`), progress per shard, counters, failures and output.
+//! Other processes sharing the store see it: `jobs runs` and `jobs status` while it goes,
+//! `jobs cancel ID` to stop it (the run notices within a second, stops cleanly and prints no
+//! output), `jobs output ID` once it has completed. The store is opened with
+//! [`runs::open_store`](crate::runs::open_store), so a run whose process died (killed, power
+//! cut) is recorded `failed` with error `interrupted` by the next command.
+//!
+//! Starting a job that already has a run queued or started prints a warning naming that run;
+//! `--exclusive` refuses instead (exit 2, nothing recorded). A `--dry-run` counts the models
+//! the job would put or delete (`puts`, `deletes`) and stores none; its record says so.
+//!
+//! The output is kept in two forms, as Oppia kept it: the *stored* output, identical lines
+//! folded into `(Nx) line` in first-seen order and cut at `--output-limit` characters
+//! (900,000 by default) ending with `<TRUNCATED>`, which `jobs output ID` prints; and the
+//! *full* output, every line, which `jobs run` prints and `jobs output ID --full` gives back.
+//!
+//! `--detach` starts this same program again (`std::env::current_exe()`) with a hidden
+//! subcommand, `run-queued ID`, in a session of its own with no terminal, so it goes on after
+//! the command and the terminal are gone. It logs to `<store>.runs/<id>.log`, removed when the
+//! run ends with nothing logged or when `prune` removes the run. The command waits until the
+//! background process has started the run, so one that cannot is reported at once (exit 1,
+//! the run canceled, its log named).
+//!
 //! # Output streams
 //!
-//! Standard output carries data only: a run's report lines, or exported entities. Everything
-//! meant for a person (progress bar, summaries, counts, errors) goes to standard error, so
-//! `jobs run X > out.txt` and `jobs export K | other-tool` get clean data.
+//! Standard output carries data only: a run's report lines, exported entities, the runs
+//! table, a run's status, a run's output, the id printed by `run --detach`, the ids removed
+//! by `prune`. Everything meant for a person (progress bar, summaries, counts, warnings,
+//! errors) goes to standard error, so `jobs run X > out.txt`, `jobs export K | other-tool`
+//! and `id=$(jobs run X --detach)` get clean data.
+//!
+//! | command | stdout | stderr |
+//! | --- | --- | --- |
+//! | `run` | every output line, in key order | warnings about active runs; on a terminal `run <id>: started` and a progress bar; summary, counters, failures; last `run <id>: <status>` |
+//! | `run --detach` | the run id alone | `run <id>: started in the background (pid N); ...` |
+//! | `runs` | a table `RUN STATUS CREATED (UTC) DURATION NOTE`, or a JSON record a line | `N runs created in the last D days in STORE` |
+//! | `status` | `label:    value` lines, then failures and a table of shards; or one JSON record | errors only |
+//! | `output` | the output lines (or nothing, with `--output FILE`) | `run <id>: N lines ...`, saying whether they were folded or cut |
+//! | `cancel` | nothing | `run <id>: canceled ...` |
+//! | `prune` | the removed run ids, one a line | `pruned N runs (...) from STORE` |
 //!
 //! # Exit codes
 //!
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | done |
-//! | 1 | the work failed: the run had failures, the store or a file could not be used, the import file has bad lines, seeding failed, no job is linked in |
-//! | 2 | the command line is wrong: bad arguments, unknown job or model kind, bad `--param`, shard count out of `1..=256` |
-//! | 130 | a run was canceled with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) |
+//! | 1 | the work failed: the run had failures or ended `failed`, the store or a file could not be used, the import file has bad lines, seeding failed, no job is linked in, `output` of a run that did not complete, `cancel` of a run that already completed or failed (or did not stop within `--wait`), a `--detach` background process that could not start |
+//! | 2 | the command line is wrong: bad arguments, unknown job, model kind or run id, bad `--param`, shard count out of `1..=256`; or `--exclusive` refused because the job has a run queued or started (nothing was run) |
+//! | 130 | a run was canceled: with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) or by `jobs cancel` from another process |
 
 mod args;
 mod commands;
 mod console;
+mod detach;
 mod error;
 mod interrupt;
 mod logging;
 mod progress;
 mod report;
 mod store;
+mod timestamp;
 
 #[cfg(test)]
 mod tests;
@@ -70,7 +117,8 @@ use clap::{CommandFactory, FromArgMatches};
 
 use self::console::Console;
 use self::error::CliError;
-use crate::store::{Store, StoreError};
+use crate::runs::{RunLog, RunsError};
+use crate::store::Store;
 
 /// What `jobs seed` (and `jobs demo`) asked for. A field is `None` when its flag was not
 /// given: the seeder then uses its own default.
@@ -91,8 +139,10 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 /// Fills a store with demo data and returns a one-line summary of what it wrote.
 pub type Seeder = dyn Fn(&dyn Store, &SeedArgs) -> Result<String, BoxError>;
 
-/// Opens the store named by `--store`.
-pub type StoreOpener = dyn Fn(&Path) -> Result<Box<dyn Store>, StoreError>;
+/// Opens the store named by `--store`. It holds the models and the run records, so it is a
+/// [`RunLog`]; every [`Store`] of this crate is one. Open a redb file with
+/// [`runs::open_store`](crate::runs::open_store), which records dead runs `interrupted`.
+pub type StoreOpener = dyn Fn(&Path) -> Result<Box<dyn RunLog>, RunsError>;
 
 /// The `jobs` command line over every job and model linked into the binary.
 ///
@@ -120,7 +170,8 @@ impl std::fmt::Debug for Cli {
 
 impl Cli {
     /// A command line called `name` (shown in help and usage messages), with `list`, `run`,
-    /// `export` and `import`, over redb stores.
+    /// `runs`, `status`, `output`, `cancel`, `prune`, `export` and `import`, over redb stores
+    /// opened with [`runs::open_store`](crate::runs::open_store).
     #[must_use]
     pub fn new(name: &'static str) -> Self {
         Cli {
@@ -168,12 +219,14 @@ impl Cli {
         self
     }
 
-    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::RedbStore) by default), for an application
-    /// that keeps its models elsewhere.
+    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::RedbStore) opened with
+    /// [`runs::open_store`](crate::runs::open_store) by default), for an application that keeps
+    /// its models elsewhere. The store also keeps the run records, so `jobs runs`, `status`,
+    /// `cancel` and `run --detach` see the same runs from every process that opens it.
     #[must_use]
     pub fn store_opener<F>(mut self, open: F) -> Self
     where
-        F: Fn(&Path) -> Result<Box<dyn Store>, StoreError> + 'static,
+        F: Fn(&Path) -> Result<Box<dyn RunLog>, RunsError> + 'static,
     {
         self.open_store = Box::new(open);
         self
@@ -273,7 +326,7 @@ impl Cli {
     }
 
     /// Opens the store at `path`.
-    fn open_store(&self, path: &Path) -> Result<Box<dyn Store>, CliError> {
+    fn open_store(&self, path: &Path) -> Result<Box<dyn RunLog>, CliError> {
         let store = (self.open_store)(path)?;
         tracing::info!(store = %store.location(), "opened the store");
         Ok(store)

@@ -1,6 +1,7 @@
 //! The commands end to end, in process, over a test model and job written by hand (the
 //! attribute macros name `::jobs_core`, which jobs-core's own tests cannot).
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,7 +13,8 @@ use crate::job::{Failure, Job, Outcome, Output, Reduce, Values};
 use crate::model::{Model, ModelDescriptor};
 use crate::params::{ParamError, ParamSpec, Params};
 use crate::registry::JobDescriptor;
-use crate::store::Store;
+use crate::runs::{self, ListQuery, OutputKind, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunsError, Status};
+use crate::store::{KeyRange, RedbStore, Split, Store, StoreError, WriteBatch};
 
 /// A stored note: the test model.
 #[derive(Serialize, Deserialize, Debug, Clone)]
@@ -92,6 +94,50 @@ inventory::submit! {
     JobDescriptor::__of::<CliTestWordCount>("Counts words in notes.\n\nMore text.", module_path!(), file!(), line!())
 }
 
+/// Writes one line per note, `<n> words`: output made of repeated lines, to fold.
+struct CliTestPerNote;
+
+impl Reduce for CliTestPerNote {
+    type Key = String;
+    type Value = usize;
+    fn reduce(&self, _note: String, counts: Values<'_, usize>, out: &mut Output) -> Outcome {
+        out.line(format!("{} words", counts.sum::<usize>()));
+        Ok(())
+    }
+}
+
+impl crate::job::ListedModel<Note> for CliTestPerNote {}
+
+impl crate::job::Map<Note> for CliTestPerNote {
+    fn map(&self, note: Note, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        ctx.emit(note.id, note.words.len());
+        Ok(())
+    }
+}
+
+impl Job for CliTestPerNote {
+    const NAME: &'static str = "CliTestPerNote";
+    const MODELS: &'static [&'static str] = &[Note::KIND];
+    const DEFAULT_SHARDS: usize = 2;
+    const PARAMS: &'static [ParamSpec] = &[];
+
+    fn from_params(params: &Params) -> Result<Self, ParamError> {
+        params.check_names(Self::NAME, Self::PARAMS)?;
+        Ok(CliTestPerNote)
+    }
+
+    fn map_stored(&self, model: usize, bytes: &[u8], ctx: &mut MapContext<'_, Self>) -> Outcome {
+        match model {
+            0 => crate::__private::map_stored::<Self, Note>(self, bytes, ctx),
+            _ => Err(Failure::new("no such model in this job")),
+        }
+    }
+}
+
+inventory::submit! {
+    JobDescriptor::__of::<CliTestPerNote>("Counts the words of each note.", module_path!(), file!(), line!())
+}
+
 /// Writes `args.explorations` notes (default 20); note `i` holds words `w0`..`w{i % 5}`.
 fn seed_notes(store: &dyn Store, args: &SeedArgs) -> Result<String, super::BoxError> {
     let count = args.explorations.unwrap_or(20);
@@ -153,8 +199,12 @@ fn list_shows_jobs_with_their_parameters_as_a_table_or_json() {
     assert!(!store_in(&dir).exists(), "list needs no store");
 
     let ran = jobs(&cli(), &store_in(&dir), &["list", "--json"]);
-    let line: serde_json::Value = serde_json::from_str(ran.out.trim()).unwrap();
-    assert_eq!(line["name"], "CliTestWordCount");
+    let lines: Vec<serde_json::Value> = ran.out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "one line per job: {}", ran.out);
+    let line = lines
+        .iter()
+        .find(|line| line["name"] == "CliTestWordCount")
+        .expect("the word count");
     assert_eq!(line["models"], serde_json::json!(["CliTestNote"]));
     assert_eq!(line["default_shards"], 4);
     assert_eq!(line["description"], "Counts words in notes.");
@@ -367,4 +417,434 @@ fn without_a_seeder_seed_and_demo_are_hidden_and_refused() {
     let seed = jobs(&bare, &store_in(&dir), &["seed"]);
     assert_eq!(seed.code, ExitCode::from(2));
     assert!(seed.err.contains("no demo-data seeder"), "{}", seed.err);
+}
+
+/// The run id in a `run <id>: <status>` line of stderr.
+fn run_id_in(err: &str) -> RunId {
+    let line = err
+        .lines()
+        .find(|line| line.starts_with("run ") && line.contains(": "))
+        .unwrap_or_else(|| panic!("no `run <id>: <status>` line in:\n{err}"));
+    let id = line["run ".len()..].split(": ").next().unwrap_or_default();
+    RunId::parse(id).unwrap()
+}
+
+/// A queued run of `job` recorded straight in the store, as another process would leave it.
+fn queue_directly(store: &Path, job: &str) -> RunId {
+    let store = runs::open_store(store).unwrap();
+    runs::queue(&store, &RunRequest::new(job)).unwrap().record.id().clone()
+}
+
+#[test]
+fn a_run_is_recorded_and_shown_by_runs_status_and_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    jobs(&cli, &store, &["seed", "--explorations", "10"]);
+    let ran = jobs(&cli, &store, &["run", "CliTestWordCount", "--param", "min_len=2"]);
+    assert_eq!(ran.code, ExitCode::SUCCESS, "{}", ran.err);
+    let id = run_id_in(&ran.err);
+    assert!(
+        ran.err.ends_with(&format!("\nrun {id}: completed\n")),
+        "the run's id comes last: {}",
+        ran.err
+    );
+
+    let listed = jobs(&cli, &store, &["runs"]);
+    assert_eq!(listed.code, ExitCode::SUCCESS, "{}", listed.err);
+    let lines: Vec<&str> = listed.out.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", listed.out);
+    assert!(
+        lines[0].starts_with("RUN ") && lines[0].ends_with("DURATION  NOTE"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].starts_with(&format!("{id}  completed  ")), "{}", lines[1]);
+    assert!(lines[1].ends_with("  5 output lines"), "{}", lines[1]);
+    assert!(
+        listed.err.starts_with("1 run created in the last 14 days in "),
+        "{}",
+        listed.err
+    );
+
+    let status = jobs(&cli, &store, &["status", id.as_str()]);
+    assert_eq!(status.code, ExitCode::SUCCESS, "{}", status.err);
+    for expected in [
+        format!("run:      {id}\n"),
+        "job:      CliTestWordCount\n".to_owned(),
+        "status:   completed\n".to_owned(),
+        "params:   min_len=2\n".to_owned(),
+        "options:  4 shards per model, ".to_owned(),
+        "counters: entities read=10, pairs emitted=30, keys reduced=5, failures=0\n".to_owned(),
+        "output:   5 lines (5 distinct); stored: 5 lines, ".to_owned(),
+        "  MODEL        SHARD       READ      TOTAL    EMITTED   FAILED  MAPPED\n".to_owned(),
+        "  CliTestNote      0          2          2          3        0  yes\n".to_owned(),
+    ] {
+        assert!(
+            status.out.contains(&expected),
+            "{expected:?} missing from:\n{}",
+            status.out
+        );
+    }
+
+    let output = jobs(&cli, &store, &["output", id.as_str()]);
+    assert_eq!(output.code, ExitCode::SUCCESS, "{}", output.err);
+    assert_eq!(output.out, ran.out, "the stored output is what the run printed");
+    assert_eq!(output.err, format!("run {id}: 5 lines\n"));
+
+    let json = jobs(&cli, &store, &["status", id.as_str(), "--json"]);
+    let record: serde_json::Value = serde_json::from_str(json.out.trim()).unwrap();
+    assert_eq!(record["status"], "completed");
+    assert_eq!(record["stats"]["entities_read"], 10);
+    let listed: serde_json::Value = serde_json::from_str(jobs(&cli, &store, &["runs", "--json"]).out.trim()).unwrap();
+    assert_eq!(listed, record, "`runs --json` gives the same records");
+}
+
+#[test]
+fn output_is_stored_folded_and_cut_and_full_gives_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    jobs(&cli, &store, &["seed", "--explorations", "20"]);
+    let ran = jobs(&cli, &store, &["run", "CliTestPerNote"]);
+    assert_eq!(ran.code, ExitCode::SUCCESS, "{}", ran.err);
+    assert_eq!(ran.out.lines().count(), 20, "jobs run prints every line: {}", ran.out);
+    let id = run_id_in(&ran.err);
+
+    let stored = jobs(&cli, &store, &["output", id.as_str()]);
+    assert_eq!(
+        stored.out, "(4x) 1 words\n(4x) 2 words\n(4x) 3 words\n(4x) 4 words\n(4x) 5 words\n",
+        "folded in first-seen order"
+    );
+    assert_eq!(
+        stored.err,
+        format!("run {id}: 20 lines (5 distinct) shown as 5 lines: identical lines folded; --full prints every line\n")
+    );
+    let full = jobs(&cli, &store, &["output", id.as_str(), "--full"]);
+    assert_eq!(full.out, ran.out);
+    assert_eq!(full.err, format!("run {id}: 20 lines, every one\n"));
+
+    let cut = jobs(&cli, &store, &["run", "CliTestPerNote", "--output-limit", "20"]);
+    assert_eq!(
+        cut.out, ran.out,
+        "the limit cuts what is stored, not what the run prints"
+    );
+    let cut_id = run_id_in(&cut.err);
+    let stored = jobs(&cli, &store, &["output", cut_id.as_str()]);
+    assert_eq!(
+        stored.out, "(4x) 1 words\n(4x) 2 w<TRUNCATED>\n",
+        "20 characters, then the marker"
+    );
+    assert!(stored.err.contains("cut at 20 characters"), "{}", stored.err);
+
+    let file = dir.path().join("full.txt");
+    let to_file = jobs(
+        &cli,
+        &store,
+        &["output", cut_id.as_str(), "--full", "--output", file.to_str().unwrap()],
+    );
+    assert_eq!(to_file.code, ExitCode::SUCCESS, "{}", to_file.err);
+    assert!(to_file.out.is_empty());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), ran.out, "nothing is lost");
+}
+
+#[test]
+fn a_queued_run_is_canceled_at_once_and_has_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    let id = queue_directly(&store, "CliTestWordCount");
+    let canceled = jobs(&cli, &store, &["cancel", id.as_str()]);
+    assert_eq!(canceled.code, ExitCode::SUCCESS, "{}", canceled.err);
+    assert_eq!(canceled.err, format!("run {id}: canceled before it started\n"));
+    let again = jobs(&cli, &store, &["cancel", id.as_str()]);
+    assert_eq!(again.code, ExitCode::SUCCESS);
+    assert_eq!(again.err, format!("run {id}: already canceled\n"));
+
+    let output = jobs(&cli, &store, &["output", id.as_str()]);
+    assert_eq!(output.code, ExitCode::from(1));
+    assert!(output.out.is_empty());
+    assert_eq!(output.err, format!("error: run {id} has no output: it is canceled\n"));
+    let listed = jobs(&cli, &store, &["runs"]);
+    assert!(listed.out.contains(&format!("{id}  canceled  ")), "{}", listed.out);
+
+    let done = jobs(&cli, &store, &["run", "CliTestWordCount"]);
+    let done_id = run_id_in(&done.err);
+    let late = jobs(&cli, &store, &["cancel", done_id.as_str()]);
+    assert_eq!(late.code, ExitCode::from(1));
+    assert_eq!(
+        late.err,
+        format!("error: run {done_id} already finished as completed; there is nothing to cancel\n")
+    );
+}
+
+#[test]
+fn a_second_run_warns_naming_the_active_one_and_exclusive_refuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    jobs(&cli, &store, &["seed", "--explorations", "5"]);
+    let active = queue_directly(&store, "CliTestWordCount");
+
+    let refused = jobs(&cli, &store, &["run", "CliTestWordCount", "--exclusive"]);
+    assert_eq!(refused.code, ExitCode::from(2), "{}", refused.err);
+    assert!(refused.out.is_empty());
+    assert_eq!(
+        refused.err,
+        format!(
+            "error: CliTestWordCount already has a run queued: {active}; wait for it, cancel it with `jobs cancel \
+             {active}`, or start without --exclusive\n"
+        )
+    );
+    let store_runs = runs::open_store(&store).unwrap();
+    assert_eq!(store_runs.recent().unwrap().len(), 1, "a refused run is not recorded");
+    drop(store_runs);
+
+    let warned = jobs(&cli, &store, &["run", "CliTestWordCount"]);
+    assert_eq!(warned.code, ExitCode::SUCCESS, "{}", warned.err);
+    assert!(
+        warned.err.starts_with(&format!(
+            "warning: CliTestWordCount already has a run queued: {active} (this run goes ahead too; --exclusive \
+             refuses instead)\n"
+        )),
+        "{}",
+        warned.err
+    );
+    assert_eq!(warned.out.lines().count(), 5, "the run goes ahead: {}", warned.out);
+    let other = jobs(&cli, &store, &["run", "CliTestPerNote", "--exclusive"]);
+    assert_eq!(
+        other.code,
+        ExitCode::SUCCESS,
+        "another job's runs do not count: {}",
+        other.err
+    );
+}
+
+#[test]
+fn prune_removes_only_finished_runs_older_than_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    let done = run_id_in(&jobs(&cli, &store, &["run", "CliTestWordCount"]).err);
+    let waiting = queue_directly(&store, "CliTestPerNote");
+
+    let kept = jobs(&cli, &store, &["prune"]);
+    assert_eq!(kept.code, ExitCode::SUCCESS, "{}", kept.err);
+    assert!(kept.out.is_empty());
+    assert!(
+        kept.err
+            .starts_with("pruned 0 runs (runs that finished more than 84 days ago) from "),
+        "{}",
+        kept.err
+    );
+
+    let pruned = jobs(&cli, &store, &["prune", "--older-than", "0"]);
+    assert_eq!(pruned.code, ExitCode::SUCCESS, "{}", pruned.err);
+    assert_eq!(pruned.out, format!("{done}\n"));
+    assert!(
+        pruned.err.starts_with("pruned 1 run (every finished run) from "),
+        "{}",
+        pruned.err
+    );
+    let listed = jobs(&cli, &store, &["runs"]);
+    assert_eq!(listed.out.lines().count(), 2, "{}", listed.out);
+    assert!(listed.out.contains(&format!("{waiting}  queued")), "{}", listed.out);
+    let gone = jobs(&cli, &store, &["status", done.as_str()]);
+    assert_eq!(gone.code, ExitCode::from(2));
+    assert!(
+        gone.err.contains(&format!("no run has the id `{done}`")),
+        "{}",
+        gone.err
+    );
+}
+
+#[test]
+fn runs_can_be_filtered_by_job_and_limited() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    let first = queue_directly(&store, "CliTestWordCount");
+    let second = queue_directly(&store, "CliTestPerNote");
+    let third = queue_directly(&store, "CliTestWordCount");
+    let ids = |ran: &Ran| -> Vec<String> {
+        ran.out
+            .lines()
+            .skip(1)
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect()
+    };
+    let all = jobs(&cli, &store, &["runs"]);
+    assert_eq!(
+        ids(&all),
+        [&third, &second, &first].map(|id| id.to_string()),
+        "newest first"
+    );
+    let of_job = jobs(&cli, &store, &["runs", "--job", "CliTestWordCount"]);
+    assert_eq!(ids(&of_job), [&third, &first].map(|id| id.to_string()));
+    assert!(
+        of_job
+            .err
+            .starts_with("2 runs of CliTestWordCount created in the last 14 days"),
+        "{}",
+        of_job.err
+    );
+    let limited = jobs(&cli, &store, &["runs", "--limit", "1"]);
+    assert_eq!(ids(&limited), [third.to_string()]);
+    assert!(
+        limited.err.ends_with("(the newest 1; --limit shows more)\n"),
+        "{}",
+        limited.err
+    );
+    let empty = jobs(&cli, &store, &["runs", "--job", "Nothing"]);
+    assert!(empty.out.is_empty(), "no header without rows: {}", empty.out);
+}
+
+#[test]
+fn unknown_and_malformed_run_ids_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    for command in ["status", "output", "cancel"] {
+        let unknown = jobs(&cli, &store, &[command, "CliTestWordCount-1718000000000-abcdef"]);
+        assert_eq!(unknown.code, ExitCode::from(2), "{command}");
+        assert_eq!(
+            unknown.err,
+            "error: no run has the id `CliTestWordCount-1718000000000-abcdef`; `jobs runs` lists recent runs\n"
+        );
+        let malformed = jobs(&cli, &store, &[command, "CliTestWordCount"]);
+        assert_eq!(malformed.code, ExitCode::from(2), "{command}");
+        assert!(malformed.err.contains("is not a run id"), "{}", malformed.err);
+    }
+}
+
+/// A redb store whose scans fail: the engine stops, and runs over it end `failed`.
+struct BrokenScans(RedbStore);
+
+impl Store for BrokenScans {
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    fn kinds(&self) -> Result<Vec<String>, StoreError> {
+        self.0.kinds()
+    }
+    fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        self.0.count(kind)
+    }
+    fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
+        self.0.split(kind, shards)
+    }
+    fn scan(&self, _: &str, _: &KeyRange, _: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>) -> Result<(), StoreError> {
+        Err(StoreError::Io {
+            location: self.location(),
+            message: "the disk is on fire".into(),
+        })
+    }
+    fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.0.get(kind, id)
+    }
+    fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        self.0.apply(batch)
+    }
+}
+
+impl RunLog for BrokenScans {
+    fn insert_run(
+        &self,
+        record: &RunRecord,
+        admit: &mut dyn FnMut(&[RunRecord]) -> Result<(), RunsError>,
+    ) -> Result<(), RunsError> {
+        self.0.insert_run(record, admit)
+    }
+    fn load_run(&self, id: &RunId) -> Result<Option<RunRecord>, RunsError> {
+        self.0.load_run(id)
+    }
+    fn modify_run(
+        &self,
+        id: &RunId,
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        self.0.modify_run(id, change)
+    }
+    fn active_runs(&self) -> Result<Vec<RunRecord>, RunsError> {
+        self.0.active_runs()
+    }
+    fn list_runs(&self, query: &ListQuery) -> Result<Vec<RunRecord>, RunsError> {
+        self.0.list_runs(query)
+    }
+    fn remove_finished_before(&self, cutoff_ms: i64) -> Result<Vec<RunId>, RunsError> {
+        self.0.remove_finished_before(cutoff_ms)
+    }
+    fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError> {
+        self.0.write_output(id, kind, lines)
+    }
+    fn visit_output(
+        &self,
+        id: &RunId,
+        kind: OutputKind,
+        visit: &mut dyn FnMut(&str) -> ControlFlow<()>,
+    ) -> Result<(), RunsError> {
+        self.0.visit_output(id, kind, visit)
+    }
+    fn claim_run(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+        self.0.claim_run(id)
+    }
+}
+
+#[test]
+fn a_run_that_fails_is_recorded_failed_and_exits_1_naming_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    jobs(&cli(), &store, &["seed", "--explorations", "3"]);
+    let broken = Cli::new("jobs").store_opener(|path| Ok(Box::new(BrokenScans(runs::open_store(path)?))));
+    let ran = jobs(&broken, &store, &["run", "CliTestWordCount"]);
+    assert_eq!(ran.code, ExitCode::from(1), "{}", ran.err);
+    assert!(ran.out.is_empty());
+    let id = run_id_in(&ran.err);
+    assert!(
+        ran.err
+            .starts_with(&format!("run {id}: failed\nerror: run {id} failed: ")),
+        "{}",
+        ran.err
+    );
+    assert!(ran.err.ends_with("the disk is on fire\n"), "{}", ran.err);
+    let status = jobs(&cli(), &store, &["status", id.as_str()]);
+    assert!(status.out.contains("status:   failed\n"), "{}", status.out);
+    assert!(status.out.contains("error:    store "), "{}", status.out);
+    assert_eq!(
+        runs::open_store(&store).unwrap().get_run(&id).unwrap().status(),
+        Status::Failed
+    );
+}
+
+#[test]
+fn a_background_process_that_exits_without_starting_its_run_is_reported_and_the_run_canceled() {
+    // `--detach` starts this program again with `--store ... run-queued ID`. Here the program
+    // is this test harness, which refuses `--store` and exits: exactly a background process
+    // that dies before taking up its run.
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    jobs(&cli, &store, &["seed", "--explorations", "3"]);
+    let ran = jobs(&cli, &store, &["run", "CliTestWordCount", "--detach"]);
+    assert_eq!(ran.code, ExitCode::from(1), "{}", ran.err);
+    assert!(ran.out.is_empty(), "no id is printed for a run that will not happen");
+    let recorded = runs::open_store(&store).unwrap().recent().unwrap();
+    assert_eq!(recorded.len(), 1);
+    let id = recorded[0].id();
+    assert_eq!(recorded[0].status(), Status::Canceled, "nobody will run it");
+    let log = super::detach::log_path(&std::path::absolute(&store).unwrap(), id);
+    let expected_start = format!("error: the background process for run {id} exited (exit status: ");
+    let expected_end = format!(
+        ") before starting it; the run was canceled. Its log is {}\n",
+        log.display()
+    );
+    assert!(
+        ran.err.starts_with(&expected_start) && ran.err.ends_with(&expected_end),
+        "{}",
+        ran.err
+    );
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("store"),
+        "the log says why it stopped"
+    );
 }

@@ -134,8 +134,10 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
         already_active = active.to_vec();
         Ok(())
     })?;
+    // Only noted in the log: the caller shows `already_active` to people (the command line
+    // prints a warning naming each run), and a second, log-formatted warning would repeat it.
     for other in &already_active {
-        tracing::warn!(job = job.name(), run = %other.id(), status = %other.status(), "the job already has a run going");
+        tracing::info!(job = job.name(), run = %other.id(), status = %other.status(), "the job already has a run going");
     }
     Ok(Queued { record, already_active })
 }

@@ -1,4 +1,5 @@
-//! `jobs demo`: seed an empty store, then run the demo job and print its output.
+//! `jobs demo`: seed an empty store, then run the demo job (recorded, like `jobs run`) and
+//! print its output.
 
 use std::path::Path;
 
@@ -6,8 +7,7 @@ use crate::cli::args::DemoArgs;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::{Cli, SeedArgs};
-use crate::engine::RunOptions;
-use crate::params::Params;
+use crate::runs::{DEFAULT_OUTPUT_LIMIT, RunRequest};
 use crate::store::Store;
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut Console<'_>) -> Result<(), CliError> {
@@ -40,7 +40,8 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut C
             held.join(" and ")
         ));
     }
-    super::run::run_job(store.as_ref(), job, &Params::new(), RunOptions::default(), console)
+    let record = super::run::queue(store.as_ref(), &RunRequest::new(job.name()), console)?;
+    super::run::carry_out(store.as_ref(), record.id(), DEFAULT_OUTPUT_LIMIT, console)
 }
 
 /// "N Kind entities" for each of `kinds` the store holds.

@@ -1,11 +1,19 @@
 //! The commands, one module each, and what they share: the registry, the store, model kinds.
 
+mod cancel;
 mod demo;
 mod export;
 mod import;
 mod list;
+mod output;
+mod prune;
 mod run;
+mod run_queued;
+mod runs;
 mod seed;
+#[cfg(feature = "web")]
+mod serve;
+mod status;
 
 use super::Cli;
 use super::args::{Args, Command};
@@ -16,13 +24,22 @@ use crate::registry::{self, Registry};
 
 /// Runs the parsed command.
 pub(crate) fn dispatch(cli: &Cli, args: &Args, console: &mut Console<'_>) -> Result<(), CliError> {
+    let store = &args.store;
     let result = match &args.command {
         Command::List(list) => list::run(list, console),
-        Command::Seed(flags) => seed::run(cli, &args.store, flags, console),
-        Command::Run(run) => run::run(cli, &args.store, run, console),
-        Command::Export(export) => export::run(cli, &args.store, export, console),
-        Command::Import(import) => import::run(cli, &args.store, import, console),
-        Command::Demo(demo) => demo::run(cli, &args.store, demo, console),
+        Command::Seed(flags) => seed::run(cli, store, flags, console),
+        Command::Run(run) => run::run(cli, store, run, console),
+        Command::Runs(runs) => runs::run(cli, store, runs, console),
+        Command::Status(status) => status::run(cli, store, status, console),
+        Command::Output(output) => output::run(cli, store, output, console),
+        Command::Cancel(cancel) => cancel::run(cli, store, cancel, console),
+        Command::Prune(prune) => prune::run(cli, store, prune, console),
+        Command::Export(export) => export::run(cli, store, export, console),
+        Command::Import(import) => import::run(cli, store, import, console),
+        Command::Demo(demo) => demo::run(cli, store, demo, console),
+        Command::RunQueued(queued) => run_queued::run(cli, store, queued, console),
+        #[cfg(feature = "web")]
+        Command::Serve(serve) => serve::run(cli, store, serve, console),
     };
     // Data already written must reach its reader even when the command failed later.
     let flushed = console.flush();
