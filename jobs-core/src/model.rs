@@ -158,7 +158,8 @@ pub enum CodecError {
 /// # Errors
 /// The model's `Serialize` impl failed.
 pub fn encode<M: Serialize + ?Sized>(model: &M) -> Result<Vec<u8>, CodecError> {
-    let mut bytes = Vec::with_capacity(256);
+    // Oppia-like entities are a few KB; start big enough that most need no regrowth.
+    let mut bytes = Vec::with_capacity(4096);
     bytes.push(FORMAT_MSGPACK_NAMED);
     rmp_serde::encode::write_named(&mut bytes, model)?;
     Ok(bytes)

@@ -31,10 +31,10 @@ pub struct Residues {
 impl Residues {
     /// The pairs one document emits, or why it fails: shared with the reference below.
     fn doc_pairs(&self, doc: &Doc) -> Result<Vec<(u32, String)>, String> {
-        if let (Some(every), Some(first)) = (self.fail_every, doc.numbers.first()) {
-            if first % every == 0 {
-                return Err(format!("{first} is a multiple of {every}"));
-            }
+        if let (Some(every), Some(first)) = (self.fail_every, doc.numbers.first())
+            && first % every == 0
+        {
+            return Err(format!("{first} is a multiple of {every}"));
         }
         Ok(doc.numbers.iter().map(|n| (n % self.modulus, format!("{}:{n}", doc.id))).collect())
     }

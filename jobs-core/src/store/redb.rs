@@ -242,17 +242,28 @@ impl Store for RedbStore {
         }
         // One write transaction: redb commits it atomically, so a crash keeps all or nothing.
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
-        for write in batch.writes() {
-            match write {
-                Write::Put { kind, id, bytes } => {
-                    let name = model_table(kind);
-                    let mut table = txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)).map_err(|e| self.error(e))?;
-                    table.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.error(e))?;
-                }
-                Write::Delete { kind, id } => {
-                    let name = model_table(kind);
-                    let mut table = txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)).map_err(|e| self.error(e))?;
-                    table.remove(id.as_str()).map_err(|e| self.error(e))?;
+        {
+            // Batches are mostly runs of one kind: reopen the table only when the kind changes.
+            let mut open: Option<(&str, redb::Table<'_, &str, &[u8]>)> = None;
+            for write in batch.writes() {
+                let (Write::Put { kind, .. } | Write::Delete { kind, .. }) = write;
+                let table = match &mut open {
+                    Some((open_kind, table)) if *open_kind == kind.as_str() => table,
+                    slot => {
+                        *slot = None;
+                        let name = model_table(kind);
+                        let table =
+                            txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)).map_err(|e| self.error(e))?;
+                        &mut slot.insert((kind.as_str(), table)).1
+                    }
+                };
+                match write {
+                    Write::Put { id, bytes, .. } => {
+                        table.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.error(e))?;
+                    }
+                    Write::Delete { id, .. } => {
+                        table.remove(id.as_str()).map_err(|e| self.error(e))?;
+                    }
                 }
             }
         }
