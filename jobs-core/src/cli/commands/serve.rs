@@ -19,11 +19,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ServeArgs, console: &mut 
     let token = AdminToken::from_env().map_err(web_error)?;
     let store: Arc<dyn RunLog> = Arc::from(cli.open_store(store_path)?);
     let location = store.location();
-    let config = ServeConfig {
-        bind: args.bind,
-        token,
-        ..ServeConfig::default()
-    };
+    let config = ServeConfig { bind: args.bind, token, ..ServeConfig::default() };
     let server = AdminServer::bind(store, config).map_err(web_error)?;
     console.say(format_args!("jobs admin page for {location}: {}", server.login_url()));
     if !server.token_was_generated() {
@@ -38,11 +34,9 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ServeArgs, console: &mut 
 /// variant would be the better home.)
 fn web_error(error: WebError) -> CliError {
     match error {
-        WebError::Bind { addr, source } => CliError::File {
-            action: "listen on",
-            path: addr.to_string().into(),
-            source,
-        },
+        WebError::Bind { addr, source } => {
+            CliError::File { action: "listen on", path: addr.to_string().into(), source }
+        }
         other => CliError::Import(other.to_string()),
     }
 }

@@ -1,0 +1,173 @@
+//! The JSON API under `/api/`: the same data as the pages, for scripts. Authenticate with
+//! `Authorization: Bearer <admin token>` (or a session cookie plus `X-CSRF-Token` for POST).
+//! Errors are `{"error": "..."}` with a fitting status; a refused start names its field.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::engine::now_ms;
+use crate::registry;
+use crate::runs::{ListQuery, RunId};
+
+use super::error::{ApiError, HttpError};
+use super::form::{self, StartForm};
+use super::json::{CancelJson, JobJson, OutputJson, RunJson, RunsJson, StartedJson};
+use super::state::{AppState, blocking};
+
+type App = State<Arc<AppState>>;
+
+/// `GET /api/jobs`: every registered job, with its parameters and active runs.
+pub(crate) async fn jobs(State(app): App) -> Result<Json<Vec<JobJson>>, ApiError> {
+    let registry = registry::registry()?;
+    let log = Arc::clone(&app.log);
+    let active = blocking(move || {
+        log.recover_interrupted()?;
+        Ok(log.active_runs()?)
+    })
+    .await?;
+    Ok(Json(registry.jobs().iter().map(|job| JobJson::new(job, &active)).collect()))
+}
+
+/// The query of `GET /api/runs`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RunsQuery {
+    /// Only runs of this job.
+    job: Option<String>,
+}
+
+/// `GET /api/runs[?job=NAME]`: runs queued or started, and runs of the last 14 days (at most
+/// 100).
+pub(crate) async fn runs(State(app): App, Query(query): Query<RunsQuery>) -> Result<Json<RunsJson>, ApiError> {
+    let log = Arc::clone(&app.log);
+    let now = now_ms();
+    let (active, recent) = blocking(move || {
+        let mut list = ListQuery::recent(now);
+        list.job = query.job.clone();
+        let recent = log.list(&list)?;
+        let mut active = log.active_runs()?;
+        if let Some(job) = &query.job {
+            active.retain(|r| &r.job == job);
+        }
+        Ok((active, recent))
+    })
+    .await?;
+    Ok(Json(RunsJson {
+        active: active.iter().map(|r| RunJson::new(r, now, false)).collect(),
+        recent: recent.iter().map(|r| RunJson::new(r, now, false)).collect(),
+    }))
+}
+
+/// `GET /api/runs/{id}`: one run, with each shard's progress.
+pub(crate) async fn run(State(app): App, Path(id): Path<String>) -> Result<Json<RunJson>, ApiError> {
+    let id = RunId::parse(&id)?;
+    let log = Arc::clone(&app.log);
+    let record = blocking(move || Ok(log.get_run(&id)?)).await?;
+    Ok(Json(RunJson::new(&record, now_ms(), true)))
+}
+
+/// The query of `GET /api/runs/{id}/output`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct OutputQuery {
+    /// Every line, unfolded, instead of the stored output.
+    #[serde(default)]
+    full: bool,
+}
+
+/// `GET /api/runs/{id}/output[?full=true]`: a completed run's output lines (409 before).
+pub(crate) async fn output(
+    State(app): App,
+    Path(id): Path<String>,
+    Query(query): Query<OutputQuery>,
+) -> Result<Json<OutputJson>, ApiError> {
+    let id = RunId::parse(&id)?;
+    let log = Arc::clone(&app.log);
+    let (record, lines) = blocking(move || {
+        let lines = if query.full { log.full_output(&id)? } else { log.stored_output(&id)? };
+        Ok((log.get_run(&id)?, lines))
+    })
+    .await?;
+    Ok(Json(OutputJson {
+        id: record.id().to_string(),
+        kind: if query.full { "full" } else { "stored" },
+        summary: record.output,
+        lines,
+    }))
+}
+
+/// The body of `POST /api/jobs/{name}/runs`; every field may be left out.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StartBody {
+    /// Shards per model; the job's default when absent.
+    shards: Option<u64>,
+    /// Count writes instead of storing them.
+    #[serde(default)]
+    dry_run: bool,
+    /// Parameters: text, numbers or booleans.
+    #[serde(default)]
+    params: BTreeMap<String, serde_json::Value>,
+}
+
+/// `POST /api/jobs/{name}/runs`: checks and queues a run, carried out in the server (201).
+pub(crate) async fn start(
+    State(app): App,
+    Path(name): Path<String>,
+    body: Result<Json<StartBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(|rejection| HttpError::bad_request(rejection.body_text()))?;
+    let job = registry::registry()?.get(&name)?;
+    let mut form = StartForm {
+        shards: body.shards.map(|n| n.to_string()).unwrap_or_default(),
+        dry_run: body.dry_run,
+        params: BTreeMap::new(),
+    };
+    for (param, value) in body.params {
+        let text = match value {
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Number(n) => n.to_string(),
+            serde_json::Value::Bool(b) => b.to_string(),
+            serde_json::Value::Null => continue,
+            _ => return Err(field_error(&param, "give a string, a number or a boolean")),
+        };
+        form.params.insert(param, text);
+    }
+    let request = match form::request(job, &form) {
+        Ok(request) => request,
+        Err(errors) => {
+            let (field, message) =
+                errors.first().map_or(("", "the request is not valid"), |e| (e.field.name(), e.message.as_str()));
+            return Err(field_error(field, message));
+        }
+    };
+    let app2 = Arc::clone(&app);
+    let queued = blocking(move || app2.runner.start(&request)).await?;
+    let body = StartedJson {
+        run: RunJson::new(&queued.record, now_ms(), false),
+        already_active: queued.already_active.iter().map(|r| r.id().to_string()).collect(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A 400 naming the field: `{"error": "<field>: ...", "field": "<field>"}`.
+fn field_error(field: &str, message: &str) -> ApiError {
+    ApiError(HttpError::bad_request(format!("{field}: {message}")).about(field))
+}
+
+/// `POST /api/runs/{id}/cancel`: cancels a queued run, or asks a started one to stop.
+pub(crate) async fn cancel(State(app): App, Path(id): Path<String>) -> Result<Json<CancelJson>, ApiError> {
+    let id = RunId::parse(&id)?;
+    let log = Arc::clone(&app.log);
+    let (outcome, record) = blocking(move || {
+        let outcome = log.request_cancel(&id)?;
+        Ok((outcome, log.get_run(&id)?))
+    })
+    .await?;
+    Ok(Json(CancelJson::new(outcome, record.status())))
+}

@@ -1,0 +1,141 @@
+//! Slowing down repeated token failures, per client address.
+//!
+//! Every wrong admin token (at the login form, in a login URL, or as a `Bearer` token) counts
+//! against the address it came from. The first few are free, for typos; after that each check
+//! of a token from that address, right or wrong, waits first, twice as long after each further
+//! failure, up to a cap. A success clears the count, and a count is forgotten after a quiet
+//! spell. With a 256-bit token, guessing is hopeless anyway; the delay keeps a runaway script
+//! from filling the log and the CPU.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How many client addresses are remembered at most; the longest-quiet ones go first.
+const MAX_CLIENTS: usize = 4096;
+
+/// How repeated token failures from one address are slowed down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Failures allowed before checks from the address are delayed.
+    pub free_failures: u32,
+    /// The delay after the first failure beyond the free ones; it doubles with each further
+    /// failure.
+    pub base_delay: Duration,
+    /// The longest delay.
+    pub max_delay: Duration,
+    /// A count is forgotten when its address has not failed for this long.
+    pub forget_after: Duration,
+}
+
+impl Default for ThrottleConfig {
+    /// 5 free failures, then 250 ms doubling up to 8 s; forgotten after 15 quiet minutes.
+    fn default() -> Self {
+        ThrottleConfig {
+            free_failures: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            forget_after: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    last: Instant,
+}
+
+/// The failure counts of client addresses (`None`: a request that came without one, as in
+/// tests that call the router directly).
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    config: ThrottleConfig,
+    clients: Mutex<HashMap<Option<IpAddr>, Failures>>,
+}
+
+impl Throttle {
+    pub(crate) fn new(config: ThrottleConfig) -> Self {
+        Throttle { config, clients: Mutex::new(HashMap::new()) }
+    }
+
+    /// How long to wait before checking a token from `client`.
+    pub(crate) fn delay(&self, client: Option<IpAddr>) -> Duration {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        match clients.get(&client) {
+            Some(failures) if failures.last.elapsed() < self.config.forget_after => self.delay_after(failures.count),
+            _ => Duration::ZERO,
+        }
+    }
+
+    fn delay_after(&self, count: u32) -> Duration {
+        let Some(beyond) = count.checked_sub(self.config.free_failures) else {
+            return Duration::ZERO;
+        };
+        let factor = 1u32.checked_shl(beyond).unwrap_or(u32::MAX);
+        self.config.base_delay.checked_mul(factor).unwrap_or(self.config.max_delay).min(self.config.max_delay)
+    }
+
+    /// Counts a wrong token from `client`.
+    pub(crate) fn failed(&self, client: Option<IpAddr>) {
+        let now = Instant::now();
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
+            let forget_after = self.config.forget_after;
+            clients.retain(|_, failures| failures.last.elapsed() < forget_after);
+            if clients.len() >= MAX_CLIENTS
+                && let Some(quietest) = clients.iter().min_by_key(|(_, f)| f.last).map(|(k, _)| *k)
+            {
+                clients.remove(&quietest);
+            }
+        }
+        let entry = clients.entry(client).or_insert(Failures { count: 0, last: now });
+        if entry.last.elapsed() >= self.config.forget_after {
+            entry.count = 0;
+        }
+        entry.count = entry.count.saturating_add(1);
+        entry.last = now;
+        tracing::warn!(client = ?client, failures = entry.count, "wrong admin token");
+    }
+
+    /// Clears `client`'s count after a right token.
+    pub(crate) fn succeeded(&self, client: Option<IpAddr>) {
+        self.clients.lock().unwrap_or_else(|p| p.into_inner()).remove(&client);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttle() -> Throttle {
+        Throttle::new(ThrottleConfig {
+            free_failures: 2,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(500),
+            forget_after: Duration::from_secs(60),
+        })
+    }
+
+    #[test]
+    fn failures_beyond_the_free_ones_double_the_delay_up_to_the_cap() {
+        let throttle = throttle();
+        let client = Some(IpAddr::from([127, 0, 0, 1]));
+        let mut delays = Vec::new();
+        for _ in 0..6 {
+            delays.push(throttle.delay(client).as_millis());
+            throttle.failed(client);
+        }
+        assert_eq!(delays, [0, 0, 100, 200, 400, 500]);
+        assert_eq!(throttle.delay(None), Duration::ZERO, "other clients are not slowed");
+        throttle.succeeded(client);
+        assert_eq!(throttle.delay(client), Duration::ZERO, "a success clears the count");
+    }
+
+    #[test]
+    fn huge_counts_do_not_overflow() {
+        let throttle = throttle();
+        assert_eq!(throttle.delay_after(u32::MAX), Duration::from_millis(500));
+    }
+}
