@@ -166,6 +166,10 @@ pub(crate) enum CliError {
     /// The run's thread panicked outside job code: a bug.
     #[error("the run stopped with an internal error: {0}")]
     Internal(String),
+    /// The admin page's server failed.
+    #[cfg(feature = "web")]
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
 }
 
 impl CliError {

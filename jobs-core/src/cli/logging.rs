@@ -17,6 +17,9 @@ pub(crate) fn init() {
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
         .with_target(true)
+        // With stderr closed (a detached run, a server whose terminal went away), the fallback
+        // report of a failed write would itself panic.
+        .log_internal_errors(false)
         .try_init()
         .is_ok();
     if let (true, Some(problem)) = (installed, problem) {

@@ -33,6 +33,7 @@
 //! | `export KIND [--output FILE]` | one JSON object per entity, in id order |
 //! | `import KIND [FILE]` | checks every line, then stores all of them in one atomic batch |
 //! | `demo [--explorations N]` | seeds an empty store, then runs the [demo job](Cli::demo_job) |
+//! | `serve [--bind ADDR]` | (feature `web`) the admin page: start, watch and cancel runs, read their output |
 //!
 //! Every command takes `--store PATH` (or the environment variable `JOBS_STORE`; default
 //! `./jobs.redb`, created when missing). Logs go to stderr, filtered by `JOBS_LOG` (a

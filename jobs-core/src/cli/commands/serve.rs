@@ -30,13 +30,12 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ServeArgs, console: &mut 
 }
 
 /// The command line's error for a web error: a bind failure reads like any "cannot ... PATH"
-/// error; the others are carried as their message, with exit code 1. (A `CliError::Web`
-/// variant would be the better home.)
+/// error; the others keep their own message. Both exit 1.
 fn web_error(error: WebError) -> CliError {
     match error {
         WebError::Bind { addr, source } => {
             CliError::File { action: "listen on", path: addr.to_string().into(), source }
         }
-        other => CliError::Import(other.to_string()),
+        other => CliError::Web(other),
     }
 }
