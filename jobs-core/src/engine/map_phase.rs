@@ -1,14 +1,15 @@
-//! The map phase: worker threads map shards and hash-partition what they emit.
+//! The map phase: worker threads map shards, hash-partition what they emit, and sort (and
+//! combine, `combine.rs`) each task's partition buffers by key.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::context::{Counters, MapContext, MapEnv};
 use crate::job::{Job, Reduce};
 use crate::store::{Split, Store, StoreError, WriteBatch};
 
-use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, panic, partition_of};
+use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, combine, panic, partition_of};
 
 /// One shard of one listed model.
 pub(super) struct MapTask {
@@ -35,6 +36,15 @@ struct TaskOutput<J: Reduce> {
     entities_read: u64,
     pairs_emitted: u64,
     writes_committed: u64,
+}
+
+impl<J: Reduce> TaskOutput<J> {
+    /// Counts keys whose `combine` failed, keeping the first few.
+    fn record_key_failures(&mut self, failures: Vec<FailureRecord>) {
+        self.failure_count += failures.len() as u64;
+        let room = MAX_REPORTED_FAILURES.saturating_sub(self.failures.len());
+        self.failures.extend(failures.into_iter().take(room));
+    }
 }
 
 /// What the whole map phase produced.
@@ -155,6 +165,9 @@ fn map_task<J: Job>(
         pairs_emitted: 0,
         writes_committed: 0,
     };
+    let combining = J::COMBINES && options.combine;
+    // Per partition, the buffer length at which to combine next.
+    let mut combine_at = vec![combine::MIN_COMBINE_LEN; partitions];
     let mut staged: Pairs<J> = Vec::new();
     let mut writes = WriteBatch::new();
     let mut store_error = None;
@@ -178,7 +191,13 @@ fn map_task<J: Job>(
                 output.pairs_emitted += emitted;
                 for (key, value) in staged.drain(..) {
                     let partition = partition_of(&key, partitions);
-                    output.partitions[partition].push((key, value));
+                    let buffer = &mut output.partitions[partition];
+                    buffer.push((key, value));
+                    if combining && buffer.len() >= combine_at[partition] {
+                        let failures = combine::sort_and_combine(job, buffer, true);
+                        combine_at[partition] = (2 * buffer.len()).max(combine::MIN_COMBINE_LEN);
+                        output.record_key_failures(failures);
+                    }
                 }
             }
             Some(message) => {
@@ -219,6 +238,11 @@ fn map_task<J: Job>(
     if !writes.is_empty() {
         env.store.apply(&writes)?;
         output.writes_committed += writes.len() as u64;
+    }
+    // Sorted here, on the worker, so reduce only merges.
+    for partition in 0..output.partitions.len() {
+        let failures = combine::sort_and_combine(job, &mut output.partitions[partition], combining);
+        output.record_key_failures(failures);
     }
     if let Some(shard) = shard_progress {
         shard.publish_counters(&output.counters);

@@ -4,10 +4,12 @@
 //!    a task is one (model, shard), numbered in model order, then id order.
 //! 2. **Map** (`map_phase.rs`): worker threads take tasks from a crossbeam channel, scan their
 //!    range, decode and map each entity, and hash-partition the emitted pairs into per-task
-//!    buffers. Writes are committed in atomic batches.
-//! 3. **Reduce** (`reduce_phase.rs`): each partition concatenates its buffers in task order,
-//!    sorts stably by key (so a key's values stay in task order, then emit order), and reduces
-//!    key by key; partitions run in parallel and their outputs are merged by key.
+//!    buffers, which the worker sorts stably by key when its task is done (so sorting runs on
+//!    every core). Writes are committed in atomic batches.
+//! 3. **Reduce** (`reduce_phase.rs`): each partition merges its sorted buffers, taken in task
+//!    order, a key group at a time (`group_merge.rs`), so a key's values stay in task order,
+//!    then emit order; it reduces key by key; partitions run in parallel and their outputs are
+//!    merged by key.
 //!
 //! Because task order is model order then id order, and every stage keeps it, a job's output
 //! is byte-identical whatever the shard or thread count.
@@ -52,6 +54,8 @@
 //! ```
 
 mod cancel;
+mod combine;
+mod group_merge;
 mod map_phase;
 mod panic;
 mod progress;
@@ -101,6 +105,9 @@ pub struct RunOptions {
     pub write_batch_size: usize,
     /// When the run was queued (ms since the epoch); now when `None`.
     pub queued_at_ms: Option<i64>,
+    /// Fold values map-side with the job's [`combine`](crate::Reduce::combine), if it has
+    /// one (`Reduce::COMBINES`). On by default; the output is the same either way.
+    pub combine: bool,
 }
 
 impl Default for RunOptions {
@@ -113,6 +120,7 @@ impl Default for RunOptions {
             progress: None,
             write_batch_size: 500,
             queued_at_ms: None,
+            combine: true,
         }
     }
 }
@@ -227,7 +235,9 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
             tasks.push(map_phase::MapTask { index: tasks.len(), model, kind, split });
         }
     }
-    progress.plan(tasks.iter().map(|t: &map_phase::MapTask| ShardProgress::new(t.kind, t.split.index, t.split.len)).collect());
+    progress.plan(
+        tasks.iter().map(|t: &map_phase::MapTask| ShardProgress::new(t.kind, t.split.index, t.split.len)).collect(),
+    );
     tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
 
     let queued_at_ms = options.queued_at_ms.unwrap_or_else(now_ms);

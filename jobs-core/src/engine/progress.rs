@@ -3,7 +3,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use crate::context::Counters;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// The progress of a run: per shard while mapping, then per key while reducing.
 ///

@@ -1,4 +1,5 @@
-//! The reduce phase: sort each partition by key, reduce key by key, merge partitions by key.
+//! The reduce phase: merge each partition's sorted runs into key groups, reduce key by key,
+//! merge the partitions' lines by key.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -6,6 +7,7 @@ use std::sync::Mutex;
 
 use crate::job::{Job, Output, Reduce, Values};
 
+use super::group_merge::GroupMerge;
 use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, panic};
 
 type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
@@ -61,31 +63,25 @@ pub(super) fn run<J: Job>(
 
 fn reduce_partition<J: Job>(
     job: &J,
-    buffers: Vec<Pairs<J>>,
+    runs: Vec<Pairs<J>>,
     cancel: &CancelToken,
     progress: &Progress,
 ) -> PartitionOutput<J> {
-    let mut pairs: Pairs<J> = Vec::with_capacity(buffers.iter().map(Vec::len).sum());
-    for buffer in buffers {
-        pairs.extend(buffer);
-    }
-    // Stable: equal keys keep task order, then emit order.
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let group_lens = group_lengths(&pairs);
-
-    let mut result = PartitionOutput::<J> { lines: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
+    let mut groups = GroupMerge::new(runs);
+    let mut result =
+        PartitionOutput::<J> { lines: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
     let mut out = Output::new();
-    let mut rest = pairs.into_iter();
-    for len in group_lens {
-        if cancel.is_canceled() {
-            break;
-        }
-        let Some((key, first)) = rest.next() else { break };
+    // One buffer for every key's values, so a key costs no allocation of its own.
+    let mut buffer: Vec<J::Value> = Vec::new();
+    while !cancel.is_canceled() {
+        let Some(key) = groups.next_group(&mut buffer) else { break };
         let ordering_key = key.clone();
-        let mut values = (&mut rest).take(len - 1).map(|(_, value)| value);
+        let len = buffer.len();
+        let mut values = buffer.drain(..);
+        let Some(first) = values.next() else { continue };
         let outcome = panic::catch(|| job.reduce(key, Values::new(first, &mut values, len - 1), &mut out));
-        // Whatever reduce left unread of this key is skipped here, panicking or not.
-        values.for_each(drop);
+        // Whatever reduce left unread of this key is dropped here, panicking or not.
+        drop(values);
         let message = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(failure)) => Some(failure.message().to_owned()),
@@ -103,7 +99,8 @@ fn reduce_partition<J: Job>(
                 out.clear();
                 result.failure_count += 1;
                 if result.failures.len() < MAX_REPORTED_FAILURES {
-                    let key = serde_json::to_string(&ordering_key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
+                    let key =
+                        serde_json::to_string(&ordering_key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
                     result.failures.push((ordering_key, FailureRecord { site: FailureSite::Key { key }, message }));
                 }
             }
@@ -113,24 +110,12 @@ fn reduce_partition<J: Job>(
     result
 }
 
-/// The lengths of the runs of equal keys in sorted `pairs`.
-fn group_lengths<K: Ord, V>(pairs: &[(K, V)]) -> Vec<usize> {
-    let mut lens = Vec::new();
-    let mut start = 0;
-    for i in 1..=pairs.len() {
-        if i == pairs.len() || pairs[i].0 != pairs[start].0 {
-            lens.push(i - start);
-            start = i;
-        }
-    }
-    lens
-}
-
 /// Merges the partitions' key-sorted lines (keys are disjoint across partitions) into one
 /// key-sorted output.
 fn merge<J: Reduce>(outputs: Vec<PartitionOutput<J>>) -> Reduced {
     let line_count = outputs.iter().flat_map(|o| &o.lines).map(|(_, lines)| lines.len()).sum();
-    let mut reduced = Reduced { output: Vec::with_capacity(line_count), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
+    let mut reduced =
+        Reduced { output: Vec::with_capacity(line_count), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
     let mut sources = Vec::with_capacity(outputs.len());
     let mut failures = Vec::new();
     for output in outputs {
@@ -180,16 +165,5 @@ impl<K: Ord> PartialOrd for Head<K> {
 impl<K: Ord> Ord for Head<K> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key.cmp(&other.key)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::group_lengths;
-
-    #[test]
-    fn group_lengths_counts_runs_of_equal_keys() {
-        assert_eq!(group_lengths::<u8, ()>(&[]), Vec::<usize>::new());
-        assert_eq!(group_lengths(&[(1, ()), (1, ()), (2, ()), (3, ()), (3, ()), (3, ())]), vec![2, 1, 3]);
     }
 }

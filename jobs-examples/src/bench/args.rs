@@ -1,0 +1,50 @@
+//! The bench's command line, parsed by hand: a handful of flags does not need clap.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+
+/// Explorations seeded by default.
+const FULL: usize = 1_000_000;
+/// Explorations seeded with `--quick`.
+const QUICK: usize = 100_000;
+
+/// What to measure.
+#[derive(Debug)]
+pub struct Args {
+    /// Explorations to seed.
+    pub explorations: usize,
+    /// A store to use (and seed, if it holds no explorations) instead of a temporary one.
+    pub store: Option<PathBuf>,
+    /// The most threads to use; every core by default.
+    pub threads: usize,
+    /// Runs per measurement; the best time counts.
+    pub repeat: usize,
+}
+
+impl Args {
+    /// Parses the arguments after the program name.
+    pub fn parse(argv: &[String]) -> Result<Args> {
+        let mut args =
+            Args { explorations: FULL, store: None, threads: jobs_core::engine::default_threads(), repeat: 1 };
+        let mut rest = argv.iter();
+        while let Some(flag) = rest.next() {
+            let mut value = || rest.next().with_context(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--quick" => args.explorations = QUICK,
+                "--explorations" => args.explorations = value()?.parse().context("--explorations")?,
+                "--store" => args.store = Some(PathBuf::from(value()?)),
+                "--threads" => args.threads = value()?.parse::<usize>().context("--threads")?.max(1),
+                "--repeat" => args.repeat = value()?.parse::<usize>().context("--repeat")?.max(1),
+                "-h" | "--help" => {
+                    println!(
+                        "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--repeat R]"
+                    );
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other}; try --help"),
+            }
+        }
+        Ok(args)
+    }
+}
