@@ -65,22 +65,29 @@ impl fmt::Debug for Failure {
 
 /// The shuffle key type of a job. Implemented for every type with the needed traits.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a job key",
-    label = "keys must be `Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync`",
-    note = "output is sorted by key and keys are hashed to shuffle partitions: use `String`, an integer, a tuple of them, or derive `PartialEq, Eq, PartialOrd, Ord, Hash, Clone, Serialize, Deserialize` on your own type"
+    message = "`{Self}` cannot be a job key: keys must be `Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync`",
+    label = "not usable as `Reduce::Key`",
+    note = "output is sorted by key, keys are hashed to shuffle partitions, and they may be written to disk: use `String`, an integer, `bool`, `char`, or a tuple or `Vec` of those; for your own type, add `#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, Clone, Serialize, Deserialize)]`; floats are not `Ord`: use their text or a scaled integer"
 )]
 pub trait JobKey: Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
 
+// `do_not_recommend`: where a bound names `JobKey` (a generic helper's `K: JobKey`), a type that
+// falls short is reported as "cannot be a job key" with the advice above, rather than as each
+// missing bound. (For `type Key = f64;` in a `Reduce` impl the compiler checks the supertraits
+// one by one and reports those: "the trait bound `f64: Ord` is not satisfied ... required for
+// `<Job as Reduce>::Key` to implement `JobKey`".)
+#[diagnostic::do_not_recommend]
 impl<T> JobKey for T where T: Ord + Hash + Clone + Serialize + DeserializeOwned + Send + Sync + 'static {}
 
 /// The shuffle value type of a job. Implemented for every type with the needed traits.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a job value",
-    label = "values must be `Serialize + DeserializeOwned + Send`",
-    note = "values may be spilled to disk and sent between processes: derive `Serialize, Deserialize` on your own type"
+    message = "`{Self}` cannot be a job value: values must be `Serialize + DeserializeOwned + Send`",
+    label = "not usable as `Reduce::Value`",
+    note = "values may be spilled to disk and sent between processes: use `String`, a number, or a tuple, `Vec` or `Option` of those; for your own type, add `#[derive(Serialize, Deserialize)]`"
 )]
 pub trait JobValue: Serialize + DeserializeOwned + Send + 'static {}
 
+#[diagnostic::do_not_recommend]
 impl<T> JobValue for T where T: Serialize + DeserializeOwned + Send + 'static {}
 
 /// The reduce half of a job: receives each key with all the values emitted for it, and writes
@@ -103,19 +110,80 @@ pub trait Reduce: Sized + Send + Sync + 'static {
     /// Reduces one key. Lines written to `out` become the job's output; a returned failure
     /// discards this key's lines and is recorded with the key.
     fn reduce(&self, key: Self::Key, values: Values<'_, Self::Value>, out: &mut Output) -> Outcome;
+
+    /// Whether the engine calls [`combine`](Self::combine). Set it to `true` when you
+    /// implement `combine`; left `false`, the engine skips the grouping `combine` needs.
+    const COMBINES: bool = false;
+
+    /// A combiner, as in Hadoop: folds some of a key's values into fewer before the shuffle,
+    /// on the map side, so fewer pairs are kept and sorted. Counting jobs sum their ones:
+    ///
+    /// ```
+    /// # use jobs_core::prelude::*;
+    /// # #[derive(Model, Serialize, Deserialize)]
+    /// # pub struct Note { id: String, words: Vec<String> }
+    /// # #[one_off_job(models = [Note])]
+    /// # pub struct WordCount;
+    /// # impl Map<Note> for WordCount {
+    /// #     fn map(&self, note: Note, ctx: &mut MapContext<'_, Self>) -> Outcome {
+    /// #         note.words.into_iter().for_each(|word| ctx.emit(word, 1));
+    /// #         Ok(())
+    /// #     }
+    /// # }
+    /// impl Reduce for WordCount {
+    ///     type Key = String;
+    ///     type Value = u64;
+    ///     fn reduce(&self, word: String, counts: Values<'_, u64>, out: &mut Output) -> Outcome {
+    ///         out.line(format!("{word} {}", counts.sum::<u64>()));
+    ///         Ok(())
+    ///     }
+    ///     const COMBINES: bool = true;
+    ///     fn combine(&self, _word: &String, counts: &mut Vec<u64>) {
+    ///         let total = counts.iter().sum();
+    ///         *counts = vec![total];
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// `values` holds, in emit order, some of the values that one map task emitted for `key`
+    /// (never an empty list); replace them with values that `reduce` turns into the same output.
+    /// It may be called any number of times per key and task, also on values it already
+    /// combined, so it must not change the output whether it runs or not. A panic here fails
+    /// the key, like a panic in `reduce`.
+    fn combine(&self, key: &Self::Key, values: &mut Vec<Self::Value>) {
+        let _ = (key, values);
+    }
 }
 
 /// The map half of a job for one listed model `M`. A job listing several models implements it
 /// once per model.
+///
+/// Only models listed in the job's `#[one_off_job(models = [...])]` can be mapped: the hidden
+/// supertrait `ListedModel<M>` is implemented by the attribute for exactly those, so an impl
+/// for a model the job does not list is a compile error on that impl rather than a `map` that
+/// never runs.
 #[diagnostic::on_unimplemented(
     message = "the job `{Self}` lists the model `{M}` but has no `Map<{M}>` impl",
-    label = "`{M}` is listed here",
+    label = "`{M}` is listed here, so `{Self}` must implement `Map<{M}>`",
     note = "write:\n    impl Map<{M}> for {Self} {{\n        fn map(&self, item: {M}, ctx: &mut MapContext<'_, Self>) -> Outcome {{\n            ctx.emit(/* key */, /* value */);\n            Ok(())\n        }}\n    }}\nor remove `{M}` from `models = [...]`"
 )]
-pub trait Map<M: Model>: Reduce {
+pub trait Map<M: Model>: Reduce + ListedModel<M> {
     /// Maps one entity: emit pairs with [`MapContext::emit`], count things, write models.
     fn map(&self, item: M, ctx: &mut MapContext<'_, Self>) -> Outcome;
 }
+
+/// Implemented by `#[one_off_job]` for each model in the job's `models = [...]` list; a
+/// supertrait of [`Map`], so a `Map<M>` impl for a model the job does not list does not compile.
+///
+/// Not for implementing by hand, except by a job written without the attribute (jobs-core's own
+/// tests), which implements it once per model it maps.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "the job `{Self}` implements `Map<{M}>`, but `{M}` is not in its `models = [...]`",
+    label = "`{M}` is not listed in `#[one_off_job(models = [...])]` on `{Self}`",
+    note = "the job only visits the models it lists, so this `map` would never run: add `{M}` to `models = [...]` on `{Self}`, or remove this impl"
+)]
+pub trait ListedModel<M> {}
 
 /// What `#[one_off_job]` generates for a job: its name, models, shard count, parameters, and
 /// the dispatch from a stored entity to the right `Map<M>` impl. Do not implement it by hand.

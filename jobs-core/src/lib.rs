@@ -72,6 +72,8 @@ pub mod testing;
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use context::{Counters, GetError, MapContext};
 pub use engine::{CancelToken, FailureRecord, FailureSite, Progress, RunError, RunOptions, RunReport, RunStats};
@@ -85,7 +87,7 @@ pub use store::{KeyRange, MemoryStore, RedbStore, Split, Store, StoreError, Writ
 
 /// Everything a job definition needs: `use jobs_core::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Map, MapContext, Model, Outcome, Output, Reduce, Values, one_off_job};
+    pub use crate::{Failure, Map, MapContext, Model, Outcome, Output, Reduce, Values, one_off_job};
     pub use serde::{Deserialize, Serialize};
 }
 
@@ -93,7 +95,15 @@ pub mod prelude {
 ///
 /// The helpers are shaped so that each mistake in a job definition is reported once, on the
 /// user's own token: every check about a listed model goes through one call spanned at that
-/// model, and every check about a parameter through one call spanned at the field's type.
+/// model ([`kind_of`](__private::kind_of), [`ModelProbe`](__private::ModelProbe)), every
+/// check about a parameter through one call spanned at the field's type
+/// ([`param`](__private::param)), and a missing `Reduce` impl is reported where the job is
+/// registered ([`job_descriptor`](__private::job_descriptor)). The attribute also implements
+/// [`ListedModel<M>`](crate::job::ListedModel) for each listed model, which `Map<M>` requires,
+/// so a `Map` impl for an unlisted model does not compile; and it defines a hidden
+/// `#[macro_export]` macro named after the job (`__jobs_job_named_<name>`), so two jobs of one
+/// name in one crate are a "defined multiple times" error (across crates, [`registry()`]
+/// reports them).
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::MapContext;
@@ -103,6 +113,7 @@ pub mod __private {
     pub use crate::registry::JobDescriptor;
     pub use ::core;
     pub use ::inventory;
+    pub use ::serde;
 
     use ::core::marker::PhantomData;
 
@@ -119,11 +130,28 @@ pub mod __private {
         M::KIND
     }
 
-    /// Fails to compile unless `M` is a model; its span points at the listed type.
-    pub const fn assert_model<M: Model>() {}
+    /// Registers the job `J`. The bound is where a job without a `Reduce` impl is reported,
+    /// once, at the struct's name: the generated `Job` impl holds only `where J: Reduce`, so
+    /// nothing inside it reports the same mistake again.
+    pub const fn job_descriptor<J: ReducingJob>(
+        description: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> JobDescriptor {
+        JobDescriptor::__of::<J>(description, module_path, file, line)
+    }
 
-    /// Fails to compile unless the job implements `Map<M>`.
-    pub const fn assert_map<J: Map<M>, M: Model>() {}
+    /// A job with its `Reduce` impl: see [`job_descriptor`]. Only a missing `Reduce` impl can
+    /// make it fail, so that is what its message says.
+    #[diagnostic::on_unimplemented(
+        message = "the job `{Self}` has no `Reduce` impl",
+        label = "every one-off job needs `impl Reduce for {Self}`",
+        note = "write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}"
+    )]
+    pub trait ReducingJob: Job {}
+
+    impl<J: Job> ReducingJob for J {}
 
     /// Chooses how the job's `map_stored` reaches the listed model `M`, by method resolution
     /// (autoref specialisation): `(&ModelProbe::<J, M>::NEW).dispatch(..)` resolves to
@@ -174,12 +202,7 @@ pub mod __private {
 
     /// The parameter type `T`, checked to be a [`Param`].
     pub const fn param<T: Param>() -> ParamType<T> {
-        ParamType {
-            expected: T::EXPECTED,
-            optional: T::OPTIONAL,
-            parse: T::parse,
-            absent: T::absent,
-        }
+        ParamType { expected: T::EXPECTED, optional: T::OPTIONAL, parse: T::parse, absent: T::absent }
     }
 
     impl<T> ParamType<T> {

@@ -1,21 +1,26 @@
 //! Parse: the tokens inside `#[one_off_job(...)]` into [`JobArgs`].
 //!
-//! Every key is parsed even after an error, so one compile shows every bad key.
+//! Every key is parsed even after an error, so one compile shows every bad key. Values are kept
+//! as written (with their spans); whether they make sense is [`valid`](crate::valid)'s business.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Ident, LitInt, LitStr, Token, Type, bracketed};
 
 use crate::errors::Errors;
 
-/// The keys `#[one_off_job]` accepts.
-pub(crate) const KEYS: &[&str] = &["models", "shards", "name"];
+/// The keys `#[one_off_job]` accepts, each with the form it takes.
+pub(crate) const KEYS: &[(&str, &str)] =
+    &[("models", "`models = [ExplorationModel]`"), ("shards", "`shards = 64`"), ("name", "`name = \"MyJob\"`")];
 
 /// The arguments as written, before they are checked against each other and the struct.
 #[derive(Default)]
 pub(crate) struct JobArgs {
     pub(crate) models: Option<Models>,
+    /// Whether `models` was written (or misspelled) at all, even if it did not parse: then a
+    /// "missing `models`" error would only repeat the one already reported.
+    pub(crate) models_attempted: bool,
     pub(crate) shards: Option<Shards>,
     pub(crate) name: Option<LitStr>,
 }
@@ -50,34 +55,37 @@ fn parse_keys(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) {
     while !input.is_empty() {
         if let Err(error) = parse_one_key(input, args, errors) {
             errors.push(error);
-            skip_to_next_key(input);
+            skip_value(input);
         }
         if input.is_empty() {
             break;
         }
         if let Err(error) = input.parse::<Token![,]>() {
             errors.push(syn::Error::new(error.span(), "expected `,` between keys"));
-            skip_to_next_key(input);
+            skip_value(input);
             let _ = input.parse::<Token![,]>();
         }
     }
 }
 
 fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) -> syn::Result<()> {
-    let key: Ident = input
-        .parse()
-        .map_err(|e| syn::Error::new(e.span(), format!("expected a key: one of {}", list(KEYS))))?;
+    let key: Ident =
+        input.parse().map_err(|e| syn::Error::new(e.span(), format!("expected a key: {}", key_forms())))?;
     let key_text = key.to_string();
-    if !KEYS.contains(&key_text.as_str()) {
-        errors.spanned(&key, unknown_key_message(&key_text));
-        skip_to_next_key(input);
+    if !KEYS.iter().any(|(k, _)| *k == key_text) {
+        let suggestion = closest_key(&key_text);
+        if suggestion == Some("models") {
+            args.models_attempted = true;
+        }
+        errors.spanned(&key, unknown_key_message(&key_text, suggestion));
+        skip_value(input);
         return Ok(());
     }
+    if key_text == "models" {
+        args.models_attempted = true;
+    }
     if !input.peek(Token![=]) {
-        return Err(syn::Error::new_spanned(
-            &key,
-            format!("`{key_text}` needs a value: {}", example(&key_text)),
-        ));
+        return Err(syn::Error::new_spanned(&key, format!("`{key_text}` needs a value: {}", form_of(&key_text))));
     }
     input.parse::<Token![=]>()?;
     let duplicate = match key_text.as_str() {
@@ -86,27 +94,23 @@ fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) ->
         _ => args.name.is_some(),
     };
     if duplicate {
-        errors.spanned(&key, format!("`{key_text}` is given twice: keep one"));
-        skip_to_next_key(input);
+        errors.spanned(&key, format!("`{key_text}` is given twice: keep one `{key_text} = ...` and remove the other"));
+        skip_value(input);
         return Ok(());
     }
     match key_text.as_str() {
         "models" => args.models = Some(parse_models(key, input)?),
         "shards" => args.shards = Some(parse_shards(input)),
-        _ => {
-            let name: LitStr = input
-                .parse()
-                .map_err(|e| syn::Error::new(e.span(), "`name` must be a string literal: `name = \"MyJob\"`"))?;
-            args.name = Some(name);
-        }
+        _ => args.name = Some(parse_name(input)?),
     }
     Ok(())
 }
 
 fn parse_models(key: Ident, input: ParseStream) -> syn::Result<Models> {
     if !input.peek(syn::token::Bracket) {
-        let found: TokenStream = take_value(input);
-        let message = "`models` must be a list of model types in brackets: `models = [ExplorationModel]`";
+        let found = take_value(input);
+        let message =
+            "`models` must be a list of model types in brackets, even for one model: `models = [ExplorationModel]`";
         return Err(if found.is_empty() {
             syn::Error::new_spanned(&key, message)
         } else {
@@ -115,23 +119,24 @@ fn parse_models(key: Ident, input: ParseStream) -> syn::Result<Models> {
     }
     let content;
     bracketed!(content in input);
-    let types: Punctuated<Type, Token![,]> = content.parse_terminated(Type::parse, Token![,])?;
-    Ok(Models {
-        key,
-        types: types.into_iter().collect(),
-    })
+    let types = Punctuated::<Type, Token![,]>::parse_terminated(&content).map_err(|e| {
+        syn::Error::new(e.span(), "expected a model type: `models = [ExplorationModel, UserSettingsModel]`")
+    })?;
+    Ok(Models { key, types: types.into_iter().collect() })
 }
 
 fn parse_shards(input: ParseStream) -> Shards {
     let tokens = take_value(input);
-    let value = syn::parse2::<LitInt>(tokens.clone()).ok().and_then(|lit| {
-        if lit.suffix().is_empty() || lit.suffix() == "usize" {
-            lit.base10_parse::<u64>().ok()
-        } else {
-            None
-        }
-    });
+    let value = syn::parse2::<LitInt>(tokens.clone()).ok().and_then(|lit| lit.base10_parse::<u64>().ok());
     Shards { tokens, value }
+}
+
+fn parse_name(input: ParseStream) -> syn::Result<LitStr> {
+    let value = take_value(input);
+    syn::parse2::<LitStr>(value.clone()).map_err(|_| {
+        let message = "`name` must be a string literal: `name = \"MyJob\"`";
+        if value.is_empty() { syn::Error::new(input.span(), message) } else { syn::Error::new_spanned(value, message) }
+    })
 }
 
 /// The tokens up to the next top-level `,`.
@@ -146,42 +151,64 @@ fn take_value(input: ParseStream) -> TokenStream {
     tokens
 }
 
-fn skip_to_next_key(input: ParseStream) {
+fn skip_value(input: ParseStream) {
     let _ = take_value(input);
 }
 
-fn unknown_key_message(key: &str) -> String {
-    let closest = KEYS
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(key, k), *k))
+/// The known key closest to a misspelled one, if one is close enough to be what was meant.
+fn closest_key(key: &str) -> Option<&'static str> {
+    KEYS.iter()
+        .map(|(k, _)| (strsim::damerau_levenshtein(&key.to_lowercase(), k), *k))
         .filter(|(distance, _)| *distance <= 2)
-        .min();
-    match closest {
-        Some((_, suggestion)) => {
-            format!(
-                "unknown key `{key}`: did you mean `{suggestion}`? The keys are {}",
-                list(KEYS)
-            )
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn unknown_key_message(key: &str, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(suggestion) => {
+            format!("unknown key `{key}`: did you mean `{suggestion}`? `#[one_off_job]` takes {}", key_forms())
         }
-        None => format!("unknown key `{key}`: the keys are {}", list(KEYS)),
+        None => format!("unknown key `{key}`: `#[one_off_job]` takes {}", key_forms()),
     }
 }
 
-fn example(key: &str) -> &'static str {
-    match key {
-        "models" => "`models = [ExplorationModel]`",
-        "shards" => "`shards = 64`",
-        _ => "`name = \"MyJob\"`",
+fn form_of(key: &str) -> &'static str {
+    KEYS.iter().find(|(k, _)| *k == key).map_or("", |(_, form)| form)
+}
+
+/// "`models = [ExplorationModel]`, `shards = 64` and `name = \"MyJob\"`".
+fn key_forms() -> String {
+    let forms: Vec<&str> = KEYS.iter().map(|(_, form)| *form).collect();
+    match forms.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => forms.concat(),
     }
 }
 
-fn list(keys: &[&str]) -> String {
-    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The span of the whole attribute, for errors about a missing key.
-pub(crate) fn call_site() -> Span {
-    Span::call_site()
-}
+    #[test]
+    fn misspelled_keys_suggest_the_key_meant() {
+        assert_eq!(closest_key("shard"), Some("shards"));
+        assert_eq!(closest_key("modles"), Some("models"));
+        assert_eq!(closest_key("Models"), Some("models"));
+        assert_eq!(closest_key("nmae"), Some("name"));
+        assert_eq!(closest_key("threads"), None);
+    }
 
-use syn::parse::Parse;
+    #[test]
+    fn every_bad_key_is_reported_in_one_parse() {
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(modles = [A], shards = 8, shards = 9, colour = 1), &mut errors);
+        assert!(args.models_attempted);
+        assert!(args.models.is_none());
+        let messages = errors.messages();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        assert!(messages[0].starts_with("unknown key `modles`: did you mean `models`?"), "{messages:?}");
+        assert!(messages[1].starts_with("`shards` is given twice"), "{messages:?}");
+        assert!(messages[2].starts_with("unknown key `colour`"), "{messages:?}");
+    }
+}

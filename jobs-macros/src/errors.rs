@@ -2,6 +2,7 @@
 
 use std::fmt::Display;
 
+use proc_macro2::TokenStream;
 use quote::ToTokens;
 
 /// Errors found so far.
@@ -11,7 +12,7 @@ pub(crate) struct Errors {
 }
 
 impl Errors {
-    /// Records an error on `tokens`' span.
+    /// Records an error on `tokens`' span (all of it, where the compiler can show that).
     pub(crate) fn spanned(&mut self, tokens: impl ToTokens, message: impl Display) {
         self.push(syn::Error::new_spanned(tokens, message));
     }
@@ -24,11 +25,19 @@ impl Errors {
         }
     }
 
-    /// `Err` with every recorded error, or `Ok(value)` if there were none.
-    pub(crate) fn finish<T>(self, value: T) -> syn::Result<T> {
-        match self.combined {
-            Some(error) => Err(error),
-            None => Ok(value),
-        }
+    /// Whether no error was recorded.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.combined.is_none()
+    }
+
+    /// Each recorded error's message, in order.
+    #[cfg(test)]
+    pub(crate) fn messages(&self) -> Vec<String> {
+        self.combined.iter().flat_map(|error| error.clone().into_iter().map(|e| e.to_string())).collect()
+    }
+
+    /// One `compile_error!` per recorded error, each at its own span.
+    pub(crate) fn into_compile_errors(self) -> TokenStream {
+        self.combined.map(|error| error.to_compile_error()).unwrap_or_default()
     }
 }

@@ -1,14 +1,21 @@
 //! Procedural macros for jobs-core: `#[one_off_job]` and `#[derive(Model)]`.
 //!
-//! Use them through `jobs_core`, which re-exports both. Each macro runs in three phases, one
-//! file each: [`attr`] parses the attribute into plain data, [`valid`] checks it against the
-//! item, and [`expand`] writes the code. Every phase collects all of its errors before giving
-//! up, and on error the user's item is still emitted unchanged, so the compiler reports only
-//! the real mistakes, each on the user's own tokens.
+//! Use them through `jobs_core`, which re-exports both. `#[one_off_job]` runs in three phases,
+//! one file each: `attr.rs` parses the attribute into plain data, `valid.rs` checks it against
+//! the item, and `expand.rs` writes the code. Every phase collects all of its errors
+//! (`errors.rs`) before giving up, and on error `fallback.rs` still emits the user's item (plus
+//! what keeps the rest of their code compiling), so the compiler reports only the real mistakes,
+//! each on the user's own tokens.
+//!
+//! Mistakes only the type checker can see (a listed type that is not a model, a missing
+//! `Map<M>` impl, a `Map<M>` impl for a model that is not listed, a parameter type that does not
+//! parse) are left to it: the generated code makes each of them exactly one error, spanned at
+//! the token the mistake is about, worded by the traits' `#[diagnostic::on_unimplemented]`.
 
 mod attr;
 mod errors;
 mod expand;
+mod fallback;
 mod model;
 mod valid;
 
@@ -21,7 +28,7 @@ use proc_macro::TokenStream;
 /// description and its named fields its parameters. See `jobs_core` for a full example.
 #[proc_macro_attribute]
 pub fn one_off_job(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::one_off_job(args.into(), item.into()).into()
+    one_off_job_impl(args.into(), item.into()).into()
 }
 
 /// Implements `jobs_core::Model` for a struct and registers its kind.
@@ -31,4 +38,22 @@ pub fn one_off_job(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     model::derive(input.into()).into()
+}
+
+/// `#[one_off_job(...)]`: parse, validate, expand; on any error, the fallback.
+fn one_off_job_impl(args: proc_macro2::TokenStream, input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let mut errors = errors::Errors::default();
+    let args = attr::parse(args, &mut errors);
+    let item: syn::Item = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(error) => {
+            errors.push(error);
+            return fallback::job(input, None, errors);
+        }
+    };
+    let job = valid::item(&item, &mut errors).and_then(|item| valid::job(args, item, &mut errors));
+    match job {
+        Some(job) if errors.is_empty() => expand::job(&job),
+        _ => fallback::job(input, Some(&item), errors),
+    }
 }

@@ -3,6 +3,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
+use syn::ext::IdentExt;
 use syn::{Data, DeriveInput, Field, Fields, Ident, LitStr, Type};
 
 use crate::errors::Errors;
@@ -15,18 +16,48 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let model = check(&input, &mut errors);
-    match errors.finish(model) {
-        Ok(Some(model)) => generate(&input.ident, &model),
-        Ok(None) => TokenStream::new(),
-        Err(error) => error.to_compile_error(),
+    match model {
+        Some(model) if errors.is_empty() => generate(&input.ident, &model),
+        _ => fallback(&input, errors),
     }
 }
 
+/// The errors, and an inert `Model` impl so that the type's other uses (in a job's `models`
+/// list, say) do not add "is not a jobs model" to the real mistake. Its bounds are written
+/// `for<'a>` so the compiler accepts them even when false; then the impl just does not apply.
+fn fallback(input: &DeriveInput, errors: Errors) -> TokenStream {
+    let errors = errors.into_compile_errors();
+    if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
+        return errors;
+    }
+    let private = quote!(::jobs_core::__private);
+    let ident = &input.ident;
+    let kind = ident.unraw().to_string();
+    quote! {
+        #errors
+        const _: () = {
+            impl #private::Model for #ident
+            where
+                for<'a> #ident: #private::serde::Serialize + #private::serde::de::DeserializeOwned + #private::core::marker::Send,
+            {
+                const KIND: &'static str = #kind;
+                fn id(&self) -> &str {
+                    #private::core::unreachable!("a model whose definition has errors does not compile")
+                }
+            }
+        };
+    }
+}
+
+/// A model definition that passed every check.
 struct ValidModel<'a> {
+    /// The stored kind name.
     kind: String,
+    /// The id field.
     id: &'a Ident,
 }
 
+/// Checks the struct and its `#[model(...)]` attributes, recording every problem.
 fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'a>> {
     let mut kind = None;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
@@ -49,10 +80,7 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
         }
     }
     if !input.generics.params.is_empty() {
-        errors.spanned(
-            &input.generics,
-            "a model cannot be generic: each model is one stored kind",
-        );
+        errors.spanned(&input.generics, "a model cannot be generic: each model is one stored kind");
     }
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
@@ -66,17 +94,11 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
             }
         },
         Data::Enum(data) => {
-            errors.spanned(
-                data.enum_token,
-                "#[derive(Model)] goes on a struct with named fields, not an enum",
-            );
+            errors.spanned(data.enum_token, "#[derive(Model)] goes on a struct with named fields, not an enum");
             return None;
         }
         Data::Union(data) => {
-            errors.spanned(
-                data.union_token,
-                "#[derive(Model)] goes on a struct with named fields, not a union",
-            );
+            errors.spanned(data.union_token, "#[derive(Model)] goes on a struct with named fields, not a union");
             return None;
         }
     };
@@ -104,12 +126,14 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
         [] => fields.iter().find(|f| f.ident.as_ref().is_some_and(|i| i == "id")),
         [one] => Some(*one),
         [first, rest @ ..] => {
+            let name = |field: &Field| field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
             for extra in rest {
                 errors.spanned(
                     extra.ident.as_ref(),
                     format!(
-                        "a model has one id field, but `{}` is marked `#[model(id)]` too: remove one of the marks",
-                        first.ident.as_ref().map(ToString::to_string).unwrap_or_default()
+                        "`{}` is marked `#[model(id)]`, but so is `{}`: a model has exactly one id field, so remove one of the two marks",
+                        name(extra),
+                        name(first),
                     ),
                 );
             }
@@ -132,23 +156,20 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
             "a model id must be a `String`: entities are stored and split into shards by id text; convert other ids with `to_string()` when building the model",
         );
     }
-    Some(ValidModel {
-        kind: kind.unwrap_or_else(|| input.ident.to_string()),
-        id: id_field.ident.as_ref()?,
-    })
+    Some(ValidModel { kind: kind.unwrap_or_else(|| input.ident.unraw().to_string()), id: id_field.ident.as_ref()? })
 }
 
+/// Whether `ty` is written as `String` (or a path ending in it, `std::string::String`).
 fn is_string(ty: &Type) -> bool {
     match ty {
-        Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .is_some_and(|s| s.ident == "String" && s.arguments.is_empty()),
+        Type::Path(path) if path.qself.is_none() => {
+            path.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty())
+        }
         _ => false,
     }
 }
 
+/// The `Model` impl and the model's registry entry.
 fn generate(ident: &Ident, model: &ValidModel<'_>) -> TokenStream {
     let private = quote!(::jobs_core::__private);
     let kind = &model.kind;

@@ -3,9 +3,10 @@
 
 use proc_macro2::Span;
 use quote::ToTokens;
-use syn::{Attribute, Expr, Fields, Ident, Item, ItemStruct, Lit, Meta, Type};
+use syn::ext::IdentExt;
+use syn::{Attribute, Expr, Fields, Ident, Item, ItemStruct, Lit, LitStr, Meta, Type};
 
-use crate::attr::JobArgs;
+use crate::attr::{JobArgs, Models, Shards};
 use crate::errors::Errors;
 
 /// The most shards a job may ask for. Keep in step with `jobs_core::engine::MAX_SHARDS`.
@@ -33,13 +34,13 @@ pub(crate) struct Param<'a> {
 }
 
 /// Checks the item the attribute is on. Returns the struct if it is one a job can be.
-pub(crate) fn item(item: &Item, errors: &mut Errors) -> Option<ItemStruct> {
+pub(crate) fn item<'a>(item: &'a Item, errors: &mut Errors) -> Option<&'a ItemStruct> {
     let what = match item {
         Item::Struct(item) => {
             if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
                 errors.spanned(
                     &item.generics,
-                    "a one-off job cannot be generic: the registry must know its concrete type; remove the generic parameters",
+                    "a one-off job cannot be generic: the registry runs it by name, so it must be one concrete type; remove the generic parameters and make what varies a field (a `--param`) instead",
                 );
             }
             if let Fields::Unnamed(fields) = &item.fields {
@@ -48,7 +49,7 @@ pub(crate) fn item(item: &Item, errors: &mut Errors) -> Option<ItemStruct> {
                     "job parameters need names: write `struct Job { name: Type }` (the field name is the `--param` name), or `struct Job;` for none",
                 );
             }
-            return Some(item.clone());
+            return Some(item);
         }
         Item::Enum(item) => (item.enum_token.to_token_stream(), "an enum"),
         Item::Union(item) => (item.union_token.to_token_stream(), "a union"),
@@ -69,64 +70,85 @@ pub(crate) fn item(item: &Item, errors: &mut Errors) -> Option<ItemStruct> {
 
 /// Checks the arguments against each other and the struct.
 pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) -> Option<Job<'a>> {
-    let models = match args.models {
-        None => {
+    let models = models(args.models, args.models_attempted, errors);
+    let shards = shards(args.shards, errors);
+    let (name, name_span) = name(args.name.as_ref(), item, errors);
+    let mut params = Vec::new();
+    if let Fields::Named(fields) = &item.fields {
+        for field in &fields.named {
+            if let Some(ident) = &field.ident {
+                params.push(Param { ident, ty: &field.ty, doc: doc_comment(&field.attrs) });
+            }
+        }
+    }
+    if models.is_empty() {
+        return None;
+    }
+    Some(Job { item, name, name_span, models, shards, description: doc_comment(&item.attrs), params })
+}
+
+/// The listed models: at least one, each once (as written: `A` and `crate::A` are told apart
+/// by the compiler, as conflicting `ListedModel` impls).
+fn models(models: Option<Models>, attempted: bool, errors: &mut Errors) -> Vec<Type> {
+    let Some(models) = models else {
+        // A `models` that was written but did not parse has had its error already.
+        if !attempted {
             errors.push(syn::Error::new(
-                crate::attr::call_site(),
+                Span::call_site(),
                 "missing `models`: list the models the job maps over, e.g. `#[one_off_job(models = [ExplorationModel])]`",
             ));
-            Vec::new()
         }
-        Some(models) => {
-            if models.types.is_empty() {
-                errors.spanned(
-                    &models.key,
-                    "`models` is empty: list at least one model, e.g. `models = [ExplorationModel]`",
-                );
-            }
-            let mut seen: Vec<String> = Vec::new();
-            for ty in &models.types {
-                let text = ty.to_token_stream().to_string();
-                if seen.contains(&text) {
-                    errors.spanned(
-                        ty,
-                        format!("`{text}` is listed twice in `models`: list each model once"),
-                    );
-                }
-                seen.push(text);
-            }
-            models.types
-        }
+        return Vec::new();
     };
-
-    let shards = match args.shards {
-        None => DEFAULT_SHARDS,
-        Some(shards) => {
-            match shards.value {
-                Some(value) if (1..=MAX_SHARDS).contains(&value) => value,
-                Some(value) => {
-                    errors.spanned(&shards.tokens, format!("`shards = {value}` is out of range: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})"));
-                    DEFAULT_SHARDS
-                }
-                None if shards.tokens.to_string().starts_with('-') => {
-                    errors.spanned(
-                        &shards.tokens,
-                        format!("`shards` cannot be negative: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})"),
-                    );
-                    DEFAULT_SHARDS
-                }
-                None => {
-                    errors.spanned(
-                        &shards.tokens,
-                        format!("`shards` must be an integer literal from 1 to {MAX_SHARDS}, e.g. `shards = 64`"),
-                    );
-                    DEFAULT_SHARDS
-                }
-            }
+    if models.types.is_empty() {
+        errors.spanned(&models.key, "`models` is empty: list at least one model, e.g. `models = [ExplorationModel]`");
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for ty in &models.types {
+        let text = ty.to_token_stream().to_string().replace(' ', "");
+        if seen.contains(&text) {
+            errors.spanned(ty, format!("`{text}` is listed twice in `models`: list each model once"));
         }
-    };
+        seen.push(text);
+    }
+    models.types
+}
 
-    let (name, name_span) = match &args.name {
+/// The shard count: an integer literal from 1 to [`MAX_SHARDS`], or the default.
+fn shards(shards: Option<Shards>, errors: &mut Errors) -> u64 {
+    let Some(shards) = shards else {
+        return DEFAULT_SHARDS;
+    };
+    let problem = match shards.value {
+        Some(value) if (1..=MAX_SHARDS).contains(&value) => return value,
+        Some(0) => format!(
+            "`shards = 0` leaves the job nothing to run on: use 1 to {MAX_SHARDS}, or leave `shards` out for the default of {DEFAULT_SHARDS}"
+        ),
+        Some(value) => format!(
+            "`shards = {value}` is above the cap of {MAX_SHARDS}: use 1 to {MAX_SHARDS} (more shards than that only add overhead)"
+        ),
+        None if shards.tokens.to_string().starts_with('-') => {
+            format!("`shards` cannot be negative: use 1 to {MAX_SHARDS} (the default is {DEFAULT_SHARDS})")
+        }
+        None if syn::parse2::<LitStr>(shards.tokens.clone()).is_ok() => {
+            format!(
+                "`shards` is a number, not a string: write it without quotes, e.g. `shards = 64` (1 to {MAX_SHARDS})"
+            )
+        }
+        None if syn::parse2::<syn::Path>(shards.tokens.clone()).is_ok() => format!(
+            "`shards` must be an integer literal: the macro cannot see the value of `{}`, so write the number itself, e.g. `shards = 64` (1 to {MAX_SHARDS})",
+            shards.tokens.to_string().replace(' ', "")
+        ),
+        None => format!("`shards` must be an integer literal from 1 to {MAX_SHARDS}, e.g. `shards = 64`"),
+    };
+    errors.spanned(&shards.tokens, problem);
+    DEFAULT_SHARDS
+}
+
+/// The job's name and the span of the tokens it comes from: the `name = ".."` literal, or the
+/// struct's name (which must then be a name a command line can carry, too).
+fn name(name: Option<&LitStr>, item: &ItemStruct, errors: &mut Errors) -> (String, Span) {
+    match name {
         Some(lit) => {
             let name = lit.value();
             if let Some(problem) = name_problem(&name) {
@@ -134,34 +156,17 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
             }
             (name, lit.span())
         }
-        None => (item.ident.to_string(), item.ident.span()),
-    };
-
-    let mut params = Vec::new();
-    if let Fields::Named(fields) = &item.fields {
-        for field in &fields.named {
-            if let Some(ident) = &field.ident {
-                params.push(Param {
-                    ident,
-                    ty: &field.ty,
-                    doc: doc_comment(&field.attrs),
-                });
+        None => {
+            let name = item.ident.unraw().to_string();
+            if let Some(problem) = name_problem(&name) {
+                errors.spanned(
+                    &item.ident,
+                    format!("{problem}; or keep the struct's name and give the job another with `name = \"...\"`"),
+                );
             }
+            (name, item.ident.span())
         }
     }
-
-    if models.is_empty() {
-        return None;
-    }
-    Some(Job {
-        item,
-        name,
-        name_span,
-        models,
-        shards,
-        description: doc_comment(&item.attrs),
-        params,
-    })
 }
 
 /// Why `name` cannot be a job name on a command line, if it cannot.
@@ -174,12 +179,14 @@ fn name_problem(name: &str) -> Option<String> {
             "the job name `{name}` starts with `-`, which a command line reads as a flag: start it with a letter"
         ));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-    {
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))) {
+        let bad = match bad {
+            ' ' => "a space".to_owned(),
+            c if c.is_whitespace() || c.is_control() => format!("the character {c:?}"),
+            c => format!("`{c}`"),
+        };
         return Some(format!(
-            "the job name `{name}` contains {bad:?}: job names are typed on command lines, so use only letters, digits, `_`, `-` and `.`"
+            "the job name `{name}` contains {bad}: job names are typed on command lines, so use only ASCII letters, digits, `_`, `-` and `.`"
         ));
     }
     None
@@ -189,15 +196,13 @@ fn name_problem(name: &str) -> Option<String> {
 pub(crate) fn doc_comment(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
-        if let Meta::NameValue(meta) = &attr.meta {
-            if meta.path.is_ident("doc") {
-                if let Expr::Lit(expr) = &meta.value {
-                    if let Lit::Str(text) = &expr.lit {
-                        let text = text.value();
-                        lines.push(text.strip_prefix(' ').unwrap_or(&text).trim_end().to_owned());
-                    }
-                }
-            }
+        if let Meta::NameValue(meta) = &attr.meta
+            && meta.path.is_ident("doc")
+            && let Expr::Lit(expr) = &meta.value
+            && let Lit::Str(text) = &expr.lit
+        {
+            let text = text.value();
+            lines.push(text.strip_prefix(' ').unwrap_or(&text).trim_end().to_owned());
         }
     }
     lines.join("\n").trim().to_owned()

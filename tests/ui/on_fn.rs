@@ -1,0 +1,13 @@
+use jobs_core::prelude::*;
+
+#[derive(Model, Serialize, Deserialize)]
+pub struct Exploration {
+    id: String,
+}
+
+#[one_off_job(models = [Exploration])]
+pub fn audit(item: Exploration) -> String {
+    item.id
+}
+
+fn main() {}

@@ -1,0 +1,31 @@
+use jobs_core::prelude::*;
+use std::collections::HashMap;
+
+#[derive(Model, Serialize, Deserialize)]
+pub struct Exploration {
+    id: String,
+}
+
+#[one_off_job(models = [Exploration])]
+pub struct Audit {
+    /// A map cannot be written as `--param renames=...`.
+    renames: HashMap<String, String>,
+    min_len: usize,
+}
+
+impl Map<Exploration> for Audit {
+    fn map(&self, item: Exploration, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        ctx.emit(item.id, 1);
+        Ok(())
+    }
+}
+
+impl Reduce for Audit {
+    type Key = String;
+    type Value = u32;
+    fn reduce(&self, _key: String, _values: Values<'_, u32>, _out: &mut Output) -> Outcome {
+        Ok(())
+    }
+}
+
+fn main() {}
