@@ -111,9 +111,7 @@ impl<J: Reduce> MapContext<'_, J> {
         let Some(bytes) = self.env.store.get(M::KIND, id)? else {
             return Ok(None);
         };
-        model::decode(&bytes)
-            .map(Some)
-            .map_err(|source| GetError::Decode { kind: M::KIND, id: id.to_owned(), source })
+        model::decode(&bytes).map(Some).map_err(|source| GetError::Decode { kind: M::KIND, id: id.to_owned(), source })
     }
 
     /// Stores `model`, replacing the stored entity with its id. Writes are committed in

@@ -70,12 +70,7 @@ inventory::collect!(ModelDescriptor);
 impl ModelDescriptor {
     #[doc(hidden)]
     pub const fn __new<M: Model>(type_name: &'static str) -> Self {
-        ModelDescriptor {
-            kind: M::KIND,
-            type_name,
-            from_json: json_to_stored::<M>,
-            to_json: stored_to_json::<M>,
-        }
+        ModelDescriptor { kind: M::KIND, type_name, from_json: json_to_stored::<M>, to_json: stored_to_json::<M> }
     }
 
     /// The kind name, as stored.
@@ -114,9 +109,7 @@ pub fn models() -> Vec<&'static ModelDescriptor> {
 
 /// The model registered under `kind`, if any.
 pub fn find_model(kind: &str) -> Option<&'static ModelDescriptor> {
-    inventory::iter::<ModelDescriptor>
-        .into_iter()
-        .find(|m| m.kind == kind)
+    inventory::iter::<ModelDescriptor>.into_iter().find(|m| m.kind == kind)
 }
 
 fn json_to_stored<M: Model>(json: &str) -> Result<(String, Vec<u8>), String> {

@@ -223,7 +223,9 @@ fn closest<'a>(name: &str, names: impl Iterator<Item = &'a str>) -> Option<Strin
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RegistryError {
     /// Two jobs linked into the binary have the same name.
-    #[error("two jobs are named `{name}`: one at {first}, one at {second}; rename one with `#[one_off_job(name = \"...\")]`")]
+    #[error(
+        "two jobs are named `{name}`: one at {first}, one at {second}; rename one with `#[one_off_job(name = \"...\")]`"
+    )]
     DuplicateName {
         /// The shared name.
         name: &'static str,
@@ -249,10 +251,7 @@ pub enum RegistryError {
 /// Two jobs share a name; the error names both places. Every later call returns it again.
 pub fn registry() -> Result<&'static Registry, RegistryError> {
     static REGISTRY: OnceLock<Result<Registry, RegistryError>> = OnceLock::new();
-    REGISTRY
-        .get_or_init(|| Registry::from_descriptors(inventory::iter::<JobDescriptor>))
-        .as_ref()
-        .map_err(Clone::clone)
+    REGISTRY.get_or_init(|| Registry::from_descriptors(inventory::iter::<JobDescriptor>)).as_ref().map_err(Clone::clone)
 }
 
 /// Links a crate of jobs into the binary and checks, at start, that it registered some.
@@ -286,6 +285,8 @@ pub fn __check_linked(krate: &str) -> Result<(), String> {
     if found {
         Ok(())
     } else {
-        Err(format!("no job from the crate `{krate}` is registered: is it linked into this binary, and does it define jobs with #[one_off_job]?"))
+        Err(format!(
+            "no job from the crate `{krate}` is registered: is it linked into this binary, and does it define jobs with #[one_off_job]?"
+        ))
     }
 }

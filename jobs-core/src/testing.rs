@@ -198,11 +198,7 @@ pub fn run_recorded(log: &dyn RunLog, request: &RunRequest) -> Result<RecordedRu
     } else {
         (Vec::new(), Vec::new())
     };
-    Ok(RecordedRun {
-        record,
-        output,
-        stored_output,
-    })
+    Ok(RecordedRun { record, output, stored_output })
 }
 
 /// [`put_all`] failed.

@@ -78,10 +78,7 @@ impl Map<Tick> for RunsMigrate {
         if tick.n.is_multiple_of(5) {
             ctx.delete::<Tick>(&tick.id);
         } else {
-            ctx.put(&Tick {
-                n: tick.n + 1,
-                ..tick.clone()
-            })?;
+            ctx.put(&Tick { n: tick.n + 1, ..tick.clone() })?;
         }
         ctx.emit(0, 1);
         Ok(())
@@ -98,12 +95,7 @@ impl Reduce for RunsMigrate {
 }
 
 fn ticks(count: u32) -> Vec<Tick> {
-    (0..count)
-        .map(|n| Tick {
-            id: format!("t{n:05}"),
-            n,
-        })
-        .collect()
+    (0..count).map(|n| Tick { id: format!("t{n:05}"), n }).collect()
 }
 
 fn slow(delay_ms: u64) -> RunRequest {
@@ -154,11 +146,8 @@ fn a_completed_run_records_output_counters_failures_and_progress() {
     assert_eq!(record.status(), Status::Completed);
     assert_eq!(record.job, "RunsSlow");
     assert_eq!((record.shards, record.threads, record.engine.as_str()), (2, 1, "local"));
-    let (queued, started, finished) = (
-        record.queued_ms.unwrap(),
-        record.started_ms.unwrap(),
-        record.finished_ms.unwrap(),
-    );
+    let (queued, started, finished) =
+        (record.queued_ms.unwrap(), record.started_ms.unwrap(), record.finished_ms.unwrap());
     assert!(record.created_ms() <= queued && queued <= started && started <= finished);
     assert_eq!(record.counters.get("ticks"), 30, "the job's own counter");
     assert_eq!(record.stats.entities_read, 30);
@@ -166,22 +155,14 @@ fn a_completed_run_records_output_counters_failures_and_progress() {
     assert_eq!(record.stats.pairs_emitted, 26);
     assert_eq!(record.stats.keys_reduced, 3);
     assert_eq!(record.failures.len(), 4);
-    assert!(
-        record.failures[0].to_string().contains("is unlucky"),
-        "{}",
-        record.failures[0]
-    );
+    assert!(record.failures[0].to_string().contains("is unlucky"), "{}", record.failures[0]);
     assert_eq!(record.progress.shards.len(), 2, "progress per shard");
     assert!(record.progress.shards.iter().all(|s| s.done && s.read == s.total));
     assert_eq!(record.progress.read(), 30);
 
     let expected = testing::run(&RunsSlow { delay_ms: 0 }, &store).unwrap().output;
     assert_eq!(store.full_output(record.id()).unwrap(), expected);
-    assert_eq!(
-        store.stored_output(record.id()).unwrap(),
-        expected,
-        "no repeats, within the limit"
-    );
+    assert_eq!(store.stored_output(record.id()).unwrap(), expected, "no repeats, within the limit");
     assert_eq!(record.output.unwrap().lines, 3);
 }
 
@@ -189,10 +170,7 @@ fn a_completed_run_records_output_counters_failures_and_progress() {
 fn output_is_folded_and_truncated_and_the_full_output_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let store = redb_store(&dir, 1000);
-    let options = RunnerOptions {
-        output_limit: 20,
-        ..RunnerOptions::default()
-    };
+    let options = RunnerOptions { output_limit: 20, ..RunnerOptions::default() };
     let record = runs::run(&store, &RunRequest::new("RunsParity"), &options).unwrap();
     assert_eq!(record.status(), Status::Completed);
 
@@ -202,17 +180,10 @@ fn output_is_folded_and_truncated_and_the_full_output_keeps_everything() {
     assert_eq!(runs::output::fold(&full), ["(500x) parity 0", "(500x) parity 1"]);
 
     let stored = store.stored_output(record.id()).unwrap();
-    assert_eq!(
-        stored,
-        ["(500x) parity 0", "(500x<TRUNCATED>"],
-        "20 characters (15 + 5), then the marker"
-    );
+    assert_eq!(stored, ["(500x) parity 0", "(500x<TRUNCATED>"], "20 characters (15 + 5), then the marker");
     let summary = record.output.unwrap();
     assert!(summary.truncated);
-    assert_eq!(
-        (summary.lines, summary.distinct, summary.stored_chars, summary.limit),
-        (1000, 2, 20, 20)
-    );
+    assert_eq!((summary.lines, summary.distinct, summary.stored_chars, summary.limit), (1000, 2, 20, 20));
 
     let mut exported = Vec::new();
     assert_eq!(store.export_full_output(record.id(), &mut exported).unwrap(), 1000);
@@ -230,11 +201,7 @@ fn a_dry_run_leaves_every_model_byte_for_byte_unchanged() {
     let record = runs::run(&store, &request, &RunnerOptions::default()).unwrap();
     assert_eq!(record.status(), Status::Completed);
     assert!(record.dry_run);
-    assert_eq!(
-        (record.counters.get("puts"), record.counters.get("deletes")),
-        (80, 20),
-        "writes are counted"
-    );
+    assert_eq!((record.counters.get("puts"), record.counters.get("deletes")), (80, 20), "writes are counted");
     assert_eq!(record.stats.writes_committed, 0);
     assert_eq!(dump(&store), before, "and none is stored");
 
@@ -251,19 +218,13 @@ fn starting_a_job_already_going_warns_or_with_exclusive_refuses_naming_the_run()
 
     let second = runs::queue(&store, &slow(0)).unwrap();
     assert_eq!(second.already_active.len(), 1);
-    assert_eq!(
-        second.already_active[0].id(),
-        first.record.id(),
-        "the warning names the queued run"
-    );
+    assert_eq!(second.already_active[0].id(), first.record.id(), "the warning names the queued run");
 
     let mut exclusive = slow(0);
     exclusive.exclusive = true;
     let err = runs::queue(&store, &exclusive).unwrap_err();
     assert!(matches!(err, RunsError::AlreadyActive { .. }), "{err}");
-    let named = [first.record.id(), second.record.id()]
-        .into_iter()
-        .filter(|id| err.to_string().contains(id.as_str()));
+    let named = [first.record.id(), second.record.id()].into_iter().filter(|id| err.to_string().contains(id.as_str()));
     assert_eq!(named.count(), 1, "the refusal names one of the runs going: {err}");
     assert_eq!(store.recent().unwrap().len(), 2, "the refused run is not recorded");
 }
@@ -274,18 +235,10 @@ fn bad_requests_are_refused_before_anything_is_queued() {
     let err = runs::queue(&store, &RunRequest::new("RunsSlo")).unwrap_err();
     assert!(err.to_string().contains("did you mean `RunsSlow`"), "{err}");
     let err = runs::queue(&store, &RunRequest::new("RunsSlow")).unwrap_err();
-    assert!(
-        err.to_string().contains("delay_ms"),
-        "a missing parameter is named: {err}"
-    );
+    assert!(err.to_string().contains("delay_ms"), "a missing parameter is named: {err}");
     let mut request = slow(0);
     request.shards = Some(0);
-    assert!(
-        runs::queue(&store, &request)
-            .unwrap_err()
-            .to_string()
-            .contains("0 shards")
-    );
+    assert!(runs::queue(&store, &request).unwrap_err().to_string().contains("0 shards"));
     assert!(store.recent().unwrap().is_empty());
 }
 
@@ -294,10 +247,7 @@ fn a_run_canceled_while_queued_never_starts() {
     let store = MemoryStore::new();
     testing::put_all(&store, &ticks(5)).unwrap();
     let queued = runs::queue(&store, &slow(0)).unwrap();
-    assert_eq!(
-        store.request_cancel(queued.record.id()).unwrap(),
-        CancelOutcome::Canceled
-    );
+    assert_eq!(store.request_cancel(queued.record.id()).unwrap(), CancelOutcome::Canceled);
     let record = runs::run_queued(&store, queued.record.id(), &RunnerOptions::default()).unwrap();
     assert_eq!(record.status(), Status::Canceled);
     assert_eq!(record.started_ms, None);
@@ -321,31 +271,15 @@ fn a_cancel_through_a_second_handle_stops_the_run_within_a_second() {
     assert_eq!(other.request_cancel(id).unwrap(), CancelOutcome::Requested);
     let record = runs::wait(&other, id, Duration::from_secs(2)).unwrap();
     assert_eq!(record.status(), Status::Canceled, "canceled within 2 s");
-    assert!(
-        asked.elapsed() < Duration::from_millis(1500),
-        "took {:?}",
-        asked.elapsed()
-    );
+    assert!(asked.elapsed() < Duration::from_millis(1500), "took {:?}", asked.elapsed());
     assert!(record.progress.read() < 400, "it stopped early");
     assert!(record.output.is_none());
-    assert!(matches!(
-        other.stored_output(id),
-        Err(RunsError::NoOutput {
-            status: Status::Canceled,
-            ..
-        })
-    ));
-    assert!(
-        matches!(other.full_output(id), Err(RunsError::NoOutput { .. })),
-        "no output is reported as complete"
-    );
+    assert!(matches!(other.stored_output(id), Err(RunsError::NoOutput { status: Status::Canceled, .. })));
+    assert!(matches!(other.full_output(id), Err(RunsError::NoOutput { .. })), "no output is reported as complete");
 
     let from_runner = runner.join().unwrap().unwrap();
     assert_eq!(from_runner.status(), Status::Canceled);
-    assert_eq!(
-        other.request_cancel(id).unwrap(),
-        CancelOutcome::AlreadyFinished(Status::Canceled)
-    );
+    assert_eq!(other.request_cancel(id).unwrap(), CancelOutcome::AlreadyFinished(Status::Canceled));
 }
 
 #[test]
@@ -385,13 +319,7 @@ fn child_process_entry() {
 /// Starts a child process that runs `id` from the store at `path`.
 fn spawn_runner(path: &Path, id: &RunId) -> Child {
     Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child_process_entry",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["child_process_entry", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
         .env(STORE_VAR, path)
         .env(RUN_VAR, id.as_str())
         .stdout(Stdio::null())
@@ -429,11 +357,7 @@ fn a_run_whose_process_is_killed_is_interrupted_at_the_next_open() {
     let running = poll(&watcher, &id, Duration::from_secs(10), |r| r.progress.read() > 0);
     assert_eq!(running.status(), Status::Started, "the child runs it");
     assert_eq!(running.pid, Some(child.id()));
-    assert_eq!(
-        watcher.get_run(&id).unwrap().status(),
-        Status::Started,
-        "a live run is not taken for dead"
-    );
+    assert_eq!(watcher.get_run(&id).unwrap().status(), Status::Started, "a live run is not taken for dead");
     drop(watcher);
 
     child.kill().unwrap(); // SIGKILL: no destructor, no last write
@@ -463,16 +387,9 @@ fn a_cancel_from_another_process_stops_the_run_within_a_second() {
     assert_eq!(store.request_cancel(&id).unwrap(), CancelOutcome::Requested);
     let record = runs::wait(&store, &id, Duration::from_secs(2)).unwrap();
     assert_eq!(record.status(), Status::Canceled, "canceled within 2 s");
-    assert!(
-        asked.elapsed() < Duration::from_millis(1500),
-        "took {:?}",
-        asked.elapsed()
-    );
+    assert!(asked.elapsed() < Duration::from_millis(1500), "took {:?}", asked.elapsed());
     assert!(record.output.is_none());
-    assert!(
-        wait_for_exit(&mut child, Duration::from_secs(10)).success(),
-        "the child stops cleanly"
-    );
+    assert!(wait_for_exit(&mut child, Duration::from_secs(10)).success(), "the child stops cleanly");
 }
 
 #[test]
@@ -488,10 +405,7 @@ fn a_run_queued_here_is_carried_out_by_another_process() {
     let record = store.get_run(queued.record.id()).unwrap();
     assert_eq!(record.status(), Status::Completed);
     assert_eq!(record.pid, Some(child.id()), "the other process ran it");
-    assert_eq!(
-        store.stored_output(record.id()).unwrap(),
-        ["(25x) parity 0", "(25x) parity 1"]
-    );
+    assert_eq!(store.stored_output(record.id()).unwrap(), ["(25x) parity 0", "(25x) parity 1"]);
     let mut full = Vec::new();
     store
         .visit_output(record.id(), OutputKind::Full, &mut |line| {

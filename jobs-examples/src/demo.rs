@@ -81,11 +81,7 @@ pub struct SeedOptions {
 impl Default for SeedOptions {
     /// 1,000 explorations and 1,000 users from seed 42.
     fn default() -> Self {
-        SeedOptions {
-            explorations: 1_000,
-            users: 1_000,
-            seed: 42,
-        }
+        SeedOptions { explorations: 1_000, users: 1_000, seed: 42 }
     }
 }
 
@@ -215,16 +211,10 @@ fn plan(options: &SeedOptions) -> Vec<Chunk> {
     let per_exploration_chunk = (BATCH_ENTITIES / 2).max(1);
     let mut chunks = Vec::new();
     for start in (0..options.explorations).step_by(per_exploration_chunk) {
-        chunks.push(Chunk::Explorations {
-            start,
-            end: (start + per_exploration_chunk).min(options.explorations),
-        });
+        chunks.push(Chunk::Explorations { start, end: (start + per_exploration_chunk).min(options.explorations) });
     }
     for start in (0..options.users).step_by(BATCH_ENTITIES) {
-        chunks.push(Chunk::Users {
-            start,
-            end: (start + BATCH_ENTITIES).min(options.users),
-        });
+        chunks.push(Chunk::Users { start, end: (start + BATCH_ENTITIES).min(options.users) });
     }
     chunks
 }
@@ -248,9 +238,7 @@ impl Chunk {
                 summary.rights = end - start;
             }
             Chunk::Users { start, end } => {
-                let users = (start..end)
-                    .map(|index| encoded(&user(options, index)))
-                    .collect::<Result<_, _>>()?;
+                let users = (start..end).map(|index| encoded(&user(options, index))).collect::<Result<_, _>>()?;
                 put_encoded::<UserSettingsModel>(&mut batch, users);
                 summary.users = end - start;
             }
@@ -315,10 +303,7 @@ const URL_SAFE_SORTED: &[u8; 64] = b"-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcde
 /// Twelve url-safe characters (72 bits): `ordered`, then 8 random bits.
 fn exploration_id(ordered: u64, rng: &mut Xoshiro256PlusPlus) -> String {
     let bits = (u128::from(ordered) << 8) | u128::from(rng.next_u64() & 0xff);
-    (0..12)
-        .rev()
-        .map(|digit| char::from(URL_SAFE_SORTED[((bits >> (6 * digit)) & 63) as usize]))
-        .collect()
+    (0..12).rev().map(|digit| char::from(URL_SAFE_SORTED[((bits >> (6 * digit)) & 63) as usize])).collect()
 }
 
 /// `uid_` and 32 lowercase letters, as Oppia's user ids: 14 letters encode `ordered` scaled to
@@ -374,13 +359,8 @@ const WORDS: [&str; 64] = [
     "quarter", "more", "less",
 ];
 
-const QUESTION_INTERACTIONS: [&str; 5] = [
-    "TextInput",
-    "MultipleChoiceInput",
-    "NumericInput",
-    "ItemSelectionInput",
-    "DragAndDropSortInput",
-];
+const QUESTION_INTERACTIONS: [&str; 5] =
+    ["TextInput", "MultipleChoiceInput", "NumericInput", "ItemSelectionInput", "DragAndDropSortInput"];
 
 /// The name of the first state, and of the state an invalid exploration starts in instead.
 const INTRODUCTION: &str = "Introduction";
@@ -403,15 +383,8 @@ fn exploration(options: &SeedOptions, index: usize) -> (ExplorationModel, Explor
 
     let questions = rng.random_range(1..=6);
     let mut states = std::collections::BTreeMap::new();
-    let introduction_interaction = if rng.random_bool(0.7) {
-        "Continue"
-    } else {
-        pick(rng, &QUESTION_INTERACTIONS)
-    };
-    states.insert(
-        INTRODUCTION.to_owned(),
-        state(rng, introduction_interaction, schema_version),
-    );
+    let introduction_interaction = if rng.random_bool(0.7) { "Continue" } else { pick(rng, &QUESTION_INTERACTIONS) };
+    states.insert(INTRODUCTION.to_owned(), state(rng, introduction_interaction, schema_version));
     for question in 1..=questions {
         let interaction = pick(rng, &QUESTION_INTERACTIONS);
         states.insert(format!("Question {question}"), state(rng, interaction, schema_version));
@@ -425,10 +398,7 @@ fn exploration(options: &SeedOptions, index: usize) -> (ExplorationModel, Explor
         } else {
             let broken = rng.random_range(0..states.len());
             if let Some(state) = states.values_mut().nth(broken) {
-                state.interaction = Interaction {
-                    id: String::new(),
-                    hints: Vec::new(),
-                };
+                state.interaction = Interaction { id: String::new(), hints: Vec::new() };
             }
         }
     }
@@ -468,29 +438,13 @@ fn state(rng: &mut Xoshiro256PlusPlus, interaction: &str, schema_version: u32) -
     }
     let can_hint = !matches!(interaction, "Continue" | "EndExploration");
     // Before version 5, any interaction could carry hints.
-    let hint_count = if can_hint || (schema_version < 5 && rng.random_bool(0.3)) {
-        rng.random_range(0..=3)
-    } else {
-        0
-    };
-    let mut hints: Vec<Hint> = (0..hint_count)
-        .map(|_| Hint {
-            content: sentences(rng, 30..90),
-        })
-        .collect();
+    let hint_count = if can_hint || (schema_version < 5 && rng.random_bool(0.3)) { rng.random_range(0..=3) } else { 0 };
+    let mut hints: Vec<Hint> = (0..hint_count).map(|_| Hint { content: sentences(rng, 30..90) }).collect();
     if schema_version < 3 && rng.random_bool(0.2) {
         // Before version 3, the editor could save a hint left blank.
-        hints.push(Hint {
-            content: "  ".to_owned(),
-        });
+        hints.push(Hint { content: "  ".to_owned() });
     }
-    State {
-        content,
-        interaction: Interaction {
-            id: interaction.to_owned(),
-            hints,
-        },
-    }
+    State { content, interaction: Interaction { id: interaction.to_owned(), hints } }
 }
 
 /// Sentences of random words, of a length in `lengths` (in bytes, give or take a word).
@@ -553,10 +507,7 @@ fn user(options: &SeedOptions, index: usize) -> UserSettingsModel {
     let ordered = ordered_random(index, options.users, rng);
     let id = user_id(ordered, rng);
     let username = (!rng.random_bool(NO_USERNAME_SHARE)).then(|| username(rng));
-    let email = format!(
-        "{}@example.com",
-        username.as_deref().unwrap_or(&id[4..16]).to_lowercase()
-    );
+    let email = format!("{}@example.com", username.as_deref().unwrap_or(&id[4..16]).to_lowercase());
     UserSettingsModel {
         id,
         username,
@@ -598,11 +549,7 @@ mod tests {
             assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
         }
         assert!(explorations.iter().all(|id| id.len() == 12));
-        assert!(
-            users
-                .iter()
-                .all(|id| id.len() == 36 && id[4..].bytes().all(|b| b.is_ascii_lowercase()))
-        );
+        assert!(users.iter().all(|id| id.len() == 36 && id[4..].bytes().all(|b| b.is_ascii_lowercase())));
     }
 
     #[test]

@@ -84,10 +84,7 @@ impl Map<ExplorationRightsModel> for ViewableExplorationsAuditJob {
             return Ok(());
         }
         let Some(exploration) = ctx.get::<ExplorationModel>(&rights.id)? else {
-            return Err(Failure::new(format_args!(
-                "exploration {} has rights but is not stored",
-                rights.id
-            )));
+            return Err(Failure::new(format_args!("exploration {} has rights but is not stored", rights.id)));
         };
         if !exploration.deleted {
             ctx.emit(exploration.id, exploration.title);
@@ -124,10 +121,7 @@ impl Map<ExplorationModel> for ExplorationValidityJob {
             return Ok(());
         }
         if !item.states.contains_key(&item.init_state_name) {
-            ctx.emit(
-                item.id.clone(),
-                format!("init state {} is not a state", item.init_state_name),
-            );
+            ctx.emit(item.id.clone(), format!("init state {} is not a state", item.init_state_name));
         }
         for (state_name, state) in &item.states {
             if state.interaction.id.is_empty() {

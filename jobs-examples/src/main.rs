@@ -14,11 +14,7 @@ fn main() -> ExitCode {
         eprintln!("error: {message}");
         return ExitCode::FAILURE;
     }
-    Cli::new("jobs")
-        .version(env!("CARGO_PKG_VERSION"))
-        .seeder(seed)
-        .demo_job("InteractionAuditOneOffJob")
-        .run()
+    Cli::new("jobs").version(env!("CARGO_PKG_VERSION")).seeder(seed).demo_job("InteractionAuditOneOffJob").run()
 }
 
 /// `jobs seed`: Oppia-like explorations, their rights and users, the same for the same seed.

@@ -167,9 +167,7 @@ impl ExplorationModel {
     /// unchanged.
     pub fn migrate_to_current_schema(&mut self) -> Result<bool, NewerSchemaError> {
         if self.schema_version > CURRENT_SCHEMA_VERSION {
-            return Err(NewerSchemaError {
-                found: self.schema_version,
-            });
+            return Err(NewerSchemaError { found: self.schema_version });
         }
         if self.schema_version == CURRENT_SCHEMA_VERSION {
             return Ok(false);

@@ -45,9 +45,7 @@ impl From<Output> for Ran {
 
 impl Workdir {
     fn new() -> Self {
-        Workdir {
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        }
+        Workdir { dir: tempfile::tempdir().expect("a temporary directory") }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -80,19 +78,13 @@ impl Workdir {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input.as_bytes())
-            .expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
         child.wait_with_output().expect("the jobs binary runs").into()
     }
 
     /// Seeds `store` with a small demo data set.
     fn seed(&self, store: &str) {
-        self.jobs(store, &["seed", "--explorations", "150", "--users", "60"])
-            .assert_code(0);
+        self.jobs(store, &["seed", "--explorations", "150", "--users", "60"]).assert_code(0);
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
@@ -112,48 +104,25 @@ fn list_shows_every_example_job_in_a_table_and_as_json_lines() {
     let table = work.jobs("jobs.redb", &["list"]);
     table.assert_code(0);
     for job in EXAMPLE_JOBS {
-        assert!(
-            table.out.lines().any(|line| line.starts_with(job)),
-            "{job} missing from:\n{}",
-            table.out
-        );
+        assert!(table.out.lines().any(|line| line.starts_with(job)), "{job} missing from:\n{}", table.out);
     }
-    assert!(
-        table.out.contains("--param min_length=<Option<usize>>  optional"),
-        "{}",
-        table.out
-    );
+    assert!(table.out.contains("--param min_length=<Option<usize>>  optional"), "{}", table.out);
     assert!(!work.path("jobs.redb").exists(), "list does not create a store");
 
     let json = work.jobs("jobs.redb", &["list", "--json"]);
     json.assert_code(0);
-    let lines: Vec<serde_json::Value> = json
-        .out
-        .lines()
-        .map(|line| serde_json::from_str(line).expect("each line is a JSON object"))
-        .collect();
+    let lines: Vec<serde_json::Value> =
+        json.out.lines().map(|line| serde_json::from_str(line).expect("each line is a JSON object")).collect();
     for job in EXAMPLE_JOBS {
-        let line = lines
-            .iter()
-            .find(|l| l["name"] == job)
-            .unwrap_or_else(|| panic!("{job} missing"));
+        let line = lines.iter().find(|l| l["name"] == job).unwrap_or_else(|| panic!("{job} missing"));
         assert!(line["models"].as_array().is_some_and(|m| !m.is_empty()), "{line}");
-        assert!(
-            line["default_shards"].as_u64().is_some_and(|s| (1..=256).contains(&s)),
-            "{line}"
-        );
+        assert!(line["default_shards"].as_u64().is_some_and(|s| (1..=256).contains(&s)), "{line}");
         assert!(line["description"].as_str().is_some_and(|d| !d.is_empty()), "{line}");
     }
-    let audit = lines
-        .iter()
-        .find(|l| l["name"] == "InteractionAuditOneOffJob")
-        .expect("the audit");
+    let audit = lines.iter().find(|l| l["name"] == "InteractionAuditOneOffJob").expect("the audit");
     assert_eq!(audit["default_shards"], 64);
     assert_eq!(audit["models"], serde_json::json!(["ExplorationModel"]));
-    let usernames = lines
-        .iter()
-        .find(|l| l["name"] == "UsernameLengthDistributionOneOffJob")
-        .expect("usernames");
+    let usernames = lines.iter().find(|l| l["name"] == "UsernameLengthDistributionOneOffJob").expect("usernames");
     assert_eq!(usernames["params"][0]["name"], "min_length");
     assert_eq!(usernames["params"][0]["required"], false);
 }
@@ -170,12 +139,7 @@ fn run_prints_only_report_lines_and_the_same_ones_for_any_shards_and_threads() {
         let pair = value.as_array().expect("[interaction, [...]]");
         assert_eq!(pair.len(), 2, "{line}");
         assert!(pair[0].is_string(), "{line}");
-        assert!(
-            pair[1]
-                .as_array()
-                .is_some_and(|states| states.iter().all(serde_json::Value::is_string)),
-            "{line}"
-        );
+        assert!(pair[1].as_array().is_some_and(|states| states.iter().all(serde_json::Value::is_string)), "{line}");
     }
     assert!(
         default.err.contains("InteractionAuditOneOffJob: 150 entities read, ") && default.err.contains(" entities/s"),
@@ -183,14 +147,8 @@ fn run_prints_only_report_lines_and_the_same_ones_for_any_shards_and_threads() {
         default.err
     );
 
-    let one = work.jobs(
-        "jobs.redb",
-        &["run", "InteractionAuditOneOffJob", "--shards", "1", "--threads", "1"],
-    );
-    let many = work.jobs(
-        "jobs.redb",
-        &["run", "InteractionAuditOneOffJob", "--shards", "64", "--threads", "2"],
-    );
+    let one = work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--shards", "1", "--threads", "1"]);
+    let many = work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--shards", "64", "--threads", "2"]);
     one.assert_code(0);
     many.assert_code(0);
     assert_eq!(one.out, default.out);
@@ -208,11 +166,7 @@ fn demo_seeds_an_empty_store_then_prints_the_interaction_audit() {
 
     let again = work.jobs("demo.redb", &["demo"]);
     again.assert_code(0);
-    assert!(
-        again.err.contains("already holds 40 ExplorationModel entities"),
-        "{}",
-        again.err
-    );
+    assert!(again.err.contains("already holds 40 ExplorationModel entities"), "{}", again.err);
     assert_eq!(again.out, first.out);
 }
 
@@ -223,8 +177,7 @@ fn an_unknown_job_exits_2_with_a_did_you_mean() {
     ran.assert_code(2);
     assert!(ran.out.is_empty());
     assert!(
-        ran.err
-            .contains("no job is named `InteractionAuditOneOfJob` (did you mean `InteractionAuditOneOffJob`?)"),
+        ran.err.contains("no job is named `InteractionAuditOneOfJob` (did you mean `InteractionAuditOneOffJob`?)"),
         "{}",
         ran.err
     );
@@ -236,13 +189,7 @@ fn a_bad_param_exits_2_naming_the_parameter() {
     let job = "UsernameLengthDistributionOneOffJob";
     let bad_value = work.jobs("jobs.redb", &["run", job, "--param", "min_length=long"]);
     bad_value.assert_code(2);
-    assert!(
-        bad_value
-            .err
-            .contains("parameter `min_length`: `long` is not an unsigned integer"),
-        "{}",
-        bad_value.err
-    );
+    assert!(bad_value.err.contains("parameter `min_length`: `long` is not an unsigned integer"), "{}", bad_value.err);
 
     let unknown = work.jobs("jobs.redb", &["run", job, "--param", "max_length=3"]);
     unknown.assert_code(2);
@@ -250,13 +197,7 @@ fn a_bad_param_exits_2_naming_the_parameter() {
 
     let malformed = work.jobs("jobs.redb", &["run", job, "--param", "min_length"]);
     malformed.assert_code(2);
-    assert!(
-        malformed
-            .err
-            .contains("`min_length` is not a parameter: write `--param name=value`"),
-        "{}",
-        malformed.err
-    );
+    assert!(malformed.err.contains("`min_length` is not a parameter: write `--param name=value`"), "{}", malformed.err);
 }
 
 #[test]
@@ -267,8 +208,7 @@ fn shard_counts_outside_1_to_256_exit_2() {
         ran.assert_code(2);
         assert!(ran.err.contains("--shards"), "{}", ran.err);
     }
-    work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--threads", "0"])
-        .assert_code(2);
+    work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--threads", "0"]).assert_code(2);
 }
 
 #[test]
@@ -276,24 +216,14 @@ fn params_are_passed_to_the_job() {
     let work = Workdir::new();
     work.seed("jobs.redb");
     let all = work.jobs("jobs.redb", &["run", "UsernameLengthDistributionOneOffJob"]);
-    let long = work.jobs(
-        "jobs.redb",
-        &["run", "UsernameLengthDistributionOneOffJob", "--param", "min_length=8"],
-    );
+    let long = work.jobs("jobs.redb", &["run", "UsernameLengthDistributionOneOffJob", "--param", "min_length=8"]);
     all.assert_code(0);
     long.assert_code(0);
     let lengths = |out: &str| -> Vec<u64> {
-        out.lines()
-            .map(|l| serde_json::from_str::<(u64, u64)>(l).expect("[length, count]").0)
-            .collect()
+        out.lines().map(|l| serde_json::from_str::<(u64, u64)>(l).expect("[length, count]").0).collect()
     };
     assert!(lengths(&long.out).iter().all(|&length| length >= 8), "{}", long.out);
-    assert!(
-        lengths(&all.out).len() > lengths(&long.out).len(),
-        "{}\n{}",
-        all.out,
-        long.out
-    );
+    assert!(lengths(&all.out).len() > lengths(&long.out).len(), "{}\n{}", all.out, long.out);
     assert!(all.err.contains("counters: NO_USERNAME="), "{}", all.err);
 }
 
@@ -303,13 +233,8 @@ fn a_run_with_failures_lists_them_on_stderr_and_exits_1() {
     work.seed("full.redb");
     // Rights without their explorations: each viewable private one fails.
     let rights = work.path("rights.jsonl");
-    work.jobs(
-        "full.redb",
-        &["export", "ExplorationRightsModel", "--output", arg(&rights)],
-    )
-    .assert_code(0);
-    work.jobs("rights-only.redb", &["import", "ExplorationRightsModel", arg(&rights)])
-        .assert_code(0);
+    work.jobs("full.redb", &["export", "ExplorationRightsModel", "--output", arg(&rights)]).assert_code(0);
+    work.jobs("rights-only.redb", &["import", "ExplorationRightsModel", arg(&rights)]).assert_code(0);
     let ran = work.jobs("rights-only.redb", &["run", "ViewableExplorationsAuditJob"]);
     ran.assert_code(1);
     assert!(ran.out.is_empty(), "{}", ran.out);
@@ -337,8 +262,7 @@ fn import_of_a_bad_file_stores_nothing_and_names_the_line() {
     assert_eq!(after.out, "", "a failed import stores nothing");
 
     // Into a store that has data: it is left exactly as it was.
-    work.jobs("source.redb", &["import", "ExplorationModel", arg(&bad)])
-        .assert_code(1);
+    work.jobs("source.redb", &["import", "ExplorationModel", arg(&bad)]).assert_code(1);
     let unchanged = work.jobs("source.redb", &["export", "ExplorationModel"]);
     assert_eq!(unchanged.out, exported.out);
 }
@@ -357,25 +281,11 @@ fn import_rejects_empty_and_repeated_ids_and_skips_blank_lines() {
     let ran = work.jobs_with_stdin("fresh.redb", &["import", "UserSettingsModel", "-"], &input);
     ran.assert_code(1);
     assert!(ran.err.contains("line 3: the id is empty"), "{}", ran.err);
-    assert!(
-        ran.err
-            .contains(&format!("line 4: the id `{id}` is already used on line 1")),
-        "{}",
-        ran.err
-    );
+    assert!(ran.err.contains(&format!("line 4: the id `{id}` is already used on line 1")), "{}", ran.err);
 
-    let good = work.jobs_with_stdin(
-        "fresh.redb",
-        &["import", "UserSettingsModel"],
-        &format!("\n{first}\n\n"),
-    );
+    let good = work.jobs_with_stdin("fresh.redb", &["import", "UserSettingsModel"], &format!("\n{first}\n\n"));
     good.assert_code(0);
-    assert!(
-        good.err
-            .starts_with("imported 1 UserSettingsModel entities from standard input"),
-        "{}",
-        good.err
-    );
+    assert!(good.err.starts_with("imported 1 UserSettingsModel entities from standard input"), "{}", good.err);
 }
 
 #[test]
@@ -414,18 +324,10 @@ fn an_unknown_kind_exits_2_naming_the_known_kinds() {
 fn a_store_path_that_is_not_a_store_exits_1_naming_the_file() {
     let work = Workdir::new();
     work.write("notes.txt", "these are my notes, not a database\n");
-    for args in [
-        &["run", "InteractionAuditOneOffJob"][..],
-        &["export", "ExplorationModel"],
-        &["seed"],
-    ] {
+    for args in [&["run", "InteractionAuditOneOffJob"][..], &["export", "ExplorationModel"], &["seed"]] {
         let ran = work.jobs("notes.txt", args);
         ran.assert_code(1);
-        assert!(
-            ran.err.contains("notes.txt is not a jobs store"),
-            "{args:?}: {}",
-            ran.err
-        );
+        assert!(ran.err.contains("notes.txt is not a jobs store"), "{args:?}: {}", ran.err);
     }
     let text = std::fs::read_to_string(work.path("notes.txt")).expect("the notes");
     assert_eq!(text, "these are my notes, not a database\n", "the file is left alone");
@@ -439,12 +341,7 @@ fn the_store_can_be_named_by_the_environment() {
         .env("JOBS_STORE", work.path("from-env.redb"))
         .output()
         .expect("the jobs binary runs");
-    assert_eq!(
-        seeded.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&seeded.stderr)
-    );
+    assert_eq!(seeded.status.code(), Some(0), "{}", String::from_utf8_lossy(&seeded.stderr));
     assert!(work.path("from-env.redb").exists());
 }
 

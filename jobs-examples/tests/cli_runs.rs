@@ -61,9 +61,7 @@ impl From<Output> for Ran {
 
 impl Workdir {
     fn new() -> Self {
-        Workdir {
-            dir: tempfile::tempdir().expect("a temporary directory"),
-        }
+        Workdir { dir: tempfile::tempdir().expect("a temporary directory") }
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -92,18 +90,14 @@ impl Workdir {
     }
 
     fn seed(&self, explorations: &str) {
-        self.jobs(&["seed", "--explorations", explorations, "--users", "60"])
-            .assert_code(0);
+        self.jobs(&["seed", "--explorations", explorations, "--users", "60"]).assert_code(0);
     }
 
     /// Every recorded run, newest first, as `jobs runs --json` gives them.
     fn records(&self) -> Vec<serde_json::Value> {
         let ran = self.jobs(&["runs", "--json"]);
         ran.assert_code(0);
-        ran.out
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("each line is a JSON record"))
-            .collect()
+        ran.out.lines().map(|line| serde_json::from_str(line).expect("each line is a JSON record")).collect()
     }
 
     fn record(&self, id: &str) -> serde_json::Value {
@@ -117,15 +111,7 @@ impl Workdir {
         let Ok(entries) = std::fs::read_dir(self.path("jobs.redb.runs")) else {
             return Vec::new();
         };
-        entries
-            .map(|entry| {
-                entry
-                    .expect("a directory entry")
-                    .file_name()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .collect()
+        entries.map(|entry| entry.expect("a directory entry").file_name().to_string_lossy().into_owned()).collect()
     }
 }
 
@@ -136,19 +122,14 @@ fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         if let Some(value) = check() {
             return value;
         }
-        assert!(
-            Instant::now() < deadline,
-            "gave up waiting for {what} after {PATIENCE:?}"
-        );
+        assert!(Instant::now() < deadline, "gave up waiting for {what} after {PATIENCE:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
 /// Entities read so far by the run in `record`.
 fn entities_read(record: &serde_json::Value) -> u64 {
-    record["progress"]["shards"]
-        .as_array()
-        .map_or(0, |shards| shards.iter().filter_map(|s| s["read"].as_u64()).sum())
+    record["progress"]["shards"].as_array().map_or(0, |shards| shards.iter().filter_map(|s| s["read"].as_u64()).sum())
 }
 
 /// The run started by `child`, once it is recorded `started` and has read something; `None`
@@ -160,9 +141,7 @@ fn started_run(work: &Workdir, child: &mut Child) -> Option<String> {
             return Some(None);
         }
         let records = work.records();
-        let running = records
-            .iter()
-            .find(|r| r["status"] == "started" && entities_read(r) > 0)?;
+        let running = records.iter().find(|r| r["status"] == "started" && entities_read(r) > 0)?;
         Some(Some(running["id"].as_str().expect("an id").to_owned()))
     })
 }
@@ -193,16 +172,8 @@ fn run_records_a_completed_run_shown_by_runs_and_status() {
     ran.assert_code(0);
     let id = ran.run_id();
     assert!(id.starts_with("InteractionAuditOneOffJob-"), "{id}");
-    assert!(
-        ran.err.ends_with(&format!("\nrun {id}: completed\n")),
-        "stderr ends naming the run: {}",
-        ran.err
-    );
-    assert!(
-        ran.out.lines().all(|line| line.starts_with("[\"")),
-        "stdout holds only the report lines: {}",
-        ran.out
-    );
+    assert!(ran.err.ends_with(&format!("\nrun {id}: completed\n")), "stderr ends naming the run: {}", ran.err);
+    assert!(ran.out.lines().all(|line| line.starts_with("[\"")), "stdout holds only the report lines: {}", ran.out);
 
     let listed = work.jobs(&["runs"]);
     listed.assert_code(0);
@@ -223,11 +194,7 @@ fn run_records_a_completed_run_shown_by_runs_and_status() {
         "counters: entities read=150, pairs emitted=",
         "  ExplorationModel     63  ",
     ] {
-        assert!(
-            status.out.contains(expected),
-            "{expected:?} missing from:\n{}",
-            status.out
-        );
+        assert!(status.out.contains(expected), "{expected:?} missing from:\n{}", status.out);
     }
     let output = work.jobs(&["output", &id, "--full"]);
     output.assert_code(0);
@@ -258,9 +225,7 @@ fn detach_prints_only_the_run_id_and_the_run_completes_in_the_background() {
     let output = work.jobs(&["output", &id, "--full"]);
     output.assert_code(0);
     assert_eq!(output.out, foreground.out, "the background run gave the same output");
-    wait_for("the background process to let go of the run", || {
-        work.run_files().is_empty().then_some(())
-    });
+    wait_for("the background process to let go of the run", || work.run_files().is_empty().then_some(()));
 }
 
 #[test]
@@ -278,9 +243,7 @@ fn output_is_cut_at_the_output_limit_and_full_gives_every_line() {
     // characters of the lines, the last one cut and marked.
     let mut stored_lines: Vec<String> = stored.out.lines().map(str::to_owned).collect();
     let last = stored_lines.pop().expect("a stored line");
-    let cut = last
-        .strip_suffix("<TRUNCATED>")
-        .expect("the last line ends with the marker");
+    let cut = last.strip_suffix("<TRUNCATED>").expect("the last line ends with the marker");
     stored_lines.push(cut.to_owned());
     let chars: usize = stored_lines.iter().map(|line| line.chars().count()).sum();
     assert_eq!(chars, 100, "{}", stored.out);
@@ -294,8 +257,7 @@ fn output_is_cut_at_the_output_limit_and_full_gives_every_line() {
     full.assert_code(0);
     assert_eq!(full.out, ran.out, "--full returns every line");
     let file = work.path("full.txt");
-    work.jobs(&["output", &id, "--full", "--output", file.to_str().expect("UTF-8")])
-        .assert_code(0);
+    work.jobs(&["output", &id, "--full", "--output", file.to_str().expect("UTF-8")]).assert_code(0);
     assert_eq!(std::fs::read_to_string(&file).expect("the export"), ran.out);
 }
 
@@ -318,36 +280,19 @@ fn dry_run_of_the_migration_leaves_every_model_unchanged_and_counts_the_puts() {
         .lines()
         .find(|line| line.starts_with("counters: "))
         .unwrap_or_else(|| panic!("no counters in:\n{}", dry.err));
-    assert!(
-        counters.ends_with(" (dry run: puts and deletes were counted, not written)"),
-        "{counters}"
-    );
-    let migrated = counters
-        .split(", ")
-        .find_map(|c| c.strip_prefix("MIGRATED="))
-        .expect("MIGRATED counted");
-    assert!(
-        counters.contains(&format!("puts={migrated}")),
-        "one put per migrated exploration: {counters}"
-    );
+    assert!(counters.ends_with(" (dry run: puts and deletes were counted, not written)"), "{counters}");
+    let migrated = counters.split(", ").find_map(|c| c.strip_prefix("MIGRATED=")).expect("MIGRATED counted");
+    assert!(counters.contains(&format!("puts={migrated}")), "one put per migrated exploration: {counters}");
     assert_ne!(migrated, "0", "the demo data has old explorations");
 
     let after: Vec<String> = kinds.iter().map(|kind| export(kind)).collect();
     assert!(before == after, "a dry run changes no model");
     let id = dry.run_id();
     let listed = work.jobs(&["runs"]);
-    assert!(
-        listed.out.lines().any(|l| l.starts_with(&id) && l.contains("dry run")),
-        "{}",
-        listed.out
-    );
+    assert!(listed.out.lines().any(|l| l.starts_with(&id) && l.contains("dry run")), "{}", listed.out);
 
     work.jobs(&["run", "ExplorationMigrationJob"]).assert_code(0);
-    assert_ne!(
-        export("ExplorationModel"),
-        before[0],
-        "the real run writes what the dry one counted"
-    );
+    assert_ne!(export("ExplorationModel"), before[0], "the real run writes what the dry one counted");
 }
 
 #[test]
@@ -371,11 +316,7 @@ fn prune_older_than_0_removes_finished_runs() {
     let mut expected = [first.run_id(), second.run_id()];
     expected.sort_unstable();
     assert_eq!(removed, expected);
-    assert!(
-        pruned.err.starts_with("pruned 2 runs (every finished run) from "),
-        "{}",
-        pruned.err
-    );
+    assert!(pruned.err.starts_with("pruned 2 runs (every finished run) from "), "{}", pruned.err);
     assert!(work.records().is_empty());
     work.jobs(&["status", &expected[0]]).assert_code(2);
 }
@@ -418,8 +359,7 @@ fn a_second_run_warns_naming_the_active_run_and_exclusive_refuses_with_2() {
     let canceled = work.jobs(&["cancel", &active]);
     canceled.assert_code(0);
     assert_eq!(canceled.err, format!("run {active}: canceled before it started\n"));
-    work.jobs(&["run", "InteractionAuditOneOffJob", "--exclusive"])
-        .assert_code(0);
+    work.jobs(&["run", "InteractionAuditOneOffJob", "--exclusive"]).assert_code(0);
 }
 
 /// On one store big enough for runs of a few seconds, in turn: a detached run canceled from
@@ -429,15 +369,9 @@ fn a_second_run_warns_naming_the_active_run_and_exclusive_refuses_with_2() {
 fn long_runs_are_canceled_from_another_process_and_killed_runs_are_interrupted() {
     let work = Workdir::new();
     work.seed(LONG_RUN_EXPLORATIONS);
-    while_outrun("cancel a detached run", || {
-        detached_run_is_canceled_from_another_process(&work)
-    });
-    while_outrun("cancel a foreground run", || {
-        foreground_run_canceled_from_another_process_exits_130(&work)
-    });
-    while_outrun("kill a run", || {
-        killed_run_is_failed_interrupted_at_the_next_command(&work)
-    });
+    while_outrun("cancel a detached run", || detached_run_is_canceled_from_another_process(&work));
+    while_outrun("cancel a foreground run", || foreground_run_canceled_from_another_process_exits_130(&work));
+    while_outrun("kill a run", || killed_run_is_failed_interrupted_at_the_next_command(&work));
 }
 
 fn detached_run_is_canceled_from_another_process(work: &Workdir) -> Option<()> {
@@ -447,35 +381,23 @@ fn detached_run_is_canceled_from_another_process(work: &Workdir) -> Option<()> {
     // `--detach` returns once the background process has started the run.
     let canceled = work.jobs(&["cancel", &id]);
     if outran(&canceled) {
-        wait_for("the background process to end", || {
-            work.run_files().is_empty().then_some(())
-        });
+        wait_for("the background process to end", || work.run_files().is_empty().then_some(()));
         return None;
     }
     canceled.assert_code(0);
-    assert!(
-        canceled.err.starts_with(&format!("run {id}: canceled after reading ")),
-        "{}",
-        canceled.err
-    );
+    assert!(canceled.err.starts_with(&format!("run {id}: canceled after reading ")), "{}", canceled.err);
     let record = work.record(&id);
     assert_eq!(record["status"], "canceled");
     let requested = record["cancel_requested_ms"].as_i64().expect("the request is recorded");
     let finished = record["finished_ms"].as_i64().expect("finished");
-    assert!(
-        finished - requested < 2_000,
-        "the engine stopped {} ms after the request",
-        finished - requested
-    );
+    assert!(finished - requested < 2_000, "the engine stopped {} ms after the request", finished - requested);
     assert!(record["output"].is_null(), "{record}");
 
     let output = work.jobs(&["output", &id]);
     output.assert_code(1);
     assert!(output.out.is_empty(), "{}", output.out);
     assert_eq!(output.err, format!("error: run {id} has no output: it is canceled\n"));
-    wait_for("the background process to end", || {
-        work.run_files().is_empty().then_some(())
-    });
+    wait_for("the background process to end", || work.run_files().is_empty().then_some(()));
     Some(())
 }
 
@@ -496,12 +418,7 @@ fn foreground_run_canceled_from_another_process_exits_130(work: &Workdir) -> Opt
     canceled.assert_code(0);
     ran.assert_code(130);
     assert!(ran.out.is_empty(), "a canceled run prints no output: {}", ran.out);
-    assert!(
-        ran.err
-            .contains(&format!("\nrun {id}: canceled\nerror: the run was canceled")),
-        "{}",
-        ran.err
-    );
+    assert!(ran.err.contains(&format!("\nrun {id}: canceled\nerror: the run was canceled")), "{}", ran.err);
     Some(())
 }
 
@@ -531,10 +448,6 @@ fn killed_run_is_failed_interrupted_at_the_next_command(work: &Workdir) -> Optio
         .find(|line| line.starts_with(&id))
         .unwrap_or_else(|| panic!("{id} missing from:\n{}", listed.out));
     assert!(row.contains("  failed  ") && row.ends_with("interrupted"), "{row}");
-    assert!(
-        work.run_files().is_empty(),
-        "the lock file is cleaned up: {:?}",
-        work.run_files()
-    );
+    assert!(work.run_files().is_empty(), "the lock file is cleaned up: {:?}", work.run_files());
     Some(())
 }

@@ -24,11 +24,7 @@ fn state(interaction: &str, hints: usize) -> State {
         content: "Some content.".into(),
         interaction: Interaction {
             id: interaction.into(),
-            hints: (1..=hints)
-                .map(|i| Hint {
-                    content: format!("Hint {i}."),
-                })
-                .collect(),
+            hints: (1..=hints).map(|i| Hint { content: format!("Hint {i}.") }).collect(),
         },
     }
 }
@@ -45,10 +41,7 @@ fn exploration(id: &str, states: &[(&str, &str, usize)]) -> ExplorationModel {
         last_updated: 1_500_000_000_000,
         schema_version: CURRENT_SCHEMA_VERSION,
         init_state_name: "Intro".into(),
-        states: states
-            .iter()
-            .map(|&(name, interaction, hints)| (name.to_owned(), state(interaction, hints)))
-            .collect(),
+        states: states.iter().map(|&(name, interaction, hints)| (name.to_owned(), state(interaction, hints))).collect(),
     }
 }
 
@@ -58,11 +51,7 @@ fn deleted(mut exploration: ExplorationModel) -> ExplorationModel {
 }
 
 fn rights(id: &str, status: &str, viewable_if_private: bool) -> ExplorationRightsModel {
-    ExplorationRightsModel {
-        id: id.into(),
-        status: status.into(),
-        viewable_if_private,
-    }
+    ExplorationRightsModel { id: id.into(), status: status.into(), viewable_if_private }
 }
 
 fn user(id: &str, username: Option<&str>) -> UserSettingsModel {
@@ -130,11 +119,7 @@ fn interaction_audit_groups_states_by_interaction() {
     let store = store_with(&[
         exploration(
             "exp1",
-            &[
-                ("Intro", "TextInput", 0),
-                ("Question 1", "MultipleChoiceInput", 0),
-                ("End", "EndExploration", 0),
-            ],
+            &[("Intro", "TextInput", 0), ("Question 1", "MultipleChoiceInput", 0), ("End", "EndExploration", 0)],
         ),
         exploration("exp2", &[("Intro", "TextInput", 0), ("End", "EndExploration", 0)]),
     ]);
@@ -165,26 +150,11 @@ fn interaction_audit_skips_deleted_explorations() {
 #[test]
 fn interaction_audit_output_is_the_same_for_any_shard_and_thread_count() {
     let store = MemoryStore::new();
-    demo::seed(
-        &store,
-        &SeedOptions {
-            explorations: 400,
-            users: 0,
-            seed: 3,
-        },
-    )
-    .expect("seed");
+    demo::seed(&store, &SeedOptions { explorations: 400, users: 0, seed: 3 }).expect("seed");
     let baseline = run(&InteractionAuditOneOffJob, &store).expect("run").output;
-    assert!(
-        baseline.len() >= 7,
-        "every interaction of the demo data appears: {baseline:?}"
-    );
+    assert!(baseline.len() >= 7, "every interaction of the demo data appears: {baseline:?}");
     for (shards, threads) in [(1, 1), (7, 2), (64, 3), (256, 1)] {
-        let options = RunOptions {
-            shards: Some(shards),
-            threads: Some(threads),
-            ..RunOptions::default()
-        };
+        let options = RunOptions { shards: Some(shards), threads: Some(threads), ..RunOptions::default() };
         let report = engine::run(&InteractionAuditOneOffJob, &store, &options).expect("run");
         assert_eq!(report.output, baseline, "{shards} shards, {threads} threads");
     }
@@ -198,23 +168,13 @@ fn hints_audit_groups_states_with_hints_by_hint_count() {
     let store = store_with(&[
         exploration(
             "exp1",
-            &[
-                ("Intro", "TextInput", 2),
-                ("Question 1", "NumericInput", 1),
-                ("End", "EndExploration", 0),
-            ],
+            &[("Intro", "TextInput", 2), ("Question 1", "NumericInput", 1), ("End", "EndExploration", 0)],
         ),
         exploration("exp2", &[("Intro", "TextInput", 1), ("Question 1", "TextInput", 2)]),
         deleted(exploration("exp3", &[("Intro", "TextInput", 2)])),
     ]);
     let report = run(&HintsAuditOneOffJob, &store).expect("run");
-    assert_eq!(
-        report.output,
-        [
-            r#"[1,["exp1 Question 1","exp2 Intro"]]"#,
-            r#"[2,["exp1 Intro","exp2 Question 1"]]"#
-        ]
-    );
+    assert_eq!(report.output, [r#"[1,["exp1 Question 1","exp2 Intro"]]"#, r#"[2,["exp1 Intro","exp2 Question 1"]]"#]);
 }
 
 #[test]
@@ -243,45 +203,27 @@ fn username_length_distribution_counts_characters_and_skips_users_without_userna
 
 #[test]
 fn username_length_distribution_min_length_parameter_drops_shorter_names() {
-    let store = store_with(&[
-        user("u1", Some("ann")),
-        user("u2", Some("alexandra")),
-        user("u3", Some("bertrand")),
-    ]);
-    let job = jobs_core::registry()
-        .expect("registry")
-        .get("UsernameLengthDistributionOneOffJob")
-        .expect("job");
+    let store = store_with(&[user("u1", Some("ann")), user("u2", Some("alexandra")), user("u3", Some("bertrand"))]);
+    let job = jobs_core::registry().expect("registry").get("UsernameLengthDistributionOneOffJob").expect("job");
     let params = Params::parse_args(["min_length=8"]).expect("params");
     let report = job.run(&store, &params, &RunOptions::default()).expect("run");
     assert_eq!(report.output, ["[8,1]", "[9,1]"]);
 
     let report = job.run(&store, &Params::new(), &RunOptions::default()).expect("run");
-    assert_eq!(
-        report.output,
-        ["[3,1]", "[8,1]", "[9,1]"],
-        "without the parameter every name counts"
-    );
+    assert_eq!(report.output, ["[3,1]", "[8,1]", "[9,1]"], "without the parameter every name counts");
 }
 
 #[test]
 fn username_length_distribution_rejects_bad_parameters_before_running() {
-    let job = jobs_core::registry()
-        .expect("registry")
-        .get("UsernameLengthDistributionOneOffJob")
-        .expect("job");
+    let job = jobs_core::registry().expect("registry").get("UsernameLengthDistributionOneOffJob").expect("job");
     let spec = job.params();
     assert_eq!(spec.len(), 1);
     assert_eq!(spec[0].name, "min_length");
     assert!(!spec[0].required);
 
-    let error = job
-        .check_params(&Params::parse_args(["min_length=short"]).expect("params"))
-        .unwrap_err();
+    let error = job.check_params(&Params::parse_args(["min_length=short"]).expect("params")).unwrap_err();
     assert!(error.to_string().contains("min_length"), "{error}");
-    let error = job
-        .check_params(&Params::parse_args(["min_len=3"]).expect("params"))
-        .unwrap_err();
+    let error = job.check_params(&Params::parse_args(["min_len=3"]).expect("params")).unwrap_err();
     assert!(error.to_string().contains("min_len"), "{error}");
 }
 
@@ -365,10 +307,7 @@ fn exploration_validity_reports_one_line_per_problem() {
 
 #[test]
 fn exploration_validity_reports_nothing_for_valid_explorations() {
-    let store = store_with(&[exploration(
-        "e1",
-        &[("Intro", "TextInput", 0), ("End", "EndExploration", 0)],
-    )]);
+    let store = store_with(&[exploration("e1", &[("Intro", "TextInput", 0), ("End", "EndExploration", 0)])]);
     let report = run(&ExplorationValidityJob, &store).expect("run");
     assert_eq!(report.output, Vec::<String>::new());
     assert_eq!(report.stats.entities_read, 1);
@@ -397,22 +336,13 @@ fn migration_store() -> MemoryStore {
     newer.schema_version = CURRENT_SCHEMA_VERSION + 1;
     let mut old_deleted = deleted(old_exploration("e4"));
     old_deleted.title = "Deleted".into();
-    store_with(&[
-        old_exploration("e1"),
-        exploration("e2", &[("Intro", "TextInput", 1)]),
-        version_3,
-        old_deleted,
-        newer,
-    ])
+    store_with(&[old_exploration("e1"), exploration("e2", &[("Intro", "TextInput", 1)]), version_3, old_deleted, newer])
 }
 
 #[test]
 fn exploration_migration_upgrades_old_explorations_and_stores_them() {
     let store = migration_store();
-    let untouched: Vec<_> = ["e2", "e4", "e5"]
-        .iter()
-        .map(|id| store.get("ExplorationModel", id).unwrap())
-        .collect();
+    let untouched: Vec<_> = ["e2", "e4", "e5"].iter().map(|id| store.get("ExplorationModel", id).unwrap()).collect();
 
     let report = run(&ExplorationMigrationJob, &store).expect("run");
     assert_eq!(report.output, [r#"["ALREADY_CURRENT",1]"#, r#"["MIGRATED",2]"#]);
@@ -434,10 +364,7 @@ fn exploration_migration_upgrades_old_explorations_and_stores_them() {
     assert_eq!(migrated.states["Intro"].interaction.hints, []);
 
     // Current, deleted and newer explorations are not written.
-    let after: Vec<_> = ["e2", "e4", "e5"]
-        .iter()
-        .map(|id| store.get("ExplorationModel", id).unwrap())
-        .collect();
+    let after: Vec<_> = ["e2", "e4", "e5"].iter().map(|id| store.get("ExplorationModel", id).unwrap()).collect();
     assert_eq!(after, untouched);
 }
 
@@ -447,10 +374,7 @@ fn exploration_migration_reports_newer_schema_versions_as_failures() {
     let report = run(&ExplorationMigrationJob, &store).expect("run");
     let failures = entity_failures(&report);
     assert_eq!(failures.len(), 1);
-    assert_eq!(
-        (failures[0].0.as_str(), failures[0].1.as_str()),
-        ("ExplorationModel", "e5")
-    );
+    assert_eq!((failures[0].0.as_str(), failures[0].1.as_str()), ("ExplorationModel", "e5"));
     assert!(failures[0].2.contains("schema version 6 is newer"), "{}", failures[0].2);
 }
 
@@ -471,10 +395,7 @@ fn exploration_migration_converges_when_run_twice() {
 fn exploration_migration_dry_run_counts_but_writes_nothing() {
     let store = migration_store();
     let before = dump(&store);
-    let options = RunOptions {
-        dry_run: true,
-        ..RunOptions::default()
-    };
+    let options = RunOptions { dry_run: true, ..RunOptions::default() };
     let report = engine::run(&ExplorationMigrationJob, &store, &options).expect("run");
     assert_eq!(report.output, [r#"["ALREADY_CURRENT",1]"#, r#"["MIGRATED",2]"#]);
     assert_eq!(report.counters.get(engine::counter::PUTS), 2);
@@ -490,10 +411,7 @@ fn exploration_rights_consistency_reports_unmatched_models() {
     let store = MemoryStore::new();
     put_all(
         &store,
-        &[
-            exploration("e1", &[("Intro", "TextInput", 0)]),
-            deleted(exploration("e2", &[("Intro", "TextInput", 0)])),
-        ],
+        &[exploration("e1", &[("Intro", "TextInput", 0)]), deleted(exploration("e2", &[("Intro", "TextInput", 0)]))],
     )
     .expect("put");
     put_all(&store, &[rights("e1", "public", false), rights("e3", "private", false)]).expect("put");
@@ -510,11 +428,7 @@ fn registry_lists_every_example_job_with_its_models_and_shards() {
     let registry = jobs_core::registry().expect("registry");
     let expected: [(&str, &[&str], usize); 7] = [
         ("ExplorationMigrationJob", &["ExplorationModel"], 8),
-        (
-            "ExplorationRightsConsistencyJob",
-            &["ExplorationModel", "ExplorationRightsModel"],
-            16,
-        ),
+        ("ExplorationRightsConsistencyJob", &["ExplorationModel", "ExplorationRightsModel"], 16),
         ("ExplorationValidityJob", &["ExplorationModel"], 8),
         ("HintsAuditOneOffJob", &["ExplorationModel"], 8),
         ("InteractionAuditOneOffJob", &["ExplorationModel"], 64),
@@ -526,22 +440,10 @@ fn registry_lists_every_example_job_with_its_models_and_shards() {
         assert_eq!(job.models(), models, "{name}");
         assert_eq!(job.default_shards(), shards, "{name}");
         assert!(!job.summary().is_empty(), "{name} has a description");
-        assert!(
-            job.module_path().starts_with("jobs_examples::"),
-            "{name}: {}",
-            job.module_path()
-        );
+        assert!(job.module_path().starts_with("jobs_examples::"), "{name}: {}", job.module_path());
     }
-    let from_examples = registry
-        .jobs()
-        .iter()
-        .filter(|job| job.module_path().starts_with("jobs_examples::"))
-        .count();
-    assert_eq!(
-        from_examples,
-        expected.len(),
-        "a new example job should be added to this test"
-    );
+    let from_examples = registry.jobs().iter().filter(|job| job.module_path().starts_with("jobs_examples::")).count();
+    assert_eq!(from_examples, expected.len(), "a new example job should be added to this test");
     assert_eq!(
         registry.get("InteractionAuditOneOffJob").expect("job").summary(),
         "Produces a list of (exploration, state) pairs, grouped by the interaction they use."
@@ -559,32 +461,14 @@ fn seeded(options: &SeedOptions, threads: usize) -> (MemoryStore, SeedSummary) {
 
 #[test]
 fn seed_defaults_are_a_thousand_of_each_from_seed_42() {
-    assert_eq!(
-        SeedOptions::default(),
-        SeedOptions {
-            explorations: 1_000,
-            users: 1_000,
-            seed: 42
-        }
-    );
+    assert_eq!(SeedOptions::default(), SeedOptions { explorations: 1_000, users: 1_000, seed: 42 });
 }
 
 #[test]
 fn seeding_writes_what_its_summary_says() {
-    let options = SeedOptions {
-        explorations: 6_001,
-        users: 5_003,
-        seed: 1,
-    };
+    let options = SeedOptions { explorations: 6_001, users: 5_003, seed: 1 };
     let (store, summary) = seeded(&options, 2);
-    assert_eq!(
-        summary,
-        SeedSummary {
-            explorations: 6_001,
-            rights: 6_001,
-            users: 5_003
-        }
-    );
+    assert_eq!(summary, SeedSummary { explorations: 6_001, rights: 6_001, users: 5_003 });
     assert_eq!(store.count(ExplorationModel::KIND).unwrap(), 6_001);
     assert_eq!(store.count(ExplorationRightsModel::KIND).unwrap(), 6_001);
     assert_eq!(store.count(UserSettingsModel::KIND).unwrap(), 5_003);
@@ -596,11 +480,7 @@ fn seeding_writes_what_its_summary_says() {
 
 #[test]
 fn seeding_twice_with_the_same_seed_gives_identical_stores_whatever_the_thread_count() {
-    let options = SeedOptions {
-        explorations: 3_000,
-        users: 700,
-        seed: 42,
-    };
+    let options = SeedOptions { explorations: 3_000, users: 700, seed: 42 };
     let (first, _) = seeded(&options, 1);
     let (second, _) = seeded(&options, 3);
     let (first, second) = (dump(&first), dump(&second));
@@ -610,22 +490,8 @@ fn seeding_twice_with_the_same_seed_gives_identical_stores_whatever_the_thread_c
 
 #[test]
 fn seeding_with_another_seed_gives_different_data() {
-    let (first, _) = seeded(
-        &SeedOptions {
-            explorations: 50,
-            users: 50,
-            seed: 1,
-        },
-        2,
-    );
-    let (second, _) = seeded(
-        &SeedOptions {
-            explorations: 50,
-            users: 50,
-            seed: 2,
-        },
-        2,
-    );
+    let (first, _) = seeded(&SeedOptions { explorations: 50, users: 50, seed: 1 }, 2);
+    let (second, _) = seeded(&SeedOptions { explorations: 50, users: 50, seed: 2 }, 2);
     let ids = |store: &MemoryStore| dump(store).into_iter().map(|(_, id, _)| id).collect::<BTreeSet<_>>();
     assert!(ids(&first).is_disjoint(&ids(&second)), "different seeds share ids");
     assert_ne!(all::<UserSettingsModel>(&first), all::<UserSettingsModel>(&second));
@@ -633,11 +499,7 @@ fn seeding_with_another_seed_gives_different_data() {
 
 #[test]
 fn seeding_a_redb_store_stores_the_same_bytes_as_a_memory_store() {
-    let options = SeedOptions {
-        explorations: 300,
-        users: 300,
-        seed: 9,
-    };
+    let options = SeedOptions { explorations: 300, users: 300, seed: 9 };
     let dir = tempfile::tempdir().expect("tempdir");
     let redb = RedbStore::open(dir.path().join("demo.redb")).expect("open");
     demo::seed(&redb, &options).expect("seed");
@@ -651,22 +513,12 @@ fn share(count: usize, total: usize) -> f64 {
 
 #[test]
 fn demo_data_has_the_advertised_shares_of_odd_entities() {
-    let (store, _) = seeded(
-        &SeedOptions {
-            explorations: 10_000,
-            users: 10_000,
-            seed: 42,
-        },
-        2,
-    );
+    let (store, _) = seeded(&SeedOptions { explorations: 10_000, users: 10_000, seed: 42 }, 2);
     let explorations: Vec<ExplorationModel> = all(&store);
     let users: Vec<UserSettingsModel> = all(&store);
 
     let deleted = explorations.iter().filter(|e| e.deleted).count();
-    let old = explorations
-        .iter()
-        .filter(|e| e.schema_version < CURRENT_SCHEMA_VERSION)
-        .count();
+    let old = explorations.iter().filter(|e| e.schema_version < CURRENT_SCHEMA_VERSION).count();
     let invalid = explorations
         .iter()
         .filter(|e| {
@@ -689,11 +541,7 @@ fn demo_data_has_the_advertised_shares_of_odd_entities() {
     let reported: BTreeSet<String> = report
         .output
         .iter()
-        .map(|line| {
-            serde_json::from_str::<(String, String)>(line)
-                .expect("line is [id, problem]")
-                .0
-        })
+        .map(|line| serde_json::from_str::<(String, String)>(line).expect("line is [id, problem]").0)
         .collect();
     let expected: BTreeSet<String> = explorations
         .iter()
@@ -708,14 +556,7 @@ fn demo_data_has_the_advertised_shares_of_odd_entities() {
 
 #[test]
 fn demo_explorations_look_like_oppias() {
-    let (store, _) = seeded(
-        &SeedOptions {
-            explorations: 2_000,
-            users: 2_000,
-            seed: 5,
-        },
-        2,
-    );
+    let (store, _) = seeded(&SeedOptions { explorations: 2_000, users: 2_000, seed: 5 }, 2);
     let known = [
         "TextInput",
         "MultipleChoiceInput",
@@ -736,46 +577,26 @@ fn demo_explorations_look_like_oppias() {
         let exploration: ExplorationModel = decode(stored).expect("decodes");
         assert_eq!(&exploration.id, id);
         assert_eq!(id.len(), 12, "{id}");
-        assert!(
-            id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-            "{id}"
-        );
-        assert!(
-            (3..=8).contains(&exploration.states.len()),
-            "{id}: {} states",
-            exploration.states.len()
-        );
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+        assert!((3..=8).contains(&exploration.states.len()), "{id}: {} states", exploration.states.len());
         assert!(exploration.states.contains_key("Introduction") && exploration.states.contains_key("End"));
         assert!(exploration.last_updated >= exploration.created_on);
         for state in exploration.states.values() {
             let interaction = &state.interaction;
-            assert!(
-                interaction.id.is_empty() || known.contains(&interaction.id.as_str()),
-                "{}",
-                interaction.id
-            );
+            assert!(interaction.id.is_empty() || known.contains(&interaction.id.as_str()), "{}", interaction.id);
             assert!(interaction.hints.len() <= 4, "{id}: {} hints", interaction.hints.len());
             *interactions.entry(interaction.id.clone()).or_default() += 1;
         }
     }
     for interaction in known {
-        assert!(
-            interactions.get(interaction).copied().unwrap_or(0) > 50,
-            "{interaction}: {interactions:?}"
-        );
+        assert!(interactions.get(interaction).copied().unwrap_or(0) > 50, "{interaction}: {interactions:?}");
     }
     let average = bytes / 2_000;
-    assert!(
-        (1_500..=2_600).contains(&average),
-        "an exploration takes {average} bytes on average"
-    );
+    assert!((1_500..=2_600).contains(&average), "an exploration takes {average} bytes on average");
 
     let users: Vec<UserSettingsModel> = all(&store);
-    let lengths: BTreeSet<usize> = users
-        .iter()
-        .filter_map(|u| u.username.as_ref())
-        .map(|u| u.chars().count())
-        .collect();
+    let lengths: BTreeSet<usize> =
+        users.iter().filter_map(|u| u.username.as_ref()).map(|u| u.chars().count()).collect();
     assert!(lengths.len() >= 15, "username lengths vary: {lengths:?}");
     assert!(lengths.iter().all(|len| (3..=24).contains(len)), "{lengths:?}");
     for user in &users {
@@ -786,32 +607,16 @@ fn demo_explorations_look_like_oppias() {
 
 #[test]
 fn migrating_demo_data_repairs_every_old_exploration() {
-    let (store, _) = seeded(
-        &SeedOptions {
-            explorations: 2_000,
-            users: 0,
-            seed: 11,
-        },
-        2,
-    );
+    let (store, _) = seeded(&SeedOptions { explorations: 2_000, users: 0, seed: 11 }, 2);
     let before: Vec<ExplorationModel> = all(&store);
     let report = run(&ExplorationMigrationJob, &store).expect("run");
     assert!(report.failures.is_empty(), "{:?}", report.failures);
 
-    let old_live = before
-        .iter()
-        .filter(|e| !e.deleted && e.schema_version < CURRENT_SCHEMA_VERSION)
-        .count();
-    let current_live = before
-        .iter()
-        .filter(|e| !e.deleted && e.schema_version == CURRENT_SCHEMA_VERSION)
-        .count();
+    let old_live = before.iter().filter(|e| !e.deleted && e.schema_version < CURRENT_SCHEMA_VERSION).count();
+    let current_live = before.iter().filter(|e| !e.deleted && e.schema_version == CURRENT_SCHEMA_VERSION).count();
     assert_eq!(
         report.output,
-        [
-            format!(r#"["ALREADY_CURRENT",{current_live}]"#),
-            format!(r#"["MIGRATED",{old_live}]"#)
-        ]
+        [format!(r#"["ALREADY_CURRENT",{current_live}]"#), format!(r#"["MIGRATED",{old_live}]"#)]
     );
 
     for (old, new) in before.iter().zip(all::<ExplorationModel>(&store)) {
@@ -826,13 +631,7 @@ fn migrating_demo_data_repairs_every_old_exploration() {
         assert_eq!(new.title, new.title.split_whitespace().collect::<Vec<_>>().join(" "));
         for state in new.states.values() {
             assert_eq!(state.content, state.content.trim());
-            assert!(
-                state
-                    .interaction
-                    .hints
-                    .iter()
-                    .all(|hint| !hint.content.trim().is_empty())
-            );
+            assert!(state.interaction.hints.iter().all(|hint| !hint.content.trim().is_empty()));
             if matches!(state.interaction.id.as_str(), "Continue" | "EndExploration") {
                 assert!(state.interaction.hints.is_empty());
             }
@@ -848,12 +647,7 @@ fn models_decode_when_defaulted_fields_are_missing() {
         email: String,
         created_on: i64,
     }
-    let bytes = encode(&OldUser {
-        id: "u1".into(),
-        email: "a@example.com".into(),
-        created_on: 5,
-    })
-    .expect("encode");
+    let bytes = encode(&OldUser { id: "u1".into(), email: "a@example.com".into(), created_on: 5 }).expect("encode");
     let user: UserSettingsModel = decode(&bytes).expect("decode");
     let expected = UserSettingsModel {
         id: "u1".into(),
@@ -875,28 +669,10 @@ fn seeding_a_million_explorations_into_redb_stores_them_all() {
     let path = dir.path().join("demo.redb");
     let store = RedbStore::open(&path).expect("open");
     let started = std::time::Instant::now();
-    let summary = demo::seed(
-        &store,
-        &SeedOptions {
-            explorations: 1_000_000,
-            users: 0,
-            seed: 42,
-        },
-    )
-    .expect("seed");
+    let summary = demo::seed(&store, &SeedOptions { explorations: 1_000_000, users: 0, seed: 42 }).expect("seed");
     let elapsed = started.elapsed();
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "seeded {summary:?} in {elapsed:.1?}; the store takes {} MB",
-        size / 1_000_000
-    );
-    assert_eq!(
-        summary,
-        SeedSummary {
-            explorations: 1_000_000,
-            rights: 1_000_000,
-            users: 0
-        }
-    );
+    println!("seeded {summary:?} in {elapsed:.1?}; the store takes {} MB", size / 1_000_000);
+    assert_eq!(summary, SeedSummary { explorations: 1_000_000, rights: 1_000_000, users: 0 });
     assert_eq!(store.count(ExplorationModel::KIND).expect("count"), 1_000_000);
 }

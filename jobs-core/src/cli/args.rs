@@ -247,16 +247,9 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
         let args = Args::try_parse_from(["jobs", "run", "J", "--shards", "256", "--threads", "3"]).unwrap();
-        let Command::Run(run) = args.command else {
-            panic!("not run")
-        };
+        let Command::Run(run) = args.command else { panic!("not run") };
         assert_eq!((run.shards, run.threads), (Some(256), Some(3)));
-        assert_eq!(
-            Args::try_parse_from(["jobs", "run", "J", "--threads", "0"])
-                .unwrap_err()
-                .exit_code(),
-            2
-        );
+        assert_eq!(Args::try_parse_from(["jobs", "run", "J", "--threads", "0"]).unwrap_err().exit_code(), 2);
     }
 
     #[test]
@@ -265,9 +258,7 @@ mod tests {
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("`NotAnId` is not a run id"), "{err}");
         let args = Args::try_parse_from(["jobs", "cancel", "Job-1718000000000-k3x9qa"]).unwrap();
-        let Command::Cancel(cancel) = args.command else {
-            panic!("not cancel")
-        };
+        let Command::Cancel(cancel) = args.command else { panic!("not cancel") };
         assert_eq!((cancel.id.job(), cancel.wait), ("Job", 10));
     }
 
@@ -277,13 +268,9 @@ mod tests {
             panic!("not prune")
         };
         assert_eq!(prune.older_than, 84, "twelve weeks");
-        let Command::Runs(runs) = Args::try_parse_from(["jobs", "runs"]).unwrap().command else {
-            panic!("not runs")
-        };
+        let Command::Runs(runs) = Args::try_parse_from(["jobs", "runs"]).unwrap().command else { panic!("not runs") };
         assert_eq!((runs.days, runs.limit), (14, 100));
-        let Command::Run(run) = Args::try_parse_from(["jobs", "run", "J"]).unwrap().command else {
-            panic!("not run")
-        };
+        let Command::Run(run) = Args::try_parse_from(["jobs", "run", "J"]).unwrap().command else { panic!("not run") };
         assert_eq!(run.output_limit, 900_000);
     }
 }

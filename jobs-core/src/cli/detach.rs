@@ -81,11 +81,7 @@ pub(crate) fn start(
         Ok(status) => status,
         Err(Waited::Exited(exit)) => {
             cancel_quietly(log, id);
-            return Err(CliError::DetachExited {
-                id: id.clone(),
-                exit: exit.to_string(),
-                log: log_file,
-            });
+            return Err(CliError::DetachExited { id: id.clone(), exit: exit.to_string(), log: log_file });
         }
         Err(Waited::Failed(error)) => return Err(error),
     };
@@ -153,13 +149,7 @@ fn new_session(command: &mut Command) {
     // async-signal-safe functions may be called: `setsid` is one, and reading `errno` for the
     // error allocates nothing.
     unsafe {
-        command.pre_exec(|| {
-            if libc::setsid() == -1 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
-        });
+        command.pre_exec(|| if libc::setsid() == -1 { Err(io::Error::last_os_error()) } else { Ok(()) });
     }
 }
 
@@ -179,11 +169,7 @@ enum Waited {
 /// even have finished it), the process exits without doing so, or [`START_TIMEOUT`] passes.
 fn await_start(log: &dyn RunLog, id: &RunId, child: &mut Child) -> Result<Status, Waited> {
     let deadline = Instant::now() + START_TIMEOUT;
-    let status = |log: &dyn RunLog| {
-        log.get_run(id)
-            .map(|r| r.status())
-            .map_err(|e| Waited::Failed(e.into()))
-    };
+    let status = |log: &dyn RunLog| log.get_run(id).map(|r| r.status()).map_err(|e| Waited::Failed(e.into()));
     loop {
         let now = status(log)?;
         if now != Status::Queued || Instant::now() >= deadline {

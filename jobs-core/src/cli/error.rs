@@ -196,11 +196,7 @@ impl CliError {
 
     /// Maps an error writing to standard output: a closed pipe is a quiet stop.
     pub(crate) fn stdout(error: std::io::Error) -> Self {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            CliError::OutputClosed
-        } else {
-            CliError::Stdout(error)
-        }
+        if error.kind() == std::io::ErrorKind::BrokenPipe { CliError::OutputClosed } else { CliError::Stdout(error) }
     }
 }
 
@@ -228,9 +224,7 @@ impl From<RunsError> for CliError {
 }
 
 fn unknown_kind(kind: &str, suggestion: Option<&str>, known: &[&str]) -> String {
-    let did_you_mean = suggestion
-        .map(|s| format!(" (did you mean `{s}`?)"))
-        .unwrap_or_default();
+    let did_you_mean = suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
     let known = if known.is_empty() {
         "no model is registered in this program at all: is the crate that defines the models linked into it?".to_owned()
     } else {
@@ -245,21 +239,15 @@ mod tests {
 
     #[test]
     fn usage_errors_exit_2_and_failures_exit_1() {
-        let unknown = CliError::Registry(RegistryError::UnknownJob {
-            name: "X".into(),
-            suggestion: None,
-        });
+        let unknown = CliError::Registry(RegistryError::UnknownJob { name: "X".into(), suggestion: None });
         assert_eq!(unknown.exit_code(), EXIT_USAGE);
         let param = CliError::Param(ParamError::Repeated { name: "a".into() });
         assert_eq!(param.exit_code(), EXIT_USAGE);
         assert_eq!(CliError::NoJobs.exit_code(), EXIT_FAILED);
         assert_eq!(CliError::JobFailed(3).exit_code(), EXIT_FAILED);
         assert_eq!(CliError::Canceled.exit_code(), EXIT_CANCELED);
-        let duplicate = CliError::Registry(RegistryError::DuplicateName {
-            name: "J",
-            first: "a".into(),
-            second: "b".into(),
-        });
+        let duplicate =
+            CliError::Registry(RegistryError::DuplicateName { name: "J", first: "a".into(), second: "b".into() });
         assert_eq!(duplicate.exit_code(), EXIT_FAILED);
     }
 
@@ -268,27 +256,14 @@ mod tests {
         let id = RunId::generate("Job", 1);
         let unknown = CliError::from(RunsError::UnknownRun { id: id.clone() });
         assert_eq!(unknown.exit_code(), EXIT_USAGE);
-        let active = CliError::from(RunsError::AlreadyActive {
-            job: "Job".into(),
-            id: id.clone(),
-            status: Status::Started,
-        });
-        assert_eq!(
-            active.exit_code(),
-            EXIT_USAGE,
-            "--exclusive refusing is a usage error: nothing ran"
-        );
-        let no_output = CliError::from(RunsError::NoOutput {
-            id: id.clone(),
-            status: Status::Canceled,
-        });
+        let active =
+            CliError::from(RunsError::AlreadyActive { job: "Job".into(), id: id.clone(), status: Status::Started });
+        assert_eq!(active.exit_code(), EXIT_USAGE, "--exclusive refusing is a usage error: nothing ran");
+        let no_output = CliError::from(RunsError::NoOutput { id: id.clone(), status: Status::Canceled });
         assert_eq!(no_output.exit_code(), EXIT_FAILED);
         let param = CliError::from(RunsError::Params(ParamError::Repeated { name: "a".into() }));
         assert!(matches!(param, CliError::Param(_)), "keeps the parameter advice");
-        let failed = CliError::RunFailed {
-            id,
-            error: "interrupted".into(),
-        };
+        let failed = CliError::RunFailed { id, error: "interrupted".into() };
         assert_eq!(failed.exit_code(), EXIT_FAILED);
     }
 

@@ -175,14 +175,7 @@ impl Cli {
     /// opened with [`runs::open_store`](crate::runs::open_store).
     #[must_use]
     pub fn new(name: &'static str) -> Self {
-        Cli {
-            name,
-            about: None,
-            version: None,
-            seeder: None,
-            demo_job: None,
-            open_store: Box::new(store::open_redb),
-        }
+        Cli { name, about: None, version: None, seeder: None, demo_job: None, open_store: Box::new(store::open_redb) }
     }
 
     /// Replaces the one-line description shown at the top of `--help`.
@@ -246,12 +239,7 @@ impl Cli {
         let mut out = io::BufWriter::new(stdout.lock());
         let mut err = stderr;
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut console = Console {
-                out: &mut out,
-                err: &mut err,
-                progress_bar: terminal,
-                interrupts: true,
-            };
+            let mut console = Console { out: &mut out, err: &mut err, progress_bar: terminal, interrupts: true };
             self.execute(std::env::args_os(), &mut console)
         }))
         .unwrap_or(error::EXIT_FAILED);
@@ -266,12 +254,7 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let mut console = Console {
-            out,
-            err,
-            progress_bar: false,
-            interrupts: false,
-        };
+        let mut console = Console { out, err, progress_bar: false, interrupts: false };
         ExitCode::from(self.execute(args, &mut console))
     }
 
@@ -281,18 +264,12 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let parsed = self
-            .command()
-            .try_get_matches_from(args)
-            .and_then(|matches| args::Args::from_arg_matches(&matches));
+        let parsed =
+            self.command().try_get_matches_from(args).and_then(|matches| args::Args::from_arg_matches(&matches));
         let args = match parsed {
             Ok(args) => args,
             Err(e) => {
-                let target: &mut dyn Write = if e.use_stderr() {
-                    &mut *console.err
-                } else {
-                    &mut *console.out
-                };
+                let target: &mut dyn Write = if e.use_stderr() { &mut *console.err } else { &mut *console.out };
                 let _ = write!(target, "{}", e.render());
                 return u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE);
             }
@@ -345,10 +322,7 @@ fn install_panic_message(name: &str) {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic with a non-text payload".to_owned());
-        let location = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let _ = writeln!(
             io::stderr(),
             "error: {name} hit an internal error{location}: {message}\nThis is a bug; please report it with the command you ran (set RUST_BACKTRACE=1 for a backtrace)."

@@ -80,8 +80,7 @@ impl Bar {
                 }
                 Phase::Reduce | Phase::Done => {
                     self.bar.reset();
-                    self.bar
-                        .set_style(spinner_style("reducing: {human_pos} keys ({per_sec})"));
+                    self.bar.set_style(spinner_style("reducing: {human_pos} keys ({per_sec})"));
                 }
             }
         }
@@ -134,18 +133,11 @@ mod tests {
     #[test]
     fn a_watched_run_returns_its_result_or_its_panic() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let mut console = Console {
-            out: &mut out,
-            err: &mut err,
-            progress_bar: false,
-            interrupts: false,
-        };
+        let mut console = Console { out: &mut out, err: &mut err, progress_bar: false, interrupts: false };
         let progress = Progress::new();
         let cancel = CancelToken::new();
         assert_eq!(watch(&mut console, &progress, &cancel, || 7), Ok(7));
-        let panicked = watch(&mut console, &progress, &cancel, || -> u32 {
-            std::panic::panic_any("boom")
-        });
+        let panicked = watch(&mut console, &progress, &cancel, || -> u32 { std::panic::panic_any("boom") });
         assert_eq!(panicked, Err("boom".to_owned()));
     }
 }

@@ -37,11 +37,7 @@ pub(crate) fn counters(record: &RunRecord) -> Option<String> {
     if shown.is_empty() {
         return None;
     }
-    let note = if record.dry_run {
-        " (dry run: puts and deletes were counted, not written)"
-    } else {
-        ""
-    };
+    let note = if record.dry_run { " (dry run: puts and deletes were counted, not written)" } else { "" };
     Some(format!("counters: {shown}{note}"))
 }
 
@@ -87,11 +83,7 @@ pub(crate) fn elapsed(duration: Duration) -> String {
 /// Entities per second, rounded; `0` when nothing was read.
 fn rate(entities: u64, duration: Duration) -> u64 {
     let secs = duration.as_secs_f64();
-    if entities == 0 || secs <= 0.0 {
-        0
-    } else {
-        (entities as f64 / secs).round() as u64
-    }
+    if entities == 0 || secs <= 0.0 { 0 } else { (entities as f64 / secs).round() as u64 }
 }
 
 #[cfg(test)]
@@ -107,12 +99,7 @@ pub(crate) mod tests {
         record.transition_at(Status::Queued, 1_000).unwrap();
         record.transition_at(Status::Started, 1_500).unwrap();
         record.transition_at(Status::Completed, 4_000).unwrap();
-        record.stats = RunStats {
-            entities_read: 1000,
-            pairs_emitted: 3000,
-            keys_reduced: 12,
-            ..RunStats::default()
-        };
+        record.stats = RunStats { entities_read: 1000, pairs_emitted: 3000, keys_reduced: 12, ..RunStats::default() };
         record
     }
 
@@ -145,10 +132,7 @@ pub(crate) mod tests {
         let mut record = record();
         assert!(failures(&record).is_empty());
         record.failures.push(FailureRecord {
-            site: FailureSite::Entity {
-                kind: "K".into(),
-                id: "e1".into(),
-            },
+            site: FailureSite::Entity { kind: "K".into(), id: "e1".into() },
             message: "bad".into(),
         });
         record.stats.failures = 150;
@@ -158,13 +142,8 @@ pub(crate) mod tests {
     #[test]
     fn counts_of_one_are_singular() {
         let mut record = record();
-        record.stats = RunStats {
-            entities_read: 1,
-            pairs_emitted: 1,
-            keys_reduced: 1,
-            failures: 1,
-            writes_committed: 0,
-        };
+        record.stats =
+            RunStats { entities_read: 1, pairs_emitted: 1, keys_reduced: 1, failures: 1, writes_committed: 0 };
         record.shards = 1;
         record.threads = 1;
         assert!(summary(&record, 0).starts_with(

@@ -77,9 +77,7 @@ impl Job for CliTestWordCount {
 
     fn from_params(params: &Params) -> Result<Self, ParamError> {
         params.check_names(Self::NAME, Self::PARAMS)?;
-        Ok(CliTestWordCount {
-            min_len: params.__field::<Option<usize>>("min_len")?.unwrap_or(0),
-        })
+        Ok(CliTestWordCount { min_len: params.__field::<Option<usize>>("min_len")?.unwrap_or(0) })
     }
 
     fn map_stored(&self, model: usize, bytes: &[u8], ctx: &mut MapContext<'_, Self>) -> Outcome {
@@ -142,10 +140,7 @@ inventory::submit! {
 fn seed_notes(store: &dyn Store, args: &SeedArgs) -> Result<String, super::BoxError> {
     let count = args.explorations.unwrap_or(20);
     let notes: Vec<Note> = (0..count)
-        .map(|i| Note {
-            id: format!("n{i:04}"),
-            words: (0..=i % 5).map(|w| format!("w{w}")).collect(),
-        })
+        .map(|i| Note { id: format!("n{i:04}"), words: (0..=i % 5).map(|w| format!("w{w}")).collect() })
         .collect();
     crate::testing::put_all(store, &notes)?;
     Ok(format!("seeded {count} notes"))
@@ -167,11 +162,7 @@ fn jobs(cli: &Cli, store: &Path, args: &[&str]) -> Ran {
     argv.extend(args.iter().map(|a| (*a).to_owned()));
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let code = cli.run_with(argv, &mut out, &mut err);
-    Ran {
-        code,
-        out: String::from_utf8_lossy(&out).into_owned(),
-        err: String::from_utf8_lossy(&err).into_owned(),
-    }
+    Ran { code, out: String::from_utf8_lossy(&out).into_owned(), err: String::from_utf8_lossy(&err).into_owned() }
 }
 
 fn store_in(dir: &tempfile::TempDir) -> PathBuf {
@@ -184,15 +175,9 @@ fn list_shows_jobs_with_their_parameters_as_a_table_or_json() {
     let ran = jobs(&cli(), &store_in(&dir), &["list"]);
     assert_eq!(ran.code, ExitCode::SUCCESS, "{}", ran.err);
     assert!(ran.out.starts_with("JOB "), "{}", ran.out);
+    assert!(ran.out.contains("CliTestWordCount  CliTestNote       4  Counts words in notes.\n"), "{}", ran.out);
     assert!(
-        ran.out
-            .contains("CliTestWordCount  CliTestNote       4  Counts words in notes.\n"),
-        "{}",
-        ran.out
-    );
-    assert!(
-        ran.out
-            .contains("    --param min_len=<Option<usize>>  optional  The shortest word counted."),
+        ran.out.contains("    --param min_len=<Option<usize>>  optional  The shortest word counted."),
         "{}",
         ran.out
     );
@@ -201,10 +186,7 @@ fn list_shows_jobs_with_their_parameters_as_a_table_or_json() {
     let ran = jobs(&cli(), &store_in(&dir), &["list", "--json"]);
     let lines: Vec<serde_json::Value> = ran.out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 2, "one line per job: {}", ran.out);
-    let line = lines
-        .iter()
-        .find(|line| line["name"] == "CliTestWordCount")
-        .expect("the word count");
+    let line = lines.iter().find(|line| line["name"] == "CliTestWordCount").expect("the word count");
     assert_eq!(line["models"], serde_json::json!(["CliTestNote"]));
     assert_eq!(line["default_shards"], 4);
     assert_eq!(line["description"], "Counts words in notes.");
@@ -223,36 +205,20 @@ fn seed_then_run_gives_the_same_output_whatever_the_shards_and_threads() {
     assert_eq!(seeded.err, "seeded 50 notes\n");
     assert!(seeded.out.is_empty());
 
-    let one = jobs(
-        &cli,
-        &store,
-        &["run", "CliTestWordCount", "--shards", "1", "--threads", "1"],
-    );
+    let one = jobs(&cli, &store, &["run", "CliTestWordCount", "--shards", "1", "--threads", "1"]);
     assert_eq!(one.code, ExitCode::SUCCESS, "{}", one.err);
-    assert_eq!(
-        one.out,
-        "[\"w0\",50]\n[\"w1\",40]\n[\"w2\",30]\n[\"w3\",20]\n[\"w4\",10]\n"
-    );
+    assert_eq!(one.out, "[\"w0\",50]\n[\"w1\",40]\n[\"w2\",30]\n[\"w3\",20]\n[\"w4\",10]\n");
     assert!(
-        one.err
-            .starts_with("CliTestWordCount: 50 entities read, 150 pairs emitted, 5 keys, 0 failures in "),
+        one.err.starts_with("CliTestWordCount: 50 entities read, 150 pairs emitted, 5 keys, 0 failures in "),
         "{}",
         one.err
     );
-    let many = jobs(
-        &cli,
-        &store,
-        &["run", "CliTestWordCount", "--shards", "64", "--threads", "2"],
-    );
+    let many = jobs(&cli, &store, &["run", "CliTestWordCount", "--shards", "64", "--threads", "2"]);
     assert_eq!(many.out, one.out);
 
     let filtered = jobs(&cli, &store, &["run", "CliTestWordCount", "--param", "min_len=3"]);
     assert!(filtered.out.is_empty(), "{}", filtered.out);
-    assert!(
-        filtered.err.contains("\ncounters: short words=150\n"),
-        "{}",
-        filtered.err
-    );
+    assert!(filtered.err.contains("\ncounters: short words=150\n"), "{}", filtered.err);
 }
 
 #[test]
@@ -263,9 +229,7 @@ fn bad_names_and_parameters_are_usage_errors_that_say_what_to_do() {
     let unknown = jobs(&cli, &store, &["run", "CliTestWordCuont"]);
     assert_eq!(unknown.code, ExitCode::from(2));
     assert!(
-        unknown
-            .err
-            .contains("no job is named `CliTestWordCuont` (did you mean `CliTestWordCount`?)"),
+        unknown.err.contains("no job is named `CliTestWordCuont` (did you mean `CliTestWordCount`?)"),
         "{}",
         unknown.err
     );
@@ -292,24 +256,12 @@ fn failures_are_listed_and_exit_1() {
     let notes = "{\"id\":\"a\",\"words\":[\"x\"]}\n{\"id\":\"b\",\"words\":[\"boom\"]}\n";
     let file = dir.path().join("notes.jsonl");
     std::fs::write(&file, notes).unwrap();
-    assert_eq!(
-        jobs(&cli, &store, &["import", "CliTestNote", file.to_str().unwrap()]).code,
-        ExitCode::SUCCESS
-    );
+    assert_eq!(jobs(&cli, &store, &["import", "CliTestNote", file.to_str().unwrap()]).code, ExitCode::SUCCESS);
     let ran = jobs(&cli, &store, &["run", "CliTestWordCount"]);
     assert_eq!(ran.code, ExitCode::from(1));
     assert_eq!(ran.out, "[\"x\",1]\n");
-    assert!(
-        ran.err
-            .contains("\nfailures (1):\n  CliTestNote b: this note explodes\n"),
-        "{}",
-        ran.err
-    );
-    assert!(
-        ran.err.ends_with("error: the run had 1 failure(s), listed above\n"),
-        "{}",
-        ran.err
-    );
+    assert!(ran.err.contains("\nfailures (1):\n  CliTestNote b: this note explodes\n"), "{}", ran.err);
+    assert!(ran.err.ends_with("error: the run had 1 failure(s), listed above\n"), "{}", ran.err);
 }
 
 #[test]
@@ -318,11 +270,7 @@ fn import_of_a_bad_file_stores_nothing_and_names_the_line() {
     let store = store_in(&dir);
     let cli = cli();
     let file = dir.path().join("notes.jsonl");
-    std::fs::write(
-        &file,
-        "{\"id\":\"a\",\"words\":[]}\n{\"id\":\"b\"}\n{\"id\":\"c\",\"words\":[]}\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "{\"id\":\"a\",\"words\":[]}\n{\"id\":\"b\"}\n{\"id\":\"c\",\"words\":[]}\n").unwrap();
     let ran = jobs(&cli, &store, &["import", "CliTestNote", file.to_str().unwrap()]);
     assert_eq!(ran.code, ExitCode::from(1));
     assert!(ran.err.contains("nothing was imported"), "{}", ran.err);
@@ -340,29 +288,17 @@ fn export_then_import_into_a_fresh_store_gives_the_same_export() {
     let first = dir.path().join("first.redb");
     jobs(&cli, &first, &["seed", "--explorations", "30"]);
     let file = dir.path().join("notes.jsonl");
-    let exported = jobs(
-        &cli,
-        &first,
-        &["export", "CliTestNote", "--output", file.to_str().unwrap()],
-    );
+    let exported = jobs(&cli, &first, &["export", "CliTestNote", "--output", file.to_str().unwrap()]);
     assert_eq!(exported.code, ExitCode::SUCCESS, "{}", exported.err);
     assert!(exported.out.is_empty());
 
     let second = dir.path().join("second.redb");
     let imported = jobs(&cli, &second, &["import", "CliTestNote", file.to_str().unwrap()]);
     assert_eq!(imported.code, ExitCode::SUCCESS, "{}", imported.err);
-    assert!(
-        imported.err.starts_with("imported 30 CliTestNote entities from "),
-        "{}",
-        imported.err
-    );
+    assert!(imported.err.starts_with("imported 30 CliTestNote entities from "), "{}", imported.err);
     let again = jobs(&cli, &second, &["export", "CliTestNote"]);
     assert_eq!(again.out, std::fs::read_to_string(&file).unwrap());
-    assert!(
-        again.out.starts_with("{\"id\":\"n0000\",\"words\":[\"w0\"]}\n"),
-        "{}",
-        again.out
-    );
+    assert!(again.out.starts_with("{\"id\":\"n0000\",\"words\":[\"w0\"]}\n"), "{}", again.out);
 }
 
 #[test]
@@ -372,11 +308,7 @@ fn a_file_that_is_not_a_store_fails_by_name() {
     std::fs::write(&path, "just some text\n").unwrap();
     let ran = jobs(&cli(), &path, &["run", "CliTestWordCount"]);
     assert_eq!(ran.code, ExitCode::from(1));
-    assert!(
-        ran.err.starts_with("error: ") && ran.err.contains("notes.txt is not a jobs store"),
-        "{}",
-        ran.err
-    );
+    assert!(ran.err.starts_with("error: ") && ran.err.contains("notes.txt is not a jobs store"), "{}", ran.err);
 }
 
 #[test]
@@ -387,18 +319,9 @@ fn demo_seeds_an_empty_store_once_then_runs_the_demo_job() {
     let first = jobs(&cli, &store, &["demo", "--explorations", "5"]);
     assert_eq!(first.code, ExitCode::SUCCESS, "{}", first.err);
     assert!(first.err.starts_with("seeded 5 notes\n"), "{}", first.err);
-    assert_eq!(
-        first.out,
-        "[\"w0\",5]\n[\"w1\",4]\n[\"w2\",3]\n[\"w3\",2]\n[\"w4\",1]\n"
-    );
+    assert_eq!(first.out, "[\"w0\",5]\n[\"w1\",4]\n[\"w2\",3]\n[\"w3\",2]\n[\"w4\",1]\n");
     let second = jobs(&cli, &store, &["demo"]);
-    assert!(
-        second
-            .err
-            .contains("already holds 5 CliTestNote entities, so it is not seeded"),
-        "{}",
-        second.err
-    );
+    assert!(second.err.contains("already holds 5 CliTestNote entities, so it is not seeded"), "{}", second.err);
     assert_eq!(second.out, first.out);
 }
 
@@ -444,28 +367,16 @@ fn a_run_is_recorded_and_shown_by_runs_status_and_output() {
     let ran = jobs(&cli, &store, &["run", "CliTestWordCount", "--param", "min_len=2"]);
     assert_eq!(ran.code, ExitCode::SUCCESS, "{}", ran.err);
     let id = run_id_in(&ran.err);
-    assert!(
-        ran.err.ends_with(&format!("\nrun {id}: completed\n")),
-        "the run's id comes last: {}",
-        ran.err
-    );
+    assert!(ran.err.ends_with(&format!("\nrun {id}: completed\n")), "the run's id comes last: {}", ran.err);
 
     let listed = jobs(&cli, &store, &["runs"]);
     assert_eq!(listed.code, ExitCode::SUCCESS, "{}", listed.err);
     let lines: Vec<&str> = listed.out.lines().collect();
     assert_eq!(lines.len(), 2, "{}", listed.out);
-    assert!(
-        lines[0].starts_with("RUN ") && lines[0].ends_with("DURATION  NOTE"),
-        "{}",
-        lines[0]
-    );
+    assert!(lines[0].starts_with("RUN ") && lines[0].ends_with("DURATION  NOTE"), "{}", lines[0]);
     assert!(lines[1].starts_with(&format!("{id}  completed  ")), "{}", lines[1]);
     assert!(lines[1].ends_with("  5 output lines"), "{}", lines[1]);
-    assert!(
-        listed.err.starts_with("1 run created in the last 14 days in "),
-        "{}",
-        listed.err
-    );
+    assert!(listed.err.starts_with("1 run created in the last 14 days in "), "{}", listed.err);
 
     let status = jobs(&cli, &store, &["status", id.as_str()]);
     assert_eq!(status.code, ExitCode::SUCCESS, "{}", status.err);
@@ -480,11 +391,7 @@ fn a_run_is_recorded_and_shown_by_runs_status_and_output() {
         "  MODEL        SHARD       READ      TOTAL    EMITTED   FAILED  MAPPED\n".to_owned(),
         "  CliTestNote      0          2          2          3        0  yes\n".to_owned(),
     ] {
-        assert!(
-            status.out.contains(&expected),
-            "{expected:?} missing from:\n{}",
-            status.out
-        );
+        assert!(status.out.contains(&expected), "{expected:?} missing from:\n{}", status.out);
     }
 
     let output = jobs(&cli, &store, &["output", id.as_str()]);
@@ -525,24 +432,14 @@ fn output_is_stored_folded_and_cut_and_full_gives_every_line() {
     assert_eq!(full.err, format!("run {id}: 20 lines, every one\n"));
 
     let cut = jobs(&cli, &store, &["run", "CliTestPerNote", "--output-limit", "20"]);
-    assert_eq!(
-        cut.out, ran.out,
-        "the limit cuts what is stored, not what the run prints"
-    );
+    assert_eq!(cut.out, ran.out, "the limit cuts what is stored, not what the run prints");
     let cut_id = run_id_in(&cut.err);
     let stored = jobs(&cli, &store, &["output", cut_id.as_str()]);
-    assert_eq!(
-        stored.out, "(4x) 1 words\n(4x) 2 w<TRUNCATED>\n",
-        "20 characters, then the marker"
-    );
+    assert_eq!(stored.out, "(4x) 1 words\n(4x) 2 w<TRUNCATED>\n", "20 characters, then the marker");
     assert!(stored.err.contains("cut at 20 characters"), "{}", stored.err);
 
     let file = dir.path().join("full.txt");
-    let to_file = jobs(
-        &cli,
-        &store,
-        &["output", cut_id.as_str(), "--full", "--output", file.to_str().unwrap()],
-    );
+    let to_file = jobs(&cli, &store, &["output", cut_id.as_str(), "--full", "--output", file.to_str().unwrap()]);
     assert_eq!(to_file.code, ExitCode::SUCCESS, "{}", to_file.err);
     assert!(to_file.out.is_empty());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), ran.out, "nothing is lost");
@@ -572,10 +469,7 @@ fn a_queued_run_is_canceled_at_once_and_has_no_output() {
     let done_id = run_id_in(&done.err);
     let late = jobs(&cli, &store, &["cancel", done_id.as_str()]);
     assert_eq!(late.code, ExitCode::from(1));
-    assert_eq!(
-        late.err,
-        format!("error: run {done_id} already finished as completed; there is nothing to cancel\n")
-    );
+    assert_eq!(late.err, format!("error: run {done_id} already finished as completed; there is nothing to cancel\n"));
 }
 
 #[test]
@@ -612,12 +506,7 @@ fn a_second_run_warns_naming_the_active_one_and_exclusive_refuses() {
     );
     assert_eq!(warned.out.lines().count(), 5, "the run goes ahead: {}", warned.out);
     let other = jobs(&cli, &store, &["run", "CliTestPerNote", "--exclusive"]);
-    assert_eq!(
-        other.code,
-        ExitCode::SUCCESS,
-        "another job's runs do not count: {}",
-        other.err
-    );
+    assert_eq!(other.code, ExitCode::SUCCESS, "another job's runs do not count: {}", other.err);
 }
 
 #[test]
@@ -631,31 +520,18 @@ fn prune_removes_only_finished_runs_older_than_asked() {
     let kept = jobs(&cli, &store, &["prune"]);
     assert_eq!(kept.code, ExitCode::SUCCESS, "{}", kept.err);
     assert!(kept.out.is_empty());
-    assert!(
-        kept.err
-            .starts_with("pruned 0 runs (runs that finished more than 84 days ago) from "),
-        "{}",
-        kept.err
-    );
+    assert!(kept.err.starts_with("pruned 0 runs (runs that finished more than 84 days ago) from "), "{}", kept.err);
 
     let pruned = jobs(&cli, &store, &["prune", "--older-than", "0"]);
     assert_eq!(pruned.code, ExitCode::SUCCESS, "{}", pruned.err);
     assert_eq!(pruned.out, format!("{done}\n"));
-    assert!(
-        pruned.err.starts_with("pruned 1 run (every finished run) from "),
-        "{}",
-        pruned.err
-    );
+    assert!(pruned.err.starts_with("pruned 1 run (every finished run) from "), "{}", pruned.err);
     let listed = jobs(&cli, &store, &["runs"]);
     assert_eq!(listed.out.lines().count(), 2, "{}", listed.out);
     assert!(listed.out.contains(&format!("{waiting}  queued")), "{}", listed.out);
     let gone = jobs(&cli, &store, &["status", done.as_str()]);
     assert_eq!(gone.code, ExitCode::from(2));
-    assert!(
-        gone.err.contains(&format!("no run has the id `{done}`")),
-        "{}",
-        gone.err
-    );
+    assert!(gone.err.contains(&format!("no run has the id `{done}`")), "{}", gone.err);
 }
 
 #[test]
@@ -667,34 +543,16 @@ fn runs_can_be_filtered_by_job_and_limited() {
     let second = queue_directly(&store, "CliTestPerNote");
     let third = queue_directly(&store, "CliTestWordCount");
     let ids = |ran: &Ran| -> Vec<String> {
-        ran.out
-            .lines()
-            .skip(1)
-            .map(|l| l.split(' ').next().unwrap().to_owned())
-            .collect()
+        ran.out.lines().skip(1).map(|l| l.split(' ').next().unwrap().to_owned()).collect()
     };
     let all = jobs(&cli, &store, &["runs"]);
-    assert_eq!(
-        ids(&all),
-        [&third, &second, &first].map(|id| id.to_string()),
-        "newest first"
-    );
+    assert_eq!(ids(&all), [&third, &second, &first].map(|id| id.to_string()), "newest first");
     let of_job = jobs(&cli, &store, &["runs", "--job", "CliTestWordCount"]);
     assert_eq!(ids(&of_job), [&third, &first].map(|id| id.to_string()));
-    assert!(
-        of_job
-            .err
-            .starts_with("2 runs of CliTestWordCount created in the last 14 days"),
-        "{}",
-        of_job.err
-    );
+    assert!(of_job.err.starts_with("2 runs of CliTestWordCount created in the last 14 days"), "{}", of_job.err);
     let limited = jobs(&cli, &store, &["runs", "--limit", "1"]);
     assert_eq!(ids(&limited), [third.to_string()]);
-    assert!(
-        limited.err.ends_with("(the newest 1; --limit shows more)\n"),
-        "{}",
-        limited.err
-    );
+    assert!(limited.err.ends_with("(the newest 1; --limit shows more)\n"), "{}", limited.err);
     let empty = jobs(&cli, &store, &["runs", "--job", "Nothing"]);
     assert!(empty.out.is_empty(), "no header without rows: {}", empty.out);
 }
@@ -734,10 +592,7 @@ impl Store for BrokenScans {
         self.0.split(kind, shards)
     }
     fn scan(&self, _: &str, _: &KeyRange, _: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>) -> Result<(), StoreError> {
-        Err(StoreError::Io {
-            location: self.location(),
-            message: "the disk is on fire".into(),
-        })
+        Err(StoreError::Io { location: self.location(), message: "the disk is on fire".into() })
     }
     fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
         self.0.get(kind, id)
@@ -800,20 +655,12 @@ fn a_run_that_fails_is_recorded_failed_and_exits_1_naming_its_error() {
     assert_eq!(ran.code, ExitCode::from(1), "{}", ran.err);
     assert!(ran.out.is_empty());
     let id = run_id_in(&ran.err);
-    assert!(
-        ran.err
-            .starts_with(&format!("run {id}: failed\nerror: run {id} failed: ")),
-        "{}",
-        ran.err
-    );
+    assert!(ran.err.starts_with(&format!("run {id}: failed\nerror: run {id} failed: ")), "{}", ran.err);
     assert!(ran.err.ends_with("the disk is on fire\n"), "{}", ran.err);
     let status = jobs(&cli(), &store, &["status", id.as_str()]);
     assert!(status.out.contains("status:   failed\n"), "{}", status.out);
     assert!(status.out.contains("error:    store "), "{}", status.out);
-    assert_eq!(
-        runs::open_store(&store).unwrap().get_run(&id).unwrap().status(),
-        Status::Failed
-    );
+    assert_eq!(runs::open_store(&store).unwrap().get_run(&id).unwrap().status(), Status::Failed);
 }
 
 #[test]
@@ -834,17 +681,7 @@ fn a_background_process_that_exits_without_starting_its_run_is_reported_and_the_
     assert_eq!(recorded[0].status(), Status::Canceled, "nobody will run it");
     let log = super::detach::log_path(&std::path::absolute(&store).unwrap(), id);
     let expected_start = format!("error: the background process for run {id} exited (exit status: ");
-    let expected_end = format!(
-        ") before starting it; the run was canceled. Its log is {}\n",
-        log.display()
-    );
-    assert!(
-        ran.err.starts_with(&expected_start) && ran.err.ends_with(&expected_end),
-        "{}",
-        ran.err
-    );
-    assert!(
-        std::fs::read_to_string(&log).unwrap().contains("store"),
-        "the log says why it stopped"
-    );
+    let expected_end = format!(") before starting it; the run was canceled. Its log is {}\n", log.display());
+    assert!(ran.err.starts_with(&expected_start) && ran.err.ends_with(&expected_end), "{}", ran.err);
+    assert!(std::fs::read_to_string(&log).unwrap().contains("store"), "the log says why it stopped");
 }

@@ -6,12 +6,7 @@ pub(crate) fn utc(ms: i64) -> String {
     let secs = ms.div_euclid(1000);
     let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60
-    )
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}", of_day / 3600, of_day % 3600 / 60, of_day % 60)
 }
 
 /// The proleptic Gregorian date `days` after 1970-01-01: H. Hinnant's `civil_from_days`,
@@ -24,11 +19,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     (year, month, day)
 }
@@ -41,11 +32,7 @@ mod tests {
     fn known_instants_format_as_utc() {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(1_718_000_000_000), "2024-06-10 06:13:20");
-        assert_eq!(
-            utc(951_782_400_999),
-            "2000-02-29 00:00:00",
-            "a leap day; milliseconds dropped"
-        );
+        assert_eq!(utc(951_782_400_999), "2000-02-29 00:00:00", "a leap day; milliseconds dropped");
         assert_eq!(utc(4_107_542_399_000), "2100-02-28 23:59:59", "2100 is not a leap year");
         assert_eq!(utc(-1_000), "1969-12-31 23:59:59");
     }

@@ -34,22 +34,13 @@ struct Decoded {
 
 /// Encodes a record with its format version.
 pub(crate) fn encode_record(record: &RunRecord) -> Result<Vec<u8>, RunsError> {
-    rmp_serde::to_vec_named(&Encoded {
-        format: RECORD_FORMAT_VERSION,
-        record,
-    })
-    .map_err(|e| RunsError::Codec {
-        id: record.id().to_string(),
-        message: e.to_string(),
-    })
+    rmp_serde::to_vec_named(&Encoded { format: RECORD_FORMAT_VERSION, record })
+        .map_err(|e| RunsError::Codec { id: record.id().to_string(), message: e.to_string() })
 }
 
 /// Decodes the record stored under `id`, refusing a newer format by name.
 pub(crate) fn decode_record(id: &str, bytes: &[u8]) -> Result<RunRecord, RunsError> {
-    let codec = |e: rmp_serde::decode::Error| RunsError::Codec {
-        id: id.to_owned(),
-        message: e.to_string(),
-    };
+    let codec = |e: rmp_serde::decode::Error| RunsError::Codec { id: id.to_owned(), message: e.to_string() };
     let probe: Probe = rmp_serde::from_slice(bytes).map_err(codec)?;
     if probe.format > RECORD_FORMAT_VERSION {
         return Err(RunsError::NewerRecord {
@@ -63,18 +54,12 @@ pub(crate) fn decode_record(id: &str, bytes: &[u8]) -> Result<RunRecord, RunsErr
 
 /// Encodes one chunk of output lines.
 pub(crate) fn encode_chunk(id: &str, lines: &[String]) -> Result<Vec<u8>, RunsError> {
-    rmp_serde::to_vec(lines).map_err(|e| RunsError::Codec {
-        id: id.to_owned(),
-        message: e.to_string(),
-    })
+    rmp_serde::to_vec(lines).map_err(|e| RunsError::Codec { id: id.to_owned(), message: e.to_string() })
 }
 
 /// Decodes one chunk of output lines.
 pub(crate) fn decode_chunk(id: &str, bytes: &[u8]) -> Result<Vec<String>, RunsError> {
-    rmp_serde::from_slice(bytes).map_err(|e| RunsError::Codec {
-        id: id.to_owned(),
-        message: e.to_string(),
-    })
+    rmp_serde::from_slice(bytes).map_err(|e| RunsError::Codec { id: id.to_owned(), message: e.to_string() })
 }
 
 #[cfg(test)]
@@ -100,32 +85,15 @@ mod tests {
             format: u32,
             record: &'static str,
         }
-        let bytes = rmp_serde::to_vec_named(&Future {
-            format: RECORD_FORMAT_VERSION + 1,
-            record: "?",
-        })
-        .unwrap();
+        let bytes = rmp_serde::to_vec_named(&Future { format: RECORD_FORMAT_VERSION + 1, record: "?" }).unwrap();
         let err = decode_record("Job-1-abc", &bytes).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                RunsError::NewerRecord {
-                    found: 2,
-                    supported: 1,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, RunsError::NewerRecord { found: 2, supported: 1, .. }), "{err}");
         assert!(err.to_string().contains("Job-1-abc"), "{err}");
     }
 
     #[test]
     fn garbage_is_an_error_naming_the_run() {
         let err = decode_record("Job-1-abc", b"\xc1not msgpack").unwrap_err();
-        assert!(
-            err.to_string().starts_with("run Job-1-abc: stored data is unreadable"),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("run Job-1-abc: stored data is unreadable"), "{err}");
     }
 }

@@ -33,10 +33,7 @@ pub(crate) fn lifecycle_is_enforced_and_persisted(log: &dyn RunLog) {
     let record = queued("Job", now_ms());
     let id = record.id().clone();
     log.create(&record).unwrap();
-    assert!(
-        matches!(log.create(&record), Err(RunsError::DuplicateRun { .. })),
-        "an id is recorded once"
-    );
+    assert!(matches!(log.create(&record), Err(RunsError::DuplicateRun { .. })), "an id is recorded once");
     assert_eq!(log.get_run(&id).unwrap(), record);
 
     let _claim = log.claim_run(&id).unwrap().unwrap();
@@ -44,27 +41,15 @@ pub(crate) fn lifecycle_is_enforced_and_persisted(log: &dyn RunLog) {
     assert_eq!((started.status(), started.pid), (Status::Started, Some(7)));
     assert!(started.started_ms.is_some());
 
-    let err = log
-        .transition(&id, Status::Queued, &mut |r| r.pid = Some(8))
-        .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        format!("run {id} cannot go from `started` to `queued`")
-    );
-    assert_eq!(
-        log.get_run(&id).unwrap(),
-        started,
-        "a refused transition writes nothing"
-    );
+    let err = log.transition(&id, Status::Queued, &mut |r| r.pid = Some(8)).unwrap_err();
+    assert_eq!(err.to_string(), format!("run {id} cannot go from `started` to `queued`"));
+    assert_eq!(log.get_run(&id).unwrap(), started, "a refused transition writes nothing");
 
     let done = log.transition(&id, Status::Completed, &mut |_| {}).unwrap();
     assert_eq!(log.get_run(&id).unwrap(), done);
     assert!(done.finished_ms.is_some());
     for to in Status::ALL {
-        assert!(
-            log.transition(&id, to, &mut |_| {}).is_err(),
-            "a completed run never becomes {to}"
-        );
+        assert!(log.transition(&id, to, &mut |_| {}).is_err(), "a completed run never becomes {to}");
     }
     assert!(log.active_runs().unwrap().is_empty(), "a finished run is not active");
 }
@@ -73,12 +58,7 @@ pub(crate) fn unknown_ids_are_named(log: &dyn RunLog) {
     let id = queued("Ghost", 1).id().clone();
     let expected = format!("no run has the id `{id}`; `jobs runs` lists recent runs");
     assert_eq!(log.get_run(&id).unwrap_err().to_string(), expected);
-    assert_eq!(
-        log.transition(&id, Status::Started, &mut |_| {})
-            .unwrap_err()
-            .to_string(),
-        expected
-    );
+    assert_eq!(log.transition(&id, Status::Started, &mut |_| {}).unwrap_err().to_string(), expected);
     assert_eq!(log.request_cancel(&id).unwrap_err().to_string(), expected);
     assert_eq!(log.full_output(&id).unwrap_err().to_string(), expected);
 }
@@ -97,10 +77,7 @@ pub(crate) fn a_started_run_nobody_holds_is_interrupted(log: &dyn RunLog) {
     drop(dead_claim);
     assert_eq!(log.recover_interrupted().unwrap(), [dead.id().clone()]);
     let record = log.get_run(dead.id()).unwrap();
-    assert_eq!(
-        (record.status(), record.error.as_deref()),
-        (Status::Failed, Some("interrupted"))
-    );
+    assert_eq!((record.status(), record.error.as_deref()), (Status::Failed, Some("interrupted")));
     assert!(record.was_interrupted());
     assert_eq!(log.get_run(alive.id()).unwrap().status(), Status::Started);
     assert!(log.recover_interrupted().unwrap().is_empty(), "recovery happens once");
@@ -116,10 +93,7 @@ pub(crate) fn cancel_cancels_queued_runs_and_flags_started_ones(log: &dyn RunLog
 
     assert_eq!(log.request_cancel(waiting.id()).unwrap(), CancelOutcome::Canceled);
     assert_eq!(log.get_run(waiting.id()).unwrap().status(), Status::Canceled);
-    assert_eq!(
-        log.request_cancel(waiting.id()).unwrap(),
-        CancelOutcome::AlreadyFinished(Status::Canceled)
-    );
+    assert_eq!(log.request_cancel(waiting.id()).unwrap(), CancelOutcome::AlreadyFinished(Status::Canceled));
 
     assert_eq!(log.request_cancel(running.id()).unwrap(), CancelOutcome::Requested);
     let record = log.get_run(running.id()).unwrap();
@@ -142,23 +116,15 @@ pub(crate) fn recent_lists_newest_first_within_the_window(log: &dyn RunLog) {
     }
     let ids = |runs: Vec<RunRecord>| runs.iter().map(|r| r.id().clone()).collect::<Vec<_>>();
     assert_eq!(ids(log.recent().unwrap()), [hour.id().clone(), day.id().clone()]);
-    let query = ListQuery {
-        since_ms: None,
-        limit: 10,
-        job: Some("Job".into()),
-    };
+    let query = ListQuery { since_ms: None, limit: 10, job: Some("Job".into()) };
     assert_eq!(ids(log.list(&query).unwrap()), [day.id().clone(), old.id().clone()]);
 
     for i in 0..105 {
-        log.create(&finished("Many", now - 1000 - i, Status::Completed))
-            .unwrap();
+        log.create(&finished("Many", now - 1000 - i, Status::Completed)).unwrap();
     }
     let recent = log.recent().unwrap();
     assert_eq!(recent.len(), 100, "at most 100");
-    assert!(
-        recent.windows(2).all(|w| w[0].created_ms() >= w[1].created_ms()),
-        "newest first"
-    );
+    assert!(recent.windows(2).all(|w| w[0].created_ms() >= w[1].created_ms()), "newest first");
 }
 
 pub(crate) fn prune_removes_only_old_finished_runs_and_their_output(log: &dyn RunLog) {
@@ -169,16 +135,11 @@ pub(crate) fn prune_removes_only_old_finished_runs_and_their_output(log: &dyn Ru
     for record in [&old, &young, &old_queued] {
         log.create(record).unwrap();
     }
-    log.update(old.id(), &mut |r| r.output = Some(Default::default()))
-        .unwrap();
+    log.update(old.id(), &mut |r| r.output = Some(Default::default())).unwrap();
     log.write_output(old.id(), OutputKind::Full, &["x".to_owned()]).unwrap();
-    log.write_output(old.id(), OutputKind::Stored, &["x".to_owned()])
-        .unwrap();
+    log.write_output(old.id(), OutputKind::Stored, &["x".to_owned()]).unwrap();
 
-    assert_eq!(
-        log.prune(Duration::from_secs(84 * 24 * 3600)).unwrap(),
-        [old.id().clone()]
-    );
+    assert_eq!(log.prune(Duration::from_secs(84 * 24 * 3600)).unwrap(), [old.id().clone()]);
     assert!(matches!(log.get_run(old.id()), Err(RunsError::UnknownRun { .. })));
     let mut seen = 0;
     log.visit_output(old.id(), OutputKind::Full, &mut |_| {
@@ -188,10 +149,7 @@ pub(crate) fn prune_removes_only_old_finished_runs_and_their_output(log: &dyn Ru
     .unwrap();
     assert_eq!(seen, 0, "a pruned run's output goes with it");
     assert!(log.get_run(young.id()).is_ok());
-    assert!(
-        log.get_run(old_queued.id()).is_ok(),
-        "an unfinished run is never pruned"
-    );
+    assert!(log.get_run(old_queued.id()).is_ok(), "an unfinished run is never pruned");
     assert!(log.prune(Duration::ZERO).unwrap().contains(young.id()));
 }
 
@@ -200,13 +158,7 @@ pub(crate) fn output_is_stored_in_both_forms(log: &dyn RunLog) {
     log.create(&record).unwrap();
     let id = record.id();
     assert!(
-        matches!(
-            log.full_output(id),
-            Err(RunsError::NoOutput {
-                status: Status::Completed,
-                ..
-            })
-        ),
+        matches!(log.full_output(id), Err(RunsError::NoOutput { status: Status::Completed, .. })),
         "no output is reported until its summary is recorded"
     );
     let full: Vec<String> = (0..70_000).map(|i| format!("line {}", i % 1000)).collect();
@@ -219,10 +171,7 @@ pub(crate) fn output_is_stored_in_both_forms(log: &dyn RunLog) {
 
     let mut exported = Vec::new();
     assert_eq!(log.export_full_output(id, &mut exported).unwrap(), 70_000);
-    assert_eq!(
-        String::from_utf8(exported).unwrap(),
-        full.iter().map(|l| format!("{l}\n")).collect::<String>()
-    );
+    assert_eq!(String::from_utf8(exported).unwrap(), full.iter().map(|l| format!("{l}\n")).collect::<String>());
 
     log.write_output(id, OutputKind::Full, &["only".to_owned()]).unwrap();
     assert_eq!(log.full_output(id).unwrap(), ["only"], "writing replaces");
@@ -232,10 +181,7 @@ pub(crate) fn output_is_stored_in_both_forms(log: &dyn RunLog) {
     let err = log.stored_output(waiting.id()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "run {} has no output: it is queued; output is stored when it completes",
-            waiting.id()
-        )
+        format!("run {} has no output: it is queued; output is stored when it completes", waiting.id())
     );
 }
 
@@ -258,20 +204,9 @@ pub(crate) fn exclusive_admission_sees_the_jobs_active_runs(log: &dyn RunLog) {
     let refused = queued("Job", now);
     let err = log
         .insert_run(&refused, &mut |runs| {
-            Err(RunsError::AlreadyActive {
-                job: "Job".into(),
-                id: runs[0].id().clone(),
-                status: runs[0].status(),
-            })
+            Err(RunsError::AlreadyActive { job: "Job".into(), id: runs[0].id().clone(), status: runs[0].status() })
         })
         .unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with(&format!("Job already has a run queued: {}", active.id())),
-        "{err}"
-    );
-    assert!(
-        matches!(log.get_run(refused.id()), Err(RunsError::UnknownRun { .. })),
-        "a refused run is not stored"
-    );
+    assert!(err.to_string().starts_with(&format!("Job already has a run queued: {}", active.id())), "{err}");
+    assert!(matches!(log.get_run(refused.id()), Err(RunsError::UnknownRun { .. })), "a refused run is not stored");
 }

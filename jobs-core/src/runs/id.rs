@@ -45,10 +45,7 @@ impl RunId {
     /// # Errors
     /// The text is not `<JobName>-<ms>-<random>`; the error names the text.
     pub fn parse(text: &str) -> Result<RunId, RunsError> {
-        let invalid = |reason| RunsError::InvalidRunId {
-            text: text.to_owned(),
-            reason,
-        };
+        let invalid = |reason| RunsError::InvalidRunId { text: text.to_owned(), reason };
         let mut parts = text.rsplitn(3, '-');
         let (Some(random), Some(ms), Some(job)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(invalid("it should have three parts separated by `-`"));

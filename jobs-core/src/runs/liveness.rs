@@ -102,13 +102,7 @@ pub fn lock_path(dir: &Path, id: &RunId) -> PathBuf {
     let name: String = id
         .as_str()
         .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
         .collect();
     dir.join(format!("{name}.lock"))
 }
@@ -116,22 +110,12 @@ pub fn lock_path(dir: &Path, id: &RunId) -> PathBuf {
 /// Claims run `id` through its lock file in `dir`: `None` when another open file holds it.
 pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
     let path = lock_path(dir, id);
-    let lock_error = |source| RunsError::Lock {
-        path: path.clone(),
-        source,
-    };
+    let lock_error = |source| RunsError::Lock { path: path.clone(), source };
     fs::create_dir_all(dir).map_err(lock_error)?;
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(lock_error)?;
+    let file =
+        OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(lock_error)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(RunClaim {
-            _inner: Claim::File(FileClaim { file: Some(file), path }),
-        })),
+        Ok(()) => Ok(Some(RunClaim { _inner: Claim::File(FileClaim { file: Some(file), path }) })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(source)) => Err(lock_error(source)),
     }
@@ -152,12 +136,7 @@ pub(crate) fn claim_memory(held: &HeldIds, id: &RunId) -> Option<RunClaim> {
     if !ids.insert(id.clone()) {
         return None;
     }
-    Some(RunClaim {
-        _inner: Claim::Memory(MemoryClaim {
-            held: Arc::clone(held),
-            id: id.clone(),
-        }),
-    })
+    Some(RunClaim { _inner: Claim::Memory(MemoryClaim { held: Arc::clone(held), id: id.clone() }) })
 }
 
 #[cfg(test)]
@@ -168,20 +147,12 @@ mod tests {
     fn a_held_lock_cannot_be_claimed_again_even_in_the_same_process() {
         let dir = tempfile::tempdir().unwrap();
         let id = RunId::generate("Job", 1);
-        let claim = claim_file(dir.path(), &id)
-            .unwrap()
-            .expect("a fresh run can be claimed");
-        assert!(
-            claim_file(dir.path(), &id).unwrap().is_none(),
-            "a second open file sees the lock"
-        );
+        let claim = claim_file(dir.path(), &id).unwrap().expect("a fresh run can be claimed");
+        assert!(claim_file(dir.path(), &id).unwrap().is_none(), "a second open file sees the lock");
         assert!(lock_path(dir.path(), &id).exists());
         drop(claim);
         assert!(!lock_path(dir.path(), &id).exists(), "letting go removes the lock file");
-        assert!(
-            claim_file(dir.path(), &id).unwrap().is_some(),
-            "once let go, it can be claimed"
-        );
+        assert!(claim_file(dir.path(), &id).unwrap().is_some(), "once let go, it can be claimed");
     }
 
     #[test]

@@ -30,11 +30,7 @@ pub struct ListQuery {
 impl ListQuery {
     /// What `jobs runs` shows: the last 14 days, at most 100, newest first.
     pub fn recent(now_ms: i64) -> Self {
-        ListQuery {
-            since_ms: Some(now_ms - RECENT.as_millis() as i64),
-            limit: RECENT_LIMIT,
-            job: None,
-        }
+        ListQuery { since_ms: Some(now_ms - RECENT.as_millis() as i64), limit: RECENT_LIMIT, job: None }
     }
 }
 
@@ -152,14 +148,8 @@ pub trait RunLog: Store {
     /// # Errors
     /// No run has this id (the error names it), or the store failed.
     fn get_run(&self, id: &RunId) -> Result<RunRecord, RunsError> {
-        let record = self
-            .load_run(id)?
-            .ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
-        if record.status() == Status::Started {
-            Ok(settle(self, record)?.0)
-        } else {
-            Ok(record)
-        }
+        let record = self.load_run(id)?.ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        if record.status() == Status::Started { Ok(settle(self, record)?.0) } else { Ok(record) }
     }
 
     /// Changes run `id`'s fields with `change`, atomically. (Its status changes only through
@@ -334,10 +324,7 @@ fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, 
 fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
     let record = log.get_run(id)?;
     if record.status() != Status::Completed || record.output.is_none() {
-        return Err(RunsError::NoOutput {
-            id: id.clone(),
-            status: record.status(),
-        });
+        return Err(RunsError::NoOutput { id: id.clone(), status: record.status() });
     }
     Ok(())
 }

@@ -40,16 +40,10 @@ impl RunLog for MemoryStore {
     ) -> Result<(), RunsError> {
         let mut state = self.runs().state();
         if state.records.contains_key(record.id()) {
-            return Err(RunsError::DuplicateRun {
-                id: record.id().clone(),
-            });
+            return Err(RunsError::DuplicateRun { id: record.id().clone() });
         }
-        let mut active: Vec<RunRecord> = state
-            .records
-            .values()
-            .filter(|r| r.job == record.job && r.status().is_active())
-            .cloned()
-            .collect();
+        let mut active: Vec<RunRecord> =
+            state.records.values().filter(|r| r.job == record.job && r.status().is_active()).cloned().collect();
         active.sort_by_key(|r| r.created_ms());
         admit(&active)?;
         state.records.insert(record.id().clone(), record.clone());
@@ -66,10 +60,7 @@ impl RunLog for MemoryStore {
         change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
     ) -> Result<RunRecord, RunsError> {
         let mut state = self.runs().state();
-        let stored = state
-            .records
-            .get_mut(id)
-            .ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        let stored = state.records.get_mut(id).ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
         let mut changed = stored.clone();
         change(&mut changed)?;
         *stored = changed.clone();
@@ -77,14 +68,8 @@ impl RunLog for MemoryStore {
     }
 
     fn active_runs(&self) -> Result<Vec<RunRecord>, RunsError> {
-        let mut active: Vec<RunRecord> = self
-            .runs()
-            .state()
-            .records
-            .values()
-            .filter(|r| r.status().is_active())
-            .cloned()
-            .collect();
+        let mut active: Vec<RunRecord> =
+            self.runs().state().records.values().filter(|r| r.status().is_active()).cloned().collect();
         active.sort_by(|a, b| (a.created_ms(), a.id()).cmp(&(b.created_ms(), b.id())));
         Ok(active)
     }
@@ -132,13 +117,7 @@ impl RunLog for MemoryStore {
         visit: &mut dyn FnMut(&str) -> ControlFlow<()>,
     ) -> Result<(), RunsError> {
         // Copied out, so that `visit` may use the store.
-        let lines = self
-            .runs()
-            .state()
-            .outputs
-            .get(&(id.clone(), kind))
-            .cloned()
-            .unwrap_or_default();
+        let lines = self.runs().state().outputs.get(&(id.clone(), kind)).cloned().unwrap_or_default();
         for line in &lines {
             if visit(line).is_break() {
                 break;

@@ -67,13 +67,7 @@ pub fn fold<S: AsRef<str>>(lines: &[S]) -> Vec<String> {
     }
     counted
         .into_iter()
-        .map(|(line, count)| {
-            if count == 1 {
-                line.to_owned()
-            } else {
-                format!("({count}x) {line}")
-            }
-        })
+        .map(|(line, count)| if count == 1 { line.to_owned() } else { format!("({count}x) {line}") })
         .collect()
 }
 
@@ -156,10 +150,7 @@ mod tests {
 
     #[test]
     fn identical_lines_fold_in_first_seen_order() {
-        assert_eq!(
-            fold(&strings(&["x", "y", "x", "z", "y", "x"])),
-            ["(3x) x", "(2x) y", "z"]
-        );
+        assert_eq!(fold(&strings(&["x", "y", "x", "z", "y", "x"])), ["(3x) x", "(2x) y", "z"]);
         assert_eq!(fold::<String>(&[]), Vec::<String>::new());
     }
 
@@ -176,10 +167,7 @@ mod tests {
         assert!(truncate(&mut lines, 5));
         assert_eq!(lines, ["abc", "de<TRUNCATED>"]);
         let mut lines = strings(&["abc", "defg"]);
-        assert!(
-            truncate(&mut lines, 3),
-            "a cut at a line boundary leaves the marker alone"
-        );
+        assert!(truncate(&mut lines, 3), "a cut at a line boundary leaves the marker alone");
         assert_eq!(lines, ["abc", "<TRUNCATED>"]);
     }
 

@@ -205,11 +205,7 @@ impl RunRecord {
     /// The lifecycle does not allow it; the error names both states.
     pub fn transition_at(&mut self, to: Status, at_ms: i64) -> Result<(), RunsError> {
         if !self.status.can_become(to) {
-            return Err(RunsError::InvalidTransition {
-                id: self.id.clone(),
-                from: self.status,
-                to,
-            });
+            return Err(RunsError::InvalidTransition { id: self.id.clone(), from: self.status, to });
         }
         match to {
             Status::New => {}
@@ -308,21 +304,10 @@ mod tests {
         assert_eq!(run.status(), Status::New);
         run.transition_at(Status::Queued, 1_001).unwrap();
         run.transition_at(Status::Started, 1_010).unwrap();
-        assert_eq!(
-            run.duration(1_510),
-            Some(Duration::from_millis(500)),
-            "a running run's duration grows"
-        );
+        assert_eq!(run.duration(1_510), Some(Duration::from_millis(500)), "a running run's duration grows");
         run.transition_at(Status::Completed, 1_110).unwrap();
-        assert_eq!(
-            (run.queued_ms, run.started_ms, run.finished_ms),
-            (Some(1_001), Some(1_010), Some(1_110))
-        );
-        assert_eq!(
-            run.duration(9_999),
-            Some(Duration::from_millis(100)),
-            "a finished run's duration is fixed"
-        );
+        assert_eq!((run.queued_ms, run.started_ms, run.finished_ms), (Some(1_001), Some(1_010), Some(1_110)));
+        assert_eq!(run.duration(9_999), Some(Duration::from_millis(100)), "a finished run's duration is fixed");
     }
 
     #[test]
@@ -331,16 +316,10 @@ mod tests {
         run.transition_at(Status::Queued, 1).unwrap();
         let before = run.clone();
         let err = run.transition_at(Status::Completed, 2).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            format!("run {} cannot go from `queued` to `completed`", run.id())
-        );
+        assert_eq!(err.to_string(), format!("run {} cannot go from `queued` to `completed`", run.id()));
         assert_eq!(run, before);
         run.transition_at(Status::Canceled, 3).unwrap();
         let err = run.transition_at(Status::Started, 4).unwrap_err();
-        assert!(
-            err.to_string().ends_with("cannot go from `canceled` to `started`"),
-            "{err}"
-        );
+        assert!(err.to_string().ends_with("cannot go from `canceled` to `started`"), "{err}");
     }
 }

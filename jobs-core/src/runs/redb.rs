@@ -97,9 +97,7 @@ impl RunLog for RedbStore {
         {
             let mut records = txn.open_table(RECORDS).map_err(|e| self.fail(e))?;
             if records.get(id).map_err(|e| self.fail(e))?.is_some() {
-                return Err(RunsError::DuplicateRun {
-                    id: record.id().clone(),
-                });
+                return Err(RunsError::DuplicateRun { id: record.id().clone() });
             }
             let mut active = txn.open_table(ACTIVE).map_err(|e| self.fail(e))?;
             let mut same_job = Vec::new();
@@ -116,9 +114,7 @@ impl RunLog for RedbStore {
             admit(&same_job)?;
             records.insert(id, bytes.as_slice()).map_err(|e| self.fail(e))?;
             let mut by_created = txn.open_table(BY_CREATED).map_err(|e| self.fail(e))?;
-            by_created
-                .insert((record.created_ms(), id), ())
-                .map_err(|e| self.fail(e))?;
+            by_created.insert((record.created_ms(), id), ()).map_err(|e| self.fail(e))?;
             if record.status().is_active() {
                 active.insert(id, ()).map_err(|e| self.fail(e))?;
             }
@@ -142,14 +138,11 @@ impl RunLog for RedbStore {
         let txn = self.write_txn()?;
         let record = {
             let mut records = txn.open_table(RECORDS).map_err(|e| self.fail(e))?;
-            let mut record = self
-                .decode_from(&records, id.as_str())?
-                .ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+            let mut record =
+                self.decode_from(&records, id.as_str())?.ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
             // Dropping the transaction unwritten, should `change` fail, aborts it.
             change(&mut record)?;
-            records
-                .insert(id.as_str(), encode_record(&record)?.as_slice())
-                .map_err(|e| self.fail(e))?;
+            records.insert(id.as_str(), encode_record(&record)?.as_slice()).map_err(|e| self.fail(e))?;
             let mut active = txn.open_table(ACTIVE).map_err(|e| self.fail(e))?;
             if record.status().is_active() {
                 active.insert(id.as_str(), ()).map_err(|e| self.fail(e))?;
@@ -186,11 +179,7 @@ impl RunLog for RedbStore {
         };
         let since = (query.since_ms.unwrap_or(i64::MIN), "");
         let mut runs = Vec::new();
-        for row in by_created
-            .range::<(i64, &str)>(since..)
-            .map_err(|e| self.fail(e))?
-            .rev()
-        {
+        for row in by_created.range::<(i64, &str)>(since..).map_err(|e| self.fail(e))?.rev() {
             if runs.len() >= query.limit {
                 break;
             }
@@ -214,10 +203,7 @@ impl RunLog for RedbStore {
             let mut active = txn.open_table(ACTIVE).map_err(|e| self.fail(e))?;
             // A run finishes after it is created, so every candidate was created before the cutoff.
             let mut candidates = Vec::new();
-            for row in by_created
-                .range::<(i64, &str)>(..(cutoff_ms, ""))
-                .map_err(|e| self.fail(e))?
-            {
+            for row in by_created.range::<(i64, &str)>(..(cutoff_ms, "")).map_err(|e| self.fail(e))? {
                 let (key, _) = row.map_err(|e| self.fail(e))?;
                 let (created, id) = key.value();
                 candidates.push((created, id.to_owned()));
@@ -256,17 +242,13 @@ impl RunLog for RedbStore {
         let txn = self.write_txn()?;
         {
             let mut chunks = txn.open_table(output_table(kind)).map_err(|e| self.fail(e))?;
-            chunks
-                .retain_in((id, 0)..=(id, u32::MAX), |_, _| false)
-                .map_err(|e| self.fail(e))?;
+            chunks.retain_in((id, 0)..=(id, u32::MAX), |_, _| false).map_err(|e| self.fail(e))?;
             for (number, chunk) in output::chunks(lines).enumerate() {
                 let number = u32::try_from(number).map_err(|_| RunsError::Codec {
                     id: id.to_owned(),
                     message: "the output has more than 2^32 chunks".to_owned(),
                 })?;
-                chunks
-                    .insert((id, number), encode_chunk(id, chunk)?.as_slice())
-                    .map_err(|e| self.fail(e))?;
+                chunks.insert((id, number), encode_chunk(id, chunk)?.as_slice()).map_err(|e| self.fail(e))?;
             }
         }
         self.commit(txn)
@@ -359,10 +341,7 @@ mod tests {
         drop(store);
         let store = RedbStore::open(dir.path().join("jobs.redb")).unwrap();
         assert_eq!(store.get_run(record.id()).unwrap(), record);
-        assert!(
-            crate::Store::kinds(&store).unwrap().is_empty(),
-            "run tables are not model kinds"
-        );
+        assert!(crate::Store::kinds(&store).unwrap().is_empty(), "run tables are not model kinds");
     }
 
     #[test]
@@ -373,15 +352,8 @@ mod tests {
         store.create(&record).unwrap();
         let claim = store.claim_run(record.id()).unwrap().unwrap();
         store.transition(record.id(), Status::Started, &mut |_| {}).unwrap();
-        assert_eq!(
-            other.get_run(record.id()).unwrap().status(),
-            Status::Started,
-            "claimed: alive, not interrupted"
-        );
+        assert_eq!(other.get_run(record.id()).unwrap().status(), Status::Started, "claimed: alive, not interrupted");
         drop(claim);
-        assert!(
-            other.get_run(record.id()).unwrap().was_interrupted(),
-            "let go while started: interrupted"
-        );
+        assert!(other.get_run(record.id()).unwrap().was_interrupted(), "let go while started: interrupted");
     }
 }

@@ -53,10 +53,7 @@ pub struct RunRequest {
 impl RunRequest {
     /// A request to run `job` with its defaults.
     pub fn new(job: impl Into<String>) -> Self {
-        RunRequest {
-            job: job.into(),
-            ..RunRequest::default()
-        }
+        RunRequest { job: job.into(), ..RunRequest::default() }
     }
 }
 
@@ -113,14 +110,8 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
     let threads = request.threads.unwrap_or_else(engine::default_threads).max(1);
     log.recover_interrupted()?;
 
-    let mut record = RunRecord::new(
-        job.name(),
-        request.params.clone(),
-        shards,
-        threads,
-        request.dry_run,
-        engine::now_ms(),
-    );
+    let mut record =
+        RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, engine::now_ms());
     record.transition(Status::Queued)?;
     let mut already_active = Vec::new();
     log.insert_run(&record, &mut |active| {
@@ -153,9 +144,7 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
 /// error: its record says `failed`.
 pub fn run_queued(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Result<RunRecord, RunsError> {
     // Claim first, then record `started`: see `liveness` for why the order matters.
-    let claim = log
-        .claim_run(id)?
-        .ok_or_else(|| RunsError::AlreadyRunning { id: id.clone() })?;
+    let claim = log.claim_run(id)?.ok_or_else(|| RunsError::AlreadyRunning { id: id.clone() })?;
     let record = log.get_run(id)?;
     if record.status().is_finished() {
         return Ok(record);
@@ -277,13 +266,7 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
             drop(done_tx); // wakes the monitor at once
             result
         });
-        let mut monitor = Monitor {
-            log,
-            id: record.id(),
-            progress,
-            cancel: &options.cancel,
-            saved: None,
-        };
+        let mut monitor = Monitor { log, id: record.id(), progress, cancel: &options.cancel, saved: None };
         let interval = options.poll_interval.max(MIN_POLL_INTERVAL);
         while let Err(RecvTimeoutError::Timeout) = done_rx.recv_timeout(interval) {
             monitor.tick();
@@ -312,9 +295,7 @@ impl Monitor<'_> {
         let snapshot = RunProgress::capture(self.progress);
         let record = if self.saved.as_ref() == Some(&snapshot) {
             // Nothing new to save: a read is enough to see a cancel request.
-            self.log
-                .load_run(self.id)
-                .and_then(|r| r.ok_or_else(|| RunsError::UnknownRun { id: self.id.clone() }))
+            self.log.load_run(self.id).and_then(|r| r.ok_or_else(|| RunsError::UnknownRun { id: self.id.clone() }))
         } else {
             let stats = snapshot.live_stats();
             let saved = self.log.update(self.id, &mut |r| {

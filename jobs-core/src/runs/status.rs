@@ -40,14 +40,8 @@ pub enum Status {
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 6] = [
-        Status::New,
-        Status::Queued,
-        Status::Started,
-        Status::Completed,
-        Status::Failed,
-        Status::Canceled,
-    ];
+    pub const ALL: [Status; 6] =
+        [Status::New, Status::Queued, Status::Started, Status::Completed, Status::Failed, Status::Canceled];
 
     /// The status's name, as the command line prints and parses it.
     pub fn as_str(self) -> &'static str {
@@ -137,9 +131,6 @@ mod tests {
         for status in Status::ALL {
             assert_eq!(status.as_str().parse::<Status>(), Ok(status));
         }
-        assert_eq!(
-            "running".parse::<Status>().unwrap_err().to_string().split(' ').next(),
-            Some("`running`")
-        );
+        assert_eq!("running".parse::<Status>().unwrap_err().to_string().split(' ').next(), Some("`running`"));
     }
 }

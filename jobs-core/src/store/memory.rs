@@ -89,10 +89,7 @@ impl Store for MemoryStore {
         // Copy the range out so that `visit` may write to this store (a migration job does)
         // without deadlocking on the lock.
         let rows: Vec<(String, Vec<u8>)> = match self.read().get(kind) {
-            Some(rows) => rows
-                .range::<str, _>(range.bounds())
-                .map(|(id, bytes)| (id.clone(), bytes.clone()))
-                .collect(),
+            Some(rows) => rows.range::<str, _>(range.bounds()).map(|(id, bytes)| (id.clone(), bytes.clone())).collect(),
             None => return Ok(()),
         };
         for (id, bytes) in &rows {

@@ -139,7 +139,9 @@ impl WriteBatch {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process holds the store file in a way that excludes us.
-    #[error("the store {path} is in use by another process that does not share it; stop that process or use another --store")]
+    #[error(
+        "the store {path} is in use by another process that does not share it; stop that process or use another --store"
+    )]
     Locked {
         /// The store file.
         path: PathBuf,
@@ -153,7 +155,9 @@ pub enum StoreError {
         reason: String,
     },
     /// The store was written by a newer version of jobs.
-    #[error("the store {path} has format version {found}, newer than this program's {supported}; upgrade jobs to read it")]
+    #[error(
+        "the store {path} has format version {found}, newer than this program's {supported}; upgrade jobs to read it"
+    )]
     NewerFormat {
         /// The store file.
         path: PathBuf,

@@ -63,9 +63,7 @@ pub(crate) fn split_sorted_ids<E>(
     let shards = shards.max(1);
     // The i-th boundary is the id at position i * count / shards (1 <= i < shards): positions
     // are non-decreasing and below `count`, and repeat when there are fewer ids than shards.
-    let positions: Vec<u64> = (1..shards as u64)
-        .map(|i| boundary_position(count, shards as u64, i))
-        .collect();
+    let positions: Vec<u64> = (1..shards as u64).map(|i| boundary_position(count, shards as u64, i)).collect();
     let mut boundaries: Vec<String> = Vec::with_capacity(positions.len());
     if count > 0 && !positions.is_empty() {
         for_each_id(&mut |position, id| {

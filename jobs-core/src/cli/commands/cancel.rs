@@ -47,11 +47,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &CancelArgs, console: &mut
                 }
                 // It ended before it noticed the request.
                 status if status.is_finished() => Err(CliError::NotCancelable { id: id.clone(), status }),
-                status => Err(CliError::CancelPending {
-                    id: id.clone(),
-                    status,
-                    waited,
-                }),
+                status => Err(CliError::CancelPending { id: id.clone(), status, waited }),
             }
         }
     }

@@ -12,28 +12,16 @@ use crate::store::Store;
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     let seeder = super::seed::seeder(cli, "jobs demo")?;
-    let name = cli.demo_job.as_deref().ok_or(CliError::NotOffered {
-        command: "jobs demo",
-        what: "demo job",
-    })?;
-    let job = super::jobs()?
-        .find(name)
-        .ok_or_else(|| CliError::DemoJobMissing(name.to_owned()))?;
+    let name = cli.demo_job.as_deref().ok_or(CliError::NotOffered { command: "jobs demo", what: "demo job" })?;
+    let job = super::jobs()?.find(name).ok_or_else(|| CliError::DemoJobMissing(name.to_owned()))?;
     let store = cli.open_store(store_path)?;
 
     let held = held(store.as_ref(), job.models())?;
     if held.is_empty() {
-        let seed = SeedArgs {
-            explorations: args.explorations,
-            ..SeedArgs::default()
-        };
+        let seed = SeedArgs { explorations: args.explorations, ..SeedArgs::default() };
         super::seed::seed(seeder, store.as_ref(), &seed, console)?;
     } else {
-        let ignored = if args.explorations.is_some() {
-            "; --explorations is ignored"
-        } else {
-            ""
-        };
+        let ignored = if args.explorations.is_some() { "; --explorations is ignored" } else { "" };
         console.say(format_args!(
             "the store {} already holds {}, so it is not seeded{ignored} (use a new --store for fresh demo data)",
             store.location(),

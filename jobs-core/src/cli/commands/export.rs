@@ -19,23 +19,14 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ExportArgs, console: &mut
         None => export(store.as_ref(), model, &mut *console.out, CliError::stdout)?,
         Some(path) => export_to_file(store.as_ref(), model, path)?,
     };
-    let target = args
-        .output
-        .as_ref()
-        .map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+    let target = args.output.as_ref().map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
     console.say(format_args!("exported {count} {} entities to {target}", model.kind()));
     Ok(())
 }
 
 /// Exports to `path`; on failure removes the partial file, so a file that exists is whole.
 fn export_to_file(store: &dyn Store, model: &ModelDescriptor, path: &Path) -> Result<u64, CliError> {
-    let file_error = |action| {
-        move |source| CliError::File {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+    let file_error = |action| move |source| CliError::File { action, path: path.to_path_buf(), source };
     let file = File::create(path).map_err(file_error("create"))?;
     let mut writer = BufWriter::new(file);
     let result = export(store, model, &mut writer, file_error("write")).and_then(|count| {
@@ -62,11 +53,7 @@ fn export(
         let line = match model.stored_to_json(bytes) {
             Ok(line) => line,
             Err(reason) => {
-                failed = Some(CliError::Corrupt {
-                    kind: model.kind().to_owned(),
-                    id: id.to_owned(),
-                    reason,
-                });
+                failed = Some(CliError::Corrupt { kind: model.kind().to_owned(), id: id.to_owned(), reason });
                 return ControlFlow::Break(());
             }
         };

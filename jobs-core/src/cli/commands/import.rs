@@ -38,11 +38,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ImportArgs, console: &mut
         }
         Some(path) => {
             let name = path.display().to_string();
-            let file_error = |source| CliError::File {
-                action: "read",
-                path: path.to_path_buf(),
-                source,
-            };
+            let file_error = |source| CliError::File { action: "read", path: path.to_path_buf(), source };
             let file = File::open(path).map_err(file_error)?;
             let batch = read(model, BufReader::new(file), &name, file_error)?;
             (name, batch)
@@ -87,10 +83,8 @@ fn read(
         match check_line(model, &bytes, number == 1) {
             Ok(None) => {}
             Ok(Some((id, encoded))) => match first_line_of.get(&id) {
-                Some(first) => problems.push(Problem {
-                    line: number,
-                    what: format!("the id `{id}` is already used on line {first}"),
-                }),
+                Some(first) => problems
+                    .push(Problem { line: number, what: format!("the id `{id}` is already used on line {first}") }),
                 None => {
                     first_line_of.insert(id.clone(), number);
                     batch.put(model.kind(), id, encoded);
@@ -99,28 +93,17 @@ fn read(
             Err(what) => problems.push(Problem { line: number, what }),
         }
     }
-    if problems.is_empty() {
-        Ok(batch)
-    } else {
-        Err(CliError::Import(describe(model, source, &problems)))
-    }
+    if problems.is_empty() { Ok(batch) } else { Err(CliError::Import(describe(model, source, &problems))) }
 }
 
 /// The id and encoding of one line's entity; `None` for a blank line.
 fn check_line(model: &ModelDescriptor, bytes: &[u8], first: bool) -> Result<Option<(String, Vec<u8>)>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8 ({e})"))?;
-    let text = if first {
-        text.trim_start_matches('\u{feff}')
-    } else {
-        text
-    };
+    let text = if first { text.trim_start_matches('\u{feff}') } else { text };
     if text.trim().is_empty() {
         return Ok(None);
     }
-    model
-        .json_to_stored(text)
-        .map(Some)
-        .map_err(|e| without_json_position(&e))
+    model.json_to_stored(text).map(Some).map_err(|e| without_json_position(&e))
 }
 
 /// serde_json ends its messages with "at line 1 column N", which would read as the input's
@@ -173,19 +156,10 @@ mod tests {
             "{\"id\":\"c\",\"words\":[]}",
         );
         let err = check(input).unwrap_err();
-        assert!(
-            err.starts_with("nothing was imported: 4 lines are not a valid CliTestNote in notes.jsonl"),
-            "{err}"
-        );
-        assert!(
-            err.contains("\n  line 3: invalid type: integer `3`, expected a sequence (at column"),
-            "{err}"
-        );
+        assert!(err.starts_with("nothing was imported: 4 lines are not a valid CliTestNote in notes.jsonl"), "{err}");
+        assert!(err.contains("\n  line 3: invalid type: integer `3`, expected a sequence (at column"), "{err}");
         assert!(err.contains("\n  line 4: the id is empty"), "{err}");
-        assert!(
-            err.contains("\n  line 5: the id `a` is already used on line 1"),
-            "{err}"
-        );
+        assert!(err.contains("\n  line 5: the id `a` is already used on line 1"), "{err}");
         assert!(err.contains("\n  line 6: expected"), "{err}");
         assert!(!err.contains("line 7"), "{err}");
     }
@@ -195,21 +169,13 @@ mod tests {
         let batch =
             check("\u{feff}{\"id\":\"a\",\"words\":[]}\r\n   \r\n{\"id\":\"b\",\"words\":[\"x\"]}\r\n").unwrap();
         assert_eq!(batch.len(), 2);
-        let _ = Note {
-            id: String::new(),
-            words: Vec::new(),
-        };
+        let _ = Note { id: String::new(), words: Vec::new() };
     }
 
     #[test]
     fn invalid_utf8_is_a_bad_line_not_a_crash() {
-        let err = read(
-            note_model(),
-            &b"{\"id\":\"a\",\"words\":[]}\n\xff\xfe\n"[..],
-            "x",
-            CliError::Stdin,
-        )
-        .unwrap_err();
+        let err =
+            read(note_model(), &b"{\"id\":\"a\",\"words\":[]}\n\xff\xfe\n"[..], "x", CliError::Stdin).unwrap_err();
         assert!(err.to_string().contains("line 2: not valid UTF-8"), "{err}");
     }
 

@@ -70,10 +70,7 @@ fn table(jobs: &[&JobDescriptor]) -> Vec<String> {
     let models = |job: &JobDescriptor| job.models().join(", ");
     let name_width = jobs.iter().map(|j| j.name().len()).chain([3]).max().unwrap_or(3);
     let models_width = jobs.iter().map(|j| models(j).len()).chain([6]).max().unwrap_or(6);
-    let mut lines = vec![format!(
-        "{:name_width$}  {:models_width$}  SHARDS  DESCRIPTION",
-        "JOB", "MODELS"
-    )];
+    let mut lines = vec![format!("{:name_width$}  {:models_width$}  SHARDS  DESCRIPTION", "JOB", "MODELS")];
     for job in jobs {
         let row = format!(
             "{:name_width$}  {:models_width$}  {:>6}  {}",

@@ -49,11 +49,7 @@ pub(crate) fn dispatch(cli: &Cli, args: &Args, console: &mut Console<'_>) -> Res
 /// The registry, refused when it is empty (the linking trap) or has duplicate names.
 fn jobs() -> Result<&'static Registry, CliError> {
     let registry = registry::registry()?;
-    if registry.is_empty() {
-        Err(CliError::NoJobs)
-    } else {
-        Ok(registry)
-    }
+    if registry.is_empty() { Err(CliError::NoJobs) } else { Ok(registry) }
 }
 
 /// The model registered as `kind`, or an error naming the known kinds.
@@ -67,10 +63,6 @@ fn find_model(kind: &str) -> Result<&'static ModelDescriptor, CliError> {
             .filter(|(distance, k)| *distance <= k.len() / 3 + 1)
             .min()
             .map(|(_, k)| k);
-        CliError::UnknownKind {
-            kind: kind.to_owned(),
-            suggestion,
-            known,
-        }
+        CliError::UnknownKind { kind: kind.to_owned(), suggestion, known }
     })
 }

@@ -20,18 +20,10 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &OutputArgs, console: &mut
     let summary = match (record.status(), record.output) {
         (Status::Completed, Some(summary)) => summary,
         (status, _) => {
-            return Err(RunsError::NoOutput {
-                id: args.id.clone(),
-                status,
-            }
-            .into());
+            return Err(RunsError::NoOutput { id: args.id.clone(), status }.into());
         }
     };
-    let kind = if args.full {
-        OutputKind::Full
-    } else {
-        OutputKind::Stored
-    };
+    let kind = if args.full { OutputKind::Full } else { OutputKind::Stored };
     let target = match &args.output {
         None => {
             write_lines(store.as_ref(), &args.id, kind, &mut *console.out, CliError::stdout)?;
@@ -85,20 +77,16 @@ pub(super) fn write_lines(
 ) -> Result<u64, CliError> {
     let mut written = 0u64;
     let mut failed = None;
-    log.visit_output(
-        id,
-        kind,
-        &mut |line| match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
-            Ok(()) => {
-                written += 1;
-                ControlFlow::Continue(())
-            }
-            Err(error) => {
-                failed = Some(error);
-                ControlFlow::Break(())
-            }
-        },
-    )?;
+    log.visit_output(id, kind, &mut |line| match out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")) {
+        Ok(()) => {
+            written += 1;
+            ControlFlow::Continue(())
+        }
+        Err(error) => {
+            failed = Some(error);
+            ControlFlow::Break(())
+        }
+    })?;
     match failed {
         Some(error) => Err(write_error(error)),
         None => Ok(written),
@@ -107,13 +95,7 @@ pub(super) fn write_lines(
 
 /// Writes to `path`; on failure removes the partial file, so a file that exists is whole.
 fn write_file(log: &dyn RunLog, id: &RunId, kind: OutputKind, path: &Path) -> Result<u64, CliError> {
-    let file_error = |action| {
-        move |source| CliError::File {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+    let file_error = |action| move |source| CliError::File { action, path: path.to_path_buf(), source };
     let file = File::create(path).map_err(file_error("create"))?;
     let mut writer = BufWriter::new(file);
     let result = write_lines(log, id, kind, &mut writer, file_error("write")).and_then(|count| {
@@ -143,21 +125,12 @@ mod tests {
         };
         assert_eq!(describe(&whole, OutputKind::Stored), "3 lines");
         assert_eq!(describe(&whole, OutputKind::Full), "3 lines, every one");
-        let folded = OutputSummary {
-            lines: 50,
-            distinct: 2,
-            stored_lines: 2,
-            ..whole
-        };
+        let folded = OutputSummary { lines: 50, distinct: 2, stored_lines: 2, ..whole };
         assert_eq!(
             describe(&folded, OutputKind::Stored),
             "50 lines (2 distinct) shown as 2 lines: identical lines folded; --full prints every line"
         );
-        let cut = OutputSummary {
-            truncated: true,
-            limit: 20,
-            ..folded
-        };
+        let cut = OutputSummary { truncated: true, limit: 20, ..folded };
         assert_eq!(
             describe(&cut, OutputKind::Stored),
             "50 lines (2 distinct) shown as 2 lines: identical lines folded, cut at 20 characters; --full prints \

@@ -22,10 +22,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &PruneArgs, console: &mut 
     let which = if args.older_than == 0 {
         "every finished run".to_owned()
     } else {
-        format!(
-            "runs that finished more than {} ago",
-            plural(args.older_than, "day", "days")
-        )
+        format!("runs that finished more than {} ago", plural(args.older_than, "day", "days"))
     };
     console.say(format_args!(
         "pruned {} ({which}) from {}",

@@ -69,19 +69,13 @@ pub(super) fn carry_out(
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
     let progress = Arc::new(Progress::new());
-    let options = RunnerOptions {
-        output_limit,
-        progress: Some(Arc::clone(&progress)),
-        ..RunnerOptions::default()
-    };
+    let options = RunnerOptions { output_limit, progress: Some(Arc::clone(&progress)), ..RunnerOptions::default() };
     if console.progress_bar {
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
         console.say(format_args!("run {id}: started"));
     }
-    let record = progress::watch(console, &progress, &options.cancel, || {
-        runs::run_queued(log, id, &options)
-    })
-    .map_err(CliError::Internal)??;
+    let record = progress::watch(console, &progress, &options.cancel, || runs::run_queued(log, id, &options))
+        .map_err(CliError::Internal)??;
     report_finished(log, &record, console)
 }
 
@@ -106,11 +100,7 @@ pub(super) fn report_finished(log: &dyn RunLog, record: &RunRecord, console: &mu
                 console.say(line);
             }
             console.say(format_args!("run {id}: completed"));
-            if record.stats.failures > 0 {
-                Err(CliError::JobFailed(record.stats.failures))
-            } else {
-                Ok(())
-            }
+            if record.stats.failures > 0 { Err(CliError::JobFailed(record.stats.failures)) } else { Ok(()) }
         }
         Status::Canceled => {
             console.say(format_args!(
@@ -129,14 +119,9 @@ pub(super) fn report_finished(log: &dyn RunLog, record: &RunRecord, console: &mu
             console.say(format_args!("run {id}: failed"));
             Err(CliError::RunFailed {
                 id: id.clone(),
-                error: record
-                    .error
-                    .clone()
-                    .unwrap_or_else(|| "no error was recorded".to_owned()),
+                error: record.error.clone().unwrap_or_else(|| "no error was recorded".to_owned()),
             })
         }
-        unfinished => Err(CliError::Internal(format!(
-            "run {id} is still {unfinished} after it was carried out"
-        ))),
+        unfinished => Err(CliError::Internal(format!("run {id} is still {unfinished} after it was carried out"))),
     }
 }

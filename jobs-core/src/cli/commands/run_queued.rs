@@ -29,10 +29,9 @@ pub(super) fn run(
         progress: Some(Arc::clone(&progress)),
         ..RunnerOptions::default()
     };
-    let record = progress::watch(console, &progress, &options.cancel, || {
-        runs::run_queued(store.as_ref(), &args.id, &options)
-    })
-    .map_err(CliError::Internal)??;
+    let record =
+        progress::watch(console, &progress, &options.cancel, || runs::run_queued(store.as_ref(), &args.id, &options))
+            .map_err(CliError::Internal)??;
     tracing::info!(run = %args.id, status = %record.status(), "the queued run is over");
     detach::remove_log(store_path, &args.id, true);
     Ok(())

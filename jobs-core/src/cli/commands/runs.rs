@@ -18,11 +18,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunsArgs, console: &mut C
     let store = cli.open_store(store_path)?;
     let now = now_ms();
     let window_ms = i64::try_from(args.days.saturating_mul(DAY_SECS * 1000)).unwrap_or(i64::MAX);
-    let query = ListQuery {
-        since_ms: Some(now.saturating_sub(window_ms)),
-        limit: args.limit,
-        job: args.job.clone(),
-    };
+    let query = ListQuery { since_ms: Some(now.saturating_sub(window_ms)), limit: args.limit, job: args.job.clone() };
     let records = store.list(&query)?;
     if args.json {
         for record in &records {
@@ -66,13 +62,7 @@ fn table(records: &[RunRecord], now_ms: i64) -> Vec<String> {
         .collect();
     let header = ["RUN", "STATUS", "CREATED (UTC)", "DURATION", "NOTE"].map(str::to_owned);
     let widths: Vec<usize> = (0..4)
-        .map(|column| {
-            rows.iter()
-                .chain([&header])
-                .map(|row| row[column].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
+        .map(|column| rows.iter().chain([&header]).map(|row| row[column].chars().count()).max().unwrap_or(0))
         .collect();
     [&header]
         .into_iter()
@@ -147,10 +137,7 @@ mod tests {
         done.transition_at(Status::Queued, 1_718_000_000_000).unwrap();
         done.transition_at(Status::Started, 1_718_000_000_100).unwrap();
         done.transition_at(Status::Completed, 1_718_000_002_600).unwrap();
-        done.output = Some(OutputSummary {
-            lines: 12,
-            ..OutputSummary::default()
-        });
+        done.output = Some(OutputSummary { lines: 12, ..OutputSummary::default() });
         let mut dead = RunRecord::new("MigrationJob", Params::new(), 8, 2, true, 1_718_000_000_000);
         dead.transition_at(Status::Queued, 1_718_000_000_000).unwrap();
         dead.transition_at(Status::Started, 1_718_000_000_000).unwrap();
@@ -161,28 +148,13 @@ mod tests {
 
         let lines = table(&[done.clone(), dead.clone(), waiting.clone()], 0);
         let id_width = dead.id().as_str().len();
-        assert_eq!(
-            lines[0],
-            format!("{:id_width$}  STATUS     CREATED (UTC)        DURATION  NOTE", "RUN")
-        );
+        assert_eq!(lines[0], format!("{:id_width$}  STATUS     CREATED (UTC)        DURATION  NOTE", "RUN"));
         assert_eq!(
             lines[1],
-            format!(
-                "{:id_width$}  completed  2024-06-10 06:13:20  2.5 s     12 output lines",
-                done.id().as_str()
-            )
+            format!("{:id_width$}  completed  2024-06-10 06:13:20  2.5 s     12 output lines", done.id().as_str())
         );
-        assert_eq!(
-            lines[2],
-            format!(
-                "{}  failed     2024-06-10 06:13:20  840 ms    dry run; interrupted",
-                dead.id()
-            )
-        );
-        assert_eq!(
-            lines[3],
-            format!("{:id_width$}  queued     2024-06-10 06:13:20  -", waiting.id().as_str())
-        );
+        assert_eq!(lines[2], format!("{}  failed     2024-06-10 06:13:20  840 ms    dry run; interrupted", dead.id()));
+        assert_eq!(lines[3], format!("{:id_width$}  queued     2024-06-10 06:13:20  -", waiting.id().as_str()));
     }
 
     #[test]

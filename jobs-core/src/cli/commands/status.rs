@@ -54,11 +54,8 @@ fn describe(record: &RunRecord, now_ms: i64) -> Vec<String> {
     }
     lines.push(field("options", options));
     lines.push(field("created", format!("{} UTC", timestamp::utc(record.created_ms()))));
-    for (label, at) in [
-        ("queued", record.queued_ms),
-        ("started", record.started_ms),
-        ("finished", record.finished_ms),
-    ] {
+    for (label, at) in [("queued", record.queued_ms), ("started", record.started_ms), ("finished", record.finished_ms)]
+    {
         if let Some(at) = at {
             lines.push(field(label, format!("{} UTC", timestamp::utc(at))));
         }
@@ -74,10 +71,7 @@ fn describe(record: &RunRecord, now_ms: i64) -> Vec<String> {
     lines.push(field("counters", counters(record)));
     if let Some(output) = &record.output {
         let cut = if output.truncated {
-            format!(
-                ", cut at {} characters (`jobs output --full` has every line)",
-                output.limit
-            )
+            format!(", cut at {} characters (`jobs output --full` has every line)", output.limit)
         } else {
             String::new()
         };
@@ -161,12 +155,7 @@ fn shards(record: &RunRecord) -> Vec<String> {
     if shards.is_empty() {
         return Vec::new();
     }
-    let kind_width = shards
-        .iter()
-        .map(|s| s.kind.len())
-        .chain(["MODEL".len()])
-        .max()
-        .unwrap_or(5);
+    let kind_width = shards.iter().map(|s| s.kind.len()).chain(["MODEL".len()]).max().unwrap_or(5);
     let mut lines = vec![
         "shards:".to_owned(),
         format!(
