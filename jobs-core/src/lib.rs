@@ -69,6 +69,8 @@ pub mod registry;
 pub mod runs;
 pub mod store;
 pub mod testing;
+#[cfg(any(feature = "cli", feature = "web"))]
+mod timestamp;
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -103,7 +103,6 @@ mod logging;
 mod progress;
 mod report;
 mod store;
-mod timestamp;
 
 #[cfg(test)]
 mod tests;

@@ -7,9 +7,9 @@ use crate::cli::args::{DAY_SECS, RunsArgs};
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::report::{elapsed, plural};
-use crate::cli::timestamp;
 use crate::engine::now_ms;
 use crate::runs::{ListQuery, RunRecord, Status};
+use crate::timestamp;
 
 /// The longest error shown in the table's NOTE column; `jobs status` shows it whole.
 const NOTE_ERROR_CHARS: usize = 80;

@@ -8,10 +8,10 @@ use crate::cli::args::StatusArgs;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::report::{self, elapsed, plural};
-use crate::cli::timestamp;
 use crate::context::Counters;
 use crate::engine::now_ms;
 use crate::runs::{RunPhase, RunRecord, Status};
+use crate::timestamp;
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &StatusArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     let store = cli.open_store(store_path)?;
