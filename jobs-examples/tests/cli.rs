@@ -3,7 +3,10 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
+
+mod support;
+use support::{Ran, jobs_command};
 
 const EXAMPLE_JOBS: [&str; 6] = [
     "InteractionAuditOneOffJob",
@@ -19,30 +22,6 @@ struct Workdir {
     dir: tempfile::TempDir,
 }
 
-/// What one `jobs` command did.
-struct Ran {
-    code: Option<i32>,
-    out: String,
-    err: String,
-}
-
-impl Ran {
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "stdout:\n{}\nstderr:\n{}", self.out, self.err);
-        self
-    }
-}
-
-impl From<Output> for Ran {
-    fn from(output: Output) -> Self {
-        Ran {
-            code: output.status.code(),
-            out: String::from_utf8_lossy(&output.stdout).into_owned(),
-            err: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-}
-
 impl Workdir {
     fn new() -> Self {
         Workdir { dir: tempfile::tempdir().expect("a temporary directory") }
@@ -53,15 +32,7 @@ impl Workdir {
     }
 
     fn command(&self, store: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
-        command
-            .arg("--store")
-            .arg(self.path(store))
-            .args(args)
-            .env_remove("JOBS_STORE")
-            .env_remove("JOBS_LOG")
-            .stdin(Stdio::null());
-        command
+        jobs_command(&self.path(store), args)
     }
 
     /// Runs `jobs --store <dir>/<store> args...`.

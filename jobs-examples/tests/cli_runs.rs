@@ -7,8 +7,11 @@
 //! passes. Each test works in its own temporary store.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
+
+mod support;
 use std::time::{Duration, Instant};
+use support::{Ran, jobs_command};
 
 use jobs_core::Params;
 use jobs_core::engine::now_ms;
@@ -23,40 +26,6 @@ const PATIENCE: Duration = Duration::from_secs(60);
 /// A temporary directory holding the store and files of one test.
 struct Workdir {
     dir: tempfile::TempDir,
-}
-
-/// What one `jobs` command did.
-struct Ran {
-    code: Option<i32>,
-    out: String,
-    err: String,
-}
-
-impl Ran {
-    fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(self.code, Some(code), "stdout:\n{}\nstderr:\n{}", self.out, self.err);
-        self
-    }
-
-    /// The run id in the `run <id>: <status>` line of stderr.
-    fn run_id(&self) -> String {
-        let line = self
-            .err
-            .lines()
-            .find(|line| line.starts_with("run ") && line.contains(": "))
-            .unwrap_or_else(|| panic!("no `run <id>: <status>` line in:\n{}", self.err));
-        line["run ".len()..].split(": ").next().unwrap_or_default().to_owned()
-    }
-}
-
-impl From<Output> for Ran {
-    fn from(output: Output) -> Self {
-        Ran {
-            code: output.status.code(),
-            out: String::from_utf8_lossy(&output.stdout).into_owned(),
-            err: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
 }
 
 impl Workdir {
@@ -74,15 +43,7 @@ impl Workdir {
 
     /// `jobs --store <dir>/jobs.redb args...`, not yet started.
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
-        command
-            .arg("--store")
-            .arg(self.store())
-            .args(args)
-            .env_remove("JOBS_STORE")
-            .env_remove("JOBS_LOG")
-            .stdin(Stdio::null());
-        command
+        jobs_command(&self.store(), args)
     }
 
     fn jobs(&self, args: &[&str]) -> Ran {

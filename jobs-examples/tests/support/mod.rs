@@ -1,0 +1,50 @@
+//! What the `jobs` binary's integration tests share: starting it on a store and reading what
+//! it did.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// What one `jobs` command did.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub out: String,
+    pub err: String,
+}
+
+impl Ran {
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, Some(code), "stdout:\n{}\nstderr:\n{}", self.out, self.err);
+        self
+    }
+
+    /// The run id in the `run <id>: <status>` line of stderr.
+    pub fn run_id(&self) -> String {
+        let line = self
+            .err
+            .lines()
+            .find(|line| line.starts_with("run ") && line.contains(": "))
+            .unwrap_or_else(|| panic!("no `run <id>: <status>` line in:\n{}", self.err));
+        line["run ".len()..].split(": ").next().unwrap_or_default().to_owned()
+    }
+}
+
+impl From<Output> for Ran {
+    fn from(output: Output) -> Self {
+        Ran {
+            code: output.status.code(),
+            out: String::from_utf8_lossy(&output.stdout).into_owned(),
+            err: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// `jobs --store <store> args...`, not yet started, with no store or log settings inherited
+/// from the environment and nothing on stdin.
+pub fn jobs_command(store: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
+    command.arg("--store").arg(store).args(args).env_remove("JOBS_STORE").env_remove("JOBS_LOG").stdin(Stdio::null());
+    command
+}
