@@ -24,7 +24,9 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const WIDTH: u32 = 1280;
 /// Explorations in the store for the run watched to completion, and then for the long run.
 const SMALL: &str = "300";
-const LARGE: &str = "90000";
+/// Large enough that the long run is still mapping seconds after the page shows it, on an
+/// idle machine too, so the cancel and the restart land mid-run.
+const LARGE: &str = "150000";
 
 type TestResult = Result<(), String>;
 
