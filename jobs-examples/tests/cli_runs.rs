@@ -46,6 +46,16 @@ impl Workdir {
         jobs_command(&self.store(), args)
     }
 
+    /// Starts a one-thread `jobs run InteractionAuditOneOffJob` in the foreground, its stdout
+    /// and stderr each set by `output`.
+    fn start_long_run(&self, output: fn() -> Stdio) -> Child {
+        self.command(&["run", "InteractionAuditOneOffJob", "--threads", "1"])
+            .stdout(output())
+            .stderr(output())
+            .spawn()
+            .expect("jobs run starts")
+    }
+
     fn jobs(&self, args: &[&str]) -> Ran {
         self.command(args).output().expect("the jobs binary runs").into()
     }
@@ -363,12 +373,7 @@ fn detached_run_is_canceled_from_another_process(work: &Workdir) -> Option<()> {
 }
 
 fn foreground_run_canceled_from_another_process_exits_130(work: &Workdir) -> Option<()> {
-    let mut child = work
-        .command(&["run", "InteractionAuditOneOffJob", "--threads", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("jobs run starts");
+    let mut child = work.start_long_run(Stdio::piped);
     let id = started_run(work, &mut child)?;
     let canceled = work.jobs(&["cancel", &id]);
     wait_for("the run to exit", || child.try_wait().expect("checkable"));
@@ -384,12 +389,7 @@ fn foreground_run_canceled_from_another_process_exits_130(work: &Workdir) -> Opt
 }
 
 fn killed_run_is_failed_interrupted_at_the_next_command(work: &Workdir) -> Option<()> {
-    let mut child = work
-        .command(&["run", "InteractionAuditOneOffJob", "--threads", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("jobs run starts");
+    let mut child = work.start_long_run(Stdio::null);
     let id = started_run(work, &mut child)?;
     child.kill().expect("SIGKILL"); // no destructor runs, no last write
     child.wait().expect("reaped");
