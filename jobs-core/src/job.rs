@@ -201,6 +201,11 @@ pub trait Job: Reduce {
     const DEFAULT_SHARDS: usize;
     /// The job's parameters: the struct's fields.
     const PARAMS: &'static [ParamSpec];
+    /// How many entities and keys may fail in a run that still completes
+    /// (`#[one_off_job(max_failures = N)]`); a run with more ends `failed`. A run can set its
+    /// own limit ([`RunOptions::max_failures`](crate::RunOptions::max_failures),
+    /// `jobs run --max-failures N`).
+    const MAX_FAILURES: u64 = 0;
 
     /// Builds the job from `--param name=value` pairs, checking every one.
     ///

@@ -25,6 +25,7 @@ pub struct JobDescriptor {
     name: &'static str,
     models: &'static [&'static str],
     default_shards: usize,
+    max_failures: u64,
     description: &'static str,
     module_path: &'static str,
     file: &'static str,
@@ -48,6 +49,7 @@ impl JobDescriptor {
             name: J::NAME,
             models: J::MODELS,
             default_shards: J::DEFAULT_SHARDS,
+            max_failures: J::MAX_FAILURES,
             description,
             module_path,
             file,
@@ -71,6 +73,12 @@ impl JobDescriptor {
     /// Its shard count when a run does not ask for one.
     pub fn default_shards(&self) -> usize {
         self.default_shards
+    }
+
+    /// How many entities and keys may fail in a run that still completes, when the run does
+    /// not set its own limit ([`Job::MAX_FAILURES`]).
+    pub fn max_failures(&self) -> u64 {
+        self.max_failures
     }
 
     /// Its doc comment.
@@ -121,6 +129,7 @@ impl fmt::Debug for JobDescriptor {
             .field("name", &self.name)
             .field("models", &self.models)
             .field("default_shards", &self.default_shards)
+            .field("max_failures", &self.max_failures)
             .field("module_path", &self.module_path)
             .field("location", &self.location())
             .finish_non_exhaustive()

@@ -23,7 +23,8 @@ pub struct Tick {
 }
 
 /// Sleeps `delay_ms` per entity, so that a run lasts long enough to be killed or canceled.
-#[one_off_job(models = [Tick], shards = 2)]
+/// Its unlucky ticks fail, which its failure limit allows.
+#[one_off_job(models = [Tick], shards = 2, max_failures = 10)]
 pub struct RunsSlow {
     delay_ms: u64,
 }

@@ -199,7 +199,7 @@ fn params_are_passed_to_the_job() {
 }
 
 #[test]
-fn a_run_with_failures_lists_them_on_stderr_and_exits_1() {
+fn a_run_with_more_failures_than_allowed_lists_them_fails_and_exits_1() {
     let work = Workdir::new();
     work.seed("full.redb");
     // Rights without their explorations: each viewable private one fails.
@@ -211,7 +211,18 @@ fn a_run_with_failures_lists_them_on_stderr_and_exits_1() {
     assert!(ran.out.is_empty(), "{}", ran.out);
     assert!(ran.err.contains("\nfailures ("), "{}", ran.err);
     assert!(ran.err.contains("has rights but is not stored"), "{}", ran.err);
-    assert!(ran.err.contains("error: the run had "), "{}", ran.err);
+    assert!(ran.err.contains("entities or keys failed, more than the 0 allowed (max_failures)"), "{}", ran.err);
+    let id = ran.run_id();
+    let status = work.jobs("rights-only.redb", &["status", &id]);
+    status.assert_code(0);
+    assert!(status.out.contains("failed"), "{}", status.out);
+    assert!(status.out.contains("more than the 0 allowed"), "{}", status.out);
+
+    // The same run with a limit it stays within completes, still listing its failures.
+    let allowed = work.jobs("rights-only.redb", &["run", "ViewableExplorationsAuditJob", "--max-failures", "1000000"]);
+    allowed.assert_code(0);
+    assert!(allowed.err.contains("has rights but is not stored"), "{}", allowed.err);
+    assert!(allowed.err.contains(": completed"), "{}", allowed.err);
 }
 
 #[test]

@@ -11,8 +11,12 @@ use syn::{Ident, LitInt, LitStr, Token, Type, bracketed};
 use crate::errors::Errors;
 
 /// The keys `#[one_off_job]` accepts, each with the form it takes.
-pub(crate) const KEYS: &[(&str, &str)] =
-    &[("models", "`models = [ExplorationModel]`"), ("shards", "`shards = 64`"), ("name", "`name = \"MyJob\"`")];
+pub(crate) const KEYS: &[(&str, &str)] = &[
+    ("models", "`models = [ExplorationModel]`"),
+    ("shards", "`shards = 64`"),
+    ("name", "`name = \"MyJob\"`"),
+    ("max_failures", "`max_failures = 10`"),
+];
 
 /// The arguments as written, before they are checked against each other and the struct.
 #[derive(Default)]
@@ -21,8 +25,9 @@ pub(crate) struct JobArgs {
     /// Whether `models` was written (or misspelled) at all, even if it did not parse: then a
     /// "missing `models`" error would only repeat the one already reported.
     pub(crate) models_attempted: bool,
-    pub(crate) shards: Option<Shards>,
+    pub(crate) shards: Option<Count>,
     pub(crate) name: Option<LitStr>,
+    pub(crate) max_failures: Option<Count>,
 }
 
 /// `models = [A, B]`.
@@ -32,8 +37,9 @@ pub(crate) struct Models {
     pub(crate) types: Vec<Type>,
 }
 
-/// `shards = N`, with `N` as written and its value if it is an integer literal.
-pub(crate) struct Shards {
+/// `shards = N` or `max_failures = N`, with `N` as written and its value if it is an integer
+/// literal.
+pub(crate) struct Count {
     pub(crate) tokens: TokenStream,
     pub(crate) value: Option<u64>,
 }
@@ -91,6 +97,7 @@ fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) ->
     let duplicate = match key_text.as_str() {
         "models" => args.models.is_some(),
         "shards" => args.shards.is_some(),
+        "max_failures" => args.max_failures.is_some(),
         _ => args.name.is_some(),
     };
     if duplicate {
@@ -100,7 +107,8 @@ fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) ->
     }
     match key_text.as_str() {
         "models" => args.models = Some(parse_models(key, input)?),
-        "shards" => args.shards = Some(parse_shards(input)),
+        "shards" => args.shards = Some(parse_count(input)),
+        "max_failures" => args.max_failures = Some(parse_count(input)),
         _ => args.name = Some(parse_name(input)?),
     }
     Ok(())
@@ -125,10 +133,10 @@ fn parse_models(key: Ident, input: ParseStream) -> syn::Result<Models> {
     Ok(Models { key, types: types.into_iter().collect() })
 }
 
-fn parse_shards(input: ParseStream) -> Shards {
+fn parse_count(input: ParseStream) -> Count {
     let tokens = take_value(input);
     let value = syn::parse2::<LitInt>(tokens.clone()).ok().and_then(|lit| lit.base10_parse::<u64>().ok());
-    Shards { tokens, value }
+    Count { tokens, value }
 }
 
 fn parse_name(input: ParseStream) -> syn::Result<LitStr> {
@@ -196,6 +204,7 @@ mod tests {
         assert_eq!(closest_key("modles"), Some("models"));
         assert_eq!(closest_key("Models"), Some("models"));
         assert_eq!(closest_key("nmae"), Some("name"));
+        assert_eq!(closest_key("max_failure"), Some("max_failures"));
         assert_eq!(closest_key("threads"), None);
     }
 

@@ -30,6 +30,7 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
     let name = &job.name;
     let shards = job.shards as usize;
     let description = &job.description;
+    let max_failures = job.max_failures.map(|limit| quote!(const MAX_FAILURES: u64 = #limit;));
 
     let listed = job.models.iter().map(|model| {
         quote_spanned! {at(model)=>
@@ -84,6 +85,7 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
                 const MODELS: &'static [&'static str] = &[#(#kinds),*];
                 const DEFAULT_SHARDS: usize = #shards;
                 const PARAMS: &'static [#private::ParamSpec] = &[#(#param_specs),*];
+                #max_failures
 
                 fn from_params(params: &#private::Params) -> #private::core::result::Result<Self, #private::ParamError> {
                     params.check_names(<Self as #private::Job>::NAME, <Self as #private::Job>::PARAMS)?;

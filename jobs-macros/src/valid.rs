@@ -6,7 +6,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Attribute, Expr, Fields, Ident, Item, ItemStruct, Lit, LitStr, Meta, Type};
 
-use crate::attr::{JobArgs, Models, Shards};
+use crate::attr::{Count, JobArgs, Models};
 use crate::errors::Errors;
 
 /// The most shards a job may ask for. Keep in step with `jobs_core::engine::MAX_SHARDS`.
@@ -22,6 +22,8 @@ pub(crate) struct Job<'a> {
     pub(crate) name_span: Span,
     pub(crate) models: Vec<Type>,
     pub(crate) shards: u64,
+    /// `max_failures = N`, when given; the `Job` trait's default (0) otherwise.
+    pub(crate) max_failures: Option<u64>,
     pub(crate) description: String,
     pub(crate) params: Vec<Param<'a>>,
 }
@@ -72,6 +74,7 @@ pub(crate) fn item<'a>(item: &'a Item, errors: &mut Errors) -> Option<&'a ItemSt
 pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) -> Option<Job<'a>> {
     let models = models(args.models, args.models_attempted, errors);
     let shards = shards(args.shards, errors);
+    let max_failures = args.max_failures.and_then(|count| max_failures(&count, errors));
     let (name, name_span) = name(args.name.as_ref(), item, errors);
     let mut params = Vec::new();
     if let Fields::Named(fields) = &item.fields {
@@ -84,7 +87,7 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
     if models.is_empty() {
         return None;
     }
-    Some(Job { item, name, name_span, models, shards, description: doc_comment(&item.attrs), params })
+    Some(Job { item, name, name_span, models, shards, max_failures, description: doc_comment(&item.attrs), params })
 }
 
 /// The listed models: at least one, each once (as written: `A` and `crate::A` are told apart
@@ -115,7 +118,7 @@ fn models(models: Option<Models>, attempted: bool, errors: &mut Errors) -> Vec<T
 }
 
 /// The shard count: an integer literal from 1 to [`MAX_SHARDS`], or the default.
-fn shards(shards: Option<Shards>, errors: &mut Errors) -> u64 {
+fn shards(shards: Option<Count>, errors: &mut Errors) -> u64 {
     let Some(shards) = shards else {
         return DEFAULT_SHARDS;
     };
@@ -143,6 +146,27 @@ fn shards(shards: Option<Shards>, errors: &mut Errors) -> u64 {
     };
     errors.spanned(&shards.tokens, problem);
     DEFAULT_SHARDS
+}
+
+/// How many failed entities and keys a run may have and still complete: an integer literal,
+/// 0 or more.
+fn max_failures(count: &Count, errors: &mut Errors) -> Option<u64> {
+    let problem = match count.value {
+        Some(value) => return Some(value),
+        None if count.tokens.to_string().starts_with('-') => {
+            "`max_failures` cannot be negative: it is how many entities and keys may fail before the run counts as failed; use 0 (the default) or more".to_owned()
+        }
+        None if syn::parse2::<LitStr>(count.tokens.clone()).is_ok() => {
+            "`max_failures` is a number, not a string: write it without quotes, e.g. `max_failures = 10`".to_owned()
+        }
+        None if syn::parse2::<syn::Path>(count.tokens.clone()).is_ok() => format!(
+            "`max_failures` must be an integer literal: the macro cannot see the value of `{}`, so write the number itself, e.g. `max_failures = 10`",
+            count.tokens.to_string().replace(' ', "")
+        ),
+        None => "`max_failures` must be an integer literal, 0 or more, e.g. `max_failures = 10`".to_owned(),
+    };
+    errors.spanned(&count.tokens, problem);
+    None
 }
 
 /// The job's name and the span of the tokens it comes from: the `name = ".."` literal, or the

@@ -102,6 +102,10 @@ pub(crate) struct RunArgs {
     /// Refuse to start when the job already has a run queued or started, instead of warning.
     #[arg(long)]
     pub(crate) exclusive: bool,
+    /// How many entities and keys may fail and the run still complete; with more it ends
+    /// `failed` (its output is still stored) [default: the job's, usually 0].
+    #[arg(long, value_name = "N")]
+    pub(crate) max_failures: Option<u64>,
     /// Characters the stored output keeps, identical lines folded first; the full output is
     /// kept whole too (`output --full`).
     #[arg(long, value_name = "CHARS", default_value_t = DEFAULT_OUTPUT_LIMIT)]
@@ -250,6 +254,19 @@ mod tests {
         let Command::Run(run) = args.command else { panic!("not run") };
         assert_eq!((run.shards, run.threads), (Some(256), Some(3)));
         assert_eq!(Args::try_parse_from(["jobs", "run", "J", "--threads", "0"]).unwrap_err().exit_code(), 2);
+    }
+
+    #[test]
+    fn max_failures_is_a_count() {
+        let Command::Run(run) = Args::try_parse_from(["jobs", "run", "J", "--max-failures", "25"]).unwrap().command
+        else {
+            panic!("not run")
+        };
+        assert_eq!(run.max_failures, Some(25));
+        for bad in ["-1", "x", "1.5"] {
+            let err = Args::try_parse_from(["jobs", "run", "J", "--max-failures", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 
     #[test]

@@ -104,9 +104,6 @@ pub(crate) enum CliError {
     /// The binary names a demo job that is not registered.
     #[error("the demo job `{0}` is not registered in this program; `jobs list` shows the jobs it has")]
     DemoJobMissing(String),
-    /// The run finished, but some entities or keys failed (listed before this message).
-    #[error("the run had {0} failure(s), listed above")]
-    JobFailed(u64),
     /// The run was canceled.
     #[error("the run was canceled; it printed no output")]
     Canceled,
@@ -244,7 +241,6 @@ mod tests {
         let param = CliError::Param(ParamError::Repeated { name: "a".into() });
         assert_eq!(param.exit_code(), EXIT_USAGE);
         assert_eq!(CliError::NoJobs.exit_code(), EXIT_FAILED);
-        assert_eq!(CliError::JobFailed(3).exit_code(), EXIT_FAILED);
         assert_eq!(CliError::Canceled.exit_code(), EXIT_CANCELED);
         let duplicate =
             CliError::Registry(RegistryError::DuplicateName { name: "J", first: "a".into(), second: "b".into() });

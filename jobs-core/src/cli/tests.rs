@@ -249,7 +249,7 @@ fn bad_names_and_parameters_are_usage_errors_that_say_what_to_do() {
 }
 
 #[test]
-fn failures_are_listed_and_exit_1() {
+fn failures_beyond_the_limit_are_listed_fail_the_run_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(&dir);
     let cli = cli();
@@ -261,7 +261,18 @@ fn failures_are_listed_and_exit_1() {
     assert_eq!(ran.code, ExitCode::from(1));
     assert_eq!(ran.out, "[\"x\",1]\n");
     assert!(ran.err.contains("\nfailures (1):\n  CliTestNote b: this note explodes\n"), "{}", ran.err);
-    assert!(ran.err.ends_with("error: the run had 1 failure(s), listed above\n"), "{}", ran.err);
+    assert!(ran.err.contains(": failed\nerror: run CliTestWordCount-"), "{}", ran.err);
+    assert!(
+        ran.err.ends_with(&format!("failed: {}\n", crate::runs::failure_limit_error(1, 0))),
+        "the error says how many failed and that the limit was exceeded: {}",
+        ran.err
+    );
+
+    let allowed = jobs(&cli, &store, &["run", "CliTestWordCount", "--max-failures", "1"]);
+    assert_eq!(allowed.code, ExitCode::SUCCESS, "{}", allowed.err);
+    assert_eq!(allowed.out, "[\"x\",1]\n");
+    assert!(allowed.err.contains("\nfailures (1):\n  CliTestNote b: this note explodes\n"), "{}", allowed.err);
+    assert!(allowed.err.ends_with(": completed\n"), "{}", allowed.err);
 }
 
 #[test]

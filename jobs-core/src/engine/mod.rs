@@ -108,6 +108,9 @@ pub struct RunOptions {
     /// Fold values map-side with the job's [`combine`](crate::Reduce::combine), if it has
     /// one (`Reduce::COMBINES`). On by default; the output is the same either way.
     pub combine: bool,
+    /// How many entities and keys may fail before the run counts as failed
+    /// ([`RunReport::exceeds_failure_limit`]); the job's [`Job::MAX_FAILURES`] when `None`.
+    pub max_failures: Option<u64>,
 }
 
 impl Default for RunOptions {
@@ -121,6 +124,7 @@ impl Default for RunOptions {
             write_batch_size: 500,
             queued_at_ms: None,
             combine: true,
+            max_failures: None,
         }
     }
 }
@@ -146,6 +150,27 @@ pub struct RunReport {
     pub threads: usize,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// How many failures the run allowed ([`RunOptions::max_failures`] or the job's
+    /// [`Job::MAX_FAILURES`]).
+    #[serde(default)]
+    pub max_failures: u64,
+}
+
+impl RunReport {
+    /// Whether more entities and keys failed than the run allowed: then it counts as failed.
+    ///
+    /// ```
+    /// use jobs_core::engine::RunReport;
+    ///
+    /// let mut report = RunReport { max_failures: 2, ..RunReport::default() };
+    /// report.stats.failures = 2;
+    /// assert!(!report.exceeds_failure_limit());
+    /// report.stats.failures = 3;
+    /// assert!(report.exceeds_failure_limit());
+    /// ```
+    pub fn exceeds_failure_limit(&self) -> bool {
+        self.stats.failures > self.max_failures
+    }
 }
 
 /// The engine's own counts for a run.
@@ -244,7 +269,8 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let partitions = partitions_for(threads);
     let mapped = map_phase::run(job, store, options, queued_at_ms, tasks, &progress, threads, partitions)?;
 
-    let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, ..RunReport::default() };
+    let max_failures = options.max_failures.unwrap_or(J::MAX_FAILURES);
+    let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, max_failures, ..RunReport::default() };
     report.counters = mapped.counters;
     report.stats.entities_read = mapped.entities_read;
     report.stats.pairs_emitted = mapped.pairs_emitted;

@@ -323,7 +323,8 @@ fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, 
 
 fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
     let record = log.get_run(id)?;
-    if record.status() != Status::Completed || record.output.is_none() {
+    // A run that failed only by exceeding its failure limit has its output stored too.
+    if !record.status().is_finished() || record.output.is_none() {
         return Err(RunsError::NoOutput { id: id.clone(), status: record.status() });
     }
     Ok(())

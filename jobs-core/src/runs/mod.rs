@@ -67,7 +67,9 @@ pub use self::id::RunId;
 pub use self::liveness::RunClaim;
 pub use self::log::{CancelOutcome, ListQuery, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunLog};
 pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
-pub use self::record::{INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord};
+pub use self::record::{
+    INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord, failure_limit_error,
+};
 pub use self::runner::{DEFAULT_POLL_INTERVAL, Queued, RunRequest, RunnerOptions, queue, run, run_queued, wait};
 pub use self::status::{Status, UnknownStatus};
 

@@ -14,6 +14,23 @@ pub const LOCAL_ENGINE: &str = "local";
 /// The error of a run whose process died while it was `started`.
 pub const INTERRUPTED: &str = "interrupted";
 
+/// The error of a run that completed with more failed entities and keys than it allowed.
+/// Its output is stored all the same, and its first failures are listed in the record.
+///
+/// ```
+/// assert_eq!(
+///     jobs_core::runs::failure_limit_error(3, 0),
+///     "3 entities or keys failed, more than the 0 allowed (max_failures); fix them and run again, \
+///      or allow more with `jobs run --max-failures N` or `#[one_off_job(max_failures = N)]`"
+/// );
+/// ```
+pub fn failure_limit_error(failures: u64, max_failures: u64) -> String {
+    format!(
+        "{failures} entities or keys failed, more than the {max_failures} allowed (max_failures); fix them and run \
+         again, or allow more with `jobs run --max-failures N` or `#[one_off_job(max_failures = N)]`"
+    )
+}
+
 /// Everything stored about one run (Oppia's `JobModel`).
 ///
 /// The record stays small (a few KB): the output lives apart, in chunks (see
@@ -43,6 +60,10 @@ pub struct RunRecord {
     /// Whether writes are counted instead of stored.
     #[serde(default)]
     pub dry_run: bool,
+    /// How many entities and keys may fail before the run ends `failed` instead of
+    /// `completed`: the request's limit, or the job's.
+    #[serde(default)]
+    pub max_failures: u64,
     /// When it became `queued` (ms since the Unix epoch).
     #[serde(default)]
     pub queued_ms: Option<i64>,
@@ -162,6 +183,7 @@ impl RunRecord {
             threads,
             engine: LOCAL_ENGINE.to_owned(),
             dry_run,
+            max_failures: 0,
             queued_ms: None,
             started_ms: None,
             finished_ms: None,

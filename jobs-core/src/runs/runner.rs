@@ -45,6 +45,9 @@ pub struct RunRequest {
     pub threads: Option<usize>,
     /// Count writes (`put`, `delete`) instead of storing them.
     pub dry_run: bool,
+    /// How many entities and keys may fail before the run ends `failed`; the job's
+    /// [`max_failures`](crate::JobDescriptor::max_failures) when `None`.
+    pub max_failures: Option<u64>,
     /// Refuse ([`RunsError::AlreadyActive`]) if the job already has a run queued or started,
     /// instead of going ahead and reporting it in [`Queued::already_active`].
     pub exclusive: bool,
@@ -112,6 +115,7 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
 
     let mut record =
         RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, engine::now_ms());
+    record.max_failures = request.max_failures.unwrap_or(job.max_failures());
     record.transition(Status::Queued)?;
     let mut already_active = Vec::new();
     log.insert_run(&record, &mut |active| {
@@ -254,6 +258,7 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         cancel: options.cancel.clone(),
         progress: Some(Arc::clone(progress)),
         queued_at_ms: record.queued_ms,
+        max_failures: Some(record.max_failures),
         ..RunOptions::default()
     };
     let store: &dyn Store = log;
@@ -353,6 +358,12 @@ fn finish(
         .write_output(id, OutputKind::Full, &report.output)
         .and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
     match written {
+        // The output of a run with too many failures is kept, for a look at what did work.
+        Ok(()) if report.exceeds_failure_limit() => log.transition(id, Status::Failed, &mut |r| {
+            fill(r);
+            r.output = Some(stored.summary);
+            r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
+        }),
         Ok(()) => log.transition(id, Status::Completed, &mut |r| {
             fill(r);
             r.output = Some(stored.summary);

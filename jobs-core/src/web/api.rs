@@ -110,6 +110,8 @@ pub(crate) struct StartBody {
     /// Count writes instead of storing them.
     #[serde(default)]
     dry_run: bool,
+    /// How many entities and keys may fail; the job's limit when absent.
+    max_failures: Option<u64>,
     /// Parameters: text, numbers or booleans.
     #[serde(default)]
     params: BTreeMap<String, serde_json::Value>,
@@ -126,6 +128,7 @@ pub(crate) async fn start(
     let mut form = StartForm {
         shards: body.shards.map(|n| n.to_string()).unwrap_or_default(),
         dry_run: body.dry_run,
+        max_failures: body.max_failures.map(|n| n.to_string()).unwrap_or_default(),
         params: BTreeMap::new(),
     };
     for (param, value) in body.params {

@@ -10,6 +10,8 @@ use crate::runs::RunRequest;
 
 /// The form field of the shard count.
 pub(crate) const SHARDS: &str = "shards";
+/// The form field of the failure limit.
+pub(crate) const MAX_FAILURES: &str = "max_failures";
 /// The form field of the dry-run checkbox.
 pub(crate) const DRY_RUN: &str = "dry_run";
 /// The prefix of parameter fields: `param.min_length`.
@@ -22,6 +24,8 @@ pub(crate) struct StartForm {
     pub(crate) shards: String,
     /// Whether "dry run" was ticked.
     pub(crate) dry_run: bool,
+    /// How many entities and keys may fail, empty for the job's limit.
+    pub(crate) max_failures: String,
     /// Parameter name to text; an empty text counts as not given.
     pub(crate) params: BTreeMap<String, String>,
 }
@@ -33,6 +37,8 @@ impl StartForm {
         for (name, value) in fields {
             if name == SHARDS {
                 form.shards = value;
+            } else if name == MAX_FAILURES {
+                form.max_failures = value;
             } else if name == DRY_RUN {
                 form.dry_run = matches!(value.as_str(), "true" | "on" | "1");
             } else if let Some(param) = name.strip_prefix(PARAM_PREFIX) {
@@ -53,6 +59,8 @@ impl StartForm {
 pub(crate) enum Field {
     /// The shard count.
     Shards,
+    /// The failure limit.
+    MaxFailures,
     /// A parameter, by name.
     Param(String),
 }
@@ -62,6 +70,7 @@ impl Field {
     pub(crate) fn name(&self) -> &str {
         match self {
             Field::Shards => SHARDS,
+            Field::MaxFailures => MAX_FAILURES,
             Field::Param(name) => name,
         }
     }
@@ -122,6 +131,19 @@ pub(crate) fn request(job: &'static JobDescriptor, form: &StartForm) -> Result<R
             }
         },
     };
+    let max_failures = match form.max_failures.trim() {
+        "" => None,
+        text => match text.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(
+                    Field::MaxFailures,
+                    format!("`{text}` is not a failure limit: use a whole number, 0 or more"),
+                );
+                None
+            }
+        },
+    };
     let mut params = Params::new();
     for (name, value) in &form.params {
         if !job.params().iter().any(|spec| spec.name == name) {
@@ -147,7 +169,14 @@ pub(crate) fn request(job: &'static JobDescriptor, form: &StartForm) -> Result<R
     if !errors.errors.is_empty() {
         return Err(errors);
     }
-    Ok(RunRequest { job: job.name().to_owned(), params, shards, dry_run: form.dry_run, ..RunRequest::default() })
+    Ok(RunRequest {
+        job: job.name().to_owned(),
+        params,
+        shards,
+        dry_run: form.dry_run,
+        max_failures,
+        ..RunRequest::default()
+    })
 }
 
 /// The parameter an error is about, and what to tell the person who typed it (the command

@@ -30,6 +30,7 @@ impl Reduce for CountExplorations {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let job = jobs_core::registry()?.get("CountExplorations")?;
     assert_eq!(job.default_shards(), 8);
+    assert_eq!(job.max_failures(), 0, "a run with any failure fails unless a limit is set");
     assert_eq!(job.description(), "");
     assert!(job.params().is_empty());
     Ok(())

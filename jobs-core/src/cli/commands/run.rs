@@ -29,6 +29,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         threads: args.threads,
         dry_run: args.dry_run,
         exclusive: args.exclusive,
+        max_failures: args.max_failures,
     };
     let record = queue(store.as_ref(), &request, console)?;
     if args.detach {
@@ -79,28 +80,35 @@ pub(super) fn carry_out(
     report_finished(log, &record, console)
 }
 
+/// Prints the run's full output on stdout, then its summary and counters on stderr.
+fn print_output_and_summary(log: &dyn RunLog, record: &RunRecord, console: &mut Console<'_>) -> Result<(), CliError> {
+    super::output::write_lines(log, record.id(), OutputKind::Full, &mut *console.out, CliError::stdout)?;
+    // The output comes before the summary when both go to one terminal.
+    console.flush()?;
+    console.say(report::summary(record, now_ms()));
+    if let Some(counters) = report::counters(record) {
+        console.say(counters);
+    }
+    Ok(())
+}
+
 /// Prints how a finished run ended: its output lines on stdout, then its summary, counters,
 /// failures and `run <id>: <status>` on stderr.
 ///
 /// # Errors
-/// The run had failures (exit 1), failed (exit 1) or was canceled (exit 130), or its output
+/// The run failed (exit 1; also when more entities or keys failed than it allowed) or was
+/// canceled (exit 130), or its output
 /// could not be read or written.
 pub(super) fn report_finished(log: &dyn RunLog, record: &RunRecord, console: &mut Console<'_>) -> Result<(), CliError> {
     let id = record.id();
     match record.status() {
         Status::Completed => {
-            super::output::write_lines(log, id, OutputKind::Full, &mut *console.out, CliError::stdout)?;
-            // The output comes before the summary when both go to one terminal.
-            console.flush()?;
-            console.say(report::summary(record, now_ms()));
-            if let Some(counters) = report::counters(record) {
-                console.say(counters);
-            }
+            print_output_and_summary(log, record, console)?;
             for line in report::failures(record) {
                 console.say(line);
             }
             console.say(format_args!("run {id}: completed"));
-            if record.stats.failures > 0 { Err(CliError::JobFailed(record.stats.failures)) } else { Ok(()) }
+            Ok(())
         }
         Status::Canceled => {
             console.say(format_args!(
@@ -113,6 +121,10 @@ pub(super) fn report_finished(log: &dyn RunLog, record: &RunRecord, console: &mu
             Err(CliError::Canceled)
         }
         Status::Failed => {
+            // A run that failed by exceeding its failure limit still stored its output.
+            if record.output.is_some() {
+                print_output_and_summary(log, record, console)?;
+            }
             for line in report::failures(record) {
                 console.say(line);
             }

@@ -49,6 +49,9 @@ fn describe(record: &RunRecord, now_ms: i64) -> Vec<String> {
         plural(record.threads as u64, "thread", "threads"),
         record.engine
     );
+    if record.max_failures > 0 {
+        options.push_str(&format!(", {} allowed", plural(record.max_failures, "failure", "failures")));
+    }
     if record.dry_run {
         options.push_str(", dry run (writes counted, not stored)");
     }

@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use crate::params::{Param, ParamSpec};
 use crate::registry::JobDescriptor;
 use crate::runs::RunRecord;
-use crate::web::form::{DRY_RUN, Field, FormErrors, PARAM_PREFIX, SHARDS, StartForm};
+use crate::web::form::{DRY_RUN, Field, FormErrors, MAX_FAILURES, PARAM_PREFIX, SHARDS, StartForm};
 use crate::web::paths;
 
 use super::doc;
@@ -103,6 +103,15 @@ fn job_card(
                     &job.default_shards().to_string(),
                     "1 to 256 per model; empty for the job's default",
                     errors.for_field(&Field::Shards),
+                ))
+                (text_field(
+                    job.name(),
+                    MAX_FAILURES,
+                    html! { "Failures allowed" },
+                    &form.max_failures,
+                    &job.max_failures().to_string(),
+                    "entities and keys that may fail before the run counts as failed; empty for the job's limit",
+                    errors.for_field(&Field::MaxFailures),
                 ))
                 @for spec in job.params() {
                     (param_field(job.name(), spec, form.param(spec.name), errors.for_field(&Field::Param(spec.name.to_owned()))))
