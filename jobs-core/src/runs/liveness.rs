@@ -121,6 +121,18 @@ pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, Run
     }
 }
 
+/// Claims run `id` only if its lock file exists: a process claimed it and has not let go,
+/// which for a free lock means that it died. `None` when there is no lock file or it is held.
+pub(crate) fn claim_left_behind(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+    if !lock_path(dir, id).exists() {
+        return Ok(None);
+    }
+    // Should the holder let go (removing the file) between the check and the claim, the claim
+    // makes a new file; the caller re-reads the record under its transaction and finds the
+    // run moved on, so nothing is marked.
+    claim_file(dir, id)
+}
+
 /// Removes the lock file of a run that is over, if one was left behind (its process died
 /// after recording the end). A file someone holds is left alone.
 pub(crate) fn remove_stale(dir: &Path, id: &RunId) -> Result<(), RunsError> {

@@ -134,6 +134,20 @@ pub trait RunLog: Store {
     /// The lock could not be taken or checked.
     fn claim_run(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError>;
 
+    /// *Primitive.* Claims run `id` only if a process claimed it once and died holding the
+    /// claim (its lock file is left behind, unlocked): `None` otherwise, also when nobody ever
+    /// claimed it. This tells a `queued` run whose process died between recording it and
+    /// starting it (`jobs run` killed at that moment) from one waiting for a background
+    /// process, which claims it only when it takes it up. Stores with no other processes
+    /// keep the default, `None`.
+    ///
+    /// # Errors
+    /// The lock could not be taken or checked.
+    fn claim_abandoned(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+        let _ = id;
+        Ok(None)
+    }
+
     /// Records a new run as it is (normally `queued`; see [`queue`](super::queue)).
     ///
     /// # Errors
@@ -142,14 +156,14 @@ pub trait RunLog: Store {
         self.insert_run(record, &mut |_| Ok(()))
     }
 
-    /// The record of run `id`. A `started` run whose process died is recorded `failed`
-    /// (`interrupted`) first.
+    /// The record of run `id`. A `started` run whose process died, or a `queued` one whose
+    /// process died before starting it, is recorded `failed` (`interrupted`) first.
     ///
     /// # Errors
     /// No run has this id (the error names it), or the store failed.
     fn get_run(&self, id: &RunId) -> Result<RunRecord, RunsError> {
         let record = self.load_run(id)?.ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
-        if record.status() == Status::Started { Ok(settle(self, record)?.0) } else { Ok(record) }
+        if record.status().is_active() { Ok(settle(self, record)?.0) } else { Ok(record) }
     }
 
     /// Changes run `id`'s fields with `change`, atomically. (Its status changes only through
@@ -207,11 +221,9 @@ pub trait RunLog: Store {
     fn recover_interrupted(&self) -> Result<Vec<RunId>, RunsError> {
         let mut recovered = Vec::new();
         for record in self.active_runs()? {
-            if record.status() == Status::Started {
-                let (record, interrupted) = settle(self, record)?;
-                if interrupted {
-                    recovered.push(record.id().clone());
-                }
+            let (record, interrupted) = settle(self, record)?;
+            if interrupted {
+                recovered.push(record.id().clone());
             }
         }
         Ok(recovered)
@@ -300,14 +312,22 @@ pub trait RunLog: Store {
 /// Checks whether a `started` run is alive; if its process is gone, records it `failed` with
 /// error `interrupted`. Returns the record as it now stands and whether it was interrupted.
 fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, bool), RunsError> {
-    let Some(claim) = log.claim_run(record.id())? else {
+    let claim = match record.status() {
+        Status::Started => log.claim_run(record.id())?,
+        // Only a claim left behind by a dead process: a queued run nobody has claimed yet is
+        // waiting for its background process.
+        Status::Queued => log.claim_abandoned(record.id())?,
+        _ => None,
+    };
+    let Some(claim) = claim else {
         return Ok((record, false));
     };
-    // Holding the claim, re-read under the transaction: the run may have finished (and let go)
-    // between our read and our claim.
+    let was = record.status();
+    // Holding the claim, re-read under the transaction: the run may have moved on (and let
+    // go) between our read and our claim.
     let mut interrupted = false;
     let record = log.modify_run(record.id(), &mut |record| {
-        if record.status() == Status::Started {
+        if record.status() == was {
             record.transition(Status::Failed)?;
             record.error = Some(INTERRUPTED.to_owned());
             interrupted = true;

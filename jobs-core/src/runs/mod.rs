@@ -70,7 +70,9 @@ pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
 pub use self::record::{
     INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord, failure_limit_error,
 };
-pub use self::runner::{DEFAULT_POLL_INTERVAL, Queued, RunRequest, RunnerOptions, queue, run, run_queued, wait};
+pub use self::runner::{
+    DEFAULT_POLL_INTERVAL, Queued, RunRequest, RunnerOptions, queue, queue_claimed, run, run_claimed, run_queued, wait,
+};
 pub use self::status::{Status, UnknownStatus};
 
 pub(crate) use self::memory::MemoryRuns;

@@ -279,6 +279,10 @@ impl RunLog for RedbStore {
     fn claim_run(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
         liveness::claim_file(&liveness::lock_dir(self.path()), id)
     }
+
+    fn claim_abandoned(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+        liveness::claim_left_behind(&liveness::lock_dir(self.path()), id)
+    }
 }
 
 #[cfg(test)]
@@ -355,5 +359,29 @@ mod tests {
         assert_eq!(other.get_run(record.id()).unwrap().status(), Status::Started, "claimed: alive, not interrupted");
         drop(claim);
         assert!(other.get_run(record.id()).unwrap().was_interrupted(), "let go while started: interrupted");
+    }
+
+    #[test]
+    fn a_queued_run_whose_claimer_died_is_interrupted_but_one_waiting_for_its_process_is_not() {
+        let (dir, store) = store();
+        let abandoned = conformance::queued("Job", 10);
+        let waiting = conformance::queued("Job", 11);
+        let held = conformance::queued("Job", 12);
+        for record in [&abandoned, &waiting, &held] {
+            store.create(record).unwrap();
+        }
+        let lock_dir = liveness::lock_dir(&dir.path().join("jobs.redb"));
+        // What a process killed between recording the run and starting it leaves: its lock
+        // file, unlocked.
+        std::fs::create_dir_all(&lock_dir).unwrap();
+        std::fs::write(liveness::lock_path(&lock_dir, abandoned.id()), b"").unwrap();
+        let claim = store.claim_run(held.id()).unwrap().unwrap();
+
+        assert_eq!(store.recover_interrupted().unwrap(), vec![abandoned.id().clone()]);
+        assert!(store.get_run(abandoned.id()).unwrap().was_interrupted());
+        assert_eq!(store.get_run(waiting.id()).unwrap().status(), Status::Queued, "no lock file: still waiting");
+        assert_eq!(store.get_run(held.id()).unwrap().status(), Status::Queued, "held: alive");
+        assert!(!liveness::lock_path(&lock_dir, abandoned.id()).exists(), "the left-behind lock file is removed");
+        drop(claim);
     }
 }

@@ -24,7 +24,7 @@ use crate::params::Params;
 use crate::store::Store;
 
 use super::output::{self, DEFAULT_OUTPUT_LIMIT, OutputKind};
-use super::{RunId, RunLog, RunProgress, RunRecord, RunsError, Status};
+use super::{RunClaim, RunId, RunLog, RunProgress, RunRecord, RunsError, Status};
 
 /// How often the runner saves progress and looks for a cancel request by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -104,6 +104,22 @@ pub struct Queued {
 /// job has a run queued or started ([`RunsError::AlreadyActive`], naming it), or the store
 /// failed. Nothing is recorded then.
 pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError> {
+    enqueue(log, request, false).map(|(queued, _)| queued)
+}
+
+/// As [`queue`], for a run this process carries out at once with [`run_claimed`]: the run is
+/// claimed before it is recorded, so that if this process dies before starting it, the next
+/// reader records it `failed` (`interrupted`) instead of leaving it `queued` for ever.
+///
+/// # Errors
+/// As [`queue`].
+pub fn queue_claimed(log: &dyn RunLog, request: &RunRequest) -> Result<(Queued, RunClaim), RunsError> {
+    let (queued, claim) = enqueue(log, request, true)?;
+    let claim = claim.ok_or_else(|| RunsError::AlreadyRunning { id: queued.record.id().clone() })?;
+    Ok((queued, claim))
+}
+
+fn enqueue(log: &dyn RunLog, request: &RunRequest, claim: bool) -> Result<(Queued, Option<RunClaim>), RunsError> {
     let job = crate::registry::registry()?.get(&request.job)?;
     job.check_params(&request.params)?;
     let shards = request.shards.unwrap_or(job.default_shards());
@@ -117,6 +133,8 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
         RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, engine::now_ms());
     record.max_failures = request.max_failures.unwrap_or(job.max_failures());
     record.transition(Status::Queued)?;
+    // A fresh id: nobody else can hold it.
+    let claim = if claim { log.claim_run(record.id())? } else { None };
     let mut already_active = Vec::new();
     log.insert_run(&record, &mut |active| {
         if let (true, Some(first)) = (request.exclusive, active.first()) {
@@ -134,7 +152,7 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
     for other in &already_active {
         tracing::info!(job = job.name(), run = %other.id(), status = %other.status(), "the job already has a run going");
     }
-    Ok(Queued { record, already_active })
+    Ok((Queued { record, already_active }, claim))
 }
 
 /// Carries out the queued run `id` in this process and returns its final record:
@@ -149,6 +167,19 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
 pub fn run_queued(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Result<RunRecord, RunsError> {
     // Claim first, then record `started`: see `liveness` for why the order matters.
     let claim = log.claim_run(id)?.ok_or_else(|| RunsError::AlreadyRunning { id: id.clone() })?;
+    run_claimed(log, id, claim, options)
+}
+
+/// As [`run_queued`], for a run this process already claimed with [`queue_claimed`].
+///
+/// # Errors
+/// As [`run_queued`].
+pub fn run_claimed(
+    log: &dyn RunLog,
+    id: &RunId,
+    claim: RunClaim,
+    options: &RunnerOptions,
+) -> Result<RunRecord, RunsError> {
     let record = log.get_run(id)?;
     if record.status().is_finished() {
         return Ok(record);
@@ -167,7 +198,7 @@ pub fn run_queued(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Resu
     Ok(finished)
 }
 
-/// Queues `request` and runs it in this process: [`queue`] then [`run_queued`].
+/// Queues `request` and runs it in this process: [`queue_claimed`] then [`run_claimed`].
 ///
 /// ```
 /// use jobs_core::prelude::*;
@@ -216,8 +247,8 @@ pub fn run_queued(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Resu
 /// # Errors
 /// As [`queue`] and [`run_queued`].
 pub fn run(log: &dyn RunLog, request: &RunRequest, options: &RunnerOptions) -> Result<RunRecord, RunsError> {
-    let queued = queue(log, request)?;
-    run_queued(log, queued.record.id(), options)
+    let (queued, claim) = queue_claimed(log, request)?;
+    run_claimed(log, queued.record.id(), claim, options)
 }
 
 /// Waits until run `id` has finished, or `timeout` has passed; returns its record as it then

@@ -7,8 +7,11 @@ use std::str::FromStr;
 ///
 /// ```text
 /// new ──> queued ──> started ──> completed | failed | canceled
-///            └──────────────────────────────────────> canceled
+///            └──────────────────────────────────────> failed | canceled
 /// ```
+///
+/// A `queued` run becomes `failed` only when the process that queued it to run it at once
+/// (`jobs run` without `--detach`) died before starting it.
 ///
 /// Any other change is refused ([`RunsError::InvalidTransition`](super::RunsError), naming
 /// both states). A finished run (`completed`, `failed`, `canceled`) never changes again.
@@ -32,7 +35,8 @@ pub enum Status {
     Started,
     /// It ran to the end; its output is stored.
     Completed,
-    /// It could not be carried out, or its process died ("interrupted").
+    /// It could not be carried out, had more failures than it allowed, or its process died
+    /// ("interrupted").
     Failed,
     /// It was canceled, before or while running; no output is stored.
     Canceled,
@@ -70,7 +74,7 @@ impl Status {
         matches!(
             (self, next),
             (Status::New, Status::Queued)
-                | (Status::Queued, Status::Started | Status::Canceled)
+                | (Status::Queued, Status::Started | Status::Failed | Status::Canceled)
                 | (Status::Started, Status::Completed | Status::Failed | Status::Canceled)
         )
     }
@@ -118,6 +122,7 @@ mod tests {
             [
                 (New, Queued),
                 (Queued, Started),
+                (Queued, Failed),
                 (Queued, Canceled),
                 (Started, Completed),
                 (Started, Failed),

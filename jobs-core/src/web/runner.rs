@@ -34,12 +34,14 @@ impl Runner {
     /// store failed, or no thread could be started (the run is then canceled, not left
     /// queued).
     pub(crate) fn start(&self, request: &RunRequest) -> Result<Queued, HttpError> {
-        let queued = runs::queue(&*self.log, request)?;
+        // Claimed from the start, so a server killed before the thread starts the run leaves
+        // it `interrupted`, not `queued` for ever.
+        let (queued, claim) = runs::queue_claimed(&*self.log, request)?;
         let id = queued.record.id().clone();
         let log = Arc::clone(&self.log);
         let run_id = id.clone();
         let spawned = thread::Builder::new().name(format!("run {}", id.job())).spawn(move || {
-            match runs::run_queued(&*log, &run_id, &RunnerOptions::default()) {
+            match runs::run_claimed(&*log, &run_id, claim, &RunnerOptions::default()) {
                 Ok(record) => tracing::info!(run = %run_id, status = %record.status(), "run finished"),
                 Err(error) => tracing::error!(run = %run_id, %error, "run could not be carried out"),
             }

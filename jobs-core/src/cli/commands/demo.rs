@@ -28,8 +28,8 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut C
             held.join(" and ")
         ));
     }
-    let record = super::run::queue(store.as_ref(), &RunRequest::new(job.name()), console)?;
-    super::run::carry_out(store.as_ref(), record.id(), DEFAULT_OUTPUT_LIMIT, console)
+    let (record, claim) = super::run::queue_to_run_here(store.as_ref(), &RunRequest::new(job.name()), console)?;
+    super::run::carry_out(store.as_ref(), record.id(), claim, DEFAULT_OUTPUT_LIMIT, console)
 }
 
 /// "N Kind entities" for each of `kinds` the store holds.

@@ -14,7 +14,7 @@ use crate::cli::error::CliError;
 use crate::cli::{Cli, detach, progress, report};
 use crate::engine::{Progress, now_ms};
 use crate::params::Params;
-use crate::runs::{self, OutputKind, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status};
+use crate::runs::{self, OutputKind, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     // Checked before the store is opened, so a typo creates no store.
@@ -31,11 +31,12 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         exclusive: args.exclusive,
         max_failures: args.max_failures,
     };
-    let record = queue(store.as_ref(), &request, console)?;
     if args.detach {
+        let record = queue(store.as_ref(), &request, console)?;
         detach::start(store.as_ref(), store_path, record.id(), args.output_limit, console)
     } else {
-        carry_out(store.as_ref(), record.id(), args.output_limit, console)
+        let (record, claim) = queue_to_run_here(store.as_ref(), &request, console)?;
+        carry_out(store.as_ref(), record.id(), claim, args.output_limit, console)
     }
 }
 
@@ -47,6 +48,26 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
 /// failed. Nothing is recorded then.
 pub(super) fn queue(log: &dyn RunLog, request: &RunRequest, console: &mut Console<'_>) -> Result<RunRecord, CliError> {
     let queued = runs::queue(log, request)?;
+    warn_about_active(&queued, console);
+    Ok(queued.record)
+}
+
+/// As [`queue`], claiming the run for this process ([`runs::queue_claimed`]): if it dies
+/// before starting the run, the run is recorded `interrupted`, not left `queued`.
+///
+/// # Errors
+/// As [`queue`].
+pub(super) fn queue_to_run_here(
+    log: &dyn RunLog,
+    request: &RunRequest,
+    console: &mut Console<'_>,
+) -> Result<(RunRecord, RunClaim), CliError> {
+    let (queued, claim) = runs::queue_claimed(log, request)?;
+    warn_about_active(&queued, console);
+    Ok((queued.record, claim))
+}
+
+fn warn_about_active(queued: &Queued, console: &mut Console<'_>) {
     for other in &queued.already_active {
         console.say(format_args!(
             "warning: {} already has a run {}: {} (this run goes ahead too; --exclusive refuses instead)",
@@ -55,10 +76,9 @@ pub(super) fn queue(log: &dyn RunLog, request: &RunRequest, console: &mut Consol
             other.id()
         ));
     }
-    Ok(queued.record)
 }
 
-/// Carries out the queued run `id` in this process, with a progress bar on a terminal and
+/// Carries out the queued run `id`, claimed by this process,, with a progress bar on a terminal and
 /// Ctrl-C canceling it, then [reports](report_finished) how it ended.
 ///
 /// # Errors
@@ -66,6 +86,7 @@ pub(super) fn queue(log: &dyn RunLog, request: &RunRequest, console: &mut Consol
 pub(super) fn carry_out(
     log: &dyn RunLog,
     id: &RunId,
+    claim: RunClaim,
     output_limit: usize,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
@@ -75,7 +96,7 @@ pub(super) fn carry_out(
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
         console.say(format_args!("run {id}: started"));
     }
-    let record = progress::watch(console, &progress, &options.cancel, || runs::run_queued(log, id, &options))
+    let record = progress::watch(console, &progress, &options.cancel, || runs::run_claimed(log, id, claim, &options))
         .map_err(CliError::Internal)??;
     report_finished(log, &record, console)
 }
