@@ -177,6 +177,7 @@ impl CliError {
             | CliError::Param(_)
             | CliError::Run(RunError::InvalidShards { .. })
             | CliError::UnknownKind { .. }
+            | CliError::Store(StoreError::Missing { .. })
             | CliError::NotOffered { .. }
             | CliError::Runs(
                 RunsError::InvalidRunId { .. } | RunsError::UnknownRun { .. } | RunsError::AlreadyActive { .. },

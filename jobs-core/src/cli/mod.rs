@@ -118,7 +118,7 @@ use clap::{CommandFactory, FromArgMatches};
 use self::console::Console;
 use self::error::CliError;
 use crate::runs::{RunLog, RunsError};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// What `jobs seed` (and `jobs demo`) asked for. A field is `None` when its flag was not
 /// given: the seeder then uses its own default.
@@ -156,6 +156,9 @@ pub struct Cli {
     seeder: Option<Box<Seeder>>,
     demo_job: Option<String>,
     open_store: Box<StoreOpener>,
+    /// Whether `--store` names a file (the default opener), so that a missing one can be
+    /// refused by commands that only read or run: a typo must not create an empty store.
+    stores_are_files: bool,
 }
 
 impl std::fmt::Debug for Cli {
@@ -174,7 +177,15 @@ impl Cli {
     /// opened with [`runs::open_store`](crate::runs::open_store).
     #[must_use]
     pub fn new(name: &'static str) -> Self {
-        Cli { name, about: None, version: None, seeder: None, demo_job: None, open_store: Box::new(store::open_redb) }
+        Cli {
+            name,
+            about: None,
+            version: None,
+            seeder: None,
+            demo_job: None,
+            open_store: Box::new(store::open_redb),
+            stores_are_files: true,
+        }
     }
 
     /// Replaces the one-line description shown at the top of `--help`.
@@ -222,6 +233,7 @@ impl Cli {
         F: Fn(&Path) -> Result<Box<dyn RunLog>, RunsError> + 'static,
     {
         self.open_store = Box::new(open);
+        self.stores_are_files = false;
         self
     }
 
@@ -303,6 +315,18 @@ impl Cli {
     }
 
     /// Opens the store at `path`.
+    /// Opens the store like [`open_store`](Self::open_store), but refuses a store file that does
+    /// not exist instead of creating an empty one: for every command but `seed`, `import`,
+    /// `demo` and `serve`, which fill or show a new store.
+    fn open_existing_store(&self, path: &Path) -> Result<Box<dyn RunLog>, CliError> {
+        // A URL names a server store, not a file (an opener may dispatch on it).
+        let is_url = path.to_str().is_some_and(|text| text.contains("://"));
+        if self.stores_are_files && !is_url && !path.exists() {
+            return Err(StoreError::Missing { path: path.to_path_buf() }.into());
+        }
+        self.open_store(path)
+    }
+
     fn open_store(&self, path: &Path) -> Result<Box<dyn RunLog>, CliError> {
         let store = (self.open_store)(path)?;
         tracing::info!(store = %store.location(), "opened the store");

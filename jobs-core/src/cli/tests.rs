@@ -169,6 +169,46 @@ fn store_in(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("jobs.redb")
 }
 
+/// A new, empty store file in `dir`.
+fn existing_store_in(dir: &tempfile::TempDir) -> PathBuf {
+    let path = store_in(dir);
+    crate::RedbStore::open(&path).unwrap();
+    path
+}
+
+#[test]
+fn commands_that_read_or_run_refuse_a_missing_store_and_create_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let cli = cli();
+    for args in [
+        &["run", "CliTestWordCount"][..],
+        &["runs"],
+        &["status", "CliTestWordCount-1718000000000-abcdef"],
+        &["output", "CliTestWordCount-1718000000000-abcdef"],
+        &["cancel", "CliTestWordCount-1718000000000-abcdef"],
+        &["prune"],
+        &["export", "CliTestNote"],
+    ] {
+        let ran = jobs(&cli, &store, args);
+        assert_eq!(ran.code, ExitCode::from(2), "{args:?}: {}", ran.err);
+        assert_eq!(
+            ran.err,
+            format!(
+                "error: the store {} does not exist; create it with `jobs seed` or `jobs import KIND FILE`, or pass the \
+                 --store of an existing one\n",
+                store.display()
+            ),
+            "{args:?}"
+        );
+        assert!(!store.exists(), "{args:?} created the store");
+    }
+    let file = dir.path().join("notes.jsonl");
+    std::fs::write(&file, "{\"id\":\"a\",\"words\":[\"x\"]}\n").unwrap();
+    assert_eq!(jobs(&cli, &store, &["import", "CliTestNote", file.to_str().unwrap()]).code, ExitCode::SUCCESS);
+    assert_eq!(jobs(&cli, &store, &["run", "CliTestWordCount"]).code, ExitCode::SUCCESS, "import creates the store");
+}
+
 #[test]
 fn list_shows_jobs_with_their_parameters_as_a_table_or_json() {
     let dir = tempfile::tempdir().unwrap();
@@ -523,7 +563,7 @@ fn a_second_run_warns_naming_the_active_one_and_exclusive_refuses() {
 #[test]
 fn prune_removes_only_finished_runs_older_than_asked() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
+    let store = existing_store_in(&dir);
     let cli = cli();
     let done = run_id_in(&jobs(&cli, &store, &["run", "CliTestWordCount"]).err);
     let waiting = queue_directly(&store, "CliTestPerNote");
@@ -571,7 +611,7 @@ fn runs_can_be_filtered_by_job_and_limited() {
 #[test]
 fn unknown_and_malformed_run_ids_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_in(&dir);
+    let store = existing_store_in(&dir);
     let cli = cli();
     for command in ["status", "output", "cancel"] {
         let unknown = jobs(&cli, &store, &[command, "CliTestWordCount-1718000000000-abcdef"]);

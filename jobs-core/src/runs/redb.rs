@@ -44,7 +44,7 @@ fn output_table(kind: OutputKind) -> TableDefinition<'static, (&'static str, u32
 }
 
 impl RedbStore {
-    fn fail(&self, error: impl std::fmt::Display) -> RunsError {
+    fn fail(&self, error: impl Into<redb::Error>) -> RunsError {
         RunsError::Store(self.error(error))
     }
 

@@ -166,6 +166,37 @@ pub enum StoreError {
         /// The newest version this program reads.
         supported: u32,
     },
+    /// The store file does not exist, and the command only works on an existing store.
+    #[error(
+        "the store {path} does not exist; create it with `jobs seed` or `jobs import KIND FILE`, or pass the --store \
+         of an existing one"
+    )]
+    Missing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The store file cannot be written: its permissions, or a read-only file system.
+    #[error(
+        "the store {path} cannot be written ({reason}); jobs records every run in the store, so it needs write \
+         access: make the file and its directory writable, or copy the store somewhere writable and pass that --store"
+    )]
+    ReadOnly {
+        /// The store file.
+        path: PathBuf,
+        /// The operating system's error.
+        reason: String,
+    },
+    /// The store file could not grow: the disk is full, or a quota or file size limit was met.
+    #[error(
+        "the store {path} could not grow ({reason}); the write that needed the space was not stored, and what was \
+         committed before is intact: free some space (or raise the limit) and run again"
+    )]
+    Full {
+        /// The store file.
+        path: PathBuf,
+        /// The operating system's error.
+        reason: String,
+    },
     /// Any other I/O or database error, with the store it happened on.
     #[error("store {location}: {message}")]
     Io {

@@ -77,9 +77,10 @@ impl RedbStore {
         &self.db
     }
 
-    /// Wraps a redb error with the store's path.
-    pub(crate) fn error(&self, error: impl std::fmt::Display) -> StoreError {
-        StoreError::Io { location: self.path.display().to_string(), message: error.to_string() }
+    /// Wraps a redb error with the store's path, telling a full disk and a file that cannot
+    /// be written from other failures.
+    pub(crate) fn error(&self, error: impl Into<redb::Error>) -> StoreError {
+        classify(&self.path, error.into())
     }
 
     fn check_format(&self) -> Result<(), StoreError> {
@@ -141,8 +142,27 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
         redb::DatabaseError::Storage(redb::StorageError::Corrupted(reason)) => {
             StoreError::NotAStore { path: path.to_path_buf(), reason }
         }
-        other => StoreError::Io { location: path.display().to_string(), message: other.to_string() },
+        other => classify(path, other.into()),
     }
+}
+
+/// The [`StoreError`] for a redb error on the store at `path`: the operating system's error
+/// kind tells a full disk or a file that cannot be written, which people can fix, from the rest.
+fn classify(path: &Path, error: redb::Error) -> StoreError {
+    use std::io::ErrorKind;
+    if let redb::Error::Io(io) = &error {
+        let reason = io.to_string();
+        match io.kind() {
+            ErrorKind::StorageFull | ErrorKind::FileTooLarge | ErrorKind::QuotaExceeded => {
+                return StoreError::Full { path: path.to_path_buf(), reason };
+            }
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
+                return StoreError::ReadOnly { path: path.to_path_buf(), reason };
+            }
+            _ => {}
+        }
+    }
+    StoreError::Io { location: path.display().to_string(), message: error.to_string() }
 }
 
 fn model_table(kind: &str) -> String {

@@ -15,7 +15,7 @@ use crate::cli::error::CliError;
 use crate::runs::{self, CancelOutcome, Status};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &CancelArgs, console: &mut Console<'_>) -> Result<(), CliError> {
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let id = &args.id;
     match store.request_cancel(id)? {
         CancelOutcome::Canceled => {

@@ -14,7 +14,7 @@ use crate::store::{KeyRange, Store};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &ExportArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     let model = super::find_model(&args.kind)?;
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let count = match &args.output {
         None => export(store.as_ref(), model, &mut *console.out, CliError::stdout)?,
         Some(path) => export_to_file(store.as_ref(), model, path)?,

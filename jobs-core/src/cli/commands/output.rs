@@ -15,7 +15,7 @@ use crate::cli::report::plural;
 use crate::runs::{OutputKind, OutputSummary, RunId, RunLog, RunsError, Status};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &OutputArgs, console: &mut Console<'_>) -> Result<(), CliError> {
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let record = store.get_run(&args.id)?;
     let summary = match (record.status(), record.output) {
         (Status::Completed, Some(summary)) => summary,

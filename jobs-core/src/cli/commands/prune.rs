@@ -12,7 +12,7 @@ use crate::cli::report::plural;
 use crate::cli::{Cli, detach};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &PruneArgs, console: &mut Console<'_>) -> Result<(), CliError> {
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let removed = store.prune(Duration::from_secs(args.older_than.saturating_mul(DAY_SECS)))?;
     for id in &removed {
         detach::remove_log(store_path, id, false);

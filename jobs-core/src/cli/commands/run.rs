@@ -21,7 +21,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
     let job = super::jobs()?.get(&args.name)?;
     let params = Params::parse_args(&args.params)?;
     job.check_params(&params)?;
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let request = RunRequest {
         job: job.name().to_owned(),
         params,

@@ -22,7 +22,7 @@ pub(super) fn run(
     args: &RunQueuedArgs,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let progress = Arc::new(Progress::new());
     let options = RunnerOptions {
         output_limit: args.output_limit,

@@ -15,7 +15,7 @@ use crate::timestamp;
 const NOTE_ERROR_CHARS: usize = 80;
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunsArgs, console: &mut Console<'_>) -> Result<(), CliError> {
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let now = now_ms();
     let window_ms = i64::try_from(args.days.saturating_mul(DAY_SECS * 1000)).unwrap_or(i64::MAX);
     let query = ListQuery { since_ms: Some(now.saturating_sub(window_ms)), limit: args.limit, job: args.job.clone() };

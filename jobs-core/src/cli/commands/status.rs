@@ -14,7 +14,7 @@ use crate::runs::{RunPhase, RunRecord, Status};
 use crate::timestamp;
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &StatusArgs, console: &mut Console<'_>) -> Result<(), CliError> {
-    let store = cli.open_store(store_path)?;
+    let store = cli.open_existing_store(store_path)?;
     let record = store.get_run(&args.id)?;
     if args.json {
         let line = serde_json::to_string(&record).map_err(|e| CliError::Internal(e.to_string()))?;
