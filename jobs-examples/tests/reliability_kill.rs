@@ -9,90 +9,24 @@
 //! planning, mapping between and during batch commits, reducing, recording the end. Nothing is
 //! asserted about timings; the figures are printed for the README.
 
+mod migration_check;
 mod support;
 
-use std::collections::BTreeMap;
-use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use jobs_core::model;
 use jobs_core::runs::{self, RunLog, Status};
-use jobs_core::{KeyRange, Model, RedbStore, Store};
-use jobs_examples::models::{CURRENT_SCHEMA_VERSION, ExplorationModel, ExplorationRightsModel};
+use jobs_core::{Model, RedbStore, Store};
+use jobs_examples::models::{ExplorationModel, ExplorationRightsModel};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 
+use migration_check::{MIGRATION, Seeded, report_counts};
 use support::{Ran, jobs_command};
 
-const EXPLORATIONS: &str = "5000";
+const EXPLORATIONS: usize = 5000;
 const TRIALS: usize = 24;
-const MIGRATION: &str = "ExplorationMigrationJob";
-
-/// Every entity of `kind` in `store`, with its stored bytes, by id.
-fn rows(store: &RedbStore, kind: &str) -> BTreeMap<String, Vec<u8>> {
-    let mut rows = BTreeMap::new();
-    store
-        .scan(kind, &KeyRange::all(), &mut |id, bytes| {
-            rows.insert(id.to_owned(), bytes.to_vec());
-            ControlFlow::Continue(())
-        })
-        .expect("scan");
-    rows
-}
-
-/// What the migration should leave of each exploration: the migrated model for the ones it
-/// rewrites, `None` for the ones it leaves alone (current or deleted).
-fn expected_migrations(originals: &BTreeMap<String, Vec<u8>>) -> BTreeMap<String, Option<ExplorationModel>> {
-    originals
-        .iter()
-        .map(|(id, bytes)| {
-            let mut exploration: ExplorationModel = model::decode(bytes).expect("seeded explorations decode");
-            let migrated = !exploration.deleted && exploration.migrate_to_current_schema().expect("known versions");
-            (id.clone(), migrated.then_some(exploration))
-        })
-        .collect()
-}
-
-/// How the explorations in a store compare with the originals.
-#[derive(Debug, Default)]
-struct Census {
-    untouched: usize,
-    migrated: usize,
-    /// Missing, undecodable, or neither the original nor its exact migration.
-    lost: Vec<String>,
-}
-
-fn census(
-    store: &RedbStore,
-    originals: &BTreeMap<String, Vec<u8>>,
-    expected: &BTreeMap<String, Option<ExplorationModel>>,
-) -> Census {
-    let now = rows(store, ExplorationModel::KIND);
-    let mut census = Census::default();
-    for (id, original) in originals {
-        match now.get(id) {
-            Some(bytes) if bytes == original => census.untouched += 1,
-            Some(bytes) => match (model::decode::<ExplorationModel>(bytes), &expected[id]) {
-                (Ok(found), Some(migrated)) if &found == migrated && found.schema_version == CURRENT_SCHEMA_VERSION => {
-                    census.migrated += 1;
-                }
-                (found, _) => census.lost.push(format!("{id}: {found:?}")),
-            },
-            None => census.lost.push(format!("{id}: missing")),
-        }
-    }
-    census.lost.extend(now.keys().filter(|id| !originals.contains_key(*id)).map(|id| format!("{id}: unexpected")));
-    census
-}
-
-/// `["MIGRATED",n]` and `["ALREADY_CURRENT",n]` from a run's report lines.
-fn report_counts(out: &str) -> BTreeMap<String, u64> {
-    out.lines()
-        .map(|line| serde_json::from_str::<(String, u64)>(line).unwrap_or_else(|e| panic!("{line}: {e}")))
-        .collect()
-}
 
 /// Waits until the run's lock file appears beside the store (the run is claimed and about to
 /// start) or the child has exited.
@@ -108,30 +42,15 @@ fn wait_for_claim(store: &Path, child: &mut std::process::Child) {
     }
 }
 
-fn copy_store(from: &Path, to: &Path) {
-    std::fs::copy(from, to).expect("copy the seeded store");
-}
-
 #[test]
 fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let seeded = dir.path().join("seeded.redb");
-    Ran::from(jobs_command(&seeded, &["seed", "--explorations", EXPLORATIONS]).output().expect("seed")).assert_code(0);
-    let (originals, rights) = {
-        let store = RedbStore::open(&seeded).expect("open the seeded store");
-        (rows(&store, ExplorationModel::KIND), rows(&store, ExplorationRightsModel::KIND).len())
-    };
-    let expected = expected_migrations(&originals);
-    let to_migrate = expected.values().filter(|m| m.is_some()).count();
-    let live = originals
-        .values()
-        .filter(|bytes| !model::decode::<ExplorationModel>(bytes).expect("seeded explorations decode").deleted)
-        .count();
-    assert!(to_migrate > 100, "the seed has old explorations to migrate: {to_migrate}");
-
+    let seeded = Seeded::new(dir.path(), EXPLORATIONS);
+    let Seeded { originals, to_migrate, live, rights, .. } = &seeded;
+    let (to_migrate, live, rights) = (*to_migrate, *live, *rights);
     // One uninterrupted run, to spread the kill delays over what a run takes here.
     let calibration = dir.path().join("calibration.redb");
-    copy_store(&seeded, &calibration);
+    seeded.copy_to(&calibration);
     let started = Instant::now();
     let full = Ran::from(jobs_command(&calibration, &["run", MIGRATION]).output().expect("run"));
     let run_time = started.elapsed();
@@ -145,7 +64,7 @@ fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
     for trial in 0..TRIALS {
         assert!(Instant::now() < deadline, "the trials are bounded in time; stopped at trial {trial}");
         let path = dir.path().join(format!("trial-{trial}.redb"));
-        copy_store(&seeded, &path);
+        seeded.copy_to(&path);
         let delay = Duration::from_micros(rng.random_range(0..=run_time.as_micros() as u64 * 11 / 10));
         let mut child = jobs_command(&path, &["run", MIGRATION])
             .stdout(Stdio::null())
@@ -168,7 +87,7 @@ fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
 
         // Open as every command does: a run whose process died is recorded interrupted.
         let store = runs::open_store(&path).expect("the store opens after a kill");
-        let after_kill = census(&store, &originals, &expected);
+        let after_kill = seeded.census(&store);
         checked += originals.len();
         lost += after_kill.lost.len();
         assert!(after_kill.lost.is_empty(), "trial {trial}: explorations lost or torn: {:?}", after_kill.lost);
@@ -212,7 +131,7 @@ fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
             rerun.out
         );
         let store = RedbStore::open(&path).expect("open after the re-run");
-        let after_rerun = census(&store, &originals, &expected);
+        let after_rerun = seeded.census(&store);
         assert!(after_rerun.lost.is_empty(), "trial {trial}: {:?}", after_rerun.lost);
         assert_eq!(after_rerun.migrated, to_migrate, "trial {trial}: the re-run migrated everything");
         drop(store);

@@ -99,6 +99,20 @@ pub enum RunsError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The run ended, but its end could not be recorded (the store failed, say on a full disk).
+    /// The next command that opens the store records it `interrupted`.
+    #[error(
+        "run {id} {outcome}; that could not be recorded ({source}), so the next command that opens the store records \
+         it interrupted"
+    )]
+    Unrecorded {
+        /// The run.
+        id: RunId,
+        /// How it ended: `failed: <why>`, `completed`, `was canceled`.
+        outcome: String,
+        /// Why it could not be recorded.
+        source: Box<RunsError>,
+    },
     /// Writing exported output failed.
     #[error("exporting the output of run {id}: {source}")]
     Export {

@@ -47,21 +47,39 @@ pub struct RunClaim {
     _inner: Claim,
 }
 
+impl RunClaim {
+    /// Lets go of the run as a process that died would: the lock is released but its file is
+    /// left behind. For a run whose end (or start) could not be recorded, say on a full disk:
+    /// the next reader then records it `interrupted` (a `queued` run with no lock file would be
+    /// taken for one waiting for its background process, and left `queued`).
+    pub fn abandon(mut self) {
+        if let Claim::File(file) = &mut self._inner {
+            file.keep_file = true;
+        }
+    }
+}
+
 #[derive(Debug)]
-#[expect(dead_code, reason = "a claim is held only for what its Drop does")]
 enum Claim {
     File(FileClaim),
-    Memory(MemoryClaim),
+    // Held only for what its Drop does.
+    Memory(#[allow(dead_code)] MemoryClaim),
 }
 
 #[derive(Debug)]
 struct FileClaim {
     file: Option<File>,
     path: PathBuf,
+    /// Leave the file behind when letting go ([`RunClaim::abandon`]).
+    keep_file: bool,
 }
 
 impl Drop for FileClaim {
     fn drop(&mut self) {
+        if self.keep_file {
+            drop(self.file.take());
+            return;
+        }
         // Remove the file while still holding the lock, then unlock by closing it: anyone who
         // opened the old file before the removal may then lock it, but will find the run's
         // final status already recorded.
@@ -115,7 +133,7 @@ pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, Run
     let file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(lock_error)?;
     match file.try_lock() {
-        Ok(()) => Ok(Some(RunClaim { _inner: Claim::File(FileClaim { file: Some(file), path }) })),
+        Ok(()) => Ok(Some(RunClaim { _inner: Claim::File(FileClaim { file: Some(file), path, keep_file: false }) })),
         Err(TryLockError::WouldBlock) => Ok(None),
         Err(TryLockError::Error(source)) => Err(lock_error(source)),
     }

@@ -180,7 +180,10 @@ pub fn run_claimed(
     claim: RunClaim,
     options: &RunnerOptions,
 ) -> Result<RunRecord, RunsError> {
-    let record = log.get_run(id)?;
+    let record = match log.get_run(id) {
+        Ok(record) => record,
+        Err(error) => return Err(let_go_unrecorded(claim, error)),
+    };
     if record.status().is_finished() {
         return Ok(record);
     }
@@ -189,13 +192,30 @@ pub fn run_claimed(
         Ok(started) => started,
         // Canceled between our read and our write.
         Err(RunsError::InvalidTransition { from, .. }) if from.is_finished() => return log.get_run(id),
-        Err(error) => return Err(error),
+        Err(error) => return Err(let_go_unrecorded(claim, error)),
     };
     let progress = options.progress.clone().unwrap_or_default();
     let outcome = execute(log, &started, options, &progress);
-    let finished = finish(log, id, outcome, options, &progress)?;
-    drop(claim);
-    Ok(finished)
+    match finish(log, id, outcome, options, &progress) {
+        Ok(finished) => {
+            drop(claim);
+            Ok(finished)
+        }
+        Err(error) => Err(let_go_unrecorded(claim, error)),
+    }
+}
+
+/// Lets go of a run whose start or end could not be recorded (the store failed, say on a full
+/// disk) so that the next reader records it `interrupted` rather than leaving it `queued` or
+/// `started`: see [`RunClaim::abandon`].
+fn let_go_unrecorded(claim: RunClaim, error: RunsError) -> RunsError {
+    if matches!(error, RunsError::UnknownRun { .. }) {
+        drop(claim);
+    } else {
+        tracing::warn!(%error, "the run's state could not be recorded; the next command records it interrupted");
+        claim.abandon();
+    }
+    error
 }
 
 /// Queues `request` and runs it in this process: [`queue_claimed`] then [`run_claimed`].
@@ -355,8 +375,30 @@ impl Monitor<'_> {
     }
 }
 
-/// Records how the run ended.
+/// Records how the run ended. If that fails, the error still says how it ended.
 fn finish(
+    log: &dyn RunLog,
+    id: &RunId,
+    outcome: Outcome,
+    options: &RunnerOptions,
+    progress: &Progress,
+) -> Result<RunRecord, RunsError> {
+    let ended = match &outcome {
+        Outcome::Failed(message) => format!("failed: {message}"),
+        Outcome::Report(report) if report.canceled => "was canceled".to_owned(),
+        Outcome::Report(report) if report.exceeds_failure_limit() => {
+            format!("failed: {}", super::failure_limit_error(report.stats.failures, report.max_failures))
+        }
+        Outcome::Report(_) => "completed".to_owned(),
+    };
+    record_end(log, id, outcome, options, progress).map_err(|source| RunsError::Unrecorded {
+        id: id.clone(),
+        outcome: ended,
+        source: Box::new(source),
+    })
+}
+
+fn record_end(
     log: &dyn RunLog,
     id: &RunId,
     outcome: Outcome,

@@ -13,7 +13,7 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 pub use self::memory::MemoryStore;
-pub use self::redb::RedbStore;
+pub use self::redb::{RedbStore, STORE_FORMAT_VERSION};
 pub use self::split::{KeyRange, Split};
 
 /// A datastore of models, shared by the engine's worker threads.
