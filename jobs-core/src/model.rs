@@ -17,6 +17,11 @@ use serde::de::DeserializeOwned;
 
 /// The tag byte that starts every entity encoded by this version of jobs-core.
 const FORMAT_MSGPACK_NAMED: u8 = 1;
+/// How deeply stored values may nest. Far beyond any model, and low enough that decoding
+/// damaged bytes (a long run of one-element arrays, say) ends in an error rather than a stack
+/// overflow, which would abort the process: worker threads have 2 MiB stacks, and
+/// MessagePack's own default of 1024 levels overflows them in a debug build.
+const MAX_NESTING: usize = 128;
 
 /// An entity kind stored in a [`Store`](crate::Store), such as `ExplorationModel`.
 ///
@@ -165,7 +170,11 @@ pub fn encode<M: Serialize + ?Sized>(model: &M) -> Result<Vec<u8>, CodecError> {
 pub fn decode<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, CodecError> {
     match bytes.split_first() {
         None => Err(CodecError::Empty),
-        Some((&FORMAT_MSGPACK_NAMED, body)) => Ok(rmp_serde::from_slice(body)?),
+        Some((&FORMAT_MSGPACK_NAMED, body)) => {
+            let mut deserializer = rmp_serde::Deserializer::from_read_ref(body);
+            deserializer.set_max_depth(MAX_NESTING);
+            Ok(M::deserialize(&mut deserializer)?)
+        }
         Some((&tag, _)) => Err(CodecError::UnknownFormat(tag)),
     }
 }
