@@ -130,6 +130,68 @@ fn corrupted_stored_bytes_fail_exactly_those_entities_and_the_run_reports_them()
     assert_eq!(record.status(), Status::Completed, "five failures are within a limit of five");
 }
 
+/// Fails every entity.
+#[one_off_job(models = [Doc])]
+pub struct FailsEverything;
+
+impl Map<Doc> for FailsEverything {
+    fn map(&self, doc: Doc, _: &mut MapContext<'_, Self>) -> Outcome {
+        Err(Failure::new(format!("{} is refused", doc.n)))
+    }
+}
+
+impl Reduce for FailsEverything {
+    type Key = ();
+    type Value = ();
+    fn reduce(&self, (): (), _: Values<'_, ()>, _: &mut Output) -> Outcome {
+        Ok(())
+    }
+}
+
+#[test]
+fn failures_are_kept_up_to_100_and_the_rest_only_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = redb(&dir);
+    testing::put_all(&store, &docs(5_000)).expect("put");
+    let report = testing::run(&FailsEverything, &store).expect("run");
+    assert_eq!(report.stats.failures, 5_000);
+    assert_eq!(report.failures.len(), jobs_core::engine::MAX_REPORTED_FAILURES);
+    assert_eq!(failed_ids(&report), docs(100).into_iter().map(|d| d.id).collect::<Vec<_>>(), "the first, in id order");
+    let record = runs::run(&store, &RunRequest::new("FailsEverything"), &RunnerOptions::default()).expect("run");
+    assert_eq!(record.status(), Status::Failed);
+    assert_eq!((record.failures.len(), record.stats.failures), (100, 5_000));
+}
+
+/// What a child process runs: the panicking job, as a recorded run, on the store named by
+/// `RELIABILITY_CHILD_STORE`. Started by `panics_in_job_code_never_reach_the_terminal`.
+#[test]
+#[ignore = "run as a child process by another test"]
+fn child_runs_a_job_that_panics() {
+    let Ok(path) = std::env::var("RELIABILITY_CHILD_STORE") else { return };
+    let store = RedbStore::open(path).expect("open");
+    let record = runs::run(&store, &RunRequest::new("SumByLastDigit"), &RunnerOptions::default()).expect("run");
+    println!("status {} failures {}", record.status(), record.stats.failures);
+}
+
+#[test]
+fn panics_in_job_code_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    testing::put_all(&redb(&dir), &docs(5_000)).expect("put");
+    let output = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--ignored", "--exact", "child_runs_a_job_that_panics", "--nocapture", "--test-threads", "1"])
+        .env("RELIABILITY_CHILD_STORE", dir.path().join("jobs.redb"))
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("run the child");
+    let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{out}\n{err}");
+    assert!(out.contains("status failed failures 4"), "the four panics were recorded: {out}");
+    for printed in [&out, &err] {
+        assert!(!printed.contains("panicked"), "a panic message reached the terminal:\n{printed}");
+        assert!(!printed.contains("is cursed"), "a panic message reached the terminal:\n{printed}");
+    }
+}
+
 /// Counts docs by `n % 4`; the reduce panics on key 2.
 #[one_off_job(models = [Doc], max_failures = 1)]
 pub struct ReducePanicsOnTwo;
