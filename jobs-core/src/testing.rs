@@ -50,7 +50,7 @@
 use crate::engine::{self, RunError, RunOptions, RunReport};
 use crate::job::Job;
 use crate::model::{self, CodecError, Model};
-use crate::runs::{self, RunLog, RunRecord, RunRequest, RunnerOptions, RunsError, Status};
+use crate::runs::{self, RunLog, RunRecord, RunRequest, RunnerOptions, RunsError};
 use crate::store::{Store, StoreError, WriteBatch};
 
 /// Stores `models` in one atomic batch.
@@ -129,10 +129,11 @@ pub struct RecordedRun {
     /// The run's record: its status, counters (`record.counters`), built-in counts
     /// (`record.stats`), failures and output summary.
     pub record: RunRecord,
-    /// Every line the job produced, in key order; empty unless the run completed.
+    /// Every line the job produced, in key order; empty unless the run completed (or failed
+    /// only by having more failures than it allows, which keeps its output).
     pub output: Vec<String>,
     /// The output as stored and shown by `jobs output ID`: identical lines folded into
-    /// `(Nx) line`, cut at the output limit; empty unless the run completed.
+    /// `(Nx) line`, cut at the output limit; empty when [`output`](Self::output) is.
     pub stored_output: Vec<String>,
 }
 
@@ -193,7 +194,7 @@ pub struct RecordedRun {
 /// not an error: the record says `failed`.
 pub fn run_recorded(log: &dyn RunLog, request: &RunRequest) -> Result<RecordedRun, RunsError> {
     let record = runs::run(log, request, &RunnerOptions::default())?;
-    let (output, stored_output) = if record.status() == Status::Completed {
+    let (output, stored_output) = if record.output.is_some() {
         (log.full_output(record.id())?, log.stored_output(record.id())?)
     } else {
         (Vec::new(), Vec::new())

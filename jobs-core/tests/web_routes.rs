@@ -47,6 +47,29 @@ impl Reduce for WebEcho {
     }
 }
 
+/// Writes each note's text as a line, and fails the notes whose text is `bad`.
+#[one_off_job(models = [Note])]
+pub struct WebPicky;
+
+impl Map<Note> for WebPicky {
+    fn map(&self, note: Note, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        if note.text == "bad" {
+            return Err(jobs_core::Failure::new("a bad note"));
+        }
+        ctx.emit(note.text, ());
+        Ok(())
+    }
+}
+
+impl Reduce for WebPicky {
+    type Key = String;
+    type Value = ();
+    fn reduce(&self, text: String, _: Values<'_, ()>, out: &mut Output) -> Outcome {
+        out.line(text);
+        Ok(())
+    }
+}
+
 /// Sleeps `delay_ms` per note, so a run lasts long enough to be watched and canceled.
 #[one_off_job(models = [Note], shards = 2)]
 pub struct WebSlow {
@@ -711,4 +734,34 @@ fn raw_get(addr: SocketAddr, path: &str, extra_headers: &str) -> String {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response
+}
+
+#[tokio::test]
+async fn the_failure_limit_is_set_from_the_form_and_the_api_and_a_run_beyond_it_keeps_its_output() {
+    let app = app_with(&["fine", "bad"]);
+    let browser = app.login().await;
+    let bad =
+        app.post_form("/jobs/WebPicky/start", Some(&browser), Some(&browser.csrf), &[("max_failures", "some")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let field = &bad.body[bad.body.find(r#"id="job-WebPicky-max_failures""#).unwrap()..];
+    let error = &field[..field.find("</div>").unwrap()];
+    assert!(error.contains("`some` is not a failure limit: use a whole number, 0 or more"), "{error}");
+
+    // No limit given: the job's, 0, so the one bad note fails the run; its output is kept.
+    let id = started_run(&app.post_form("/jobs/WebPicky/start", Some(&browser), Some(&browser.csrf), &[]).await);
+    assert_eq!(app.finished(&id), Status::Failed);
+    let page = app.get(&format!("/runs/{id}"), Some(&browser)).await;
+    assert!(page.body.contains("more than the 0 allowed (max_failures)"), "{}", page.body);
+    assert!(page.body.contains("<li>fine</li>"), "the output of the rest is shown: {}", page.body);
+    let download = app.get(&format!("/runs/{id}/output.txt"), Some(&browser)).await;
+    assert_eq!((download.status, download.body.as_str()), (StatusCode::OK, "fine\n"));
+
+    let allowed = app
+        .api(Method::POST, "/api/jobs/WebPicky/runs", Some(TOKEN), Some(serde_json::json!({"max_failures": 1})))
+        .await;
+    assert_eq!(allowed.status, StatusCode::CREATED, "{}", allowed.body);
+    let json: serde_json::Value = serde_json::from_str(&allowed.body).unwrap();
+    let id = json["run"]["id"].as_str().unwrap();
+    assert_eq!(app.finished(id), Status::Completed);
+    assert_eq!(app.store.get_run(&RunId::parse(id).unwrap()).unwrap().max_failures, 1);
 }

@@ -23,7 +23,7 @@
 //! | --- | --- |
 //! | `list [--json]` | every registered job: name, models, default shards, summary, parameters |
 //! | `seed [--explorations N] [--users N] [--seed S]` | fills the store with demo data (needs a [seeder](Cli::seeder)) |
-//! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run] [--exclusive] [--output-limit CHARS]` | runs a job as a recorded run; its report lines go to stdout |
+//! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run] [--exclusive] [--max-failures N] [--output-limit CHARS]` | runs a job as a recorded run; its report lines go to stdout |
 //! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process |
 //! | `runs [--days N] [--limit N] [--job NAME] [--json]` | recorded runs, newest first: by default the last 14 days, at most 100 |
 //! | `status ID [--json]` | one run: status, times, options, progress per shard, counters, output summary, failures, error |
@@ -36,8 +36,10 @@
 //! | `serve [--bind ADDR]` | (feature `web`) the admin page: start, watch and cancel runs, read their output |
 //!
 //! Every command takes `--store PATH` (or the environment variable `JOBS_STORE`; default
-//! `./jobs.redb`, created when missing). Logs go to stderr, filtered by `JOBS_LOG` (a
-//! `tracing` filter such as `debug` or `jobs_core=trace`; default `warn`).
+//! `./jobs.redb`). `seed`, `import`, `demo` and `serve` create a missing store file; the other
+//! commands refuse one (exit 2), so a mistyped path never runs a job over an empty store. Logs
+//! go to stderr, filtered by `JOBS_LOG` (a `tracing` filter such as `debug` or
+//! `jobs_core=trace`; default `warn`).
 //!
 //! # Runs
 //!
@@ -89,8 +91,8 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | done |
-//! | 1 | the work failed: the run had failures or ended `failed`, the store or a file could not be used, the import file has bad lines, seeding failed, no job is linked in, `output` of a run that did not complete, `cancel` of a run that already completed or failed (or did not stop within `--wait`), a `--detach` background process that could not start |
-//! | 2 | the command line is wrong: bad arguments, unknown job, model kind or run id, bad `--param`, shard count out of `1..=256`; or `--exclusive` refused because the job has a run queued or started (nothing was run) |
+//! | 1 | the work failed: the run ended `failed` (more entities or keys failed than `--max-failures` or the job's `max_failures` allow, 0 by default; the engine or store gave up; it could not be recorded), the store or a file could not be used, the import file has bad lines, seeding failed, no job is linked in, `output` of a run that did not complete, `cancel` of a run that already completed or failed (or did not stop within `--wait`), a `--detach` background process that could not start |
+//! | 2 | the command line is wrong: bad arguments, unknown job, model kind or run id, bad `--param`, shard count out of `1..=256`, a `--store` file that does not exist; or `--exclusive` refused because the job has a run queued or started (nothing was run) |
 //! | 130 | a run was canceled: with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) or by `jobs cancel` from another process |
 
 mod args;

@@ -26,6 +26,13 @@
 //! serialized, "still `started` and lock free" cannot be a run that is merely between two
 //! steps.
 //!
+//! A run carried out at once is claimed before it is even recorded `queued`
+//! ([`queue_claimed`](super::queue_claimed)). A `queued` run whose lock file exists but is
+//! free was claimed by a process that died before starting it, and is marked `interrupted`
+//! too; a `queued` run with no lock file is waiting for a background process to claim it, and
+//! is left alone. A process that cannot record a run's start or end (a full disk) lets go of
+//! the claim as a dead process would, leaving the file ([`RunClaim::abandon`]).
+//!
 //! Lock files are removed when the claim is dropped: by the runner when it ends, or by
 //! whoever marks a dead run `interrupted`; pruning removes any left over. The directory
 //! `<store>.runs/` stays beside the store, empty when nothing runs.

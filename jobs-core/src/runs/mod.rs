@@ -23,6 +23,15 @@
 //!   run whose lock is free is known dead at once and recorded `failed` with error
 //!   `interrupted`, by [`open_store`] or any read that meets it. A heartbeat would need a
 //!   timeout and would mistake a slow shard for a dead process. Details in [`liveness`].
+//! * **A run carried out at once is claimed before it is recorded** ([`queue_claimed`], as
+//!   `jobs run` and the admin page do), so a process that dies between recording the run and
+//!   starting it leaves its lock file behind and the run is recorded `interrupted`, not left
+//!   `queued` for ever. A run queued for a background process (`--detach`) has no lock file
+//!   until that process claims it. A run whose end cannot be recorded (a full disk) is let go
+//!   the same way ([`RunClaim::abandon`]).
+//! * **Failures beyond the limit fail the run.** A run whose entities and keys failed more
+//!   often than its `max_failures` (the request's, else the job's, else 0) ends `failed` with
+//!   [`failure_limit_error`], and keeps its output, so what did work can still be read.
 //! * **Cancel by record.** [`RunLog::request_cancel`] writes the request into the record
 //!   (a `queued` run is simply canceled); the runner reads its record at every poll (250 ms)
 //!   and cancels the engine's token. No signal, socket or pid is needed, so it works from any

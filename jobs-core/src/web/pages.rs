@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::engine::now_ms;
 use crate::registry;
-use crate::runs::{RunId, Status};
+use crate::runs::RunId;
 
 use super::auth::{ClientIp, Principal};
 use super::error::{HttpError, PageError};
@@ -99,7 +99,8 @@ pub(crate) async fn run(
     let log = Arc::clone(&app.log);
     let (record, output) = blocking(move || {
         let record = log.get_run(&id)?;
-        let output = if record.status() == Status::Completed { Some(log.stored_output(&id)?) } else { None };
+        // A run that failed only by having more failures than it allows keeps its output too.
+        let output = if record.output.is_some() { Some(log.stored_output(&id)?) } else { None };
         Ok((record, output))
     })
     .await?;

@@ -6,7 +6,7 @@
 use axum::response::Html;
 use maud::{Markup, html};
 
-use crate::runs::{RunRecord, Status};
+use crate::runs::RunRecord;
 use crate::web::{format, paths};
 
 use super::layout::{PageContext, Tab, page};
@@ -42,7 +42,7 @@ pub(crate) fn run_page(ctx: &PageContext<'_>, view: RunView<'_>) -> Html<String>
                     button.danger #cancel type="submit" { "Cancel run" }
                 }
             }
-            @if run.status() == Status::Completed {
+            @if run.output.is_some() {
                 a.button #download href=(paths::run_download(run.id())) download { "Download full output" }
             }
         }
