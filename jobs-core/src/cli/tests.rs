@@ -229,6 +229,7 @@ fn list_shows_jobs_with_their_parameters_as_a_table_or_json() {
     let line = lines.iter().find(|line| line["name"] == "CliTestWordCount").expect("the word count");
     assert_eq!(line["models"], serde_json::json!(["CliTestNote"]));
     assert_eq!(line["default_shards"], 4);
+    assert_eq!(line["max_failures"], 0);
     assert_eq!(line["description"], "Counts words in notes.");
     assert_eq!(line["params"][0]["name"], "min_len");
     assert_eq!(line["params"][0]["type"], "Option<usize>");

@@ -13,6 +13,8 @@ struct JobLine<'a> {
     name: &'a str,
     models: &'a [&'a str],
     default_shards: usize,
+    /// Failed entities and keys a run may have and still complete.
+    max_failures: u64,
     description: String,
     params: Vec<ParamLine<'a>>,
     module: &'a str,
@@ -49,6 +51,7 @@ fn json_line(job: &JobDescriptor) -> JobLine<'_> {
         name: job.name(),
         models: job.models(),
         default_shards: job.default_shards(),
+        max_failures: job.max_failures(),
         description: first_paragraph(job.description()),
         params: job
             .params()
