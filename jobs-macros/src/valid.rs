@@ -234,7 +234,35 @@ pub(crate) fn doc_comment(attrs: &[Attribute]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::name_problem;
+    use super::{max_failures, name_problem};
+    use crate::attr::Count;
+    use crate::errors::Errors;
+
+    fn limit(tokens: proc_macro2::TokenStream) -> (Option<u64>, Vec<String>) {
+        let value = syn::parse2::<syn::LitInt>(tokens.clone()).ok().and_then(|lit| lit.base10_parse().ok());
+        let mut errors = Errors::default();
+        let limit = max_failures(&Count { tokens, value }, &mut errors);
+        (limit, errors.messages())
+    }
+
+    #[test]
+    fn max_failures_is_a_count_written_as_a_literal() {
+        assert_eq!(limit(quote::quote!(0)), (Some(0), vec![]));
+        assert_eq!(limit(quote::quote!(25)), (Some(25), vec![]));
+        for (tokens, starts) in [
+            (quote::quote!(-3), "`max_failures` cannot be negative"),
+            (quote::quote!("10"), "`max_failures` is a number, not a string"),
+            (
+                quote::quote!(LIMIT),
+                "`max_failures` must be an integer literal: the macro cannot see the value of `LIMIT`",
+            ),
+            (quote::quote!(2.5), "`max_failures` must be an integer literal, 0 or more"),
+        ] {
+            let (value, messages) = limit(tokens);
+            assert_eq!(value, None);
+            assert!(messages.len() == 1 && messages[0].starts_with(starts), "{messages:?}");
+        }
+    }
 
     #[test]
     fn names_that_a_command_line_can_carry() {

@@ -309,8 +309,8 @@ pub trait RunLog: Store {
     }
 }
 
-/// Checks whether a `started` run is alive; if its process is gone, records it `failed` with
-/// error `interrupted`. Returns the record as it now stands and whether it was interrupted.
+/// Checks whether a `started` run is alive, or a `queued` one was abandoned by the process
+/// that claimed it; if its process is gone, records it `failed` with error `interrupted`. Returns the record as it now stands and whether it was interrupted.
 fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, bool), RunsError> {
     let claim = match record.status() {
         Status::Started => log.claim_run(record.id())?,
