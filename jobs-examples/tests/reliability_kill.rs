@@ -1,5 +1,6 @@
-//! Crash safety of a migration, with real processes: `jobs run ExplorationMigrationJob` is
-//! killed with SIGKILL at random moments, and each time the store must hold every exploration
+//! Crash safety, with real processes: `jobs import` is killed with SIGKILL at random moments
+//! and must leave its whole file stored or none of it; `jobs run ExplorationMigrationJob` is
+//! killed the same way, and each time the store must hold every exploration
 //! either fully migrated or untouched, the same number of entities, a run recorded
 //! `interrupted` (never `started` or `queued` for ever), and a re-run must finish the migration.
 //!
@@ -149,4 +150,68 @@ fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
     );
     assert_eq!(lost, 0);
     assert!(landed > 0, "no kill landed while a run went");
+}
+
+const IMPORT_TRIALS: usize = 12;
+
+#[test]
+fn an_import_killed_at_random_points_stores_all_of_its_file_or_none() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seeded = Seeded::new(dir.path(), 3000);
+    // Every exploration, retitled: a file whose import changes every stored entity.
+    let export = Ran::from(jobs_command(&seeded.path, &["export", "ExplorationModel"]).output().expect("export"));
+    export.assert_code(0);
+    let file = dir.path().join("retitled.jsonl");
+    std::fs::write(&file, export.out.replace("\"title\":\"", "\"title\":\"IMPORTED ")).expect("write");
+    let file = file.to_str().expect("utf-8");
+
+    let calibration = dir.path().join("calibration.redb");
+    seeded.copy_to(&calibration);
+    let started = Instant::now();
+    Ran::from(jobs_command(&calibration, &["import", "ExplorationModel", file]).output().expect("import"))
+        .assert_code(0);
+    let import_time = started.elapsed();
+
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x1_4b07);
+    let (mut landed, mut all, mut none) = (0, 0, 0);
+    for trial in 0..IMPORT_TRIALS {
+        let path = dir.path().join(format!("import-{trial}.redb"));
+        seeded.copy_to(&path);
+        let delay = Duration::from_micros(rng.random_range(0..=import_time.as_micros() as u64 * 11 / 10));
+        let mut child = jobs_command(&path, &["import", "ExplorationModel", file])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start jobs import");
+        std::thread::sleep(delay);
+        if child.try_wait().expect("child status").is_none() {
+            child.kill().expect("SIGKILL");
+            landed += 1;
+        }
+        child.wait().expect("wait for the child");
+
+        let store = RedbStore::open(&path).expect("the store opens after a kill");
+        let census = seeded.census(&store);
+        let imported = migration_check::rows(&store, ExplorationModel::KIND)
+            .values()
+            .filter(|bytes| {
+                jobs_core::model::decode::<ExplorationModel>(bytes).expect("decodes").title.starts_with("IMPORTED ")
+            })
+            .count();
+        assert_eq!(store.count(ExplorationModel::KIND).expect("count"), seeded.originals.len() as u64);
+        if imported == 0 {
+            assert_eq!(census.untouched, seeded.originals.len(), "trial {trial}: nothing imported, nothing changed");
+            none += 1;
+        } else {
+            assert_eq!(imported, seeded.originals.len(), "trial {trial}: an import is stored whole or not at all");
+            all += 1;
+        }
+        drop(store);
+        std::fs::remove_file(&path).expect("remove the trial's store");
+    }
+    eprintln!(
+        "SIGKILL of jobs import: {IMPORT_TRIALS} trials over {} explorations; kills landed while it ran: {landed}; \
+         stores left with the whole file imported: {all}, with none of it: {none}, with part of it: 0",
+        seeded.originals.len()
+    );
 }
