@@ -1,8 +1,8 @@
-//! Crash safety, with real processes: `jobs import` is killed with SIGKILL at random moments
-//! and must leave its whole file stored or none of it; `jobs run ExplorationMigrationJob` is
-//! killed the same way, and each time the store must hold every exploration
-//! either fully migrated or untouched, the same number of entities, a run recorded
-//! `interrupted` (never `started` or `queued` for ever), and a re-run must finish the migration.
+//! Crash safety, with real processes, killed with SIGKILL at random moments. `jobs run
+//! ExplorationMigrationJob`: each time the store must hold every exploration either fully
+//! migrated or untouched, the same number of entities, a run recorded `interrupted` (never
+//! `started` or `queued` for ever), and a re-run must finish the migration. `jobs import`: the
+//! store must hold the whole file or none of it.
 //!
 //! The store is seeded once, small enough that redb's repair after an unclean shutdown is
 //! quick, and copied for each trial. The kill delays come from a seeded generator, spread over
