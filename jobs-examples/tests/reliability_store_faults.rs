@@ -105,24 +105,43 @@ fn a_missing_store_is_a_usage_error_and_is_not_created() {
     assert!(!path.exists(), "no empty store was created");
 }
 
-/// Runs `command` as the unprivileged user `nobody` when the test runs as root (as CI does),
-/// since root may write any file whatever its permissions.
+/// `jobs --store <store> args...`, run as the unprivileged user `nobody` when the test runs as
+/// root (as CI does), since root may write any file whatever its permissions. The binary is
+/// then linked (or copied) into `dir` first: the build directory may sit under a home
+/// directory that `nobody` cannot enter.
 #[cfg(unix)]
-fn without_root(command: &mut Command) {
+fn jobs_command_without_root(dir: &Path, store: &Path, args: &[&str]) -> Command {
     use std::os::unix::process::CommandExt;
     const NOBODY: u32 = 65534;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return jobs_command(store, args);
+    }
+    let built = Path::new(env!("CARGO_BIN_EXE_jobs"));
+    let program = dir.join("jobs");
+    // Made once per directory: copying onto a hard link of the binary would truncate the binary.
+    if !program.exists() && std::fs::hard_link(built, &program).is_err() {
+        std::fs::copy(built, &program).expect("copy the jobs binary where nobody can run it");
+    }
+    let mut command = Command::new(&program);
+    command
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("JOBS_STORE")
+        .env_remove("JOBS_LOG")
+        .stdin(std::process::Stdio::null());
     // SAFETY: between fork and exec the closure only makes async-signal-safe system calls
-    // (getuid, setgroups, setgid, setuid) and allocates nothing.
+    // (setgroups, setgid, setuid) and allocates nothing.
     unsafe {
         command.pre_exec(|| {
-            if libc::geteuid() == 0
-                && (libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(NOBODY) != 0 || libc::setuid(NOBODY) != 0)
-            {
+            if libc::setgroups(0, std::ptr::null()) != 0 || libc::setgid(NOBODY) != 0 || libc::setuid(NOBODY) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
         });
     }
+    command
 }
 
 #[cfg(unix)]
@@ -136,9 +155,7 @@ fn a_read_only_store_file_is_refused_with_what_to_do_and_left_byte_for_byte() {
     let before = std::fs::read(&path).expect("read");
     // A writer job, and a job that only reads: both record a run, so both need to write.
     for job in [MIGRATION, "InteractionAuditOneOffJob"] {
-        let mut command = jobs_command(&path, &["run", job]);
-        without_root(&mut command);
-        let refused = ran(command);
+        let refused = ran(jobs_command_without_root(dir.path(), &path, &["run", job]));
         refused.assert_code(1);
         assert!(refused.out.is_empty(), "{}", refused.out);
         assert!(
