@@ -38,7 +38,8 @@ pub(crate) enum Command {
     Runs(RunsArgs),
     /// Show one run: status, times, progress per shard, counters, failures, error.
     Status(StatusArgs),
-    /// Print a completed run's output: folded and cut as stored, or every line with --full.
+    /// Print a run's output (once it completed, or failed by its failure limit): folded and cut
+    /// as stored, or every line with --full.
     Output(OutputArgs),
     /// Stop a queued or started run, from any process; waits until it has stopped.
     Cancel(CancelArgs),

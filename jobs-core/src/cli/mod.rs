@@ -27,7 +27,7 @@
 //! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process |
 //! | `runs [--days N] [--limit N] [--job NAME] [--json]` | recorded runs, newest first: by default the last 14 days, at most 100 |
 //! | `status ID [--json]` | one run: status, times, options, progress per shard, counters, output summary, failures, error |
-//! | `output ID [--full] [--output FILE]` | a completed run's output: as stored (folded, cut), or every line |
+//! | `output ID [--full] [--output FILE]` | a completed run's output (or one that failed only by its failure limit): as stored (folded, cut), or every line |
 //! | `cancel ID [--wait SECS]` | stops a queued or started run from any process, and waits (10 s) until it has stopped |
 //! | `prune [--older-than DAYS]` | removes finished runs older than DAYS days (84: Oppia's twelve weeks) |
 //! | `export KIND [--output FILE]` | one JSON object per entity, in id order |
