@@ -265,3 +265,126 @@ impl Drop for SessionClaim {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::super::conformance;
+    use super::*;
+    use crate::runs::Status;
+    use crate::testing::postgres_server::test_schema;
+
+    /// Runs `check` on a store in a fresh schema; skips when no server is reachable and `CI`
+    /// is not set.
+    fn with_log(test: &str, check: impl FnOnce(&PostgresStore)) {
+        let Some(schema) = test_schema(test) else {
+            return;
+        };
+        let store = schema.open().unwrap();
+        check(&store);
+        drop(store);
+    }
+
+    #[test]
+    fn lifecycle_is_enforced_and_persisted() {
+        with_log("lifecycle_is_enforced_and_persisted", |log| conformance::lifecycle_is_enforced_and_persisted(log));
+    }
+
+    #[test]
+    fn unknown_ids_are_named() {
+        with_log("unknown_ids_are_named", |log| conformance::unknown_ids_are_named(log));
+    }
+
+    #[test]
+    fn a_started_run_nobody_holds_is_interrupted() {
+        with_log("a_started_run_nobody_holds_is_interrupted", |log| {
+            conformance::a_started_run_nobody_holds_is_interrupted(log);
+        });
+    }
+
+    #[test]
+    fn cancel_cancels_queued_runs_and_flags_started_ones() {
+        with_log("cancel_cancels_queued_runs_and_flags_started_ones", |log| {
+            conformance::cancel_cancels_queued_runs_and_flags_started_ones(log);
+        });
+    }
+
+    #[test]
+    fn recent_lists_newest_first_within_the_window() {
+        with_log("recent_lists_newest_first_within_the_window", |log| {
+            conformance::recent_lists_newest_first_within_the_window(log);
+        });
+    }
+
+    #[test]
+    fn prune_removes_only_old_finished_runs_and_their_output() {
+        with_log("prune_removes_only_old_finished_runs_and_their_output", |log| {
+            conformance::prune_removes_only_old_finished_runs_and_their_output(log);
+        });
+    }
+
+    #[test]
+    fn output_is_stored_in_both_forms() {
+        with_log("output_is_stored_in_both_forms", |log| conformance::output_is_stored_in_both_forms(log));
+    }
+
+    #[test]
+    fn exclusive_admission_sees_the_jobs_active_runs() {
+        with_log("exclusive_admission_sees_the_jobs_active_runs", |log| {
+            conformance::exclusive_admission_sees_the_jobs_active_runs(log);
+        });
+    }
+
+    #[test]
+    fn records_stay_out_of_the_models_and_a_second_handle_sees_claims() {
+        let Some(schema) = test_schema("records_stay_out_of_the_models_and_a_second_handle_sees_claims") else {
+            return;
+        };
+        let store = schema.open().unwrap();
+        let other = schema.open().unwrap();
+        let record = conformance::queued("Job", 10);
+        store.create(&record).unwrap();
+        assert!(Store::kinds(&other).unwrap().is_empty(), "run tables are not model kinds");
+        let claim = store.claim_run(record.id()).unwrap().unwrap();
+        assert!(store.claim_run(record.id()).unwrap().is_none(), "the same handle sees its own claim");
+        store.transition(record.id(), Status::Started, &mut |_| {}).unwrap();
+        assert_eq!(other.get_run(record.id()).unwrap().status(), Status::Started, "claimed: alive, not interrupted");
+        drop(claim);
+        assert!(other.get_run(record.id()).unwrap().was_interrupted(), "let go while started: interrupted");
+    }
+
+    #[test]
+    fn a_run_whose_connection_dies_is_interrupted() {
+        let Some(schema) = test_schema("a_run_whose_connection_dies_is_interrupted") else {
+            return;
+        };
+        let store = schema.open().unwrap();
+        let record = conformance::queued("Job", 10);
+        store.create(&record).unwrap();
+        let claim = store.claim_run(record.id()).unwrap().unwrap();
+        store.transition(record.id(), Status::Started, &mut |_| {}).unwrap();
+        // What the server does when a runner's process dies: its session ends. Find the
+        // session holding the run's lock and end it from another connection.
+        let key = store.run_lock_key(record.id());
+        let ended: bool = store
+            .connection()
+            .unwrap()
+            .query_one(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 \
+                 AND ((classid::bigint << 32) | objid::bigint) = hashtextextended($1, 0)",
+                &[&key],
+            )
+            .unwrap()
+            .get(0);
+        assert!(ended, "the claim's session was found and ended");
+        // The server frees the lock once the session has exited, a moment after the request.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !store.get_run(record.id()).unwrap().was_interrupted() {
+            assert!(Instant::now() < deadline, "the run was not seen interrupted after its session ended");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        drop(claim);
+        assert_eq!(store.get_run(record.id()).unwrap().status(), Status::Failed);
+    }
+}
