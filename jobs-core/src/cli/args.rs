@@ -15,8 +15,9 @@ pub(crate) const DEFAULT_STORE: &str = "./jobs.redb";
 #[derive(Debug, Parser)]
 #[command(max_term_width = 100)]
 pub(crate) struct Args {
-    /// The store file (redb); created when missing.
-    #[arg(long, global = true, env = "JOBS_STORE", value_name = "PATH", default_value = DEFAULT_STORE)]
+    /// The store: a redb file (created when missing), or a PostgreSQL URL
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]`.
+    #[arg(long, global = true, env = "JOBS_STORE", value_name = "PATH|URL", default_value = DEFAULT_STORE)]
     pub(crate) store: PathBuf,
 
     #[command(subcommand)]
