@@ -264,8 +264,9 @@ pub mod postgres_server {
 
     impl Drop for TestSchema {
         fn drop(&mut self) {
-            let dropped = connect(&self.server)
-                .and_then(|mut client| client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema)));
+            let dropped = connect(&self.server).and_then(|mut client| {
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema))
+            });
             if let Err(error) = dropped {
                 eprintln!("could not drop the test schema {}: {error}", self.schema);
             }

@@ -118,7 +118,11 @@ fn runs_status_export_import_and_prune_work_over_postgres() {
         jobs(store, &["export", kind, "--output", file]).assert_code(0);
         let imported = jobs(copy, &["import", kind, file]);
         imported.assert_code(0);
-        assert!(imported.err.contains(&format!("into {copy_location}", copy_location = location(copy))), "{}", imported.err);
+        assert!(
+            imported.err.contains(&format!("into {copy_location}", copy_location = location(copy))),
+            "{}",
+            imported.err
+        );
         assert_eq!(jobs(copy, &["export", kind]).out, std::fs::read_to_string(file).expect("the export"), "{kind}");
     }
     let bad = dir.path().join("bad.jsonl");

@@ -57,7 +57,7 @@ enum Claim {
     File(FileClaim),
     Memory(MemoryClaim),
     #[cfg(feature = "postgres")]
-    Session(super::postgres::SessionClaim),
+    Session(Box<super::postgres::SessionClaim>),
 }
 
 #[derive(Debug)]
@@ -139,7 +139,7 @@ pub(crate) fn remove_stale(dir: &Path, id: &RunId) -> Result<(), RunsError> {
 /// A claim held by a PostgreSQL session's advisory lock.
 #[cfg(feature = "postgres")]
 pub(crate) fn claim_session(claim: super::postgres::SessionClaim) -> RunClaim {
-    RunClaim { _inner: Claim::Session(claim) }
+    RunClaim { _inner: Claim::Session(Box::new(claim)) }
 }
 
 /// Claims run `id` in an in-memory store: `None` when already claimed.

@@ -23,9 +23,9 @@
 
 use std::ops::ControlFlow;
 
-use crate::store::{PostgresStore, Store};
 use crate::store::postgres::Tables;
 use crate::store::postgres::pool::Pooled;
+use crate::store::{PostgresStore, Store};
 
 use super::codec::{decode_chunk, decode_record, encode_chunk, encode_record};
 use super::liveness;
@@ -203,10 +203,10 @@ impl RunLog for PostgresStore {
         let mut client = self.connection()?;
         let mut txn = client.build_transaction().read_only(true).start().map_err(|e| self.fail(&e))?;
         let portal = txn
-            .bind(&format!("SELECT lines FROM {output} WHERE run_id = $1 AND form = $2 ORDER BY chunk"), &[
-                &id,
-                &form(kind),
-            ])
+            .bind(
+                &format!("SELECT lines FROM {output} WHERE run_id = $1 AND form = $2 ORDER BY chunk"),
+                &[&id, &form(kind)],
+            )
             .map_err(|e| self.fail(&e))?;
         loop {
             let rows = txn.query_portal(&portal, OUTPUT_CHUNKS_PER_FETCH).map_err(|e| self.fail(&e))?;

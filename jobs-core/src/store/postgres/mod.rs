@@ -227,14 +227,20 @@ impl PostgresStore {
             )
             .map_err(|e| self.error(&e))?;
         txn.commit().map_err(|e| self.error(&e))?;
-        let boundaries = rows.iter().map(|row| (row.get::<_, i64>(0).unsigned_abs(), row.get::<_, String>(1))).collect();
+        let boundaries =
+            rows.iter().map(|row| (row.get::<_, i64>(0).unsigned_abs(), row.get::<_, String>(1))).collect();
         Ok((count, boundaries))
     }
 }
 
+/// A put: kind, id, bytes.
+type Put<'a> = (&'a str, &'a str, &'a [u8]);
+/// A delete: kind, id.
+type Delete<'a> = (&'a str, &'a str);
+
 /// The batch's last write to each entity, in first-seen order: what the batch leaves
 /// stored is exactly what these leave, and no statement touches a row twice.
-fn final_writes(batch: &WriteBatch) -> (Vec<(&str, &str, &[u8])>, Vec<(&str, &str)>) {
+fn final_writes(batch: &WriteBatch) -> (Vec<Put<'_>>, Vec<Delete<'_>>) {
     let mut last: HashMap<(&str, &str), usize> = HashMap::with_capacity(batch.len());
     for (index, write) in batch.writes().iter().enumerate() {
         let (Write::Put { kind, id, .. } | Write::Delete { kind, id }) = write;
@@ -412,7 +418,9 @@ impl Store for PostgresStore {
              ON COMMIT DROP",
         )
         .map_err(|e| self.error(&e))?;
-        let copy = txn.copy_in("COPY jobs_staging (kind, id, bytes) FROM STDIN (FORMAT binary)").map_err(|e| self.error(&e))?;
+        let copy = txn
+            .copy_in("COPY jobs_staging (kind, id, bytes) FROM STDIN (FORMAT binary)")
+            .map_err(|e| self.error(&e))?;
         let mut writer = BinaryCopyInWriter::new(copy, &[Type::TEXT, Type::TEXT, Type::BYTEA]);
         for (kind, id, bytes) in &puts {
             writer.write(&[kind, id, bytes]).map_err(|e| self.error(&e))?;
@@ -449,7 +457,9 @@ mod tests {
 
     #[test]
     fn every_entity_is_read_exactly_once() {
-        with_store("every_entity_is_read_exactly_once", |store, _| conformance::every_entity_is_read_exactly_once(store));
+        with_store("every_entity_is_read_exactly_once", |store, _| {
+            conformance::every_entity_is_read_exactly_once(store)
+        });
     }
 
     #[test]
@@ -474,7 +484,9 @@ mod tests {
 
     #[test]
     fn bulk_load_stores_what_apply_would() {
-        with_store("bulk_load_stores_what_apply_would", |store, _| conformance::bulk_load_stores_what_apply_would(store));
+        with_store("bulk_load_stores_what_apply_would", |store, _| {
+            conformance::bulk_load_stores_what_apply_would(store)
+        });
     }
 
     #[test]
