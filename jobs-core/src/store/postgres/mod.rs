@@ -1,38 +1,4 @@
-//! The server store: models (and run records) in PostgreSQL, for stores that outgrow one
-//! machine or are shared by processes on several.
-//!
-//! # URL
-//!
-//! `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME&...]`: the driver's URL
-//! syntax (`sslmode`, `connect_timeout`, `application_name`, ... as in libpq; TLS is not
-//! built in, so use it on a trusted network or through a tunnel), plus `schema`, the schema
-//! that holds the store's tables (default `public`). Several stores can share one database,
-//! each in a schema of its own. Messages show the URL without its password.
-//!
-//! # Tables
-//!
-//! | table              | primary key               | holds                                  |
-//! |--------------------|---------------------------|----------------------------------------|
-//! | `jobs_meta`        | key                       | the store's format version             |
-//! | `jobs_model`       | (kind, id)                | each entity's encoded bytes            |
-//! | `jobs_run`         | id                        | run records ([`crate::runs`])          |
-//! | `jobs_run_output`  | (run id, form, chunk no.) | run output, in chunks                  |
-//!
-//! They are created on first open. Ids are `text COLLATE "C"`, so they sort by their UTF-8
-//! bytes exactly as in redb and in Rust: a job's output depends on the entities' id order, and
-//! is byte-identical over every store.
-//!
-//! # How each operation maps to SQL
-//!
-//! * [`split`](Store::split): the kind's count and the ids at the boundary positions, computed
-//!   by the server with `row_number()` over the primary key; only the boundaries travel.
-//! * [`scan`](Store::scan): one query on the primary key's range, read through a portal in
-//!   chunks of [`SCAN_CHUNK_ROWS`], inside a read-only repeatable-read transaction (one
-//!   snapshot, as a redb read transaction gives); a shard never reads another's rows.
-//! * [`apply`](Store::apply): one transaction: a `DELETE` and an upsert over arrays of the
-//!   batch's final writes. All or nothing.
-//! * [`bulk_load`](Store::bulk_load): binary `COPY` into a temporary staging table, then one
-//!   upsert from it, in one transaction: `jobs seed` and `jobs import` use it.
+//! The server store, [`PostgresStore`]: models and run records in PostgreSQL.
 
 pub(crate) mod pool;
 mod url;
@@ -60,7 +26,51 @@ pub const SCAN_CHUNK_ROWS: i32 = 512;
 
 const FORMAT_KEY: &str = "format_version";
 
-/// A store in a PostgreSQL database.
+/// A store in a PostgreSQL database: models (and run records) on a server, for stores that
+/// outgrow one machine or are shared by processes on several.
+///
+/// # URL
+///
+/// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME&...]`: the driver's URL
+/// syntax (`sslmode`, `connect_timeout`, `application_name`, ... as in libpq; TLS is not
+/// built in, so use it on a trusted network or through a tunnel), plus `schema`, the schema
+/// that holds the store's tables (default `public`). Several stores can share one database,
+/// each in a schema of its own. Messages show the URL without its password.
+///
+/// # Tables
+///
+/// | table              | primary key               | holds                                  |
+/// |--------------------|---------------------------|----------------------------------------|
+/// | `jobs_meta`        | key                       | the store's format version             |
+/// | `jobs_model`       | (kind, id)                | each entity's encoded bytes            |
+/// | `jobs_run`         | id                        | run records ([`crate::runs`])          |
+/// | `jobs_run_output`  | (run id, form, chunk no.) | run output, in chunks                  |
+///
+/// They are created on first open. Ids are `text COLLATE "C"`, so they sort by their UTF-8
+/// bytes exactly as in redb and in Rust: a job's output depends on the entities' id order, and
+/// is byte-identical over every store.
+///
+/// # How each operation maps to SQL
+///
+/// * [`split`](Store::split): the kind's count and the ids at the boundary positions, computed
+///   by the server with `row_number()` over the primary key; only the boundaries travel.
+/// * [`scan`](Store::scan): one query on the primary key's range, read through a portal in
+///   chunks of [`SCAN_CHUNK_ROWS`], inside a read-only repeatable-read transaction (one
+///   snapshot, as a redb read transaction gives); a shard never reads another's rows.
+/// * [`apply`](Store::apply): one transaction: a `DELETE` and an upsert over arrays of the
+///   batch's final writes. All or nothing.
+/// * [`bulk_load`](Store::bulk_load): binary `COPY` into a temporary staging table, then one
+///   upsert from it, in one transaction: `jobs seed` and `jobs import` use it.
+///
+/// # Runs
+///
+/// The store is a [`RunLog`](crate::RunLog): every process and admin page that opens the same
+/// URL sees the same runs. A process running a run holds a session-level advisory lock
+/// (`pg_try_advisory_lock`) on the run for as long as it runs, on a connection of its own;
+/// if the process dies, the server drops its connection and the lock with it, and the next
+/// reader records the run `failed` with error `interrupted`, as redb's lock files do. Cancel
+/// works through the record, from any process. Open with
+/// [`runs::open_postgres`](crate::runs::open_postgres) to settle dead runs at once.
 ///
 /// ```no_run
 /// use jobs_core::{PostgresStore, Store, WriteBatch};
@@ -88,7 +98,7 @@ pub(crate) struct Tables {
 }
 
 impl PostgresStore {
-    /// Connects to the store at `url` (see the [module docs](self) for its form), creating
+    /// Connects to the store at `url` (see [`PostgresStore`] for its form), creating
     /// its schema and tables if they do not exist.
     ///
     /// # Errors
