@@ -5,6 +5,8 @@
 //! works in schemas of its own, dropped afterwards. Without a reachable server the tests are
 //! skipped with a printed reason, unless `CI` is set, where they fail.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -236,4 +238,59 @@ fn killed_run_is_interrupted(schema: &TestSchema) -> Option<()> {
     assert!(status.out.contains("status:   failed\n"), "{}", status.out);
     assert!(status.out.contains("\nerror:    interrupted\n"), "{}", status.out);
     Some(())
+}
+
+/// Sends one HTTP/1.1 request to the admin page and returns the response, head and body.
+fn http(addr: &str, method: &str, path: &str, token: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("the admin page accepts connections");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("the request is sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("the response is read");
+    response
+}
+
+#[test]
+fn the_admin_page_serves_a_postgres_store_and_its_runs_reach_the_command_line() {
+    let Some(schema) = test_schema("the_admin_page_serves_a_postgres_store") else {
+        return;
+    };
+    let store = schema.url();
+    jobs(store, &["seed", "--explorations", "50", "--users", "40"]).assert_code(0);
+    let token = "postgres-admin-test-token";
+    let mut server = command(store, &["serve", "--bind", "127.0.0.1:0"])
+        .env("JOBS_ADMIN_TOKEN", token)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("jobs serve starts");
+    let mut banner = String::new();
+    BufReader::new(server.stderr.take().expect("stderr")).read_line(&mut banner).expect("the banner");
+    let addr = banner
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no address in {banner}"))
+        .to_owned();
+    assert!(banner.starts_with(&format!("jobs admin page for {}", location(store))), "{banner}");
+
+    let started = http(&addr, "POST", "/api/jobs/UsernameLengthDistributionOneOffJob/runs", token, "{\"shards\": 4}");
+    assert!(started.starts_with("HTTP/1.1 20"), "{started}");
+    let completed = wait_for("the page's run to complete", || {
+        let records = records(store);
+        let record = records.iter().find(|r| r["job"] == "UsernameLengthDistributionOneOffJob")?.clone();
+        (record["status"] == "completed").then_some(record)
+    });
+    let id = completed["id"].as_str().expect("an id");
+    let listed = http(&addr, "GET", "/api/runs", token, "");
+    assert!(listed.contains(id), "the page lists the run: {listed}");
+    let output = jobs(store, &["output", id, "--full"]);
+    output.assert_code(0);
+    assert!(!output.out.is_empty());
+    server.kill().expect("the server stops");
+    server.wait().expect("reaped");
 }
