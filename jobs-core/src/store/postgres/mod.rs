@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use postgres::IsolationLevel;
 use postgres::binary_copy::BinaryCopyInWriter;
+use postgres::error::SqlState;
 use postgres::types::Type;
 
 use self::pool::{Pool, Pooled, describe};
@@ -59,8 +60,10 @@ const FORMAT_KEY: &str = "format_version";
 ///   snapshot, as a redb read transaction gives); a shard never reads another's rows.
 /// * [`apply`](Store::apply): one transaction: a `DELETE` and an upsert over arrays of the
 ///   batch's final writes. All or nothing.
-/// * [`bulk_load`](Store::bulk_load): binary `COPY` into a temporary staging table, then one
-///   upsert from it, in one transaction: `jobs seed` and `jobs import` use it.
+/// * [`bulk_load`](Store::bulk_load): binary `COPY` straight into the table, in one
+///   transaction; if an entity is already stored, that copy is undone and the batch is copied
+///   into a temporary staging table and upserted from it instead. `jobs seed` and
+///   `jobs import` use it.
 ///
 /// # Runs
 ///
@@ -420,32 +423,46 @@ impl Store for PostgresStore {
         }
         let models = &self.tables.models;
         let mut client = self.connection()?;
+        // One transaction: an error anywhere rolls back everything the batch wrote.
         let mut txn = client.transaction().map_err(|e| self.error(&e))?;
-        // The staging table lives only in this transaction: an error anywhere rolls back the
-        // copy and the upsert together.
-        txn.batch_execute(
-            "CREATE TEMPORARY TABLE jobs_staging (kind text NOT NULL, id text NOT NULL, bytes bytea NOT NULL) \
-             ON COMMIT DROP",
-        )
-        .map_err(|e| self.error(&e))?;
-        let copy = txn
-            .copy_in("COPY jobs_staging (kind, id, bytes) FROM STDIN (FORMAT binary)")
-            .map_err(|e| self.error(&e))?;
-        let mut writer = BinaryCopyInWriter::new(copy, &[Type::TEXT, Type::TEXT, Type::BYTEA]);
-        for (kind, id, bytes) in &puts {
-            writer.write(&[kind, id, bytes]).map_err(|e| self.error(&e))?;
+        // Seeding and importing new entities, the common case, copy straight into the table.
+        // When an entity is already stored, the copy stops at it; it is then undone, and the
+        // batch goes through a staging table and an upsert instead.
+        let mut direct = txn.savepoint("jobs_direct_copy").map_err(|e| self.error(&e))?;
+        match copy_rows(&mut direct, models, &puts) {
+            Ok(()) => direct.commit().map_err(|e| self.error(&e))?,
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                direct.rollback().map_err(|e| self.error(&e))?;
+                txn.batch_execute(
+                    "CREATE TEMPORARY TABLE jobs_staging (kind text NOT NULL, id text NOT NULL, bytes bytea NOT NULL) \
+                     ON COMMIT DROP",
+                )
+                .map_err(|e| self.error(&e))?;
+                copy_rows(&mut txn, "jobs_staging", &puts).map_err(|e| self.error(&e))?;
+                txn.execute(
+                    &format!(
+                        "INSERT INTO {models} (kind, id, bytes) SELECT kind, id, bytes FROM jobs_staging \
+                         ON CONFLICT (kind, id) DO UPDATE SET bytes = EXCLUDED.bytes"
+                    ),
+                    &[],
+                )
+                .map_err(|e| self.error(&e))?;
+            }
+            Err(error) => return Err(self.error(&error)),
         }
-        writer.finish().map_err(|e| self.error(&e))?;
-        txn.execute(
-            &format!(
-                "INSERT INTO {models} (kind, id, bytes) SELECT kind, id, bytes FROM jobs_staging \
-                 ON CONFLICT (kind, id) DO UPDATE SET bytes = EXCLUDED.bytes"
-            ),
-            &[],
-        )
-        .map_err(|e| self.error(&e))?;
         txn.commit().map_err(|e| self.error(&e))
     }
+}
+
+/// Copies `puts` into `table` (columns kind, id, bytes) with binary `COPY`.
+fn copy_rows(txn: &mut postgres::Transaction<'_>, table: &str, puts: &[Put<'_>]) -> Result<(), postgres::Error> {
+    let copy = txn.copy_in(&format!("COPY {table} (kind, id, bytes) FROM STDIN (FORMAT binary)"))?;
+    let mut writer = BinaryCopyInWriter::new(copy, &[Type::TEXT, Type::TEXT, Type::BYTEA]);
+    for (kind, id, bytes) in puts {
+        writer.write(&[kind, id, bytes])?;
+    }
+    writer.finish()?;
+    Ok(())
 }
 
 #[cfg(test)]
