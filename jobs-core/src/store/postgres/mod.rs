@@ -118,7 +118,10 @@ impl PostgresStore {
             output: format!("{schema}.jobs_run_output"),
         };
         let store = PostgresStore { pool: Pool::new(url), tables };
-        store.create_tables()?;
+        match store.stored_format()? {
+            Some(found) => store.check_format(found)?,
+            None => store.create_tables()?,
+        }
         Ok(store)
     }
 
@@ -141,8 +144,38 @@ impl PostgresStore {
         StoreError::Io { location: self.location(), message: describe(error) }
     }
 
-    /// Creates the schema and tables if missing and checks the format version, under a lock
-    /// so that processes opening a new store at once do not race.
+    /// The format version recorded in the store, or `None` when its tables do not exist yet.
+    /// Opening an existing store takes only this read: no DDL, no lock.
+    fn stored_format(&self) -> Result<Option<i64>, StoreError> {
+        let meta = &self.tables.meta;
+        let mut client = self.connection()?;
+        let exists = client
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[meta])
+            .map_err(|e| self.error(&e))?
+            .get::<_, bool>(0);
+        if !exists {
+            return Ok(None);
+        }
+        let row = client
+            .query_opt(&format!("SELECT value FROM {meta} WHERE key = $1"), &[&FORMAT_KEY])
+            .map_err(|e| self.error(&e))?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// Refuses a store written in a newer format than this version reads.
+    fn check_format(&self, found: i64) -> Result<(), StoreError> {
+        if found > i64::from(POSTGRES_FORMAT_VERSION) {
+            return Err(StoreError::NewerFormat {
+                path: PathBuf::from(self.location()),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+                supported: POSTGRES_FORMAT_VERSION,
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates the schema and tables if missing and records the format version, under a
+    /// lock so that processes opening a new store at once do not race.
     fn create_tables(&self) -> Result<(), StoreError> {
         let url = self.pool.url();
         let Tables { meta, models, runs, output } = &self.tables;
@@ -191,14 +224,7 @@ impl PostgresStore {
             .map_err(|e| self.error(&e))?
             .map(|row| row.get::<_, i64>(0));
         match found {
-            Some(found) if found > i64::from(POSTGRES_FORMAT_VERSION) => {
-                return Err(StoreError::NewerFormat {
-                    path: PathBuf::from(self.location()),
-                    found: u32::try_from(found).unwrap_or(u32::MAX),
-                    supported: POSTGRES_FORMAT_VERSION,
-                });
-            }
-            Some(_) => {}
+            Some(found) => self.check_format(found)?,
             None => {
                 txn.execute(
                     &format!("INSERT INTO {meta} (key, value) VALUES ($1, $2)"),
