@@ -458,6 +458,7 @@ impl Store for PostgresStore {
         match copy_rows(&mut direct, models, &puts) {
             Ok(()) => direct.commit().map_err(|e| self.error(&e))?,
             Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                tracing::debug!(store = %self.location(), "some entities are stored already: loading through staging");
                 direct.rollback().map_err(|e| self.error(&e))?;
                 txn.batch_execute(
                     "CREATE TEMPORARY TABLE jobs_staging (kind text NOT NULL, id text NOT NULL, bytes bytea NOT NULL) \
