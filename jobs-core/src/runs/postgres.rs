@@ -355,6 +355,40 @@ mod tests {
     }
 
     #[test]
+    fn exclusive_admission_admits_one_of_several_racing_processes() {
+        let Some(schema) = test_schema("exclusive_admission_admits_one_of_several_racing_processes") else {
+            return;
+        };
+        // Separate handles, as separate processes would have: no shared pool.
+        let handles: Vec<PostgresStore> = (0..4).map(|_| schema.open().unwrap()).collect();
+        let barrier = std::sync::Barrier::new(handles.len());
+        let admitted: Vec<bool> = std::thread::scope(|scope| {
+            let racers: Vec<_> = handles
+                .iter()
+                .map(|log| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        let record = conformance::queued("Job", 10);
+                        barrier.wait();
+                        log.insert_run(&record, &mut |active| match active.first() {
+                            Some(run) => Err(RunsError::AlreadyActive {
+                                job: "Job".into(),
+                                id: run.id().clone(),
+                                status: run.status(),
+                            }),
+                            None => Ok(()),
+                        })
+                        .is_ok()
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|racer| racer.join().unwrap()).collect()
+        });
+        assert_eq!(admitted.iter().filter(|ok| **ok).count(), 1, "{admitted:?}");
+        assert_eq!(handles[0].active_runs().unwrap().len(), 1);
+    }
+
+    #[test]
     fn a_run_whose_connection_dies_is_interrupted() {
         let Some(schema) = test_schema("a_run_whose_connection_dies_is_interrupted") else {
             return;
