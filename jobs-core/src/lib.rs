@@ -85,6 +85,8 @@ pub use model::{Model, ModelDescriptor};
 pub use params::{Param, ParamError, ParamSpec, Params};
 pub use registry::{JobDescriptor, Registry, RegistryError, StartError, registry};
 pub use runs::{RunId, RunLog, RunRecord, RunsError};
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
 pub use store::{KeyRange, MemoryStore, RedbStore, Split, Store, StoreError, WriteBatch};
 
 /// Everything a job definition needs: `use jobs_core::prelude::*;`.

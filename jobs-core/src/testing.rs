@@ -212,3 +212,103 @@ pub enum PutError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// A PostgreSQL server for tests: each test gets a schema of its own, dropped afterwards.
+///
+/// The server is found through `JOBS_TEST_POSTGRES_URL` (default
+/// [`DEFAULT_URL`](postgres_server::DEFAULT_URL)); `.ci/postgres` starts one. When none is
+/// reachable, a test fails if `CI` is set, and otherwise prints why and skips.
+#[doc(hidden)]
+#[cfg(feature = "postgres")]
+pub mod postgres_server {
+    use std::str::FromStr;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use crate::runs::{self, RunsError};
+    use crate::store::PostgresStore;
+
+    /// The environment variable naming the test server.
+    pub const URL_ENV: &str = "JOBS_TEST_POSTGRES_URL";
+    /// The server tried when [`URL_ENV`] is not set.
+    pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+    /// A schema of its own on the test server, dropped with everything in it when this is
+    /// dropped. Drop the stores opened on it first.
+    #[derive(Debug)]
+    pub struct TestSchema {
+        server: String,
+        schema: String,
+        url: String,
+    }
+
+    impl TestSchema {
+        /// The store URL of the schema: `<server>?schema=<name>`.
+        pub fn url(&self) -> &str {
+            &self.url
+        }
+
+        /// The schema's name.
+        pub fn schema(&self) -> &str {
+            &self.schema
+        }
+
+        /// Opens the store in the schema, as the command line does (dead runs recorded
+        /// `interrupted`).
+        ///
+        /// # Errors
+        /// The store could not be opened.
+        pub fn open(&self) -> Result<PostgresStore, RunsError> {
+            runs::open_postgres(&self.url)
+        }
+    }
+
+    impl Drop for TestSchema {
+        fn drop(&mut self) {
+            let dropped = connect(&self.server).and_then(|mut client| {
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{}\" CASCADE", self.schema))
+            });
+            if let Err(error) = dropped {
+                eprintln!("could not drop the test schema {}: {error}", self.schema);
+            }
+        }
+    }
+
+    fn connect(server: &str) -> Result<::postgres::Client, ::postgres::Error> {
+        let mut config = ::postgres::Config::from_str(server)?;
+        config.connect_timeout(Duration::from_secs(5));
+        config.connect(::postgres::NoTls)
+    }
+
+    /// A fresh schema on the test server for `test`, or `None` (after printing why) when no
+    /// server is reachable and `CI` is not set.
+    ///
+    /// # Panics
+    /// No server is reachable and `CI` is set: the tests must not silently skip there.
+    pub fn test_schema(test: &str) -> Option<TestSchema> {
+        let server = std::env::var(URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        if let Err(error) = connect(&server) {
+            let reason = format!("no PostgreSQL server at {URL_ENV}={server} ({error}); start one with .ci/postgres");
+            if std::env::var_os("CI").is_some() {
+                panic!("{test}: {reason}");
+            }
+            eprintln!("skipping {test}: {reason}");
+            return None;
+        }
+        let schema = unique_schema_name();
+        let separator = if server.contains('?') { '&' } else { '?' };
+        let url = format!("{server}{separator}schema={schema}");
+        Some(TestSchema { server, schema, url })
+    }
+
+    /// `jobs_test_<pid>_<n>_<random>`: unique across the processes of a test run and the
+    /// tests of each.
+    fn unique_schema_name() -> String {
+        use std::hash::{BuildHasher, Hasher};
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(n);
+        format!("jobs_test_{}_{n}_{:08x}", std::process::id(), hasher.finish() as u32)
+    }
+}

@@ -188,7 +188,7 @@ fn store_chunks(
     let mut total = SeedSummary::default();
     for generated in receiver {
         let (batch, written) = generated?;
-        store.apply(&batch)?;
+        store.bulk_load(&batch)?;
         total.explorations += written.explorations;
         total.rights += written.rights;
         total.users += written.users;

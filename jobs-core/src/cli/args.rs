@@ -15,9 +15,10 @@ pub(crate) const DEFAULT_STORE: &str = "./jobs.redb";
 #[derive(Debug, Parser)]
 #[command(max_term_width = 100)]
 pub(crate) struct Args {
-    /// The store file (redb). `seed`, `import`, `demo` and `serve` create it when missing;
-    /// the other commands refuse a missing one.
-    #[arg(long, global = true, env = "JOBS_STORE", value_name = "PATH", default_value = DEFAULT_STORE)]
+    /// The store: a redb file, or a PostgreSQL URL
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]`. `seed`, `import`, `demo`
+    /// and `serve` create a missing store file; the other commands refuse a missing one.
+    #[arg(long, global = true, env = "JOBS_STORE", value_name = "PATH|URL", default_value = DEFAULT_STORE)]
     pub(crate) store: PathBuf,
 
     #[command(subcommand)]

@@ -30,15 +30,26 @@ use std::time::{Duration, Instant};
 use super::console::Console;
 use super::error::CliError;
 use crate::runs::{RunId, RunLog, Status, liveness};
+use crate::store::is_postgres_url;
 
 /// How long `run --detach` waits for the background process to take up the run.
 pub(crate) const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often it looks while waiting.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Where the background process of run `id` logs: `<store>.runs/<id>.log`.
+/// Where the background process of run `id` logs: `<store>.runs/<id>.log`; for a
+/// PostgreSQL store, which has no file to sit beside, `<temp dir>/jobs-postgres.runs/<id>.log`.
 pub(crate) fn log_path(store_path: &Path, id: &RunId) -> PathBuf {
-    liveness::lock_path(&liveness::lock_dir(store_path), id).with_extension("log")
+    let dir = match store_url(store_path) {
+        Some(_) => std::env::temp_dir().join("jobs-postgres.runs"),
+        None => liveness::lock_dir(store_path),
+    };
+    liveness::lock_path(&dir, id).with_extension("log")
+}
+
+/// The store as a URL, when it is one (`postgres://...`).
+fn store_url(store_path: &Path) -> Option<&str> {
+    store_path.to_str().filter(|text| is_postgres_url(text))
 }
 
 /// Removes the log of run `id` if there is one; `only_if_empty` keeps a log that says
@@ -117,18 +128,27 @@ pub(crate) fn start(
 /// Starts `PROGRAM --store STORE run-queued ID`, detached; returns it and its log's path.
 fn spawn(store_path: &Path, id: &RunId, output_limit: usize) -> io::Result<(Child, PathBuf)> {
     let program = std::env::current_exe()?;
-    // The background process may resolve a relative path differently; an absolute one also
-    // names the same lock and log files.
-    let store = std::path::absolute(store_path)?;
-    let log_file = log_path(&store, id);
+    let mut command = Command::new(program);
+    let log_file = match store_url(store_path) {
+        Some(url) => {
+            // In the environment rather than the arguments: a URL may carry a password, and
+            // arguments are visible to every user of the machine.
+            command.env("JOBS_STORE", url);
+            log_path(store_path, id)
+        }
+        None => {
+            // The background process may resolve a relative path differently; an absolute one
+            // also names the same lock and log files.
+            let store = std::path::absolute(store_path)?;
+            command.arg("--store").arg(&store);
+            log_path(&store, id)
+        }
+    };
     if let Some(dir) = log_file.parent() {
         fs::create_dir_all(dir)?;
     }
     let stderr = File::create(&log_file)?;
-    let mut command = Command::new(program);
     command
-        .arg("--store")
-        .arg(&store)
         .arg("run-queued")
         .arg(id.as_str())
         .arg("--output-limit")
@@ -206,6 +226,13 @@ mod tests {
             log_path(Path::new("/data/jobs.redb"), &id),
             Path::new("/data/jobs.redb.runs/Job-1718000000000-k3x9qa.log")
         );
+    }
+
+    #[test]
+    fn a_postgres_stores_logs_go_to_the_temp_dir_without_the_url() {
+        let id = RunId::parse("Job-1718000000000-k3x9qa").unwrap();
+        let path = log_path(Path::new("postgres://ann:pw@db/app?schema=s"), &id);
+        assert_eq!(path, std::env::temp_dir().join("jobs-postgres.runs/Job-1718000000000-k3x9qa.log"));
     }
 
     #[test]

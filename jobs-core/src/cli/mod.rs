@@ -37,9 +37,11 @@
 //!
 //! Every command takes `--store PATH` (or the environment variable `JOBS_STORE`; default
 //! `./jobs.redb`). `seed`, `import`, `demo` and `serve` create a missing store file; the other
-//! commands refuse one (exit 2), so a mistyped path never runs a job over an empty store. Logs
-//! go to stderr, filtered by `JOBS_LOG` (a `tracing` filter such as `debug` or
-//! `jobs_core=trace`; default `warn`).
+//! commands refuse one (exit 2), so a mistyped path never runs a job over an empty store. With
+//! the feature `postgres`, `--store` may instead be a URL,
+//! `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]`, which opens a PostgreSQL
+//! store, `PostgresStore` (its tables are created on first use). Logs go to stderr, filtered by
+//! `JOBS_LOG` (a `tracing` filter such as `debug` or `jobs_core=trace`; default `warn`).
 //!
 //! # Runs
 //!
@@ -63,7 +65,8 @@
 //!
 //! `--detach` starts this same program again (`std::env::current_exe()`) with a hidden
 //! subcommand, `run-queued ID`, in a session of its own with no terminal, so it goes on after
-//! the command and the terminal are gone. It logs to `<store>.runs/<id>.log`, removed when the
+//! the command and the terminal are gone. It logs to `<store>.runs/<id>.log` (for a
+//! PostgreSQL store, `<temp dir>/jobs-postgres.runs/<id>.log`), removed when the
 //! run ends with nothing logged or when `prune` removes the run. The command waits until the
 //! background process has started the run, so one that cannot is reported at once (exit 1,
 //! the run canceled, its log named).
@@ -176,7 +179,8 @@ impl std::fmt::Debug for Cli {
 impl Cli {
     /// A command line called `name` (shown in help and usage messages), with `list`, `run`,
     /// `runs`, `status`, `output`, `cancel`, `prune`, `export` and `import`, over redb stores
-    /// opened with [`runs::open_store`](crate::runs::open_store).
+    /// opened with [`runs::open_store`](crate::runs::open_store), or (feature `postgres`)
+    /// PostgreSQL stores given as `postgres://` URLs.
     #[must_use]
     pub fn new(name: &'static str) -> Self {
         Cli {
@@ -185,7 +189,7 @@ impl Cli {
             version: None,
             seeder: None,
             demo_job: None,
-            open_store: Box::new(store::open_redb),
+            open_store: Box::new(store::open),
             stores_are_files: true,
         }
     }

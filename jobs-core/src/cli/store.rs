@@ -1,9 +1,38 @@
-//! Opening `--store PATH` as a redb file, with messages that say what to do.
+//! Opening `--store`: a redb file, or a PostgreSQL store given as a `postgres://` URL, with
+//! messages that say what to do.
 
 use std::path::Path;
 
 use crate::runs::{self, RunLog, RunsError};
-use crate::store::StoreError;
+use crate::store::{StoreError, is_postgres_url};
+
+/// Opens the store `--store` names: a `postgres://` (or `postgresql://`) URL opens a
+/// PostgreSQL store (feature `postgres`), anything else a redb file.
+pub(crate) fn open(location: &Path) -> Result<Box<dyn RunLog>, RunsError> {
+    match location.to_str().filter(|text| is_postgres_url(text)) {
+        Some(url) => open_postgres(url),
+        None => open_redb(location),
+    }
+}
+
+/// Opens a PostgreSQL store through [`runs::open_postgres`], so that runs whose process
+/// died are recorded `interrupted` by whichever command comes next.
+#[cfg(feature = "postgres")]
+fn open_postgres(url: &str) -> Result<Box<dyn RunLog>, RunsError> {
+    Ok(Box::new(runs::open_postgres(url)?))
+}
+
+/// Without the feature, a URL is refused with what to do, not taken for a file name.
+#[cfg(not(feature = "postgres"))]
+fn open_postgres(url: &str) -> Result<Box<dyn RunLog>, RunsError> {
+    let location = url.split_once('@').map_or_else(|| url.to_owned(), |(_, host)| format!("postgres://…@{host}"));
+    Err(StoreError::Io {
+        location,
+        message: "this program was built without PostgreSQL support; build jobs-core with the feature `postgres`"
+            .to_owned(),
+    }
+    .into())
+}
 
 /// Opens (or creates) the redb store at `path` through [`runs::open_store`], so that runs
 /// whose process died are recorded `interrupted` by whichever command comes next. A missing

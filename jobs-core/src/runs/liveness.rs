@@ -37,6 +37,10 @@
 //! whoever marks a dead run `interrupted`; pruning removes any left over. The directory
 //! `<store>.runs/` stays beside the store, empty when nothing runs.
 //!
+//! A PostgreSQL store has no file beside it: its claims are session-level advisory locks on
+//! the server, which frees them when the claiming process's connection drops; the same rules
+//! hold.
+//!
 //! The in-memory store has no other processes; it keeps the claimed ids in a set, so the same
 //! rules (and tests) apply to a runner thread that vanished.
 
@@ -71,6 +75,8 @@ enum Claim {
     File(FileClaim),
     // Held only for what its Drop does.
     Memory(#[allow(dead_code)] MemoryClaim),
+    #[cfg(feature = "postgres")]
+    Session(#[allow(dead_code)] Box<super::postgres::SessionClaim>),
 }
 
 #[derive(Debug)]
@@ -165,6 +171,12 @@ pub(crate) fn remove_stale(dir: &Path, id: &RunId) -> Result<(), RunsError> {
         drop(claim_file(dir, id)?);
     }
     Ok(())
+}
+
+/// A claim held by a PostgreSQL session's advisory lock.
+#[cfg(feature = "postgres")]
+pub(crate) fn claim_session(claim: super::postgres::SessionClaim) -> RunClaim {
+    RunClaim { _inner: Claim::Session(Box::new(claim)) }
 }
 
 /// Claims run `id` in an in-memory store: `None` when already claimed.

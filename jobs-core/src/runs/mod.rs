@@ -63,6 +63,8 @@ pub mod liveness;
 mod log;
 mod memory;
 pub mod output;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod record;
 mod redb;
 mod runner;
@@ -96,6 +98,21 @@ use crate::store::RedbStore;
 /// The store cannot be opened (see [`RedbStore::open`]), or a run's lock cannot be checked.
 pub fn open_store(path: impl AsRef<Path>) -> Result<RedbStore, RunsError> {
     let store = RedbStore::open(path)?;
+    store.recover_interrupted()?;
+    Ok(store)
+}
+
+/// Opens the PostgreSQL store at `url` (creating its tables if need be; see
+/// [`PostgresStore`](crate::store::PostgresStore) for the URL) and records every run whose
+/// process died while it was `started` as `failed` with error `interrupted`, as
+/// [`open_store`] does for a file.
+///
+/// # Errors
+/// The store cannot be opened (see [`PostgresStore::open`](crate::store::PostgresStore::open)),
+/// or the runs cannot be read.
+#[cfg(feature = "postgres")]
+pub fn open_postgres(url: &str) -> Result<crate::store::PostgresStore, RunsError> {
+    let store = crate::store::PostgresStore::open(url)?;
     store.recover_interrupted()?;
     Ok(store)
 }

@@ -141,4 +141,24 @@ mod tests {
     fn scan_stops_when_asked() {
         conformance::scan_stops_when_asked(&MemoryStore::new());
     }
+
+    #[test]
+    fn ids_sort_by_their_bytes() {
+        conformance::ids_sort_by_their_bytes(&MemoryStore::new());
+    }
+
+    #[test]
+    fn the_last_write_to_an_entity_wins() {
+        conformance::the_last_write_to_an_entity_wins(&MemoryStore::new());
+    }
+
+    #[test]
+    fn bulk_load_stores_what_apply_would() {
+        conformance::bulk_load_stores_what_apply_would(&MemoryStore::new());
+    }
+
+    #[test]
+    fn empty_and_missing_kinds_read_as_empty() {
+        conformance::empty_and_missing_kinds_read_as_empty(&MemoryStore::new());
+    }
 }

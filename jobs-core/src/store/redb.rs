@@ -318,6 +318,26 @@ mod tests {
     }
 
     #[test]
+    fn ids_sort_by_their_bytes() {
+        conformance::ids_sort_by_their_bytes(&store().1);
+    }
+
+    #[test]
+    fn the_last_write_to_an_entity_wins() {
+        conformance::the_last_write_to_an_entity_wins(&store().1);
+    }
+
+    #[test]
+    fn bulk_load_stores_what_apply_would() {
+        conformance::bulk_load_stores_what_apply_would(&store().1);
+    }
+
+    #[test]
+    fn empty_and_missing_kinds_read_as_empty() {
+        conformance::empty_and_missing_kinds_read_as_empty(&store().1);
+    }
+
+    #[test]
     fn a_file_that_is_not_a_store_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");

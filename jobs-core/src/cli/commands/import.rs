@@ -44,7 +44,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ImportArgs, console: &mut
             (name, batch)
         }
     };
-    store.apply(&batch)?;
+    store.bulk_load(&batch)?;
     console.say(format_args!(
         "imported {} {} entities from {source} into {}",
         batch.len(),

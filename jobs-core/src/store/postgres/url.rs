@@ -1,0 +1,177 @@
+//! `postgres://` store URLs: the connection settings, the schema, and a location to show.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use postgres::config::Host;
+
+use crate::store::{StoreError, is_postgres_url};
+
+/// The schema used when the URL names none.
+pub const DEFAULT_SCHEMA: &str = "public";
+
+/// How long opening a connection may take when the URL sets no `connect_timeout`: an
+/// unreachable server is reported in seconds, not after the system's TCP timeout.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A parsed store URL.
+#[derive(Clone)]
+pub(crate) struct StoreUrl {
+    /// What the driver connects with (the URL without `schema`).
+    pub(crate) config: postgres::Config,
+    /// The schema holding the store's tables.
+    pub(crate) schema: String,
+    /// `postgres://user@host:port/db?schema=s`: the URL without its password, for messages.
+    pub(crate) location: String,
+}
+
+impl std::fmt::Debug for StoreUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The driver's config holds the password: show only the location.
+        f.debug_struct("StoreUrl").field("location", &self.location).finish_non_exhaustive()
+    }
+}
+
+impl StoreUrl {
+    /// Parses `url`: the driver's URL syntax plus an optional `schema=NAME` query parameter.
+    ///
+    /// # Errors
+    /// The URL does not parse, or the schema is not a plain SQL identifier; the message shows
+    /// the URL without its password.
+    pub(crate) fn parse(url: &str) -> Result<Self, StoreError> {
+        let shown = without_password(url);
+        let bad = |message: String| StoreError::Io { location: shown.clone(), message };
+        if !is_postgres_url(url) {
+            return Err(bad("not a PostgreSQL URL: it must start with postgres://".to_owned()));
+        }
+        let (driver_url, schema) = take_schema(url).map_err(bad)?;
+        let mut config = postgres::Config::from_str(&driver_url).map_err(|e| {
+            bad(format!(
+                "not a valid PostgreSQL URL ({e}); the form is postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]"
+            ))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("jobs");
+        }
+        let location = location(&config, &schema);
+        Ok(StoreUrl { config, schema, location })
+    }
+
+    /// The schema, quoted for SQL.
+    pub(crate) fn quoted_schema(&self) -> String {
+        // `take_schema` admits only letters, digits and `_`: quoting cannot be escaped.
+        format!("\"{}\"", self.schema)
+    }
+}
+
+/// Removes the `schema` parameter from the query string; returns the rest and the schema.
+fn take_schema(url: &str) -> Result<(String, String), String> {
+    let Some((base, query)) = url.split_once('?') else {
+        return Ok((url.to_owned(), DEFAULT_SCHEMA.to_owned()));
+    };
+    let mut schema = None;
+    let mut rest = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=') {
+            Some(("schema", name)) => {
+                if schema.is_some() {
+                    return Err("`schema` is given twice in the URL; keep one".to_owned());
+                }
+                check_schema(name)?;
+                schema = Some(name.to_owned());
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let driver_url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    Ok((driver_url, schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned())))
+}
+
+fn check_schema(name: &str) -> Result<(), String> {
+    let starts_well = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if starts_well && plain && name.len() <= 63 {
+        Ok(())
+    } else {
+        Err(format!(
+            "the schema `{name}` is not a plain SQL name: use 1 to 63 ASCII letters, digits and `_`, starting with a letter or `_`"
+        ))
+    }
+}
+
+/// The URL as shown in messages: user, hosts, ports, database and schema; never the password.
+fn location(config: &postgres::Config, schema: &str) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let name = match host {
+                Host::Tcp(name) => name.clone(),
+                #[cfg(unix)]
+                Host::Unix(path) => path.display().to_string(),
+            };
+            match config.get_ports().get(i).or_else(|| config.get_ports().first()) {
+                Some(port) => format!("{name}:{port}"),
+                None => name,
+            }
+        })
+        .collect();
+    let user = config.get_user().map(|u| format!("{u}@")).unwrap_or_default();
+    let db = config.get_dbname().unwrap_or_default();
+    let schema = if schema == DEFAULT_SCHEMA { String::new() } else { format!("?schema={schema}") };
+    format!("postgres://{user}{}/{db}{schema}", hosts.join(","))
+}
+
+/// `url` with any password between `user:` and `@` replaced, for messages about a URL that
+/// does not parse.
+pub(crate) fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:***@{hosts}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_is_taken_out_and_the_password_never_shown() {
+        let url = StoreUrl::parse("postgres://ann:s3cret@db.example:5433/app?schema=jobs_a&sslmode=disable").unwrap();
+        assert_eq!(url.schema, "jobs_a");
+        assert_eq!(url.location, "postgres://ann@db.example:5433/app?schema=jobs_a");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        let url = StoreUrl::parse("postgresql://ann@localhost/app").unwrap();
+        assert_eq!((url.schema.as_str(), url.location.as_str()), ("public", "postgres://ann@localhost:5432/app"));
+    }
+
+    #[test]
+    fn bad_urls_and_schemas_are_refused_by_name_without_the_password() {
+        let err = StoreUrl::parse("postgres://ann:s3cret@host/db?schema=a;drop").unwrap_err().to_string();
+        assert!(err.contains("the schema `a;drop` is not a plain SQL name"), "{err}");
+        assert!(!err.contains("s3cret") && err.contains("ann:***@host"), "{err}");
+        let err = StoreUrl::parse("postgres://ann:s3cret@host:notaport/db").unwrap_err().to_string();
+        assert!(err.contains("not a valid PostgreSQL URL"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
+        let err = StoreUrl::parse("postgres://host/db?schema=a&schema=b").unwrap_err().to_string();
+        assert!(err.contains("`schema` is given twice"), "{err}");
+    }
+
+    #[test]
+    fn only_postgres_schemes_are_urls() {
+        assert!(is_postgres_url("postgres://h/db") && is_postgres_url("postgresql://h/db"));
+        assert!(!is_postgres_url("./jobs.redb") && !is_postgres_url("postgres.redb"));
+    }
+}
