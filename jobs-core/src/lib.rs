@@ -61,6 +61,8 @@
 #![warn(missing_docs)]
 
 pub mod context;
+#[cfg(feature = "timely")]
+pub mod cluster;
 pub mod engine;
 pub mod job;
 pub mod model;

@@ -57,7 +57,7 @@ mod cancel;
 mod combine;
 mod group_merge;
 mod map_phase;
-mod panic;
+pub(crate) mod panic;
 mod progress;
 mod reduce_phase;
 
@@ -108,6 +108,10 @@ pub struct RunOptions {
     /// Fold values map-side with the job's [`combine`](crate::Reduce::combine), if it has
     /// one (`Reduce::COMBINES`). On by default; the output is the same either way.
     pub combine: bool,
+    /// Run on the timely-dataflow engine, as this process of this cluster, instead of the
+    /// local engine (through [`JobDescriptor::run`](crate::JobDescriptor::run)).
+    #[cfg(feature = "timely")]
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for RunOptions {
@@ -121,6 +125,8 @@ impl Default for RunOptions {
             write_batch_size: 500,
             queued_at_ms: None,
             combine: true,
+            #[cfg(feature = "timely")]
+            cluster: None,
         }
     }
 }
@@ -210,6 +216,10 @@ pub enum RunError {
     /// The store failed; the run stopped.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The timely engine could not carry the run out.
+    #[cfg(feature = "timely")]
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Runs `job` over `store` on this machine and returns its report.
