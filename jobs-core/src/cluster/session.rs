@@ -1,7 +1,6 @@
 //! One attempt at a run: connect, start the timely workers, wait for them, agree on the
 //! verdict, and take everything down again, with a bound on every wait.
 
-use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use timely::communication::{Allocator, Config as CommunicationConfig, Hooks, ini
 use timely::worker::{Config as WorkerConfig, Worker};
 
 use crate::context::MapEnv;
+use crate::engine::panic as engine_panic;
 use crate::engine::{Phase, Progress, RunOptions, RunReport, ShardProgress, now_ms};
 use crate::job::Job;
 use crate::store::Store;
@@ -212,10 +212,12 @@ struct Shared<'a, J: Job> {
 /// One worker thread: its share of the job, with panics caught and turned into a failure of
 /// the session (which stops the other workers and the peers).
 fn work<J: Job>(shared: &Shared<'_, J>, allocator: Allocator) -> Result<Vec<Vec<u8>>, ClusterError> {
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+    // The engine's catch, not a bare `catch_unwind`: its hook keeps a poisoned-queue panic
+    // off the terminal and still records where job code panicked for the failure records.
+    let result = engine_panic::catch(|| {
         let mut worker = Worker::new(WorkerConfig::default(), allocator, Some(Instant::now()));
         drive(&mut worker, &shared.duty, shared.tasks, shared.failed)
-    }));
+    });
     match result {
         Ok(Ok(parts)) => Ok(parts),
         Ok(Err(Stopped::Cluster)) => Err(ClusterError::Lost(String::new())),
@@ -223,8 +225,8 @@ fn work<J: Job>(shared: &Shared<'_, J>, allocator: Allocator) -> Result<Vec<Vec<
             shared.state.fail_worker(message.clone());
             Err(ClusterError::Protocol(message))
         }
-        Err(payload) => {
-            let message = format!("a worker stopped: {}", panic_text(payload.as_ref()));
+        Err(panic_message) => {
+            let message = format!("a worker stopped: {panic_message}");
             shared.state.fail_worker(message.clone());
             Err(ClusterError::Lost(message))
         }
@@ -341,13 +343,5 @@ where
 
 fn io(error: std::io::Error) -> ClusterError {
     ClusterError::Io(error.to_string())
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> &str {
-    payload
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(no message)")
 }
 
