@@ -94,6 +94,8 @@
 //! | 130 | a run was canceled: with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) or by `jobs cancel` from another process |
 
 mod args;
+#[cfg(feature = "timely")]
+mod cluster;
 mod commands;
 mod console;
 mod detach;

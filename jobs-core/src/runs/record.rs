@@ -8,7 +8,8 @@ use crate::params::Params;
 
 use super::{RunId, RunsError, Status};
 
-/// The engine a run uses, as recorded. Only the local engine exists so far.
+/// The engine a run uses, as recorded: the local engine (`timely` for runs on the timely
+/// engine, feature `timely`).
 pub const LOCAL_ENGINE: &str = "local";
 
 /// The error of a run whose process died while it was `started`.
@@ -38,7 +39,7 @@ pub struct RunRecord {
     pub shards: usize,
     /// Worker threads.
     pub threads: usize,
-    /// The engine that runs it: [`LOCAL_ENGINE`].
+    /// The engine that runs it: [`LOCAL_ENGINE`], or `timely`.
     pub engine: String,
     /// Whether writes are counted instead of stored.
     #[serde(default)]

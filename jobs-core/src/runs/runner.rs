@@ -69,6 +69,10 @@ pub struct RunnerOptions {
     pub cancel: CancelToken,
     /// Filled in while the run goes, for a progress bar; the runner makes its own if `None`.
     pub progress: Option<Arc<Progress>>,
+    /// Carry the run out on the timely engine, as process 0 of this cluster; the record's
+    /// `engine` then says `timely`.
+    #[cfg(feature = "timely")]
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for RunnerOptions {
@@ -78,6 +82,8 @@ impl Default for RunnerOptions {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             cancel: CancelToken::new(),
             progress: None,
+            #[cfg(feature = "timely")]
+            cluster: None,
         }
     }
 }
@@ -150,7 +156,13 @@ pub fn run_queued(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Resu
         return Ok(record);
     }
     let pid = std::process::id();
-    let started = match log.transition(id, Status::Started, &mut |r| r.pid = Some(pid)) {
+    let started = match log.transition(id, Status::Started, &mut |r| {
+        r.pid = Some(pid);
+        #[cfg(feature = "timely")]
+        if options.cluster.is_some() {
+            r.engine = crate::cluster::TIMELY_ENGINE.to_owned();
+        }
+    }) {
         Ok(started) => started,
         // Canceled between our read and our write.
         Err(RunsError::InvalidTransition { from, .. }) if from.is_finished() => return log.get_run(id),
@@ -254,6 +266,8 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         cancel: options.cancel.clone(),
         progress: Some(Arc::clone(progress)),
         queued_at_ms: record.queued_ms,
+        #[cfg(feature = "timely")]
+        cluster: options.cluster.clone(),
         ..RunOptions::default()
     };
     let store: &dyn Store = log;

@@ -21,8 +21,17 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
     let job = super::jobs()?.get(&args.name)?;
     let params = Params::parse_args(&args.params)?;
     job.check_params(&params)?;
+    #[cfg(feature = "timely")]
+    let cluster = crate::cli::cluster::config(args)?;
+    #[cfg(feature = "timely")]
+    if let Some(config) = cluster.as_ref().filter(|c| c.process > 0) {
+        // Not process 0: do this process's part; process 0 records the run and reports it.
+        let store = cli.open_store(store_path)?;
+        return crate::cli::cluster::take_part(store.as_ref(), job, &params, args, config, console);
+    }
     let store = cli.open_store(store_path)?;
-    let request = RunRequest {
+    #[allow(unused_mut)]
+    let mut request = RunRequest {
         job: job.name().to_owned(),
         params,
         shards: args.shards,
@@ -30,11 +39,18 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         dry_run: args.dry_run,
         exclusive: args.exclusive,
     };
+    #[allow(unused_mut)]
+    let mut options = RunnerOptions { output_limit: args.output_limit, ..RunnerOptions::default() };
+    #[cfg(feature = "timely")]
+    if let Some(config) = cluster {
+        request.threads = Some(config.workers * config.processes);
+        options.cluster = Some(config);
+    }
     let record = queue(store.as_ref(), &request, console)?;
     if args.detach {
         detach::start(store.as_ref(), store_path, record.id(), args.output_limit, console)
     } else {
-        carry_out(store.as_ref(), record.id(), args.output_limit, console)
+        carry_out_with(store.as_ref(), record.id(), options, console)
     }
 }
 
@@ -68,8 +84,18 @@ pub(super) fn carry_out(
     output_limit: usize,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
+    carry_out_with(log, id, RunnerOptions { output_limit, ..RunnerOptions::default() }, console)
+}
+
+/// [`carry_out`] with the runner's options (the engine, say) given.
+fn carry_out_with(
+    log: &dyn RunLog,
+    id: &RunId,
+    options: RunnerOptions,
+    console: &mut Console<'_>,
+) -> Result<(), CliError> {
     let progress = Arc::new(Progress::new());
-    let options = RunnerOptions { output_limit, progress: Some(Arc::clone(&progress)), ..RunnerOptions::default() };
+    let options = RunnerOptions { progress: Some(Arc::clone(&progress)), ..options };
     if console.progress_bar {
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
         console.say(format_args!("run {id}: started"));
