@@ -60,9 +60,9 @@
 
 #![warn(missing_docs)]
 
-pub mod context;
 #[cfg(feature = "timely")]
 pub mod cluster;
+pub mod context;
 pub mod engine;
 pub mod job;
 pub mod model;

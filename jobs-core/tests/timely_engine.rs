@@ -129,7 +129,12 @@ fn comparable(mut report: RunReport) -> RunReport {
     report
 }
 
-fn both<J: Job>(job: &J, store_for: impl Fn() -> MemoryStore, workers: usize, options: &RunOptions) -> (RunReport, RunReport) {
+fn both<J: Job>(
+    job: &J,
+    store_for: impl Fn() -> MemoryStore,
+    workers: usize,
+    options: &RunOptions,
+) -> (RunReport, RunReport) {
     let local = engine::run(job, &store_for(), options).unwrap();
     let timely = cluster::run_local(job, &store_for(), options, workers).unwrap();
     (comparable(local), comparable(timely))
@@ -200,5 +205,8 @@ fn bad_cluster_settings_are_refused_by_name() {
     assert_eq!(error.to_string(), "--process 2 is out of range: with --processes 2 use 0 to 1");
     config.process = 1;
     let error = cluster::run(&WordIndex, &seeded(), &RunOptions::default(), &config).unwrap_err();
-    assert_eq!(error.to_string(), "the host file lists 0 addresses but --processes is 2: list one host:port per process");
+    assert_eq!(
+        error.to_string(),
+        "the host file lists 0 addresses but --processes is 2: list one host:port per process"
+    );
 }

@@ -170,8 +170,9 @@ pub(super) fn connect(
 }
 
 fn bind(address: &str) -> Result<TcpListener, ClusterError> {
-    let listener = TcpListener::bind(address)
-        .map_err(|e| ClusterError::Io(format!("cannot listen on {address} (this process's line of the host file): {e}")))?;
+    let listener = TcpListener::bind(address).map_err(|e| {
+        ClusterError::Io(format!("cannot listen on {address} (this process's line of the host file): {e}"))
+    })?;
     listener.set_nonblocking(true).map_err(|e| ClusterError::Io(e.to_string()))?;
     Ok(listener)
 }
@@ -190,7 +191,9 @@ fn dial(host: &str, peer: usize, deadline: Instant) -> Result<TcpStream, Cluster
             Ok(address) => match TcpStream::connect_timeout(&address, remaining.min(Duration::from_secs(2))) {
                 Ok(stream) => {
                     stream.set_read_timeout(Some(HANDSHAKE_IO_TIMEOUT)).map_err(|e| ClusterError::Io(e.to_string()))?;
-                    stream.set_write_timeout(Some(HANDSHAKE_IO_TIMEOUT)).map_err(|e| ClusterError::Io(e.to_string()))?;
+                    stream
+                        .set_write_timeout(Some(HANDSHAKE_IO_TIMEOUT))
+                        .map_err(|e| ClusterError::Io(e.to_string()))?;
                     return Ok(stream);
                 }
                 Err(error) => last_error = error.to_string(),

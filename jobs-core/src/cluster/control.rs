@@ -167,7 +167,14 @@ impl SessionState {
 
     /// Reads one control link until it ends: relays cancels, takes the verdict, and fails the
     /// session when the link breaks or stays silent for `timeout`.
-    pub(super) fn read_link(&self, peer: usize, host: &str, mut stream: TcpStream, cancel: &CancelToken, timeout: Duration) {
+    pub(super) fn read_link(
+        &self,
+        peer: usize,
+        host: &str,
+        mut stream: TcpStream,
+        cancel: &CancelToken,
+        timeout: Duration,
+    ) {
         if let Err(error) = stream.set_read_timeout(Some(timeout)) {
             self.fail_link(format!("process {peer} ({host}): {error}"));
             return;

@@ -26,7 +26,9 @@ pub enum HostsError {
         reason: &'static str,
     },
     /// The same address is listed twice.
-    #[error("host file {path}, line {line}: `{address}` is already listed on line {first}; each process needs its own address")]
+    #[error(
+        "host file {path}, line {line}: `{address}` is already listed on line {first}; each process needs its own address"
+    )]
     Duplicate {
         /// The file.
         path: String,
@@ -98,7 +100,8 @@ mod tests {
 
     #[test]
     fn comments_and_blank_lines_are_skipped() {
-        let hosts = parse_hosts("\n# comment\n127.0.0.1:7000 # zero\n  \n[::1]:7001\nnode-2.example:7002\n", "h").unwrap();
+        let hosts =
+            parse_hosts("\n# comment\n127.0.0.1:7000 # zero\n  \n[::1]:7001\nnode-2.example:7002\n", "h").unwrap();
         assert_eq!(hosts, ["127.0.0.1:7000", "[::1]:7001", "node-2.example:7002"]);
     }
 

@@ -94,7 +94,9 @@ impl<J: Job> MapDuty<'_, J> {
                     for (key, value) in staged.drain(..) {
                         let worker = worker_of(&key, self.workers) as usize;
                         outboxes[worker].pairs.push((key, value));
-                        if let Err(error) = self.maybe_ship(&mut outboxes[worker], worker, task_id, combining, &mut summary, ship) {
+                        if let Err(error) =
+                            self.maybe_ship(&mut outboxes[worker], worker, task_id, combining, &mut summary, ship)
+                        {
                             failure = Some(error);
                             return ControlFlow::Break(());
                         }

@@ -223,7 +223,9 @@ pub(crate) fn run_with_params<J: Job>(
                 tracing::warn!(job = J::NAME, attempt, %error, "the cluster session failed; running the job again");
                 attempt += 1;
             }
-            Err(error) if attempt > 1 => return Err(ClusterError::Attempts { attempts: attempt, last: Box::new(error) }),
+            Err(error) if attempt > 1 => {
+                return Err(ClusterError::Attempts { attempts: attempt, last: Box::new(error) });
+            }
             Err(error) => return Err(error),
         }
     }
@@ -241,4 +243,3 @@ pub fn run_local<J: Job>(
 ) -> Result<RunReport, ClusterError> {
     run(job, store, options, &ClusterConfig::single(workers))
 }
-

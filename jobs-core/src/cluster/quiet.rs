@@ -20,7 +20,8 @@ pub(super) fn install() {
         std::panic::set_hook(Box::new(move |info| {
             let thread = std::thread::current();
             let name = thread.name().unwrap_or("");
-            if name.starts_with("timely:send-") || name.starts_with("timely:recv-") || name.starts_with("jobs-cluster-") {
+            if name.starts_with("timely:send-") || name.starts_with("timely:recv-") || name.starts_with("jobs-cluster-")
+            {
                 tracing::debug!(thread = name, panic = %info, "a cluster thread stopped");
             } else {
                 previous(info);

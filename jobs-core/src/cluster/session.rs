@@ -16,7 +16,7 @@ use crate::engine::{Phase, Progress, RunOptions, RunReport, ShardProgress, now_m
 use crate::job::Job;
 use crate::store::Store;
 
-use super::connect::{Settings, SessionPlan, connect};
+use super::connect::{SessionPlan, Settings, connect};
 use super::control::{SessionState, Verdict};
 use super::map::MapDuty;
 use super::wire::PlannedTask;
@@ -48,8 +48,7 @@ pub(super) fn run<J: Job>(
     };
     let (builders, comms, plan, state) = if config.processes == 1 {
         let Some(plan) = plan else { return Err(ClusterError::Protocol("no plan".to_owned())) };
-        let (builders, _) =
-            CommunicationConfig::Process(config.workers).try_build().map_err(ClusterError::Io)?;
+        let (builders, _) = CommunicationConfig::Process(config.workers).try_build().map_err(ClusterError::Io)?;
         (builders, None, plan, SessionState::new(Vec::new(), Vec::new(), Vec::new()))
     } else {
         let connected = connect(me, settings, plan, config.connect_timeout)?;
@@ -92,7 +91,9 @@ pub(super) fn run<J: Job>(
             let host = settings.hosts[peer].clone();
             let cancel = &options.cancel;
             let timeout = config.heartbeat_timeout;
-            spawn(scope, format!("jobs-cluster-link-{peer}"), move || state.read_link(peer, &host, stream, cancel, timeout));
+            spawn(scope, format!("jobs-cluster-link-{peer}"), move || {
+                state.read_link(peer, &host, stream, cancel, timeout)
+            });
         }
         spawn(scope, "jobs-cluster-heartbeat".to_owned(), || state.send_heartbeats(&options.cancel));
         let outcome = run_workers(job, store, options, config, &plan, progress, state, builders);
@@ -344,4 +345,3 @@ where
 fn io(error: std::io::Error) -> ClusterError {
     ClusterError::Io(error.to_string())
 }
-
