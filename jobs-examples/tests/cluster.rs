@@ -293,3 +293,19 @@ fn bad_cluster_flags_are_usage_errors_that_name_the_problem() {
     ran.assert_code(2);
     assert!(ran.err.contains("line 3: `127.0.0.1` is not an address: it has no `:port`"), "{}", ran.err);
 }
+
+#[test]
+fn processes_started_with_different_settings_refuse_each_other_by_name() {
+    let cluster = Cluster::seeded("100", 2);
+    let zero = cluster.start(0, "HintsAuditOneOffJob", &["--shards", "4", "--connect-timeout", "20"]);
+    let one = cluster.start(1, "HintsAuditOneOffJob", &["--shards", "5", "--connect-timeout", "20"]);
+    for ran in [finish(zero, FAIL_STOP_WITHIN), finish(one, FAIL_STOP_WITHIN)] {
+        ran.assert_code(1);
+        assert!(
+            ran.err.contains("process 1 was started differently from process 0: 5 shards against 4"),
+            "{}",
+            ran.err
+        );
+    }
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
