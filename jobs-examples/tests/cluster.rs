@@ -176,6 +176,9 @@ fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(
             assert_eq!(record.engine, "timely");
             assert_eq!(record.threads, 2 * processes);
             assert!(record.dry_run);
+            // Process 0's record shows every shard, those the other processes mapped too.
+            assert!(record.progress.shards.iter().all(|shard| shard.done), "{job}: a shard is not done");
+            assert_eq!(record.progress.read(), record.stats.entities_read, "{job}");
         }
         assert!(printed + 1 >= jobs.len(), "most jobs should print something on the seeded data");
     }

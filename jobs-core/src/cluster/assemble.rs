@@ -1,15 +1,22 @@
 //! Process 0 turns the gathered parts into the run's report, in the local engine's order:
 //! output by key, map failures in task order, then reduce failures by key.
 
-use crate::engine::{MAX_REPORTED_FAILURES, RunReport};
+use crate::engine::{MAX_REPORTED_FAILURES, Progress, RunReport};
 use crate::job::Job;
 
 use super::ClusterError;
 use super::wire::{Part, decode};
 
 /// Builds the report from every worker's encoded parts. `canceled` is this process's own
-/// cancel flag; a part from a canceled worker cancels the run too.
-pub(super) fn assemble<J: Job>(parts: &[Vec<u8>], canceled: bool) -> Result<RunReport, ClusterError> {
+/// cancel flag; a part from a canceled worker cancels the run too. The shards that other
+/// processes mapped are recorded in `progress` from their summaries (`mapped_here` tells which
+/// tasks this process mapped itself).
+pub(super) fn assemble<J: Job>(
+    parts: &[Vec<u8>],
+    canceled: bool,
+    progress: &Progress,
+    mapped_here: &dyn Fn(u32) -> bool,
+) -> Result<RunReport, ClusterError> {
     let mut report = RunReport { job: J::NAME.to_owned(), canceled, ..RunReport::default() };
     let mut tasks = Vec::new();
     let mut keyed_lines = Vec::new();
@@ -38,6 +45,13 @@ pub(super) fn assemble<J: Job>(parts: &[Vec<u8>], canceled: bool) -> Result<RunR
     tasks.sort_by_key(|summary| summary.task);
     let mut failures = Vec::new();
     for summary in tasks {
+        if !mapped_here(summary.task)
+            && let Some(shard) = progress.shards().get(summary.task as usize)
+        {
+            // Entities that failed emitted nothing, so the task's pairs are the emitted ones.
+            let done = !summary.canceled && summary.store_error.is_none();
+            shard.absorb(summary.entities_read, summary.pairs_emitted, summary.failure_count, &summary.counters, done);
+        }
         report.canceled |= summary.canceled;
         report.counters.merge(&summary.counters);
         report.stats.entities_read += summary.entities_read;

@@ -97,7 +97,7 @@ pub(super) fn run<J: Job>(
         }
         spawn(scope, "jobs-cluster-heartbeat".to_owned(), || state.send_heartbeats(&options.cancel));
         let outcome = run_workers(job, store, options, config, &plan, progress, state, builders);
-        let result = conclude::<J>(me, outcome, options, state);
+        let result = conclude::<J>(outcome, options, config, progress, state);
         state.stop();
         // Ends the link readers; the data connections are taken down gracefully below.
         state.close_links();
@@ -262,11 +262,13 @@ impl StartSignal {
 /// Process 0 assembles the report and tells the others how the run ended; the others wait
 /// to be told.
 fn conclude<J: Job>(
-    me: usize,
     outcome: WorkersOutcome,
     options: &RunOptions,
+    config: &ClusterConfig,
+    progress: &Progress,
     state: &SessionState,
 ) -> Result<RunReport, ClusterError> {
+    let me = config.process;
     let parts = match outcome {
         WorkersOutcome::Finished(parts) => parts,
         WorkersOutcome::Failed(error) => {
@@ -277,7 +279,10 @@ fn conclude<J: Job>(
         }
     };
     if me == 0 {
-        let report = assemble::assemble::<J>(&parts, options.cancel.is_canceled());
+        // Process 0's workers are workers 0..W, and task i went to worker i mod (W·N).
+        let (workers, total) = (config.workers as u32, (config.workers * config.processes) as u32);
+        let mapped_here = |task: u32| task % total < workers;
+        let report = assemble::assemble::<J>(&parts, options.cancel.is_canceled(), progress, &mapped_here);
         let verdict = match &report {
             Ok(report) if report.canceled => Verdict::Canceled,
             Ok(_) => Verdict::Completed,
