@@ -312,3 +312,18 @@ fn processes_started_with_different_settings_refuse_each_other_by_name() {
     }
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
 }
+
+#[test]
+fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
+    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
+    let (zero, mut one) = start_long_run(&cluster, &[]);
+    // Stopped, not dead: its connections stay open, so only the missing heartbeats tell.
+    let stopped = Command::new("kill").args(["-STOP", &one.id().to_string()]).status().expect("kill runs");
+    assert!(stopped.success());
+    let ran = finish(zero, FAIL_STOP_WITHIN);
+    let _ = one.kill();
+    let _ = one.wait();
+    ran.assert_code(1);
+    assert!(ran.err.contains("lost process 1") && ran.err.contains("sent nothing for 10 s"), "{}", ran.err);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
