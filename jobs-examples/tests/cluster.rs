@@ -327,3 +327,14 @@ fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
     assert!(ran.err.contains("lost process 1") && ran.err.contains("sent nothing for 10 s"), "{}", ran.err);
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
 }
+
+#[test]
+fn a_run_canceled_while_waiting_for_its_processes_ends_canceled() {
+    let cluster = Cluster::seeded("100", 2);
+    let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "100"]);
+    wait_until(PATIENCE, "the run to start", || cluster.newest_run().is_some_and(|r| r.status() == Status::Started));
+    let id = cluster.newest_run().expect("a run").id().to_string();
+    cluster.jobs(&["cancel", &id]).assert_code(0);
+    finish(alone, FAIL_STOP_WITHIN).assert_code(130);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
+}

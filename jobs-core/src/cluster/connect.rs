@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::CancelToken;
+
 use super::ClusterError;
 use super::wire::PlannedTask;
 
@@ -89,8 +91,9 @@ pub(super) fn connect(
     settings: &Settings,
     plan: Option<SessionPlan>,
     timeout: Duration,
+    cancel: &CancelToken,
 ) -> Result<Connected, ClusterError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Deadline { at: Instant::now() + timeout, cancel };
     let processes = settings.hosts.len();
     let listen_on = &settings.hosts[me];
     let listener = bind(listen_on)?;
@@ -177,11 +180,28 @@ fn bind(address: &str) -> Result<TcpListener, ClusterError> {
     Ok(listener)
 }
 
+/// When to give up connecting: at the connect timeout, or as soon as the run is canceled.
+#[derive(Clone, Copy)]
+struct Deadline<'a> {
+    at: Instant,
+    cancel: &'a CancelToken,
+}
+
+impl Deadline<'_> {
+    /// Time left, or the error to stop with.
+    fn remaining(&self) -> Result<Duration, ClusterError> {
+        if self.cancel.is_canceled() {
+            return Err(ClusterError::Canceled);
+        }
+        Ok(self.at.saturating_duration_since(Instant::now()))
+    }
+}
+
 /// Connects to process `peer` at `host`, retrying until `deadline`.
-fn dial(host: &str, peer: usize, deadline: Instant) -> Result<TcpStream, ClusterError> {
+fn dial(host: &str, peer: usize, deadline: Deadline<'_>) -> Result<TcpStream, ClusterError> {
     let mut last_error = String::from("no attempt was made");
     loop {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+        let remaining = deadline.remaining()?;
         if remaining.is_zero() {
             return Err(ClusterError::ConnectTimeout(format!(
                 "could not connect to process {peer} at {host} in time: {last_error}"
@@ -229,7 +249,7 @@ fn greet(
 
 fn accept(
     listener: &TcpListener,
-    deadline: Instant,
+    deadline: Deadline<'_>,
     me: usize,
     control: &[usize],
     data: &[usize],
@@ -248,7 +268,7 @@ fn accept(
             Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(error) => return Err(ClusterError::Io(format!("accepting on {}: {error}", settings.hosts[me]))),
         }
-        if Instant::now() >= deadline {
+        if deadline.remaining()?.is_zero() {
             let mut missing: Vec<usize> = control.iter().chain(data).copied().collect();
             missing.sort_unstable();
             missing.dedup();

@@ -145,6 +145,9 @@ pub enum ClusterError {
     /// Process 0 reported that the run failed.
     #[error("the run failed at process 0: {0}")]
     FailedAtProcess0(String),
+    /// The run was canceled before the processes had connected.
+    #[error("canceled while the cluster was connecting")]
+    Canceled,
     /// Every attempt failed; the last error.
     #[error("{last} (after {attempts} attempts)")]
     Attempts {
@@ -218,6 +221,17 @@ pub(crate) fn run_with_params<J: Job>(
                     tracing::info!(job = J::NAME, attempt, "the run succeeded on a retry");
                 }
                 return Ok(report);
+            }
+            Err(ClusterError::Canceled) => {
+                // Canceled before anything ran: a canceled run, as the local engine reports one.
+                return Ok(RunReport {
+                    job: J::NAME.to_owned(),
+                    canceled: true,
+                    shards,
+                    threads: config.workers * config.processes,
+                    elapsed: started.elapsed(),
+                    ..RunReport::default()
+                });
             }
             Err(error) if error.is_retryable() && attempt <= config.retries && !options.cancel.is_canceled() => {
                 tracing::warn!(job = J::NAME, attempt, %error, "the cluster session failed; running the job again");
