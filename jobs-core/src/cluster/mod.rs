@@ -217,6 +217,7 @@ pub(crate) fn run_with_params<J: Job>(
         match session::run(job, store, options, config, &settings, attempt, &progress) {
             Ok(mut report) => {
                 report.elapsed = started.elapsed();
+                report.attempts = attempt;
                 if attempt > 1 {
                     tracing::info!(job = J::NAME, attempt, "the run succeeded on a retry");
                 }
@@ -230,6 +231,7 @@ pub(crate) fn run_with_params<J: Job>(
                     shards,
                     threads: config.workers * config.processes,
                     elapsed: started.elapsed(),
+                    attempts: attempt,
                     ..RunReport::default()
                 });
             }

@@ -152,6 +152,10 @@ pub struct RunReport {
     pub threads: usize,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// How many times the job was started: 1, or more when the timely engine ran it again
+    /// after its cluster failed (`--retries`).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// The engine's own counts for a run.
@@ -254,7 +258,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let partitions = partitions_for(threads);
     let mapped = map_phase::run(job, store, options, queued_at_ms, tasks, &progress, threads, partitions)?;
 
-    let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, ..RunReport::default() };
+    let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, attempts: 1, ..RunReport::default() };
     report.counters = mapped.counters;
     report.stats.entities_read = mapped.entities_read;
     report.stats.pairs_emitted = mapped.pairs_emitted;

@@ -80,6 +80,10 @@ pub struct RunRecord {
     /// The id of the process that ran it, for people reading `jobs status`.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// How many times the engine started the job: more than 1 when the timely engine ran it
+    /// again after its cluster failed (`--retries`); 0 until it has finished.
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// The progress of a run, as saved in its record.
@@ -174,6 +178,7 @@ impl RunRecord {
             failures: Vec::new(),
             cancel_requested_ms: None,
             pid: None,
+            attempts: 0,
         }
     }
 

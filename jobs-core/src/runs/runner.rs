@@ -358,6 +358,7 @@ fn finish(
         r.progress = progress.clone();
         r.shards = report.shards;
         r.threads = report.threads;
+        r.attempts = report.attempts;
     };
     if report.canceled {
         return log.transition(id, Status::Canceled, &mut |r| fill(r));
