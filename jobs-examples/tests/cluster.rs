@@ -244,7 +244,7 @@ fn killing_a_process_fails_the_run_within_seconds_and_a_retry_completes() {
     let record = cluster.newest_run().expect("a run");
     assert_eq!(record.status(), Status::Completed);
     assert_eq!(record.attempts, 2, "process 0 records the retry");
-    let status = cluster.jobs(&["status", &record.id().to_string()]);
+    let status = cluster.jobs(&["status", record.id().as_str()]);
     assert!(status.out.contains("2 attempts") || status.err.contains("2 attempts"), "{}", status.out);
 }
 
