@@ -7,12 +7,14 @@ use crate::job::Job;
 use super::ClusterError;
 use super::wire::{Part, decode};
 
-/// Builds the report from every worker's encoded parts. `canceled` is this process's own
-/// cancel flag; a part from a canceled worker cancels the run too. The shards that other
+/// Builds the report from every worker's encoded parts, for a plan of `task_count` tasks.
+/// `canceled` is this process's own cancel flag; a part from a canceled worker, or a task
+/// nobody mapped, cancels the run too. The shards that other
 /// processes mapped are recorded in `progress` from their summaries (`mapped_here` tells which
 /// tasks this process mapped itself).
 pub(super) fn assemble<J: Job>(
     parts: &[Vec<u8>],
+    task_count: usize,
     canceled: bool,
     progress: &Progress,
     mapped_here: &dyn Fn(u32) -> bool,
@@ -43,6 +45,11 @@ pub(super) fn assemble<J: Job>(
         }
     }
     tasks.sort_by_key(|summary| summary.task);
+    // A worker skips its remaining tasks only when told to stop; a cancel may reach another
+    // process before this one, so a missing task means a canceled run, never a short report.
+    if tasks.len() < task_count {
+        report.canceled = true;
+    }
     let mut failures = Vec::new();
     for summary in tasks {
         if !mapped_here(summary.task)

@@ -97,7 +97,7 @@ pub(super) fn run<J: Job>(
         }
         spawn(scope, "jobs-cluster-heartbeat".to_owned(), || state.send_heartbeats(&options.cancel));
         let outcome = run_workers(job, store, options, config, &plan, progress, state, builders);
-        let result = conclude::<J>(outcome, options, config, progress, state);
+        let result = conclude::<J>(outcome, &plan, options, config, progress, state);
         state.stop();
         // Ends the link readers; the data connections are taken down gracefully below.
         state.close_links();
@@ -263,6 +263,7 @@ impl StartSignal {
 /// to be told.
 fn conclude<J: Job>(
     outcome: WorkersOutcome,
+    plan: &SessionPlan,
     options: &RunOptions,
     config: &ClusterConfig,
     progress: &Progress,
@@ -282,7 +283,8 @@ fn conclude<J: Job>(
         // Process 0's workers are workers 0..W, and task i went to worker i mod (W·N).
         let (workers, total) = (config.workers as u32, (config.workers * config.processes) as u32);
         let mapped_here = |task: u32| task % total < workers;
-        let report = assemble::assemble::<J>(&parts, options.cancel.is_canceled(), progress, &mapped_here);
+        let canceled = options.cancel.is_canceled();
+        let report = assemble::assemble::<J>(&parts, plan.tasks.len(), canceled, progress, &mapped_here);
         let verdict = match &report {
             Ok(report) if report.canceled => Verdict::Canceled,
             Ok(_) => Verdict::Completed,
