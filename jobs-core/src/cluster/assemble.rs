@@ -80,3 +80,105 @@ pub(super) fn assemble<J: Job>(
     }
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::{Counters, MapContext};
+    use crate::engine::{FailureRecord, FailureSite};
+    use crate::job::{Failure, Outcome, Output, Reduce, Values};
+    use crate::params::{ParamError, ParamSpec, Params};
+
+    use super::super::wire::{ReducedPart, TaskSummary, encode};
+
+    /// Only its key type matters here.
+    struct Keys;
+
+    impl Reduce for Keys {
+        type Key = u32;
+        type Value = u32;
+        fn reduce(&self, _key: u32, _values: Values<'_, u32>, _out: &mut Output) -> Outcome {
+            Ok(())
+        }
+    }
+
+    impl Job for Keys {
+        const NAME: &'static str = "Keys";
+        const MODELS: &'static [&'static str] = &["K"];
+        const DEFAULT_SHARDS: usize = 1;
+        const PARAMS: &'static [ParamSpec] = &[];
+        fn from_params(_params: &Params) -> Result<Self, ParamError> {
+            Ok(Keys)
+        }
+        fn map_stored(&self, _model: usize, _bytes: &[u8], _ctx: &mut MapContext<'_, Self>) -> Outcome {
+            Err(Failure::new("not mapped in these tests"))
+        }
+    }
+
+    fn failure(site: FailureSite) -> FailureRecord {
+        FailureRecord { site, message: "bad".to_owned() }
+    }
+
+    fn task(task: u32, read: u64, failed_id: Option<&str>) -> Vec<u8> {
+        let mut counters = Counters::default();
+        counters.add("seen", read);
+        let failures: Vec<FailureRecord> = failed_id
+            .map(|id| failure(FailureSite::Entity { kind: "K".to_owned(), id: id.to_owned() }))
+            .into_iter()
+            .collect();
+        let summary = TaskSummary {
+            task,
+            counters,
+            failure_count: failures.len() as u64,
+            failures,
+            entities_read: read,
+            ..TaskSummary::default()
+        };
+        encode(&Part::<u32>::Task(summary)).unwrap()
+    }
+
+    fn reduced(keys: &[u32], failed_key: Option<u32>) -> Vec<u8> {
+        let part = ReducedPart {
+            lines: keys.iter().map(|k| (*k, vec![format!("line {k}")])).collect(),
+            failures: failed_key.map(|k| (k, failure(FailureSite::Key { key: k.to_string() }))).into_iter().collect(),
+            failure_count: u64::from(failed_key.is_some()),
+            keys_reduced: keys.len() as u64 + u64::from(failed_key.is_some()),
+            ..ReducedPart::default()
+        };
+        encode(&Part::Reduced(part)).unwrap()
+    }
+
+    fn assemble_all(parts: &[Vec<u8>], tasks: usize) -> Result<RunReport, ClusterError> {
+        assemble::<Keys>(parts, tasks, false, &Progress::new(), &|_| true)
+    }
+
+    #[test]
+    fn lines_come_in_key_order_and_failures_in_task_then_key_order() {
+        let parts =
+            [reduced(&[9, 2], Some(7)), task(1, 5, Some("b")), reduced(&[4, 1], Some(3)), task(0, 3, Some("a"))];
+        let report = assemble_all(&parts, 2).unwrap();
+        assert!(!report.canceled);
+        assert_eq!(report.output, ["line 1", "line 2", "line 4", "line 9"]);
+        let sites: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
+        assert_eq!(sites, ["K a: bad", "K b: bad", "reduce key 3: bad", "reduce key 7: bad"]);
+        assert_eq!(report.stats.failures, 4);
+        assert_eq!(report.stats.entities_read, 8);
+        assert_eq!(report.stats.keys_reduced, 6);
+        assert_eq!(report.counters.get("seen"), 8);
+    }
+
+    #[test]
+    fn a_task_nobody_mapped_makes_the_run_canceled_without_output() {
+        let report = assemble_all(&[task(0, 3, None), reduced(&[1], None)], 2).unwrap();
+        assert!(report.canceled);
+        assert!(report.output.is_empty());
+    }
+
+    #[test]
+    fn a_store_error_in_any_task_fails_the_run() {
+        let broken = TaskSummary { task: 1, store_error: Some("disk gone".to_owned()), ..TaskSummary::default() };
+        let parts = [task(0, 1, None), encode(&Part::<u32>::Task(broken)).unwrap()];
+        let error = assemble_all(&parts, 2).unwrap_err();
+        assert_eq!(error.to_string(), "disk gone");
+    }
+}
