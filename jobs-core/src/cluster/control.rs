@@ -55,6 +55,8 @@ pub(super) struct SessionState {
     /// The control links' write halves, by peer process.
     links: Vec<(usize, String, Mutex<TcpStream>)>,
     verdict: Mutex<Option<Verdict>>,
+    /// Set when process 0 aborted the run: no retry can help.
+    aborted: AtomicBool,
     /// Set once the verdict is sent or received: a link closing then is no failure.
     finished: AtomicBool,
     /// Set when the sender should stop.
@@ -81,6 +83,7 @@ impl SessionState {
             control_sockets,
             links: links.into_iter().map(|(p, host, s)| (p, host, Mutex::new(s))).collect(),
             verdict: Mutex::new(None),
+            aborted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
         }
@@ -101,6 +104,11 @@ impl SessionState {
     pub(super) fn fail_worker(&self, reason: String) {
         lock(&self.worker_failure).get_or_insert(reason);
         self.shut_down();
+    }
+
+    /// Whether process 0 aborted the run (an error no retry can help with).
+    pub(super) fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
     }
 
     /// Why the session failed.
@@ -184,6 +192,7 @@ impl SessionState {
                 Ok(Message::Heartbeat) => {}
                 Ok(Message::Cancel) => cancel.cancel(),
                 Ok(Message::Abort(reason)) => {
+                    self.aborted.store(true, Ordering::SeqCst);
                     self.fail_link(reason);
                     return;
                 }

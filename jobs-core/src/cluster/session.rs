@@ -192,6 +192,10 @@ fn run_workers<J: Job>(
         None if !state.failed() => WorkersOutcome::Finished(parts),
         error => {
             let reason = state.failure_after(FAILURE_GRACE);
+            if state.aborted() {
+                let reason = reason.unwrap_or_else(|| "process 0 stopped the run".to_owned());
+                return WorkersOutcome::Failed(ClusterError::FailedAtProcess0(reason));
+            }
             WorkersOutcome::Failed(match (error, reason) {
                 (Some(ClusterError::Protocol(message)), _) => ClusterError::Protocol(message),
                 (_, Some(reason)) => ClusterError::Lost(reason),
@@ -304,6 +308,9 @@ fn conclude<J: Job>(
         }
         if state.failed() {
             let reason = state.failure().unwrap_or_else(|| "the session failed".to_owned());
+            if state.aborted() {
+                return Err(ClusterError::FailedAtProcess0(reason));
+            }
             return Err(ClusterError::Lost(reason));
         }
         std::thread::sleep(Duration::from_millis(10));
