@@ -141,7 +141,15 @@ pub(super) fn connect(
         } else if hello.settings != *settings {
             Some(mismatch(me, settings, hello.process, &hello.settings))
         } else if !awaited.contains(&hello.process) {
-            Some(format!("process {me} did not expect a {:?} connection from process {}", hello.purpose, hello.process))
+            // A second process claiming an index already connected (or out of range): refuse
+            // it alone and keep waiting for the real one.
+            let reason = format!(
+                "process {me} already has (or expects no) {:?} connection from process {}: is it started twice?",
+                hello.purpose, hello.process
+            );
+            tracing::warn!(%address, %reason, "refused a connection");
+            let _ = write_frame(&mut stream, &Answer::Refused(reason));
+            continue;
         } else {
             None
         };
