@@ -57,9 +57,15 @@
 //! * **Storage is self-describing MessagePack** (see [`model`]), so models can gain fields.
 //! * **Generated code names only `::jobs_core::__private`**, so a crate defining jobs depends
 //!   on `jobs-core` (and `serde` for its derives) and nothing else.
+//! * **One job, two engines** (feature `timely`): `cluster` runs the same job on
+//!   timely-dataflow workers across processes with the local engine's output, byte for byte;
+//!   timely has no recovery, so the cluster is fail-stop with bounded waits and whole-job
+//!   retries rather than a home-made recovery protocol.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "timely")]
+pub mod cluster;
 pub mod context;
 pub mod engine;
 pub mod job;

@@ -142,6 +142,12 @@ fn check_erased<J: Job>(params: &Params) -> Result<(), ParamError> {
 
 fn run_erased<J: Job>(params: &Params, store: &dyn Store, options: &RunOptions) -> Result<RunReport, StartError> {
     let job = J::from_params(params)?;
+    #[cfg(feature = "timely")]
+    if let Some(cluster) = &options.cluster {
+        // Compared across processes, so all of them run the job with the same parameters.
+        let params = serde_json::to_string(params).unwrap_or_default();
+        return Ok(crate::cluster::run_with_params(&job, store, options, cluster, &params).map_err(RunError::from)?);
+    }
     Ok(engine::run(&job, store, options)?)
 }
 

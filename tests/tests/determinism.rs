@@ -158,6 +158,32 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// The timely engine (one process, several workers) keeps the same guarantee.
+    #[test]
+    fn the_timely_engine_gives_the_reference_output_for_any_worker_count(
+        docs in docs_strategy(),
+        notes in notes_strategy(),
+        modulus in 1u32..40,
+        fail_every in prop::option::of(2u32..50),
+    ) {
+        let job = Residues { modulus, fail_every };
+        let store = MemoryStore::new();
+        testing::put_all(&store, &docs).unwrap();
+        testing::put_all(&store, &notes).unwrap();
+        let (expected_output, expected_failures) = reference(&job, &docs, &notes);
+        for (shards, workers) in [(1, 1), (8, 2), (64, 3)] {
+            let options = RunOptions { shards: Some(shards), ..RunOptions::default() };
+            let report = jobs_core::cluster::run_local(&job, &store, &options, workers).expect("the run completes");
+            prop_assert_eq!(&report.output, &expected_output, "shards {} workers {}", shards, workers);
+            prop_assert_eq!(failed_ids(&report), expected_failures.clone());
+            prop_assert_eq!(report.stats.entities_read, (docs.len() + notes.len()) as u64);
+        }
+    }
+}
+
 #[test]
 fn redb_and_memory_stores_give_the_same_output() {
     let docs: Vec<Doc> = (0..3000u32)

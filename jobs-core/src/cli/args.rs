@@ -113,6 +113,48 @@ pub(crate) struct RunArgs {
     /// kept whole too (`output --full`).
     #[arg(long, value_name = "CHARS", default_value_t = DEFAULT_OUTPUT_LIMIT)]
     pub(crate) output_limit: usize,
+    /// The engine and, for `--engine timely`, the cluster.
+    #[cfg(feature = "timely")]
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
+
+/// Which engine runs the job: `local` (the default), or `timely` on one process or a cluster.
+#[cfg(feature = "timely")]
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct EngineArgs {
+    /// The engine: `local` (threads on this machine) or `timely` (timely-dataflow workers,
+    /// on one process or several).
+    #[arg(long, value_enum, default_value_t = EngineName::Local)]
+    pub(crate) engine: EngineName,
+    /// Timely worker threads in each process [default: one per core].
+    #[arg(long, value_name = "W", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub(crate) workers: Option<usize>,
+    /// How many processes the timely cluster has.
+    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    pub(crate) processes: Option<usize>,
+    /// This process's index in the cluster, from 0; process 0 records the run and prints the report.
+    #[arg(long, value_name = "I")]
+    pub(crate) process: Option<usize>,
+    /// The host file: one `host:port` per process, process 0 first (`#` comments allowed).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) hosts: Option<PathBuf>,
+    /// Run the whole job again up to K times when the cluster fails (a process dies).
+    #[arg(long, value_name = "K")]
+    pub(crate) retries: Option<u32>,
+    /// How long processes wait for each other to connect, in seconds.
+    #[arg(long, value_name = "SECS", value_parser = RangedU64ValueParser::<u64>::new().range(1..))]
+    pub(crate) connect_timeout: Option<u64>,
+}
+
+/// The engines `--engine` names.
+#[cfg(feature = "timely")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EngineName {
+    /// Worker threads on this machine.
+    Local,
+    /// Timely-dataflow workers, on one process or a cluster.
+    Timely,
 }
 
 /// `jobs runs`.

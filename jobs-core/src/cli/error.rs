@@ -163,6 +163,19 @@ pub(crate) enum CliError {
     /// The run's thread panicked outside job code: a bug.
     #[error("the run stopped with an internal error: {0}")]
     Internal(String),
+    /// The cluster flags (`--engine timely`, `--processes`, `--hosts`, ...) do not fit together.
+    #[cfg(feature = "timely")]
+    #[error("{0}")]
+    ClusterUsage(String),
+    /// This process of a timely cluster could not do its part.
+    #[cfg(feature = "timely")]
+    #[error("process {process} of the cluster: {error}")]
+    ClusterPeer {
+        /// This process's index.
+        process: usize,
+        /// What went wrong.
+        error: crate::cluster::ClusterError,
+    },
     /// The admin page's server failed.
     #[cfg(feature = "web")]
     #[error(transparent)]
@@ -182,6 +195,8 @@ impl CliError {
             | CliError::Runs(
                 RunsError::InvalidRunId { .. } | RunsError::UnknownRun { .. } | RunsError::AlreadyActive { .. },
             ) => EXIT_USAGE,
+            #[cfg(feature = "timely")]
+            CliError::ClusterUsage(_) => EXIT_USAGE,
             CliError::Canceled => EXIT_CANCELED,
             _ => EXIT_FAILED,
         }

@@ -25,6 +25,7 @@
 //! | `seed [--explorations N] [--users N] [--seed S]` | fills the store with demo data (needs a [seeder](Cli::seeder)) |
 //! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run] [--exclusive] [--max-failures N] [--output-limit CHARS]` | runs a job as a recorded run; its report lines go to stdout |
 //! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process |
+//! | `run NAME --engine timely [--workers W] [--processes N --process I --hosts FILE] [--retries K] [--connect-timeout SECS]` | (feature `timely`) the same run on the timely-dataflow engine, in one process or a cluster (module `cluster`); process 0 records and reports it, the others exit 0, 130 or 1 as it ended |
 //! | `runs [--days N] [--limit N] [--job NAME] [--json]` | recorded runs, newest first: by default the last 14 days, at most 100 |
 //! | `status ID [--json]` | one run: status, times, options, progress per shard, counters, output summary, failures, error |
 //! | `output ID [--full] [--output FILE]` | a completed run's output (or one that failed only by its failure limit): as stored (folded, cut), or every line |
@@ -99,6 +100,8 @@
 //! | 130 | a run was canceled: with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) or by `jobs cancel` from another process |
 
 mod args;
+#[cfg(feature = "timely")]
+mod cluster;
 mod commands;
 mod console;
 mod detach;

@@ -57,7 +57,7 @@ mod cancel;
 mod combine;
 mod group_merge;
 mod map_phase;
-mod panic;
+pub(crate) mod panic;
 mod progress;
 mod reduce_phase;
 
@@ -111,6 +111,10 @@ pub struct RunOptions {
     /// How many entities and keys may fail before the run counts as failed
     /// ([`RunReport::exceeds_failure_limit`]); the job's [`Job::MAX_FAILURES`] when `None`.
     pub max_failures: Option<u64>,
+    /// Run on the timely-dataflow engine, as this process of this cluster, instead of the
+    /// local engine (through [`JobDescriptor::run`](crate::JobDescriptor::run)).
+    #[cfg(feature = "timely")]
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for RunOptions {
@@ -125,6 +129,8 @@ impl Default for RunOptions {
             queued_at_ms: None,
             combine: true,
             max_failures: None,
+            #[cfg(feature = "timely")]
+            cluster: None,
         }
     }
 }
@@ -154,6 +160,10 @@ pub struct RunReport {
     /// [`Job::MAX_FAILURES`]).
     #[serde(default)]
     pub max_failures: u64,
+    /// How many times the job was started: 1, or more when the timely engine ran it again
+    /// after its cluster failed (`--retries`).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 impl RunReport {
@@ -235,6 +245,10 @@ pub enum RunError {
     /// The store failed; the run stopped.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The timely engine could not carry the run out.
+    #[cfg(feature = "timely")]
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// Runs `job` over `store` on this machine and returns its report.
@@ -270,7 +284,8 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let mapped = map_phase::run(job, store, options, queued_at_ms, tasks, &progress, threads, partitions)?;
 
     let max_failures = options.max_failures.unwrap_or(J::MAX_FAILURES);
-    let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, max_failures, ..RunReport::default() };
+    let mut report =
+        RunReport { job: J::NAME.to_owned(), shards, threads, max_failures, attempts: 1, ..RunReport::default() };
     report.counters = mapped.counters;
     report.stats.entities_read = mapped.entities_read;
     report.stats.pairs_emitted = mapped.pairs_emitted;

@@ -8,7 +8,8 @@ use crate::params::Params;
 
 use super::{RunId, RunsError, Status};
 
-/// The engine a run uses, as recorded. Only the local engine exists so far.
+/// The engine a run uses, as recorded: the local engine (`timely` for runs on the timely
+/// engine, feature `timely`).
 pub const LOCAL_ENGINE: &str = "local";
 
 /// The error of a run whose process died while it was `started`.
@@ -55,7 +56,7 @@ pub struct RunRecord {
     pub shards: usize,
     /// Worker threads.
     pub threads: usize,
-    /// The engine that runs it: [`LOCAL_ENGINE`].
+    /// The engine that runs it: [`LOCAL_ENGINE`], or `timely`.
     pub engine: String,
     /// Whether writes are counted instead of stored.
     #[serde(default)]
@@ -100,6 +101,10 @@ pub struct RunRecord {
     /// The id of the process that ran it, for people reading `jobs status`.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// How many times the engine started the job: more than 1 when the timely engine ran it
+    /// again after its cluster failed (`--retries`); 0 until it has finished.
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 /// The progress of a run, as saved in its record.
@@ -195,6 +200,7 @@ impl RunRecord {
             failures: Vec::new(),
             cancel_requested_ms: None,
             pid: None,
+            attempts: 0,
         }
     }
 

@@ -72,6 +72,10 @@ pub struct RunnerOptions {
     pub cancel: CancelToken,
     /// Filled in while the run goes, for a progress bar; the runner makes its own if `None`.
     pub progress: Option<Arc<Progress>>,
+    /// Carry the run out on the timely engine, as process 0 of this cluster; the record's
+    /// `engine` then says `timely`.
+    #[cfg(feature = "timely")]
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for RunnerOptions {
@@ -81,6 +85,8 @@ impl Default for RunnerOptions {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             cancel: CancelToken::new(),
             progress: None,
+            #[cfg(feature = "timely")]
+            cluster: None,
         }
     }
 }
@@ -188,7 +194,13 @@ pub fn run_claimed(
         return Ok(record);
     }
     let pid = std::process::id();
-    let started = match log.transition(id, Status::Started, &mut |r| r.pid = Some(pid)) {
+    let started = match log.transition(id, Status::Started, &mut |r| {
+        r.pid = Some(pid);
+        #[cfg(feature = "timely")]
+        if options.cluster.is_some() {
+            r.engine = crate::cluster::TIMELY_ENGINE.to_owned();
+        }
+    }) {
         Ok(started) => started,
         // Canceled between our read and our write.
         Err(RunsError::InvalidTransition { from, .. }) if from.is_finished() => return log.get_run(id),
@@ -311,6 +323,8 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         progress: Some(Arc::clone(progress)),
         queued_at_ms: record.queued_ms,
         max_failures: Some(record.max_failures),
+        #[cfg(feature = "timely")]
+        cluster: options.cluster.clone(),
         ..RunOptions::default()
     };
     let store: &dyn Store = log;
@@ -423,6 +437,7 @@ fn record_end(
         r.progress = progress.clone();
         r.shards = report.shards;
         r.threads = report.threads;
+        r.attempts = report.attempts;
     };
     if report.canceled {
         return log.transition(id, Status::Canceled, &mut |r| fill(r));

@@ -21,6 +21,8 @@ mod args;
 mod baseline;
 #[path = "../bench/child.rs"]
 mod child;
+#[path = "../bench/timely.rs"]
+mod timely;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -74,6 +76,19 @@ fn main() -> Result<()> {
     let eight = bench.check("shards: framework", all, Some(8), &reference, |p| run_framework(p, all, 8))?;
     let sixty_four = bench.check("shards: framework", all, Some(64), &reference, |p| run_framework(p, all, 64))?;
     println!("ratio  time with 64 shards / with 8 shards {:.2}x", sixty_four / eight);
+
+    let one = bench.check("timely: 1 process", all, Some(DEFAULT_SHARDS), &reference, |p| {
+        timely::one_process(p, all, DEFAULT_SHARDS)
+    })?;
+    let workers = (all / 2).max(1);
+    let two = bench.check("timely: 2 processes, loopback", 2 * workers, Some(DEFAULT_SHARDS), &reference, |p| {
+        timely::loopback_cluster(p, 2, workers, DEFAULT_SHARDS)
+    })?;
+    println!(
+        "ratio  time timely 1 process / local engine {:.2}x  2 processes / local engine {:.2}x",
+        one / fw,
+        two / fw
+    );
 
     let digest = child::digest(&reference);
     let mut peaks = Vec::new();

@@ -21,8 +21,17 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
     let job = super::jobs()?.get(&args.name)?;
     let params = Params::parse_args(&args.params)?;
     job.check_params(&params)?;
+    #[cfg(feature = "timely")]
+    let cluster = crate::cli::cluster::config(args)?;
+    #[cfg(feature = "timely")]
+    if let Some(config) = cluster.as_ref().filter(|c| c.process > 0) {
+        // Not process 0: do this process's part; process 0 records the run and reports it.
+        let store = cli.open_existing_store(store_path)?;
+        return crate::cli::cluster::take_part(store.as_ref(), job, &params, args, config, console);
+    }
     let store = cli.open_existing_store(store_path)?;
-    let request = RunRequest {
+    #[allow(unused_mut)]
+    let mut request = RunRequest {
         job: job.name().to_owned(),
         params,
         shards: args.shards,
@@ -31,12 +40,19 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         exclusive: args.exclusive,
         max_failures: args.max_failures,
     };
+    #[allow(unused_mut)]
+    let mut options = RunnerOptions { output_limit: args.output_limit, ..RunnerOptions::default() };
+    #[cfg(feature = "timely")]
+    if let Some(config) = cluster {
+        request.threads = Some(config.workers * config.processes);
+        options.cluster = Some(config);
+    }
     if args.detach {
         let record = queue(store.as_ref(), &request, console)?;
         detach::start(store.as_ref(), store_path, record.id(), args.output_limit, console)
     } else {
         let (record, claim) = queue_to_run_here(store.as_ref(), &request, console)?;
-        carry_out(store.as_ref(), record.id(), claim, args.output_limit, console)
+        carry_out_with(store.as_ref(), record.id(), claim, options, console)
     }
 }
 
@@ -78,7 +94,7 @@ fn warn_about_active(queued: &Queued, console: &mut Console<'_>) {
     }
 }
 
-/// Carries out the queued run `id`, claimed by this process,, with a progress bar on a terminal and
+/// Carries out the queued run `id`, claimed by this process, with a progress bar on a terminal and
 /// Ctrl-C canceling it, then [reports](report_finished) how it ended.
 ///
 /// # Errors
@@ -90,8 +106,19 @@ pub(super) fn carry_out(
     output_limit: usize,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
+    carry_out_with(log, id, claim, RunnerOptions { output_limit, ..RunnerOptions::default() }, console)
+}
+
+/// [`carry_out`] with the runner's options (the engine, say) given.
+fn carry_out_with(
+    log: &dyn RunLog,
+    id: &RunId,
+    claim: RunClaim,
+    options: RunnerOptions,
+    console: &mut Console<'_>,
+) -> Result<(), CliError> {
     let progress = Arc::new(Progress::new());
-    let options = RunnerOptions { output_limit, progress: Some(Arc::clone(&progress)), ..RunnerOptions::default() };
+    let options = RunnerOptions { progress: Some(Arc::clone(&progress)), ..options };
     if console.progress_bar {
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
         console.say(format_args!("run {id}: started"));

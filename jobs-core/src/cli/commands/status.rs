@@ -55,6 +55,9 @@ fn describe(record: &RunRecord, now_ms: i64) -> Vec<String> {
     if record.dry_run {
         options.push_str(", dry run (writes counted, not stored)");
     }
+    if record.attempts > 1 {
+        options.push_str(&format!(", {} attempts (the cluster failed and the job was run again)", record.attempts));
+    }
     lines.push(field("options", options));
     lines.push(field("created", format!("{} UTC", timestamp::utc(record.created_ms()))));
     for (label, at) in [("queued", record.queued_ms), ("started", record.started_ms), ("finished", record.finished_ms)]

@@ -1,0 +1,245 @@
+//! The control links: heartbeats, cancel relay, and the verdict, on a connection of their own
+//! between process 0 and each other process.
+//!
+//! Timely has no failure detection of its own: a peer that dies makes its communication
+//! threads panic, but a peer that stops answering (a machine that lost power, a network cut)
+//! leaves the others waiting forever. Each end sends a heartbeat every second and gives up on
+//! a link that stays silent for [`ClusterConfig::heartbeat_timeout`](super::ClusterConfig);
+//! a link that closes before the verdict fails the session at once. Failing shuts every
+//! socket of the session, so timely's threads and workers stop too, and peers notice.
+
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::CancelToken;
+
+use super::connect::{read_frame, write_frame};
+
+/// How often each end of a control link says it is alive.
+const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the sender looks for a cancel to relay.
+const TICK: Duration = Duration::from_millis(100);
+
+/// How the run ended, as process 0 tells the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum Verdict {
+    Completed,
+    Canceled,
+    Failed(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+enum Message {
+    Heartbeat,
+    Cancel,
+    Abort(String),
+    Done(Verdict),
+}
+
+/// What every thread of one session shares: whether it failed and why, its sockets, and the
+/// verdict.
+pub(super) struct SessionState {
+    failed: AtomicBool,
+    /// Why a link failed: the clearest reason, preferred over a worker's.
+    link_failure: Mutex<Option<String>>,
+    /// Why a worker stopped.
+    worker_failure: Mutex<Option<String>>,
+    /// Every data socket of the session, to cut when it fails.
+    data_sockets: Vec<TcpStream>,
+    /// Every control socket, closed when the session ends.
+    control_sockets: Vec<TcpStream>,
+    /// The control links' write halves, by peer process.
+    links: Vec<(usize, String, Mutex<TcpStream>)>,
+    verdict: Mutex<Option<Verdict>>,
+    /// Set when process 0 aborted the run: no retry can help.
+    aborted: AtomicBool,
+    /// Set once the verdict is sent or received: a link closing then is no failure.
+    finished: AtomicBool,
+    /// Set when the sender should stop.
+    stopped: AtomicBool,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl SessionState {
+    /// State for a session over `data_sockets` and `control_sockets` (clones), with control
+    /// links to `links` (peer process, its address, the socket).
+    pub(super) fn new(
+        data_sockets: Vec<TcpStream>,
+        control_sockets: Vec<TcpStream>,
+        links: Vec<(usize, String, TcpStream)>,
+    ) -> Self {
+        SessionState {
+            failed: AtomicBool::new(false),
+            link_failure: Mutex::new(None),
+            worker_failure: Mutex::new(None),
+            data_sockets,
+            control_sockets,
+            links: links.into_iter().map(|(p, host, s)| (p, host, Mutex::new(s))).collect(),
+            verdict: Mutex::new(None),
+            aborted: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether the session has failed.
+    pub(super) fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Fails the session because a link failed; the first reason stays.
+    pub(super) fn fail_link(&self, reason: String) {
+        lock(&self.link_failure).get_or_insert(reason);
+        self.shut_down();
+    }
+
+    /// Fails the session because a worker stopped; a link's reason, if any, is preferred.
+    pub(super) fn fail_worker(&self, reason: String) {
+        lock(&self.worker_failure).get_or_insert(reason);
+        self.shut_down();
+    }
+
+    /// Whether process 0 aborted the run (an error no retry can help with).
+    pub(super) fn aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// Why the session failed.
+    pub(super) fn failure(&self) -> Option<String> {
+        lock(&self.link_failure).clone().or_else(|| lock(&self.worker_failure).clone())
+    }
+
+    /// Waits up to `grace` for a link's reason (a dying peer closes its links at about the
+    /// moment the workers notice), then returns the best reason known.
+    pub(super) fn failure_after(&self, grace: Duration) -> Option<String> {
+        let deadline = Instant::now() + grace;
+        while lock(&self.link_failure).is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.failure()
+    }
+
+    fn shut_down(&self) {
+        if !self.failed.swap(true, Ordering::SeqCst) {
+            self.cut_data();
+            self.close_links();
+        }
+    }
+
+    /// Shuts the data sockets down, to unblock timely's threads.
+    pub(super) fn cut_data(&self) {
+        for socket in &self.data_sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Shuts the control sockets down, which ends the link readers.
+    pub(super) fn close_links(&self) {
+        for socket in &self.control_sockets {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Sends the verdict to every peer (process 0) and ends the session for the links.
+    pub(super) fn send_verdict(&self, verdict: &Verdict) {
+        self.finished.store(true, Ordering::SeqCst);
+        for (_, _, link) in &self.links {
+            let _ = write_frame(&mut lock(link), &Message::Done(verdict.clone()));
+        }
+    }
+
+    /// Tells every peer the session is aborted (process 0, on an error no retry can help).
+    pub(super) fn send_abort(&self, reason: &str) {
+        self.finished.store(true, Ordering::SeqCst);
+        for (_, _, link) in &self.links {
+            let _ = write_frame(&mut lock(link), &Message::Abort(reason.to_owned()));
+        }
+    }
+
+    /// The verdict received from process 0, once it came.
+    pub(super) fn verdict(&self) -> Option<Verdict> {
+        lock(&self.verdict).clone()
+    }
+
+    /// Stops the sender thread.
+    pub(super) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Reads one control link until it ends: relays cancels, takes the verdict, and fails the
+    /// session when the link breaks or stays silent for `timeout`.
+    pub(super) fn read_link(
+        &self,
+        peer: usize,
+        host: &str,
+        mut stream: TcpStream,
+        cancel: &CancelToken,
+        timeout: Duration,
+    ) {
+        if let Err(error) = stream.set_read_timeout(Some(timeout)) {
+            self.fail_link(format!("process {peer} ({host}): {error}"));
+            return;
+        }
+        loop {
+            match read_frame::<Message>(&mut stream) {
+                Ok(Message::Heartbeat) => {}
+                Ok(Message::Cancel) => cancel.cancel(),
+                Ok(Message::Abort(reason)) => {
+                    self.aborted.store(true, Ordering::SeqCst);
+                    self.fail_link(reason);
+                    return;
+                }
+                Ok(Message::Done(verdict)) => {
+                    self.finished.store(true, Ordering::SeqCst);
+                    *lock(&self.verdict) = Some(verdict);
+                    return;
+                }
+                Err(_) if self.finished.load(Ordering::SeqCst) || self.stopped.load(Ordering::SeqCst) => return,
+                Err(error) => {
+                    let why = match error.kind() {
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => {
+                            format!("sent nothing for {} s", timeout.as_secs())
+                        }
+                        std::io::ErrorKind::UnexpectedEof => "closed its connection (did it die?)".to_owned(),
+                        _ => error.to_string(),
+                    };
+                    if !self.failed() {
+                        self.fail_link(format!("lost process {peer} ({host}): it {why}"));
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Sends heartbeats, and relays this process's cancel once, until [`stop`](Self::stop).
+    pub(super) fn send_heartbeats(&self, cancel: &CancelToken) {
+        let mut relayed_cancel = false;
+        let mut last_beat: Option<Instant> = None;
+        while !self.stopped.load(Ordering::SeqCst) && !self.failed() {
+            if cancel.is_canceled() && !relayed_cancel {
+                relayed_cancel = true;
+                self.broadcast(&Message::Cancel);
+            }
+            if last_beat.is_none_or(|at| at.elapsed() >= HEARTBEAT_INTERVAL) && !self.finished.load(Ordering::SeqCst) {
+                last_beat = Some(Instant::now());
+                self.broadcast(&Message::Heartbeat);
+            }
+            std::thread::sleep(TICK);
+        }
+    }
+
+    fn broadcast(&self, message: &Message) {
+        for (_, _, link) in &self.links {
+            // A write that fails is seen by the link's reader as well; it reports it.
+            let _ = write_frame(&mut lock(link), message);
+        }
+    }
+}

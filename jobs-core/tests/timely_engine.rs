@@ -1,0 +1,212 @@
+//! The timely engine in one process with several workers gives exactly the local engine's
+//! report: output, counters, stats and failures.
+
+use jobs_core::cluster::{self, ClusterConfig, ClusterError};
+use jobs_core::prelude::*;
+use jobs_core::{Job, MemoryStore, RunOptions, RunReport, Store, engine, testing};
+
+#[derive(Model, Serialize, Deserialize, Clone)]
+pub struct Doc {
+    #[model(id)]
+    id: String,
+    words: Vec<String>,
+}
+
+#[derive(Model, Serialize, Deserialize, Clone)]
+pub struct Tag {
+    #[model(id)]
+    id: String,
+    word: String,
+}
+
+/// Lists, per word, the docs and tags that use it; fails on some entities and keys.
+#[one_off_job(models = [Doc, Tag], shards = 7)]
+pub struct WordIndex;
+
+impl Map<Doc> for WordIndex {
+    fn map(&self, doc: Doc, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        if doc.id.ends_with('7') {
+            return Err(Failure::new("docs ending in 7 are refused"));
+        }
+        assert!(!doc.id.ends_with("13"), "unlucky doc");
+        ctx.count("docs", 1);
+        for (position, word) in doc.words.into_iter().enumerate() {
+            ctx.emit(word, format!("{}#{position}", doc.id));
+        }
+        Ok(())
+    }
+}
+
+impl Map<Tag> for WordIndex {
+    fn map(&self, tag: Tag, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        ctx.count("tags", 1);
+        ctx.emit(tag.word, format!("tag {}", tag.id));
+        Ok(())
+    }
+}
+
+impl Reduce for WordIndex {
+    type Key = String;
+    type Value = String;
+
+    fn reduce(&self, word: String, uses: Values<'_, String>, out: &mut Output) -> Outcome {
+        if word == "w3" {
+            return Err(Failure::new("w3 is not reduced"));
+        }
+        out.json(&(word, uses.collect::<Vec<_>>()))
+    }
+}
+
+/// Counts words with a combiner.
+#[one_off_job(models = [Doc], shards = 5)]
+pub struct WordCount;
+
+impl Map<Doc> for WordCount {
+    fn map(&self, doc: Doc, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        doc.words.into_iter().for_each(|word| ctx.emit(word, 1));
+        Ok(())
+    }
+}
+
+impl Reduce for WordCount {
+    type Key = String;
+    type Value = u64;
+
+    fn reduce(&self, word: String, counts: Values<'_, u64>, out: &mut Output) -> Outcome {
+        out.line(format!("{word} {}", counts.sum::<u64>()));
+        Ok(())
+    }
+
+    const COMBINES: bool = true;
+
+    fn combine(&self, _word: &String, counts: &mut Vec<u64>) {
+        let total = counts.iter().sum();
+        *counts = vec![total];
+    }
+}
+
+/// Rewrites every tag's word in upper case.
+#[one_off_job(models = [Tag], shards = 3)]
+pub struct UpperTags;
+
+impl Map<Tag> for UpperTags {
+    fn map(&self, mut tag: Tag, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        tag.word = tag.word.to_uppercase();
+        ctx.put(&tag)?;
+        ctx.emit(tag.word.clone(), tag.id);
+        Ok(())
+    }
+}
+
+impl Reduce for UpperTags {
+    type Key = String;
+    type Value = String;
+
+    fn reduce(&self, word: String, ids: Values<'_, String>, out: &mut Output) -> Outcome {
+        out.line(format!("{word}: {}", ids.len()));
+        Ok(())
+    }
+}
+
+fn seeded() -> MemoryStore {
+    let store = MemoryStore::new();
+    let docs: Vec<Doc> = (0..600)
+        .map(|i| Doc {
+            id: format!("doc{i:04}"),
+            words: (0..(i % 9)).map(|j| format!("w{}", (i * 7 + j * 13) % 41)).collect(),
+        })
+        .collect();
+    let tags: Vec<Tag> = (0..250).map(|i| Tag { id: format!("t{i}"), word: format!("w{}", i % 17) }).collect();
+    testing::put_all(&store, &docs).unwrap();
+    testing::put_all(&store, &tags).unwrap();
+    store
+}
+
+/// The report without what legitimately differs between engines: wall time and thread count.
+fn comparable(mut report: RunReport) -> RunReport {
+    report.elapsed = Default::default();
+    report.threads = 0;
+    report
+}
+
+fn both<J: Job>(
+    job: &J,
+    store_for: impl Fn() -> MemoryStore,
+    workers: usize,
+    options: &RunOptions,
+) -> (RunReport, RunReport) {
+    let local = engine::run(job, &store_for(), options).unwrap();
+    let timely = cluster::run_local(job, &store_for(), options, workers).unwrap();
+    (comparable(local), comparable(timely))
+}
+
+#[test]
+fn output_counters_and_failures_match_the_local_engine_for_any_worker_count() {
+    let store = seeded();
+    let local = comparable(engine::run(&WordIndex, &store, &RunOptions::default()).unwrap());
+    assert!(local.stats.failures > 3, "the job should fail on some entities and a key");
+    assert!(local.output.len() > 30);
+    for workers in [1, 2, 3, 5] {
+        let timely = comparable(cluster::run_local(&WordIndex, &store, &RunOptions::default(), workers).unwrap());
+        assert!(timely.output == local.output, "{workers} workers: the output differs");
+        assert_eq!(timely.counters, local.counters, "{workers} workers");
+        assert_eq!(timely.stats, local.stats, "{workers} workers");
+        assert_eq!(timely.failures, local.failures, "{workers} workers");
+        assert_eq!(timely, local, "{workers} workers");
+    }
+}
+
+#[test]
+fn a_combining_job_matches_with_and_without_its_combiner() {
+    for combine in [true, false] {
+        let options = RunOptions { combine, shards: Some(11), ..RunOptions::default() };
+        let (local, timely) = both(&WordCount, seeded, 4, &options);
+        assert_eq!(timely, local, "combine {combine}");
+        assert_eq!(local.output.len(), 41);
+    }
+}
+
+#[test]
+fn a_migration_writes_in_batches_and_a_dry_run_writes_nothing() {
+    let options = RunOptions { write_batch_size: 7, ..RunOptions::default() };
+    let (local, timely) = both(&UpperTags, seeded, 3, &options);
+    assert_eq!(timely, local);
+    assert_eq!(timely.stats.writes_committed, 250);
+
+    let migrated = seeded();
+    cluster::run_local(&UpperTags, &migrated, &options, 3).unwrap();
+    let stored: Tag = jobs_core::model::decode(&migrated.get("Tag", "t5").unwrap().unwrap()).unwrap();
+    assert_eq!(stored.word, "W5");
+
+    let dry = seeded();
+    let report = cluster::run_local(&UpperTags, &dry, &RunOptions { dry_run: true, ..options }, 3).unwrap();
+    assert_eq!(report.counters.get("puts"), 250);
+    assert_eq!(report.stats.writes_committed, 0);
+    let untouched: Tag = jobs_core::model::decode(&dry.get("Tag", "t5").unwrap().unwrap()).unwrap();
+    assert_eq!(untouched.word, "w5");
+}
+
+#[test]
+fn a_canceled_run_reports_canceled_without_output() {
+    let options = RunOptions::default();
+    options.cancel.cancel();
+    let report = cluster::run_local(&WordIndex, &seeded(), &options, 2).unwrap();
+    assert!(report.canceled);
+    assert!(report.output.is_empty());
+}
+
+#[test]
+fn bad_cluster_settings_are_refused_by_name() {
+    let mut config = ClusterConfig::single(2);
+    config.processes = 2;
+    config.process = 2;
+    let error = cluster::run(&WordIndex, &seeded(), &RunOptions::default(), &config).unwrap_err();
+    assert!(matches!(error, ClusterError::Config(_)));
+    assert_eq!(error.to_string(), "--process 2 is out of range: with --processes 2 use 0 to 1");
+    config.process = 1;
+    let error = cluster::run(&WordIndex, &seeded(), &RunOptions::default(), &config).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the host file lists 0 addresses but --processes is 2: list one host:port per process"
+    );
+}

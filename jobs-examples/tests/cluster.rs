@@ -1,0 +1,344 @@
+//! `jobs run --engine timely` across real processes on 127.0.0.1: every example job gives the
+//! local engine's output on 2 and 3 processes, a killed process fails the run within seconds
+//! and a retry completes it, cancel reaches every process, and bad cluster flags are usage
+//! errors.
+//!
+//! The store is a parameter ([`store_location`]): a redb file that every process opens. Every
+//! wait is bounded; a process still running at its deadline is killed and fails the test.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{Ran, jobs_command};
+
+use jobs_core::RedbStore;
+use jobs_core::runs::{RunLog, RunRecord, Status};
+
+/// How long any one process may take before the test gives up on it.
+const PATIENCE: Duration = Duration::from_secs(120);
+/// How soon the survivors of a killed process must stop.
+const FAIL_STOP_WITHIN: Duration = Duration::from_secs(30);
+/// Explorations that make a one-worker run last a few seconds in a debug build, so a process
+/// can be killed mid-job.
+const LONG_RUN_EXPLORATIONS: &str = "60000";
+
+/// Where the test stores live: a redb file in `dir` (a `postgres://` URL is the other form).
+fn store_location(dir: &Path) -> PathBuf {
+    dir.join("jobs.redb")
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    hosts: PathBuf,
+    processes: usize,
+}
+
+impl Cluster {
+    /// A store seeded with `explorations` explorations, and a host file for `processes`
+    /// processes on free local ports.
+    fn seeded(explorations: &str, processes: usize) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let cluster = Cluster { hosts: dir.path().join("hosts"), dir, processes };
+        cluster.jobs(&["seed", "--explorations", explorations, "--users", "300"]).assert_code(0);
+        cluster.write_hosts(processes);
+        cluster
+    }
+
+    fn store(&self) -> PathBuf {
+        store_location(self.dir.path())
+    }
+
+    fn write_hosts(&self, processes: usize) {
+        let mut text = String::from("# one line per process, process 0 first\n");
+        for port in free_ports(processes) {
+            text.push_str(&format!("127.0.0.1:{port}\n"));
+        }
+        std::fs::write(&self.hosts, text).expect("the host file is written");
+    }
+
+    fn jobs(&self, args: &[&str]) -> Ran {
+        jobs_command(&self.store(), args).output().expect("the jobs binary runs").into()
+    }
+
+    /// `jobs run JOB --engine timely ... --process I`, started.
+    fn start(&self, process: usize, job: &str, extra: &[&str]) -> Child {
+        let (processes, process) = (self.processes.to_string(), process.to_string());
+        let hosts = self.hosts.display().to_string();
+        let mut args = vec!["run", job, "--engine", "timely", "--processes", &processes, "--process", &process];
+        args.extend(["--hosts", &hosts]);
+        args.extend(extra);
+        spawn(jobs_command(&self.store(), &args))
+    }
+
+    /// Runs `job` on every process of the cluster; returns what each process did, process 0
+    /// first.
+    fn run_all(&self, job: &str, extra: &[&str]) -> Vec<Ran> {
+        let children: Vec<Child> = (0..self.processes).map(|p| self.start(p, job, extra)).collect();
+        children.into_iter().map(|child| finish(child, PATIENCE)).collect()
+    }
+
+    fn log(&self) -> RedbStore {
+        RedbStore::open(self.store()).expect("the store opens beside the running processes")
+    }
+
+    /// The newest run's record.
+    fn newest_run(&self) -> Option<RunRecord> {
+        self.log().recent().expect("runs are listed").into_iter().next()
+    }
+}
+
+fn spawn(mut command: Command) -> Child {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("jobs starts")
+}
+
+/// Waits for `child` to exit within `limit`; kills it and fails the test otherwise. Its
+/// output is read while it runs, so a large report cannot fill the pipe and stall it.
+fn finish(mut child: Child, limit: Duration) -> Ran {
+    let read_all = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_string(&mut text).expect("the child's output is read");
+            }
+            text
+        })
+    };
+    let out = read_all(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = read_all(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        match child.try_wait().expect("the child can be waited for") {
+            Some(status) => break status,
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("a jobs process ran longer than {limit:?}; stderr:\n{}", err.join().unwrap_or_default());
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    Ran { code: status.code(), out: out.join().expect("stdout was read"), err: err.join().expect("stderr was read") }
+}
+
+/// Ports free right now: bound, noted, released.
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("a bound address").port()).collect()
+}
+
+/// Waits until `condition` holds, polling, or fails the test at `limit`.
+fn wait_until(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition() {
+        assert!(Instant::now() < deadline, "waited {limit:?} in vain for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn job_names(cluster: &Cluster) -> Vec<String> {
+    let listed = cluster.jobs(&["list", "--json"]);
+    listed.assert_code(0);
+    listed
+        .out
+        .lines()
+        .map(|line| {
+            let job: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+            job["name"].as_str().expect("a job name").to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output() {
+    for processes in [2, 3] {
+        let cluster = Cluster::seeded("1500", processes);
+        let jobs = job_names(&cluster);
+        assert!(jobs.len() >= 7, "{jobs:?}");
+        let mut printed = 0;
+        for job in &jobs {
+            // A dry run, so the migration job leaves the data as the next job expects it.
+            let local = cluster.jobs(&["run", job, "--dry-run"]);
+            local.assert_code(0);
+            printed += usize::from(!local.out.is_empty());
+            let ran = cluster.run_all(job, &["--workers", "2", "--dry-run", "--shards", "5"]);
+            ran[0].assert_code(0);
+            assert!(ran[0].out == local.out, "{job} on {processes} processes:\n{}\nlocal:\n{}", ran[0].out, local.out);
+            for (process, peer) in ran.iter().enumerate().skip(1) {
+                peer.assert_code(0);
+                assert!(peer.out.is_empty(), "process {process} printed report lines");
+            }
+            let record = cluster.newest_run().expect("process 0 recorded the run");
+            assert_eq!(record.status(), Status::Completed);
+            assert_eq!(record.engine, "timely");
+            assert_eq!(record.threads, 2 * processes);
+            assert!(record.dry_run);
+            // Process 0's record shows every shard, those the other processes mapped too.
+            assert!(record.progress.shards.iter().all(|shard| shard.done), "{job}: a shard is not done");
+            assert_eq!(record.progress.read(), record.stats.entities_read, "{job}");
+        }
+        assert!(printed + 1 >= jobs.len(), "most jobs should print something on the seeded data");
+    }
+}
+
+#[test]
+fn a_migration_on_a_cluster_stores_what_the_local_engine_stores() {
+    let local = Cluster::seeded("1200", 2);
+    let cluster = Cluster::seeded("1200", 2);
+    let by_local = local.jobs(&["run", "ExplorationMigrationJob"]);
+    by_local.assert_code(0);
+    let ran = cluster.run_all("ExplorationMigrationJob", &["--workers", "2"]);
+    ran[0].assert_code(0);
+    ran[1].assert_code(0);
+    assert_eq!(ran[0].out, by_local.out);
+    let exported = |c: &Cluster| c.jobs(&["export", "ExplorationModel"]).out;
+    assert!(exported(&cluster) == exported(&local), "the migrated explorations differ");
+    let record = cluster.newest_run().expect("a run");
+    assert!(record.counters.get("puts") > 0);
+    assert_eq!(record.stats.writes_committed, record.counters.get("puts"));
+}
+
+/// Starts a long two-process run and waits until process 0 has connected and started mapping.
+fn start_long_run(cluster: &Cluster, extra: &[&str]) -> (Child, Child) {
+    let mut args = vec!["--workers", "1"];
+    args.extend(extra);
+    let zero = cluster.start(0, "InteractionAuditOneOffJob", &args);
+    let one = cluster.start(1, "InteractionAuditOneOffJob", &args);
+    wait_until(PATIENCE, "the cluster to start mapping", || {
+        cluster.newest_run().is_some_and(|r| r.status() == Status::Started && r.progress.read() > 0)
+    });
+    (zero, one)
+}
+
+#[test]
+fn killing_a_process_fails_the_run_within_seconds_and_a_retry_completes() {
+    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
+    let local = cluster.jobs(&["run", "InteractionAuditOneOffJob"]);
+    local.assert_code(0);
+
+    // Without retries: process 0 stops with the reason, and the run is failed.
+    let (zero, mut one) = start_long_run(&cluster, &[]);
+    one.kill().expect("process 1 is killed");
+    let killed_at = Instant::now();
+    let _ = one.wait();
+    let ran = finish(zero, PATIENCE);
+    assert!(killed_at.elapsed() < FAIL_STOP_WITHIN, "process 0 took {:?} to stop", killed_at.elapsed());
+    ran.assert_code(1);
+    assert!(ran.err.contains("lost process 1"), "{}", ran.err);
+    let record = cluster.newest_run().expect("a run");
+    assert_eq!(record.status(), Status::Failed);
+    assert!(record.error.as_deref().unwrap_or("").contains("lost process 1"), "{:?}", record.error);
+
+    // With a retry: process 1 is killed mid-job and started again; the run completes.
+    let (zero, mut one) = start_long_run(&cluster, &["--retries", "1"]);
+    one.kill().expect("process 1 is killed");
+    let _ = one.wait();
+    let again = cluster.start(1, "InteractionAuditOneOffJob", &["--workers", "1", "--retries", "1"]);
+    let ran = finish(zero, PATIENCE);
+    ran.assert_code(0);
+    assert!(ran.out == local.out, "the retried run's output differs from the local engine's");
+    finish(again, PATIENCE).assert_code(0);
+    let record = cluster.newest_run().expect("a run");
+    assert_eq!(record.status(), Status::Completed);
+    assert_eq!(record.attempts, 2, "process 0 records the retry");
+    let status = cluster.jobs(&["status", record.id().as_str()]);
+    assert!(status.out.contains("2 attempts") || status.err.contains("2 attempts"), "{}", status.out);
+}
+
+#[test]
+fn a_cancel_from_another_process_stops_every_process() {
+    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
+    let (zero, one) = start_long_run(&cluster, &[]);
+    let id = cluster.newest_run().expect("a run").id().to_string();
+    cluster.jobs(&["cancel", &id]).assert_code(0);
+    finish(zero, FAIL_STOP_WITHIN).assert_code(130);
+    finish(one, FAIL_STOP_WITHIN).assert_code(130);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
+}
+
+#[test]
+fn a_process_that_never_comes_fails_the_run_at_the_connect_timeout() {
+    let cluster = Cluster::seeded("100", 2);
+    let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "2"]);
+    let ran = finish(alone, FAIL_STOP_WITHIN);
+    ran.assert_code(1);
+    assert!(ran.err.contains("the cluster did not connect"), "{}", ran.err);
+    assert!(ran.err.contains("waited in vain for process 1"), "{}", ran.err);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
+
+#[test]
+fn bad_cluster_flags_are_usage_errors_that_name_the_problem() {
+    let cluster = Cluster::seeded("10", 2);
+    let hosts = cluster.hosts.display().to_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--engine", "timely", "--processes", "2", "--process", "2", "--hosts", &hosts],
+            "--process 2 is out of range",
+        ),
+        (vec!["--engine", "timely", "--processes", "3", "--hosts", &hosts], "lists 2 address(es) but --processes is 3"),
+        (vec!["--engine", "timely", "--processes", "2"], "--processes 2 needs --hosts FILE"),
+        (vec!["--workers", "2"], "--workers applies to `--engine timely`"),
+        (vec!["--engine", "timely", "--threads", "2"], "with --engine timely use --workers"),
+        (vec!["--engine", "timely", "--detach"], "--detach is not available with --engine timely"),
+    ];
+    for (flags, message) in cases {
+        let mut args = vec!["run", "HintsAuditOneOffJob"];
+        args.extend(flags);
+        let ran = cluster.jobs(&args);
+        ran.assert_code(2);
+        assert!(ran.err.contains(message), "{args:?}: {}", ran.err);
+    }
+    let bad = cluster.dir.path().join("bad-hosts");
+    std::fs::write(&bad, "127.0.0.1:7000\n\n127.0.0.1\n").expect("written");
+    let bad = bad.display().to_string();
+    let ran = cluster.jobs(&["run", "HintsAuditOneOffJob", "--engine", "timely", "--processes", "2", "--hosts", &bad]);
+    ran.assert_code(2);
+    assert!(ran.err.contains("line 3: `127.0.0.1` is not an address: it has no `:port`"), "{}", ran.err);
+}
+
+#[test]
+fn processes_started_with_different_settings_refuse_each_other_by_name() {
+    let cluster = Cluster::seeded("100", 2);
+    let zero = cluster.start(0, "HintsAuditOneOffJob", &["--shards", "4", "--connect-timeout", "20"]);
+    let one = cluster.start(1, "HintsAuditOneOffJob", &["--shards", "5", "--connect-timeout", "20"]);
+    for ran in [finish(zero, FAIL_STOP_WITHIN), finish(one, FAIL_STOP_WITHIN)] {
+        ran.assert_code(1);
+        assert!(
+            ran.err.contains("process 1 was started differently from process 0: 5 shards against 4"),
+            "{}",
+            ran.err
+        );
+    }
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
+
+#[test]
+fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
+    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
+    let (zero, mut one) = start_long_run(&cluster, &[]);
+    // Stopped, not dead: its connections stay open, so only the missing heartbeats tell.
+    // The shell's own `kill`, so no procps package is needed.
+    let stopped = Command::new("sh").args(["-c", &format!("kill -STOP {}", one.id())]).status().expect("sh runs");
+    assert!(stopped.success());
+    let ran = finish(zero, FAIL_STOP_WITHIN);
+    let _ = one.kill();
+    let _ = one.wait();
+    ran.assert_code(1);
+    assert!(ran.err.contains("lost process 1") && ran.err.contains("sent nothing for 10 s"), "{}", ran.err);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
+
+#[test]
+fn a_run_canceled_while_waiting_for_its_processes_ends_canceled() {
+    let cluster = Cluster::seeded("100", 2);
+    let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "100"]);
+    wait_until(PATIENCE, "the run to start", || cluster.newest_run().is_some_and(|r| r.status() == Status::Started));
+    let id = cluster.newest_run().expect("a run").id().to_string();
+    cluster.jobs(&["cancel", &id]).assert_code(0);
+    finish(alone, FAIL_STOP_WITHIN).assert_code(130);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
+}
