@@ -1,5 +1,6 @@
-//! The map phase: worker threads map shards, hash-partition what they emit, and sort (and
-//! combine, `combine.rs`) each task's partition buffers by key.
+//! The map phase: worker threads map shards and hand what they emit to their share of the
+//! shuffle (`worker_shuffle.rs`), which partitions, sorts, combines and, past the memory
+//! budget, spills it.
 
 use std::ops::ControlFlow;
 use std::sync::Mutex;
@@ -7,9 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::context::{Counters, MapContext, MapEnv};
 use crate::job::{Job, Reduce};
-use crate::store::{Split, Store, StoreError, WriteBatch};
+use crate::store::{Split, Store, WriteBatch};
 
-use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, combine, panic, partition_of};
+use super::group_merge::Run;
+use super::spill::SpillDir;
+use super::worker_shuffle::{PlacedRun, WorkerShuffle};
+use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunError, RunOptions, budget, panic};
 
 /// One shard of one listed model.
 pub(super) struct MapTask {
@@ -24,12 +28,9 @@ pub(super) struct MapTask {
 /// Every how many entities a shard's counters are copied to its `ShardProgress`.
 const COUNTER_PUBLISH_INTERVAL: u64 = 1024;
 
-type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
-
-/// What one task produced.
-struct TaskOutput<J: Reduce> {
-    /// Emitted pairs by shuffle partition, in emit order.
-    partitions: Vec<Pairs<J>>,
+/// What one task produced, besides its pairs.
+#[derive(Default)]
+struct TaskOutput {
     counters: Counters,
     failures: Vec<FailureRecord>,
     failure_count: u64,
@@ -38,7 +39,7 @@ struct TaskOutput<J: Reduce> {
     writes_committed: u64,
 }
 
-impl<J: Reduce> TaskOutput<J> {
+impl TaskOutput {
     /// Counts keys whose `combine` failed, keeping the first few.
     fn record_key_failures(&mut self, failures: Vec<FailureRecord>) {
         self.failure_count += failures.len() as u64;
@@ -49,8 +50,9 @@ impl<J: Reduce> TaskOutput<J> {
 
 /// What the whole map phase produced.
 pub(super) struct Mapped<J: Reduce> {
-    /// For each shuffle partition, its buffers from every task, in task order.
-    pub(super) partitions: Vec<Vec<Pairs<J>>>,
+    /// For each shuffle partition, its sorted runs from every task, in task order (and, within
+    /// a task, in emit order).
+    pub(super) partitions: Vec<Vec<Run<J::Key, J::Value>>>,
     pub(super) counters: Counters,
     /// The first failures in task order.
     pub(super) failures: Vec<FailureRecord>,
@@ -58,20 +60,24 @@ pub(super) struct Mapped<J: Reduce> {
     pub(super) entities_read: u64,
     pub(super) pairs_emitted: u64,
     pub(super) writes_committed: u64,
+    /// Bytes written to spill files.
+    pub(super) spilled_bytes: u64,
 }
 
-/// Maps every task on `threads` workers.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn run<J: Job>(
-    job: &J,
-    store: &dyn Store,
-    options: &RunOptions,
-    queued_at_ms: i64,
-    tasks: Vec<MapTask>,
-    progress: &Progress,
-    threads: usize,
-    partitions: usize,
-) -> Result<Mapped<J>, StoreError> {
+/// What every map worker shares.
+pub(super) struct MapShared<'a> {
+    pub(super) store: &'a dyn Store,
+    pub(super) options: &'a RunOptions,
+    pub(super) queued_at_ms: i64,
+    pub(super) progress: &'a Progress,
+    pub(super) threads: usize,
+    pub(super) partitions: usize,
+    pub(super) max_memory: u64,
+    pub(super) spill_dir: &'a SpillDir,
+}
+
+/// Maps every task on `shared.threads` workers.
+pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: Vec<MapTask>) -> Result<Mapped<J>, RunError> {
     let task_count = tasks.len();
     let (task_tx, task_rx) = crossbeam_channel::unbounded();
     for task in tasks {
@@ -79,39 +85,55 @@ pub(super) fn run<J: Job>(
         let _ = task_tx.send(task);
     }
     drop(task_tx);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, TaskOutput<J>)>();
-    // Set when the store fails, so the other workers stop at their next entity.
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, TaskOutput)>();
+    // Set when the store or a spill fails, so the other workers stop at their next entity.
     let abort = AtomicBool::new(false);
-    let first_error: Mutex<Option<StoreError>> = Mutex::new(None);
-    let env = MapEnv { store, dry_run: options.dry_run, queued_at_ms };
+    let first_error: Mutex<Option<RunError>> = Mutex::new(None);
+    let env = MapEnv { store: shared.store, dry_run: shared.options.dry_run, queued_at_ms: shared.queued_at_ms };
+    let combining = J::COMBINES && shared.options.combine;
+    let workers = shared.threads.min(task_count.max(1));
+    let limit = budget::worker_limit(shared.max_memory, workers);
 
-    let mut outputs: Vec<Option<TaskOutput<J>>> = std::iter::repeat_with(|| None).take(task_count).collect();
+    let mut outputs: Vec<Option<TaskOutput>> = std::iter::repeat_with(|| None).take(task_count).collect();
+    let mut runs: Vec<PlacedRun<J>> = Vec::new();
+    let mut spilled_bytes = 0;
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(task_count.max(1)) {
-            let task_rx = task_rx.clone();
-            let done_tx = done_tx.clone();
-            let (env, abort, first_error) = (&env, &abort, &first_error);
-            scope.spawn(move || {
-                for task in task_rx {
-                    if abort.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match map_task(job, env, &task, options, progress, abort, partitions) {
-                        Ok(output) => {
-                            let _ = done_tx.send((task.index, output));
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let task_rx = task_rx.clone();
+                let done_tx = done_tx.clone();
+                let (env, abort, first_error) = (&env, &abort, &first_error);
+                scope.spawn(move || {
+                    let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
+                    for task in task_rx {
+                        if abort.load(Ordering::Relaxed) {
+                            break;
                         }
-                        Err(error) => {
-                            abort.store(true, Ordering::Relaxed);
-                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                            slot.get_or_insert(error);
+                        match map_task(job, env, &task, shared, abort, &mut shuffle) {
+                            Ok(output) => {
+                                let _ = done_tx.send((task.index, output));
+                            }
+                            Err(error) => {
+                                abort.store(true, Ordering::Relaxed);
+                                let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                                slot.get_or_insert(error);
+                            }
                         }
                     }
-                }
-            });
-        }
+                    shuffle.into_runs()
+                })
+            })
+            .collect();
         drop(done_tx);
         for (index, output) in done_rx {
             outputs[index] = Some(output);
+        }
+        for handle in handles {
+            // Job code cannot panic here (it is caught); a panic is the engine's own bug.
+            let (worker_runs, worker_spilled) =
+                handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            runs.extend(worker_runs);
+            spilled_bytes += worker_spilled;
         }
     });
     if let Some(error) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -119,21 +141,21 @@ pub(super) fn run<J: Job>(
     }
 
     let mut mapped = Mapped {
-        partitions: (0..partitions).map(|_| Vec::with_capacity(task_count)).collect(),
+        partitions: (0..shared.partitions).map(|_| Vec::new()).collect(),
         counters: Counters::default(),
         failures: Vec::new(),
         failure_count: 0,
         entities_read: 0,
         pairs_emitted: 0,
         writes_committed: 0,
+        spilled_bytes,
     };
+    runs.sort_unstable_by_key(|run| (run.partition, run.task, run.seq));
+    for placed in runs {
+        mapped.partitions[placed.partition].push(placed.run);
+    }
     // Tasks a cancel skipped have no output; everything else is gathered in task order.
     for output in outputs.into_iter().flatten() {
-        for (partition, pairs) in mapped.partitions.iter_mut().zip(output.partitions) {
-            if !pairs.is_empty() {
-                partition.push(pairs);
-            }
-        }
         mapped.counters.merge(&output.counters);
         let room = MAX_REPORTED_FAILURES.saturating_sub(mapped.failures.len());
         mapped.failures.extend(output.failures.into_iter().take(room));
@@ -145,32 +167,23 @@ pub(super) fn run<J: Job>(
     Ok(mapped)
 }
 
-/// Maps one shard: scan, decode, map, partition; commit writes in batches.
+/// Maps one shard: scan, decode, map, hand the pairs to the worker's shuffle; commit writes in
+/// batches.
 fn map_task<J: Job>(
     job: &J,
     env: &MapEnv<'_>,
     task: &MapTask,
-    options: &RunOptions,
-    progress: &Progress,
+    shared: &MapShared<'_>,
     abort: &AtomicBool,
-    partitions: usize,
-) -> Result<TaskOutput<J>, StoreError> {
-    let shard_progress = progress.shards().get(task.index);
-    let mut output = TaskOutput::<J> {
-        partitions: (0..partitions).map(|_| Vec::new()).collect(),
-        counters: Counters::default(),
-        failures: Vec::new(),
-        failure_count: 0,
-        entities_read: 0,
-        pairs_emitted: 0,
-        writes_committed: 0,
-    };
-    let combining = J::COMBINES && options.combine;
-    // Per partition, the buffer length at which to combine next.
-    let mut combine_at = vec![combine::MIN_COMBINE_LEN; partitions];
-    let mut staged: Pairs<J> = Vec::new();
+    shuffle: &mut WorkerShuffle<'_, J>,
+) -> Result<TaskOutput, RunError> {
+    let options = shared.options;
+    let shard_progress = shared.progress.shards().get(task.index);
+    let mut output = TaskOutput::default();
+    shuffle.start_task(task.index);
+    let mut staged: Vec<(J::Key, J::Value)> = Vec::new();
     let mut writes = WriteBatch::new();
-    let mut store_error = None;
+    let mut error: Option<RunError> = None;
     env.store.scan(task.kind, &task.split.range, &mut |id, bytes| {
         if options.cancel.is_canceled() || abort.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
@@ -190,14 +203,11 @@ fn map_task<J: Job>(
             None => {
                 output.pairs_emitted += emitted;
                 for (key, value) in staged.drain(..) {
-                    let partition = partition_of(&key, partitions);
-                    let buffer = &mut output.partitions[partition];
-                    buffer.push((key, value));
-                    if combining && buffer.len() >= combine_at[partition] {
-                        let failures = combine::sort_and_combine(job, buffer, true);
-                        combine_at[partition] = (2 * buffer.len()).max(combine::MIN_COMBINE_LEN);
-                        output.record_key_failures(failures);
-                    }
+                    shuffle.push(key, value);
+                }
+                if let Err(spill_error) = shuffle.spill_if_over_budget() {
+                    error = Some(spill_error.into());
+                    return ControlFlow::Break(());
                 }
             }
             Some(message) => {
@@ -223,8 +233,8 @@ fn map_task<J: Job>(
         if writes.len() >= options.write_batch_size {
             match env.store.apply(&writes) {
                 Ok(()) => output.writes_committed += writes.len() as u64,
-                Err(error) => {
-                    store_error = Some(error);
+                Err(store_error) => {
+                    error = Some(store_error.into());
                     return ControlFlow::Break(());
                 }
             }
@@ -232,7 +242,7 @@ fn map_task<J: Job>(
         }
         ControlFlow::Continue(())
     })?;
-    if let Some(error) = store_error {
+    if let Some(error) = error {
         return Err(error);
     }
     if !writes.is_empty() {
@@ -240,10 +250,8 @@ fn map_task<J: Job>(
         output.writes_committed += writes.len() as u64;
     }
     // Sorted here, on the worker, so reduce only merges.
-    for partition in 0..output.partitions.len() {
-        let failures = combine::sort_and_combine(job, &mut output.partitions[partition], combining);
-        output.record_key_failures(failures);
-    }
+    shuffle.finish_task();
+    output.record_key_failures(shuffle.take_key_failures());
     if let Some(shard) = shard_progress {
         shard.publish_counters(&output.counters);
         if !options.cancel.is_canceled() {

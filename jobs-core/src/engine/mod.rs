@@ -4,15 +4,18 @@
 //!    a task is one (model, shard), numbered in model order, then id order.
 //! 2. **Map** (`map_phase.rs`): worker threads take tasks from a crossbeam channel, scan their
 //!    range, decode and map each entity, and hash-partition the emitted pairs into per-task
-//!    buffers, which the worker sorts stably by key when its task is done (so sorting runs on
-//!    every core). Writes are committed in atomic batches.
-//! 3. **Reduce** (`reduce_phase.rs`): each partition merges its sorted buffers, taken in task
-//!    order, a key group at a time (`group_merge.rs`), so a key's values stay in task order,
-//!    then emit order; it reduces key by key; partitions run in parallel and their outputs are
-//!    merged by key.
+//!    buffers (`worker_shuffle.rs`), which the worker sorts stably by key when its task is done
+//!    (so sorting runs on every core). Writes are committed in atomic batches.
+//! 3. **Bounded memory** (`budget.rs`, `spill.rs`): each worker holds at most its share of
+//!    [`RunOptions::max_memory`]; past it, it writes what it holds, sorted, to a spill file in a
+//!    temporary directory that lives as long as the run.
+//! 4. **Reduce** (`reduce_phase.rs`): each partition merges its sorted runs, in memory or
+//!    spilled, taken in task order, a key group at a time (`group_merge.rs`), so a key's values
+//!    stay in task order, then emit order, and stream to `reduce` without being gathered;
+//!    partitions run in parallel and their outputs are merged by key.
 //!
 //! Because task order is model order then id order, and every stage keeps it, a job's output
-//! is byte-identical whatever the shard or thread count.
+//! is byte-identical whatever the shard count, thread count or memory budget.
 //!
 //! ```
 //! use jobs_core::prelude::*;
@@ -53,6 +56,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod budget;
 mod cancel;
 mod combine;
 mod group_merge;
@@ -60,14 +64,19 @@ mod map_phase;
 mod panic;
 mod progress;
 mod reduce_phase;
+mod spill;
+mod worker_shuffle;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use self::budget::default_max_memory;
 pub use self::cancel::CancelToken;
 pub use self::progress::{Phase, Progress, ShardProgress};
+pub use self::spill::SpillError;
 
 use crate::context::Counters;
 use crate::job::Job;
@@ -108,6 +117,14 @@ pub struct RunOptions {
     /// Fold values map-side with the job's [`combine`](crate::Reduce::combine), if it has
     /// one (`Reduce::COMBINES`). On by default; the output is the same either way.
     pub combine: bool,
+    /// The most memory, in bytes, the shuffle may hold; past it, sorted runs are spilled to
+    /// temporary files and merged back for reduce, with the same output. `None` is
+    /// [`default_max_memory`] (a quarter of the machine's RAM).
+    pub max_memory: Option<u64>,
+    /// Where the run's temporary directory of spill files is made (only if it spills); `None`
+    /// is `JOBS_TMPDIR` when set, else [`std::env::temp_dir`]. The directory is removed when
+    /// the run ends, however it ends.
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -121,6 +138,8 @@ impl Default for RunOptions {
             write_batch_size: 500,
             queued_at_ms: None,
             combine: true,
+            max_memory: None,
+            spill_dir: None,
         }
     }
 }
@@ -146,6 +165,10 @@ pub struct RunReport {
     pub threads: usize,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Bytes of sorted runs the shuffle wrote to temporary files because it outgrew
+    /// [`RunOptions::max_memory`]; 0 when it fit in memory.
+    #[serde(default)]
+    pub spilled_bytes: u64,
 }
 
 /// The engine's own counts for a run.
@@ -210,6 +233,9 @@ pub enum RunError {
     /// The store failed; the run stopped.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The shuffle's temporary files could not be written or read back; the run stopped.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
 }
 
 /// Runs `job` over `store` on this machine and returns its report.
@@ -218,7 +244,8 @@ pub enum RunError {
 /// report and the run goes on. A canceled run returns `Ok` with `canceled` set.
 ///
 /// # Errors
-/// The shard count is out of range, or the store could not be read or written.
+/// The shard count is out of range, the store could not be read or written, or the shuffle's
+/// temporary files could not be written or read.
 pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<RunReport, RunError> {
     let started = std::time::Instant::now();
     let shards = options.shards.unwrap_or(J::DEFAULT_SHARDS);
@@ -240,23 +267,37 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     );
     tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
 
-    let queued_at_ms = options.queued_at_ms.unwrap_or_else(now_ms);
-    let partitions = partitions_for(threads);
-    let mapped = map_phase::run(job, store, options, queued_at_ms, tasks, &progress, threads, partitions)?;
+    // Declared before everything holding its files, so it is dropped (and deleted) last,
+    // also when a panic unwinds through here.
+    let spill_dir = spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent));
+    let max_memory = options.max_memory.unwrap_or_else(default_max_memory);
+    let shared = map_phase::MapShared {
+        store,
+        options,
+        queued_at_ms: options.queued_at_ms.unwrap_or_else(now_ms),
+        progress: &progress,
+        threads,
+        partitions: partitions_for(threads),
+        max_memory,
+        spill_dir: &spill_dir,
+    };
+    let mapped = map_phase::run(job, &shared, tasks)?;
 
     let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, ..RunReport::default() };
     report.counters = mapped.counters;
     report.stats.entities_read = mapped.entities_read;
     report.stats.pairs_emitted = mapped.pairs_emitted;
     report.stats.writes_committed = mapped.writes_committed;
+    report.spilled_bytes = mapped.spilled_bytes;
     let mut failures = mapped.failures;
     let mut failure_count = mapped.failure_count;
 
     if options.cancel.is_canceled() {
         report.canceled = true;
+        drop(mapped.partitions);
     } else {
         progress.set_phase(Phase::Reduce);
-        let reduced = reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads);
+        let reduced = reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads, max_memory)?;
         report.canceled = options.cancel.is_canceled();
         report.stats.keys_reduced = reduced.keys_reduced;
         failure_count += reduced.failure_count;
@@ -268,6 +309,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     failures.truncate(MAX_REPORTED_FAILURES);
     report.failures = failures;
     report.stats.failures = failure_count;
+    spill_dir.close();
     report.elapsed = started.elapsed();
     progress.set_phase(Phase::Done);
     Ok(report)

@@ -1,5 +1,5 @@
-//! The reduce phase: merge each partition's sorted runs into key groups, reduce key by key,
-//! merge the partitions' lines by key.
+//! The reduce phase: merge each partition's sorted runs (in memory or spilled) into key
+//! groups, reduce key by key, merge the partitions' lines by key.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -7,10 +7,11 @@ use std::sync::Mutex;
 
 use crate::job::{Job, Output, Reduce, Values};
 
-use super::group_merge::GroupMerge;
-use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, panic};
+use super::group_merge::{GroupMerge, Run};
+use super::spill::SpillError;
+use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, budget, panic};
 
-type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
+type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
 
 /// What one partition produced: lines per key, in key order.
 struct PartitionOutput<J: Reduce> {
@@ -28,59 +29,70 @@ pub(super) struct Reduced {
     pub(super) keys_reduced: u64,
 }
 
-/// Reduces every partition on `threads` workers and merges their lines in key order.
+/// Reduces every partition on `threads` workers and merges their lines in key order; spilled
+/// runs are read back within the reduce half of `max_memory`.
+///
+/// # Errors
+/// A spilled run could not be read back.
 pub(super) fn run<J: Job>(
     job: &J,
-    partitions: Vec<Vec<Pairs<J>>>,
+    partitions: Vec<Runs<J>>,
     cancel: &CancelToken,
     progress: &Progress,
     threads: usize,
-) -> Reduced {
+    max_memory: u64,
+) -> Result<Reduced, SpillError> {
     let count = partitions.len();
+    let most_spilled = partitions
+        .iter()
+        .map(|runs| runs.iter().filter(|run| matches!(run, Run::Spilled(_))).count())
+        .max()
+        .unwrap_or(0);
+    let read_buffer = budget::read_buffer_len(max_memory, most_spilled, threads.min(count.max(1)));
     let (work_tx, work_rx) = crossbeam_channel::unbounded();
     for (index, buffers) in partitions.into_iter().enumerate() {
         let _ = work_tx.send((index, buffers));
     }
     drop(work_tx);
-    let results: Mutex<Vec<Option<PartitionOutput<J>>>> =
+    let results: Mutex<Vec<Option<Result<PartitionOutput<J>, SpillError>>>> =
         Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.min(count.max(1)) {
             let work_rx = work_rx.clone();
             let results = &results;
             scope.spawn(move || {
-                for (index, buffers) in work_rx {
-                    let output = reduce_partition(job, buffers, cancel, progress);
+                for (index, runs) in work_rx {
+                    let output = reduce_partition(job, runs, read_buffer, cancel, progress);
                     results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(output);
                 }
             });
         }
     });
-    let outputs: Vec<PartitionOutput<J>> =
-        results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
-    merge(outputs)
+    let mut outputs = Vec::with_capacity(count);
+    for output in results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten() {
+        outputs.push(output?);
+    }
+    Ok(merge(outputs))
 }
 
 fn reduce_partition<J: Job>(
     job: &J,
-    runs: Vec<Pairs<J>>,
+    runs: Runs<J>,
+    read_buffer: usize,
     cancel: &CancelToken,
     progress: &Progress,
-) -> PartitionOutput<J> {
-    let mut groups = GroupMerge::new(runs);
+) -> Result<PartitionOutput<J>, SpillError> {
+    let mut groups = GroupMerge::new(runs, read_buffer)?;
     let mut result =
         PartitionOutput::<J> { lines: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
     let mut out = Output::new();
-    // One buffer for every key's values, so a key costs no allocation of its own.
-    let mut buffer: Vec<J::Value> = Vec::new();
     while !cancel.is_canceled() {
-        let Some(key) = groups.next_group(&mut buffer) else { break };
+        let Some((key, len)) = groups.next_group()? else { break };
         let ordering_key = key.clone();
-        let len = buffer.len();
-        let mut values = buffer.drain(..);
+        let mut values = groups.values();
         let Some(first) = values.next() else { continue };
         let outcome = panic::catch(|| job.reduce(key, Values::new(first, &mut values, len - 1), &mut out));
-        // Whatever reduce left unread of this key is dropped here, panicking or not.
+        // Whatever reduce left unread of this key is skipped by the next `next_group`.
         drop(values);
         let message = match outcome {
             Ok(Ok(())) => None,
@@ -107,7 +119,7 @@ fn reduce_partition<J: Job>(
         }
     }
     progress.add_keys_reduced(result.keys_reduced);
-    result
+    Ok(result)
 }
 
 /// Merges the partitions' key-sorted lines (keys are disjoint across partitions) into one

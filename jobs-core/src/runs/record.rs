@@ -79,6 +79,10 @@ pub struct RunRecord {
     /// The id of the process that ran it, for people reading `jobs status`.
     #[serde(default)]
     pub pid: Option<u32>,
+    /// The shuffle's memory budget in bytes ([`RunOptions::max_memory`](crate::RunOptions::max_memory));
+    /// the engine's default when `None`.
+    #[serde(default)]
+    pub max_memory: Option<u64>,
 }
 
 /// The progress of a run, as saved in its record.
@@ -173,6 +177,7 @@ impl RunRecord {
             failures: Vec::new(),
             cancel_requested_ms: None,
             pid: None,
+            max_memory: None,
         }
     }
 

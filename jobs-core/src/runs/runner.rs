@@ -48,6 +48,10 @@ pub struct RunRequest {
     /// Refuse ([`RunsError::AlreadyActive`]) if the job already has a run queued or started,
     /// instead of going ahead and reporting it in [`Queued::already_active`].
     pub exclusive: bool,
+    /// The most memory, in bytes, the shuffle may hold before it spills to disk; the engine's
+    /// default (a quarter of RAM) when `None`. Kept in the run's record, so a detached run
+    /// uses it too.
+    pub max_memory: Option<u64>,
 }
 
 impl RunRequest {
@@ -112,6 +116,7 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
 
     let mut record =
         RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, engine::now_ms());
+    record.max_memory = request.max_memory;
     record.transition(Status::Queued)?;
     let mut already_active = Vec::new();
     log.insert_run(&record, &mut |active| {
@@ -254,6 +259,7 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         cancel: options.cancel.clone(),
         progress: Some(Arc::clone(progress)),
         queued_at_ms: record.queued_ms,
+        max_memory: record.max_memory,
         ..RunOptions::default()
     };
     let store: &dyn Store = log;

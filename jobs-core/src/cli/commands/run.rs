@@ -29,6 +29,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         threads: args.threads,
         dry_run: args.dry_run,
         exclusive: args.exclusive,
+        max_memory: args.max_memory,
     };
     let record = queue(store.as_ref(), &request, console)?;
     if args.detach {

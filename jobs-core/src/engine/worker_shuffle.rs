@@ -1,0 +1,197 @@
+//! A map worker's side of the shuffle: the current task's partition buffers, the sorted
+//! buffers of the tasks it finished, what it has spilled, and when to spill.
+//!
+//! Every emitted pair goes to its partition's buffer. When a task ends, each buffer is sorted
+//! (and combined, `combine.rs`) and held, so sorting runs on every core. The worker counts the
+//! approximate bytes it holds (`budget.rs`); past its share of the budget it sorts its current
+//! buffers too and writes everything it holds to one spill file (`spill.rs`), one section per
+//! (task, partition), and carries on with empty buffers.
+//!
+//! Each run is labelled with its task and its position within the task (`seq`, counting the
+//! task's spills), so reduce can merge them in task order, then emit order, however the
+//! task's pairs were split between memory and disk.
+
+use super::budget::PairSizer;
+use super::group_merge::Run;
+use super::spill::{SpillDir, SpillError, SpillWriter};
+use super::{FailureRecord, combine, partition_of};
+use crate::job::Reduce;
+
+type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
+
+/// A sorted run with its place in the merge order.
+pub(super) struct PlacedRun<J: Reduce> {
+    /// The shuffle partition it belongs to.
+    pub(super) partition: usize,
+    /// The task that emitted it.
+    pub(super) task: usize,
+    /// Its position among that task's runs of this partition.
+    pub(super) seq: u32,
+    pub(super) run: Run<J::Key, J::Value>,
+}
+
+/// One map worker's shuffle state, kept across the tasks it maps.
+pub(super) struct WorkerShuffle<'a, J: Reduce> {
+    job: &'a J,
+    combining: bool,
+    /// Bytes this worker may hold before it spills.
+    limit: usize,
+    spill_dir: &'a SpillDir,
+    sizer: PairSizer,
+    task: usize,
+    seq: u32,
+    /// The current task's pairs by partition, in emit order (or sorted, once combined).
+    buffers: Vec<Pairs<J>>,
+    /// Per partition, the buffer length at which to combine next.
+    combine_at: Vec<usize>,
+    buffered_pairs: usize,
+    buffered_capacity: usize,
+    /// Sorted runs of finished tasks, in memory.
+    held: Vec<PlacedRun<J>>,
+    held_bytes: usize,
+    spilled: Vec<PlacedRun<J>>,
+    spilled_bytes: u64,
+    /// Keys whose `combine` panicked since the last [`take_key_failures`](Self::take_key_failures).
+    key_failures: Vec<FailureRecord>,
+}
+
+impl<'a, J: Reduce> WorkerShuffle<'a, J> {
+    /// An empty shuffle state for one worker.
+    pub(super) fn new(job: &'a J, combining: bool, partitions: usize, limit: usize, spill_dir: &'a SpillDir) -> Self {
+        WorkerShuffle {
+            job,
+            combining,
+            limit,
+            spill_dir,
+            sizer: PairSizer::new(),
+            task: 0,
+            seq: 0,
+            buffers: (0..partitions).map(|_| Vec::new()).collect(),
+            combine_at: vec![combine::MIN_COMBINE_LEN; partitions],
+            buffered_pairs: 0,
+            buffered_capacity: 0,
+            held: Vec::new(),
+            held_bytes: 0,
+            spilled: Vec::new(),
+            spilled_bytes: 0,
+            key_failures: Vec::new(),
+        }
+    }
+
+    /// Starts buffering for task `task`.
+    pub(super) fn start_task(&mut self, task: usize) {
+        self.task = task;
+        self.seq = 0;
+        self.combine_at.fill(combine::MIN_COMBINE_LEN);
+    }
+
+    /// Buffers one emitted pair in its partition.
+    #[inline]
+    pub(super) fn push(&mut self, key: J::Key, value: J::Value) {
+        self.sizer.observe(&key, &value);
+        let partition = partition_of(&key, self.buffers.len());
+        let buffer = &mut self.buffers[partition];
+        let capacity = buffer.capacity();
+        buffer.push((key, value));
+        self.buffered_capacity += buffer.capacity() - capacity;
+        self.buffered_pairs += 1;
+        if self.combining && buffer.len() >= self.combine_at[partition] {
+            self.combine(partition);
+        }
+    }
+
+    /// Spills everything held if the worker is over its share of the budget.
+    ///
+    /// # Errors
+    /// A spill file could not be written.
+    #[inline]
+    pub(super) fn spill_if_over_budget(&mut self) -> Result<(), SpillError> {
+        if self.bytes() > self.limit { self.spill() } else { Ok(()) }
+    }
+
+    /// Sorts (and combines) the current task's buffers and holds them as its last runs.
+    pub(super) fn finish_task(&mut self) {
+        for partition in 0..self.buffers.len() {
+            let mut pairs = std::mem::take(&mut self.buffers[partition]);
+            self.sort(&mut pairs);
+            if !pairs.is_empty() {
+                self.held_bytes += self.pairs_bytes(pairs.len(), pairs.capacity());
+                self.held.push(PlacedRun { partition, task: self.task, seq: self.seq, run: Run::Memory(pairs) });
+            }
+        }
+        self.buffered_pairs = 0;
+        self.buffered_capacity = 0;
+    }
+
+    /// The keys whose `combine` panicked since the last call.
+    pub(super) fn take_key_failures(&mut self) -> Vec<FailureRecord> {
+        std::mem::take(&mut self.key_failures)
+    }
+
+    /// Every run this worker produced, in memory or spilled, in no particular order, and the
+    /// bytes it spilled.
+    pub(super) fn into_runs(mut self) -> (Vec<PlacedRun<J>>, u64) {
+        self.spilled.append(&mut self.held);
+        (self.spilled, self.spilled_bytes)
+    }
+
+    /// The approximate bytes held: the current buffers and the finished tasks' runs.
+    fn bytes(&self) -> usize {
+        self.held_bytes.saturating_add(self.pairs_bytes(self.buffered_pairs, self.buffered_capacity))
+    }
+
+    fn pairs_bytes(&self, pairs: usize, capacity: usize) -> usize {
+        capacity.saturating_mul(size_of::<(J::Key, J::Value)>()).saturating_add(self.sizer.heap_bytes(pairs))
+    }
+
+    /// Sorts one buffer by key, stably, combining it when the job combines.
+    fn sort(&mut self, pairs: &mut Pairs<J>) {
+        let failures = combine::sort_and_combine(self.job, pairs, self.combining);
+        self.key_failures.extend(failures);
+    }
+
+    /// Combines one partition's buffer in place, and sets when to combine it next.
+    #[cold]
+    fn combine(&mut self, partition: usize) {
+        let mut pairs = std::mem::take(&mut self.buffers[partition]);
+        let (len, capacity) = (pairs.len(), pairs.capacity());
+        self.sort(&mut pairs);
+        self.buffered_pairs = self.buffered_pairs - len + pairs.len();
+        self.buffered_capacity = self.buffered_capacity - capacity + pairs.capacity();
+        self.combine_at[partition] = (2 * pairs.len()).max(combine::MIN_COMBINE_LEN);
+        self.buffers[partition] = pairs;
+    }
+
+    /// Writes the held runs, then the current buffers sorted, to one new spill file.
+    #[cold]
+    fn spill(&mut self) -> Result<(), SpillError> {
+        let mut writer = SpillWriter::create(self.spill_dir)?;
+        let mut places = Vec::with_capacity(self.held.len() + self.buffers.len());
+        for held in std::mem::take(&mut self.held) {
+            if let Run::Memory(pairs) = held.run {
+                writer.write_section(&pairs)?;
+                places.push((held.partition, held.task, held.seq));
+            }
+        }
+        for partition in 0..self.buffers.len() {
+            let mut pairs = std::mem::take(&mut self.buffers[partition]);
+            self.sort(&mut pairs);
+            if !pairs.is_empty() {
+                writer.write_section(&pairs)?;
+                places.push((partition, self.task, self.seq));
+            }
+        }
+        self.spilled_bytes += writer.written();
+        let runs = writer.finish()?;
+        tracing::trace!(task = self.task, runs = runs.len(), bytes = self.bytes(), "spilled");
+        for ((partition, task, seq), run) in places.into_iter().zip(runs) {
+            self.spilled.push(PlacedRun { partition, task, seq, run: Run::Spilled(run) });
+        }
+        self.seq += 1;
+        self.held_bytes = 0;
+        self.buffered_pairs = 0;
+        self.buffered_capacity = 0;
+        self.combine_at.fill(combine::MIN_COMBINE_LEN);
+        Ok(())
+    }
+}
