@@ -186,7 +186,12 @@ fn combined_runs_spill_and_merge_to_the_same_counts() {
     let store = store();
     let dir = tempfile::tempdir().unwrap();
     let plain = RunOptions { combine: false, ..options(1 << 30, dir.path(), 2) };
-    let expected = run(&SpillWordCount, &store, &plain).output;
+    let uncombined = run(&SpillWordCount, &store, &plain);
+    assert_eq!(uncombined.pairs_shuffled, uncombined.stats.pairs_emitted);
+    let combined = run(&SpillWordCount, &store, &options(1 << 30, dir.path(), 2));
+    assert!(combined.pairs_shuffled < combined.stats.pairs_emitted / 4, "{combined:?}");
+    assert_eq!(combined.output, uncombined.output);
+    let expected = uncombined.output;
     for combine in [true, false] {
         let spilled = run(&SpillWordCount, &store, &RunOptions { combine, ..options(0, dir.path(), 2) });
         assert!(spilled.spilled_bytes > 0);

@@ -62,6 +62,8 @@ pub(super) struct Mapped<J: Reduce> {
     pub(super) writes_committed: u64,
     /// Bytes written to spill files.
     pub(super) spilled_bytes: u64,
+    /// Pairs in all runs, after combining.
+    pub(super) pairs_shuffled: u64,
 }
 
 /// What every map worker shares.
@@ -96,7 +98,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: Vec<MapTask>) 
 
     let mut outputs: Vec<Option<TaskOutput>> = std::iter::repeat_with(|| None).take(task_count).collect();
     let mut runs: Vec<PlacedRun<J>> = Vec::new();
-    let mut spilled_bytes = 0;
+    let (mut spilled_bytes, mut pairs_shuffled) = (0, 0);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -130,10 +132,10 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: Vec<MapTask>) 
         }
         for handle in handles {
             // Job code cannot panic here (it is caught); a panic is the engine's own bug.
-            let (worker_runs, worker_spilled) =
-                handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-            runs.extend(worker_runs);
-            spilled_bytes += worker_spilled;
+            let worker = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            runs.extend(worker.runs);
+            spilled_bytes += worker.spilled_bytes;
+            pairs_shuffled += worker.pairs;
         }
     });
     if let Some(error) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
@@ -149,6 +151,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: Vec<MapTask>) 
         pairs_emitted: 0,
         writes_committed: 0,
         spilled_bytes,
+        pairs_shuffled,
     };
     runs.sort_unstable_by_key(|run| (run.partition, run.task, run.seq));
     for placed in runs {

@@ -169,6 +169,10 @@ pub struct RunReport {
     /// [`RunOptions::max_memory`]; 0 when it fit in memory.
     #[serde(default)]
     pub spilled_bytes: u64,
+    /// Pairs the shuffle carried to reduce: `stats.pairs_emitted` less what map-side
+    /// combining folded away.
+    #[serde(default)]
+    pub pairs_shuffled: u64,
 }
 
 /// The engine's own counts for a run.
@@ -289,6 +293,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     report.stats.pairs_emitted = mapped.pairs_emitted;
     report.stats.writes_committed = mapped.writes_committed;
     report.spilled_bytes = mapped.spilled_bytes;
+    report.pairs_shuffled = mapped.pairs_shuffled;
     let mut failures = mapped.failures;
     let mut failure_count = mapped.failure_count;
 

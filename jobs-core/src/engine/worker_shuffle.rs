@@ -30,6 +30,16 @@ pub(super) struct PlacedRun<J: Reduce> {
     pub(super) run: Run<J::Key, J::Value>,
 }
 
+/// Everything one worker produced for reduce.
+pub(super) struct WorkerRuns<J: Reduce> {
+    /// Its runs, in memory or spilled, in no particular order.
+    pub(super) runs: Vec<PlacedRun<J>>,
+    /// Bytes it wrote to spill files.
+    pub(super) spilled_bytes: u64,
+    /// Pairs in its runs.
+    pub(super) pairs: u64,
+}
+
 /// One map worker's shuffle state, kept across the tasks it maps.
 pub(super) struct WorkerShuffle<'a, J: Reduce> {
     job: &'a J,
@@ -51,6 +61,8 @@ pub(super) struct WorkerShuffle<'a, J: Reduce> {
     held_bytes: usize,
     spilled: Vec<PlacedRun<J>>,
     spilled_bytes: u64,
+    /// Pairs in finished runs (held or spilled).
+    run_pairs: u64,
     /// Keys whose `combine` panicked since the last [`take_key_failures`](Self::take_key_failures).
     key_failures: Vec<FailureRecord>,
 }
@@ -74,6 +86,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             held_bytes: 0,
             spilled: Vec::new(),
             spilled_bytes: 0,
+            run_pairs: 0,
             key_failures: Vec::new(),
         }
     }
@@ -115,6 +128,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             let mut pairs = std::mem::take(&mut self.buffers[partition]);
             self.sort(&mut pairs);
             if !pairs.is_empty() {
+                self.run_pairs += pairs.len() as u64;
                 self.held_bytes += self.pairs_bytes(pairs.len(), pairs.capacity());
                 self.held.push(PlacedRun { partition, task: self.task, seq: self.seq, run: Run::Memory(pairs) });
             }
@@ -128,11 +142,10 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         std::mem::take(&mut self.key_failures)
     }
 
-    /// Every run this worker produced, in memory or spilled, in no particular order, and the
-    /// bytes it spilled.
-    pub(super) fn into_runs(mut self) -> (Vec<PlacedRun<J>>, u64) {
+    /// Every run this worker produced, in memory or spilled.
+    pub(super) fn into_runs(mut self) -> WorkerRuns<J> {
         self.spilled.append(&mut self.held);
-        (self.spilled, self.spilled_bytes)
+        WorkerRuns { runs: self.spilled, spilled_bytes: self.spilled_bytes, pairs: self.run_pairs }
     }
 
     /// The approximate bytes held: the current buffers and the finished tasks' runs.
@@ -177,6 +190,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             let mut pairs = std::mem::take(&mut self.buffers[partition]);
             self.sort(&mut pairs);
             if !pairs.is_empty() {
+                self.run_pairs += pairs.len() as u64;
                 writer.write_section(&pairs)?;
                 places.push((partition, self.task, self.seq));
             }
