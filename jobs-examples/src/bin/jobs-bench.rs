@@ -39,6 +39,12 @@ use self::args::Args;
 use self::child::{ChildReport, ChildRun};
 use self::state_count::BenchStateCountJob;
 
+// The same allocator as the `jobs` binary, for the framework and the baselines alike: decoding
+// allocates some thirty strings per exploration, and glibc's malloc spends much of the run
+// consolidating them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The job's own default, which the headline runs use.
 const DEFAULT_SHARDS: usize = 64;
 /// The budgeted run's shuffle is this many times its budget.
