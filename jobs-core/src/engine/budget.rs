@@ -63,13 +63,14 @@ pub(super) fn read_buffer_len(max_memory: u64, runs: usize, threads: usize) -> u
 pub(super) struct PairSizer {
     seen: u64,
     sampled: u64,
-    sampled_bytes: u64,
+    sampled_key_bytes: u64,
+    sampled_value_bytes: u64,
     scratch: Vec<u8>,
 }
 
 impl PairSizer {
     pub(super) fn new() -> Self {
-        PairSizer { seen: 0, sampled: 0, sampled_bytes: 0, scratch: Vec::new() }
+        PairSizer { seen: 0, sampled: 0, sampled_key_bytes: 0, sampled_value_bytes: 0, scratch: Vec::new() }
     }
 
     /// Notes one pair about to be buffered; measures it if it is a sample.
@@ -85,21 +86,25 @@ impl PairSizer {
     fn measure<K: Serialize, V: Serialize>(&mut self, key: &K, value: &V) {
         self.scratch.clear();
         // A pair that does not encode would fail when spilled; here it only goes unmeasured.
-        if rmp_serde::encode::write(&mut self.scratch, key).is_ok()
-            && rmp_serde::encode::write(&mut self.scratch, value).is_ok()
-        {
+        if rmp_serde::encode::write(&mut self.scratch, key).is_err() {
+            return;
+        }
+        let key_len = self.scratch.len();
+        if rmp_serde::encode::write(&mut self.scratch, value).is_ok() {
             self.sampled += 1;
-            self.sampled_bytes += self.scratch.len() as u64;
+            self.sampled_key_bytes += key_len as u64;
+            self.sampled_value_bytes += (self.scratch.len() - key_len) as u64;
         }
     }
 
-    /// The estimated heap bytes of `pairs` pairs.
-    pub(super) fn heap_bytes(&self, pairs: usize) -> usize {
+    /// The estimated heap bytes of `keys` keys and `values` values.
+    pub(super) fn heap_bytes(&self, keys: usize, values: usize) -> usize {
         if self.sampled == 0 {
             return 0;
         }
-        let bytes = pairs as u128 * u128::from(self.sampled_bytes) / u128::from(self.sampled);
-        usize::try_from(bytes).unwrap_or(usize::MAX)
+        let total =
+            keys as u128 * u128::from(self.sampled_key_bytes) + values as u128 * u128::from(self.sampled_value_bytes);
+        usize::try_from(total / u128::from(self.sampled)).unwrap_or(usize::MAX)
     }
 }
 
@@ -141,12 +146,13 @@ mod tests {
     #[test]
     fn heap_bytes_scale_with_the_sampled_mean() {
         let mut sizer = PairSizer::new();
-        assert_eq!(sizer.heap_bytes(10), 0);
+        assert_eq!(sizer.heap_bytes(10, 10), 0);
         let key = "k".repeat(98);
         for _ in 0..64 {
             sizer.observe(&key, &());
         }
-        // 98 bytes of text, a 2-byte string header and a 1-byte nil, per pair.
-        assert_eq!(sizer.heap_bytes(10), 1010);
+        // 98 bytes of text and a 2-byte string header per key; a 1-byte nil per value.
+        assert_eq!(sizer.heap_bytes(10, 0), 1000);
+        assert_eq!(sizer.heap_bytes(1, 10), 110);
     }
 }

@@ -18,12 +18,13 @@ use std::collections::BinaryHeap;
 
 use serde::de::DeserializeOwned;
 
+use super::partition_buffer::GroupedRun;
 use super::spill::{SpillError, SpillReader, SpilledRun};
 
 /// One sorted run of a partition.
 pub(super) enum Run<K, V> {
-    /// Still in memory, sorted by key (stably).
-    Memory(Vec<(K, V)>),
+    /// Still in memory.
+    Memory(GroupedRun<K, V>),
     /// In a spill file, sorted the same way.
     Spilled(SpilledRun),
 }
@@ -56,7 +57,9 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> GroupMerge<K, V> {
         };
         for run in runs {
             let source = match run {
-                Run::Memory(pairs) => Source::Memory(MemorySource { pairs: pairs.into_iter(), first: None, left: 0 }),
+                Run::Memory(run) => {
+                    Source::Memory(MemorySource { keys: run.keys.into_iter(), values: run.values.into_iter(), left: 0 })
+                }
                 Run::Spilled(run) => Source::Spilled(SpillReader::new(run, read_buffer)),
             };
             merge.sources.push(source);
@@ -160,19 +163,17 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> Source<K, V> {
     }
 }
 
-/// An in-memory run: the current key's first value, then the pairs after it.
+/// An in-memory run: its keys with their counts, and its values.
 struct MemorySource<K, V> {
-    pairs: std::vec::IntoIter<(K, V)>,
-    first: Option<V>,
+    keys: std::vec::IntoIter<(K, usize)>,
+    values: std::vec::IntoIter<V>,
     /// Values of the current key not yet taken.
     left: usize,
 }
 
-impl<K: Ord, V> MemorySource<K, V> {
+impl<K, V> MemorySource<K, V> {
     fn next_group(&mut self) -> Option<(K, usize)> {
-        let (key, value) = self.pairs.next()?;
-        let len = 1 + self.pairs.as_slice().iter().take_while(|(next, _)| *next == key).count();
-        self.first = Some(value);
+        let (key, len) = self.keys.next()?;
         self.left = len;
         Some((key, len))
     }
@@ -183,10 +184,7 @@ impl<K: Ord, V> MemorySource<K, V> {
             return None;
         }
         self.left -= 1;
-        match self.first.take() {
-            Some(first) => Some(first),
-            None => self.pairs.next().map(|(_, value)| value),
-        }
+        self.values.next()
     }
 }
 
@@ -219,6 +217,7 @@ impl<K: Ord> Ord for Head<K> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::partition_buffer::GroupedRun;
     use super::super::spill::{SpillDir, SpillWriter};
     use super::{GroupMerge, Run};
 
@@ -239,13 +238,13 @@ mod tests {
     }
 
     fn memory(runs: &[Pairs]) -> Vec<Run<u8, String>> {
-        runs.iter().cloned().map(Run::Memory).collect()
+        runs.iter().cloned().map(|pairs| Run::Memory(GroupedRun::from_sorted_pairs(pairs))).collect()
     }
 
     fn spilled(dir: &SpillDir, runs: &[Pairs]) -> Vec<Run<u8, String>> {
         let mut writer = SpillWriter::create(dir).unwrap();
         for run in runs {
-            writer.write_section(run).unwrap();
+            writer.write_section(&GroupedRun::from_sorted_pairs(run.clone())).unwrap();
         }
         writer.finish().unwrap().into_iter().map(Run::Spilled).collect()
     }

@@ -62,6 +62,7 @@ mod combine;
 mod group_merge;
 mod map_phase;
 mod panic;
+mod partition_buffer;
 mod progress;
 mod reduce_phase;
 mod spill;
@@ -335,11 +336,17 @@ fn partitions_for(threads: usize) -> usize {
     threads * 4
 }
 
-/// The shuffle partition of `key`: a fast hash mapped onto `0..partitions`.
+/// The hash of a shuffle key: it picks the key's partition and finds the key in its buffer.
 #[inline]
-fn partition_of<K: Hash>(key: &K, partitions: usize) -> usize {
+fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
     let mut hasher = rustc_hash::FxHasher::default();
     key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The shuffle partition of a key of hash `hash`, in `0..partitions`.
+#[inline]
+fn partition_of(hash: u64, partitions: usize) -> usize {
     // Multiply-shift maps the hash's well-mixed high bits onto the range without a division.
-    ((u128::from(hasher.finish()) * partitions as u128) >> 64) as usize
+    ((u128::from(hash) * partitions as u128) >> 64) as usize
 }

@@ -12,6 +12,7 @@ use super::spill::SpillError;
 use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, budget, panic};
 
 type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
+type PartitionResult<J> = Result<PartitionOutput<J>, SpillError>;
 
 /// What one partition produced: lines per key, in key order.
 struct PartitionOutput<J: Reduce> {
@@ -54,7 +55,7 @@ pub(super) fn run<J: Job>(
         let _ = work_tx.send((index, buffers));
     }
     drop(work_tx);
-    let results: Mutex<Vec<Option<Result<PartitionOutput<J>, SpillError>>>> =
+    let results: Mutex<Vec<Option<PartitionResult<J>>>> =
         Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.min(count.max(1)) {
@@ -91,9 +92,8 @@ fn reduce_partition<J: Job>(
         let ordering_key = key.clone();
         let mut values = groups.values();
         let Some(first) = values.next() else { continue };
+        // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
         let outcome = panic::catch(|| job.reduce(key, Values::new(first, &mut values, len - 1), &mut out));
-        // Whatever reduce left unread of this key is skipped by the next `next_group`.
-        drop(values);
         let message = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(failure)) => Some(failure.message().to_owned()),

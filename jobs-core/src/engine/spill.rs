@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::partition_buffer::GroupedRun;
+
 /// The write buffer of a spill file.
 const WRITE_BUFFER: usize = 256 << 10;
 
@@ -141,22 +143,18 @@ impl SpillWriter {
         })
     }
 
-    /// Writes `pairs`, sorted by key, as the next section; returns its index for
-    /// [`finish`](Self::finish)'s list.
-    pub(super) fn write_section<K: Serialize + Eq, V: Serialize>(
+    /// Writes `run` as the next section; returns its index in [`finish`](Self::finish)'s list.
+    pub(super) fn write_section<K: Serialize, V: Serialize>(
         &mut self,
-        pairs: &[(K, V)],
+        run: &GroupedRun<K, V>,
     ) -> Result<usize, SpillError> {
         let start = self.written;
-        let mut rest = pairs;
-        while let Some((key, _)) = rest.first() {
-            let count = rest.iter().take_while(|(next, _)| next == key).count();
+        for (key, values) in run.groups() {
             self.write_frame(key)?;
-            self.write_bytes(&(count as u64).to_le_bytes())?;
-            for (_, value) in &rest[..count] {
+            self.write_bytes(&(values.len() as u64).to_le_bytes())?;
+            for value in values {
                 self.write_frame(value)?;
             }
-            rest = &rest[count..];
         }
         self.sections.push((start, self.written - start));
         Ok(self.sections.len() - 1)
@@ -351,11 +349,12 @@ mod tests {
     fn sections_read_back_as_key_groups_through_any_buffer_size() {
         let temp = tempfile::tempdir().unwrap();
         let dir = SpillDir::new(temp.path().to_owned());
-        let first = vec![("a".to_owned(), 1), ("a".to_owned(), 2), ("b".repeat(300), 3)];
-        let second = vec![("c".to_owned(), 4)];
+        let first = GroupedRun { keys: vec![("a".to_owned(), 2), ("b".repeat(300), 1)], values: vec![1, 2, 3] };
+        let empty = GroupedRun::<String, u32> { keys: Vec::new(), values: Vec::new() };
+        let second = GroupedRun { keys: vec![("c".to_owned(), 1)], values: vec![4] };
         let mut writer = SpillWriter::create(&dir).unwrap();
         assert_eq!(writer.write_section(&first).unwrap(), 0);
-        assert_eq!(writer.write_section::<String, u32>(&[]).unwrap(), 1);
+        assert_eq!(writer.write_section(&empty).unwrap(), 1);
         assert_eq!(writer.write_section(&second).unwrap(), 2);
         let runs = writer.finish().unwrap();
         assert_eq!(runs.len(), 3);
@@ -375,7 +374,7 @@ mod tests {
         let dir = SpillDir::new(temp.path().to_owned());
         assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0);
         let mut writer = SpillWriter::create(&dir).unwrap();
-        writer.write_section(&[(1u8, 1u8)]).unwrap();
+        writer.write_section(&GroupedRun { keys: vec![(1u8, 1)], values: vec![1u8] }).unwrap();
         let runs = writer.finish().unwrap();
         assert!(runs[0].path().starts_with(temp.path()));
         assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 1);
@@ -397,7 +396,7 @@ mod tests {
         let temp = tempfile::tempdir().unwrap();
         let dir = SpillDir::new(temp.path().to_owned());
         let mut writer = SpillWriter::create(&dir).unwrap();
-        writer.write_section(&[("key".to_owned(), 7u32)]).unwrap();
+        writer.write_section(&GroupedRun { keys: vec![("key".to_owned(), 1)], values: vec![7u32] }).unwrap();
         let runs = writer.finish().unwrap();
         let path = runs[0].path().to_owned();
         std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(5).unwrap();

@@ -1,8 +1,9 @@
 //! A map worker's side of the shuffle: the current task's partition buffers, the sorted
 //! buffers of the tasks it finished, what it has spilled, and when to spill.
 //!
-//! Every emitted pair goes to its partition's buffer. When a task ends, each buffer is sorted
-//! (and combined, `combine.rs`) and held, so sorting runs on every core. The worker counts the
+//! Every emitted pair goes to its partition's buffer, grouped by key (`partition_buffer.rs`).
+//! When a task ends, each buffer is sorted (and combined, `combine.rs`) into a run and held,
+//! so sorting runs on every core. The worker counts the
 //! approximate bytes it holds (`budget.rs`); past its share of the budget it sorts its current
 //! buffers too and writes everything it holds to one spill file (`spill.rs`), one section per
 //! (task, partition), and carries on with empty buffers.
@@ -13,11 +14,12 @@
 
 use super::budget::PairSizer;
 use super::group_merge::Run;
+use super::partition_buffer::{GroupedRun, PartitionBuffer};
 use super::spill::{SpillDir, SpillError, SpillWriter};
-use super::{FailureRecord, combine, partition_of};
+use super::{FailureRecord, combine, key_hash, partition_of};
 use crate::job::Reduce;
 
-type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
+type Buffer<J> = PartitionBuffer<<J as Reduce>::Key, <J as Reduce>::Value>;
 
 /// A sorted run with its place in the merge order.
 pub(super) struct PlacedRun<J: Reduce> {
@@ -50,12 +52,17 @@ pub(super) struct WorkerShuffle<'a, J: Reduce> {
     sizer: PairSizer,
     task: usize,
     seq: u32,
-    /// The current task's pairs by partition, in emit order (or sorted, once combined).
-    buffers: Vec<Pairs<J>>,
+    /// The current task's pairs by partition.
+    buffers: Vec<Buffer<J>>,
     /// Per partition, the buffer length at which to combine next.
     combine_at: Vec<usize>,
-    buffered_pairs: usize,
-    buffered_capacity: usize,
+    /// Values and distinct keys in `buffers`, and the bytes of their arrays, as of the
+    /// last [`recount`](Self::recount) plus the pairs pushed since.
+    buffered_values: usize,
+    buffered_keys: usize,
+    buffered_array_bytes: usize,
+    /// Pairs pushed since the last recount.
+    pushed: usize,
     /// Sorted runs of finished tasks, in memory.
     held: Vec<PlacedRun<J>>,
     held_bytes: usize,
@@ -78,10 +85,12 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             sizer: PairSizer::new(),
             task: 0,
             seq: 0,
-            buffers: (0..partitions).map(|_| Vec::new()).collect(),
+            buffers: (0..partitions).map(|_| PartitionBuffer::new()).collect(),
             combine_at: vec![combine::MIN_COMBINE_LEN; partitions],
-            buffered_pairs: 0,
-            buffered_capacity: 0,
+            buffered_values: 0,
+            buffered_keys: 0,
+            buffered_array_bytes: 0,
+            pushed: 0,
             held: Vec::new(),
             held_bytes: 0,
             spilled: Vec::new(),
@@ -102,12 +111,11 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     #[inline]
     pub(super) fn push(&mut self, key: J::Key, value: J::Value) {
         self.sizer.observe(&key, &value);
-        let partition = partition_of(&key, self.buffers.len());
+        let hash = key_hash(&key);
+        let partition = partition_of(hash, self.buffers.len());
         let buffer = &mut self.buffers[partition];
-        let capacity = buffer.capacity();
-        buffer.push((key, value));
-        self.buffered_capacity += buffer.capacity() - capacity;
-        self.buffered_pairs += 1;
+        buffer.push(hash, key, value);
+        self.pushed += 1;
         if self.combining && buffer.len() >= self.combine_at[partition] {
             self.combine(partition);
         }
@@ -119,22 +127,24 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     /// A spill file could not be written.
     #[inline]
     pub(super) fn spill_if_over_budget(&mut self) -> Result<(), SpillError> {
-        if self.bytes() > self.limit { self.spill() } else { Ok(()) }
+        // Counting every pair as a new key and a new value overestimates until the recount.
+        if self.bytes_estimate() <= self.limit {
+            return Ok(());
+        }
+        self.recount();
+        if self.bytes_estimate() > self.limit { self.spill() } else { Ok(()) }
     }
 
     /// Sorts (and combines) the current task's buffers and holds them as its last runs.
     pub(super) fn finish_task(&mut self) {
         for partition in 0..self.buffers.len() {
-            let mut pairs = std::mem::take(&mut self.buffers[partition]);
-            self.sort(&mut pairs);
-            if !pairs.is_empty() {
-                self.run_pairs += pairs.len() as u64;
-                self.held_bytes += self.pairs_bytes(pairs.len(), pairs.capacity());
-                self.held.push(PlacedRun { partition, task: self.task, seq: self.seq, run: Run::Memory(pairs) });
+            if let Some(run) = self.take_run(partition) {
+                self.run_pairs += run.len() as u64;
+                self.held_bytes += self.run_bytes(&run);
+                self.held.push(PlacedRun { partition, task: self.task, seq: self.seq, run: Run::Memory(run) });
             }
         }
-        self.buffered_pairs = 0;
-        self.buffered_capacity = 0;
+        self.reset_buffered();
     }
 
     /// The keys whose `combine` panicked since the last call.
@@ -149,30 +159,50 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     }
 
     /// The approximate bytes held: the current buffers and the finished tasks' runs.
-    fn bytes(&self) -> usize {
-        self.held_bytes.saturating_add(self.pairs_bytes(self.buffered_pairs, self.buffered_capacity))
+    fn bytes_estimate(&self) -> usize {
+        let per_pair = size_of::<(u32, J::Value)>() + size_of::<(J::Key, u64)>() + 5;
+        let buffered = self.buffered_array_bytes.saturating_add(self.pushed.saturating_mul(per_pair)).saturating_add(
+            self.sizer.heap_bytes(self.buffered_keys + self.pushed, self.buffered_values + self.pushed),
+        );
+        self.held_bytes.saturating_add(buffered)
     }
 
-    fn pairs_bytes(&self, pairs: usize, capacity: usize) -> usize {
-        capacity.saturating_mul(size_of::<(J::Key, J::Value)>()).saturating_add(self.sizer.heap_bytes(pairs))
+    /// Counts what the buffers hold exactly (but for heap data, which is estimated).
+    fn recount(&mut self) {
+        self.buffered_values = self.buffers.iter().map(PartitionBuffer::len).sum();
+        self.buffered_keys = self.buffers.iter().map(PartitionBuffer::key_count).sum();
+        self.buffered_array_bytes = self.buffers.iter().map(PartitionBuffer::array_bytes).sum();
+        self.pushed = 0;
     }
 
-    /// Sorts one buffer by key, stably, combining it when the job combines.
-    fn sort(&mut self, pairs: &mut Pairs<J>) {
-        let failures = combine::sort_and_combine(self.job, pairs, self.combining);
-        self.key_failures.extend(failures);
+    fn reset_buffered(&mut self) {
+        self.buffered_values = 0;
+        self.buffered_keys = 0;
+        self.buffered_array_bytes = 0;
+        self.pushed = 0;
+    }
+
+    fn run_bytes(&self, run: &GroupedRun<J::Key, J::Value>) -> usize {
+        run.array_bytes().saturating_add(self.sizer.heap_bytes(run.keys.len(), run.len()))
+    }
+
+    /// Empties one partition's buffer into a sorted (and combined) run.
+    fn take_run(&mut self, partition: usize) -> Option<GroupedRun<J::Key, J::Value>> {
+        let mut buffer = std::mem::replace(&mut self.buffers[partition], PartitionBuffer::new());
+        if self.combining {
+            let failures = combine::combine_buffer(self.job, &mut buffer);
+            self.key_failures.extend(failures);
+        }
+        buffer.into_run()
     }
 
     /// Combines one partition's buffer in place, and sets when to combine it next.
     #[cold]
     fn combine(&mut self, partition: usize) {
-        let mut pairs = std::mem::take(&mut self.buffers[partition]);
-        let (len, capacity) = (pairs.len(), pairs.capacity());
-        self.sort(&mut pairs);
-        self.buffered_pairs = self.buffered_pairs - len + pairs.len();
-        self.buffered_capacity = self.buffered_capacity - capacity + pairs.capacity();
-        self.combine_at[partition] = (2 * pairs.len()).max(combine::MIN_COMBINE_LEN);
-        self.buffers[partition] = pairs;
+        let buffer = &mut self.buffers[partition];
+        let failures = combine::combine_buffer(self.job, buffer);
+        self.combine_at[partition] = (2 * buffer.len()).max(combine::MIN_COMBINE_LEN);
+        self.key_failures.extend(failures);
     }
 
     /// Writes the held runs, then the current buffers sorted, to one new spill file.
@@ -181,30 +211,27 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         let mut writer = SpillWriter::create(self.spill_dir)?;
         let mut places = Vec::with_capacity(self.held.len() + self.buffers.len());
         for held in std::mem::take(&mut self.held) {
-            if let Run::Memory(pairs) = held.run {
-                writer.write_section(&pairs)?;
+            if let Run::Memory(run) = held.run {
+                writer.write_section(&run)?;
                 places.push((held.partition, held.task, held.seq));
             }
         }
         for partition in 0..self.buffers.len() {
-            let mut pairs = std::mem::take(&mut self.buffers[partition]);
-            self.sort(&mut pairs);
-            if !pairs.is_empty() {
-                self.run_pairs += pairs.len() as u64;
-                writer.write_section(&pairs)?;
+            if let Some(run) = self.take_run(partition) {
+                self.run_pairs += run.len() as u64;
+                writer.write_section(&run)?;
                 places.push((partition, self.task, self.seq));
             }
         }
         self.spilled_bytes += writer.written();
         let runs = writer.finish()?;
-        tracing::trace!(task = self.task, runs = runs.len(), bytes = self.bytes(), "spilled");
+        tracing::trace!(task = self.task, runs = runs.len(), "spilled");
         for ((partition, task, seq), run) in places.into_iter().zip(runs) {
             self.spilled.push(PlacedRun { partition, task, seq, run: Run::Spilled(run) });
         }
         self.seq += 1;
         self.held_bytes = 0;
-        self.buffered_pairs = 0;
-        self.buffered_capacity = 0;
+        self.reset_buffered();
         self.combine_at.fill(combine::MIN_COMBINE_LEN);
         Ok(())
     }

@@ -239,7 +239,8 @@ fn measure_spill(path: &Path, threads: usize) -> Result<SpillFigures> {
 /// explorations, with the same budget, and compares their peak memory.
 fn scale_check(args: &Args, path: &Path, threads: usize, budget: u64) -> Result<(ChildReport, ChildReport)> {
     let (_temp, large) = prepare_store(args.scale_store.as_deref(), args.explorations * 4, 1000)?;
-    let run = |store| ChildRun { what: "state-count", store, threads, shards: DEFAULT_SHARDS, max_memory: Some(budget) };
+    let run =
+        |store| ChildRun { what: "state-count", store, threads, shards: DEFAULT_SHARDS, max_memory: Some(budget) };
     let at_n = child::spawn(run(path))?;
     let at_4n = child::spawn(run(&large))?;
     let large_count = RedbStore::open(&large)?.count("ExplorationModel")?;
