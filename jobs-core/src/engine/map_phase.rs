@@ -27,6 +27,24 @@ pub(super) struct MapTask {
 
 /// Every how many entities a shard's counters are copied to its `ShardProgress`.
 const COUNTER_PUBLISH_INTERVAL: u64 = 1024;
+/// Every how many entities a shard's read, emitted and failed counts are added to its
+/// `ShardProgress` (progress is saved every 250 ms, so this is as good as live).
+const PROGRESS_INTERVAL: u64 = 64;
+
+/// Progress counted on the worker since it was last added to the shard's.
+#[derive(Default)]
+struct PendingProgress {
+    read: u64,
+    emitted: u64,
+    failed: u64,
+}
+
+impl PendingProgress {
+    fn flush(&mut self, shard: &super::ShardProgress) {
+        shard.record_batch(self.read, self.emitted, self.failed);
+        *self = PendingProgress::default();
+    }
+}
 
 /// What one task produced, besides its pairs.
 #[derive(Default)]
@@ -187,6 +205,7 @@ fn map_task<J: Job>(
     let mut staged: Vec<(J::Key, J::Value)> = Vec::new();
     let mut writes = WriteBatch::new();
     let mut error: Option<RunError> = None;
+    let mut pending = PendingProgress::default();
     env.store.scan(task.kind, &task.split.range, &mut |id, bytes| {
         if options.cancel.is_canceled() || abort.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
@@ -227,8 +246,13 @@ fn map_task<J: Job>(
                 }
             }
         }
-        if let Some(shard) = shard_progress {
-            shard.record(emitted, failed);
+        pending.read += 1;
+        pending.emitted += emitted;
+        pending.failed += u64::from(failed);
+        if let Some(shard) = shard_progress
+            && output.entities_read.is_multiple_of(PROGRESS_INTERVAL)
+        {
+            pending.flush(shard);
             if output.entities_read.is_multiple_of(COUNTER_PUBLISH_INTERVAL) {
                 shard.publish_counters(&output.counters);
             }
@@ -245,6 +269,9 @@ fn map_task<J: Job>(
         }
         ControlFlow::Continue(())
     })?;
+    if let Some(shard) = shard_progress {
+        pending.flush(shard);
+    }
     if let Some(error) = error {
         return Err(error);
     }

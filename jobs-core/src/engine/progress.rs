@@ -85,15 +85,17 @@ impl ShardProgress {
         self.done.load(Ordering::Relaxed)
     }
 
-    /// Records one entity read, with the pairs it emitted (none if it failed).
+    /// Records `read` entities read, with the pairs they emitted and how many failed: what a
+    /// map worker gathered over a few entities, so that two workers do not bounce the cache
+    /// line of neighbouring shards' counters between their cores on every entity.
     #[inline]
-    pub(crate) fn record(&self, emitted: u64, failed: bool) {
-        self.read.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn record_batch(&self, read: u64, emitted: u64, failed: u64) {
+        self.read.fetch_add(read, Ordering::Relaxed);
         if emitted > 0 {
             self.emitted.fetch_add(emitted, Ordering::Relaxed);
         }
-        if failed {
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        if failed > 0 {
+            self.failed.fetch_add(failed, Ordering::Relaxed);
         }
     }
 

@@ -8,6 +8,8 @@ use anyhow::{Context, Result, bail};
 const FULL: usize = 1_000_000;
 /// Explorations seeded with `--quick`.
 const QUICK: usize = 100_000;
+/// Rounds of each timed comparison unless `--repeat` says otherwise.
+const DEFAULT_ROUNDS: usize = 3;
 
 /// What to measure.
 #[derive(Debug)]
@@ -18,7 +20,7 @@ pub struct Args {
     pub store: Option<PathBuf>,
     /// The most threads to use; every core by default.
     pub threads: usize,
-    /// Runs per measurement; the best time counts.
+    /// Rounds of each timed comparison; each run's best time counts.
     pub repeat: usize,
     /// Also compare the peak memory of a budgeted run over 4 times as many explorations.
     pub scale_check: bool,
@@ -37,7 +39,7 @@ impl Args {
             explorations: FULL,
             store: None,
             threads: jobs_core::engine::default_threads(),
-            repeat: 1,
+            repeat: DEFAULT_ROUNDS,
             scale_check: false,
             scale_store: None,
         };

@@ -26,9 +26,11 @@ mod baseline;
 mod child;
 #[path = "../bench/state_count.rs"]
 mod state_count;
+#[path = "../bench/timing.rs"]
+mod timing;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail, ensure};
 use jobs_core::{RedbStore, RunOptions, Store, engine};
@@ -38,6 +40,7 @@ use jobs_examples::{InteractionAuditOneOffJob, UsernameLengthDistributionOneOffJ
 use self::args::Args;
 use self::child::{ChildReport, ChildRun};
 use self::state_count::BenchStateCountJob;
+use self::timing::{Contender, round_robin};
 
 // The same allocator as the `jobs` binary, for the framework and the baselines alike: decoding
 // allocates some thirty strings per exploration, and glibc's malloc spends much of the run
@@ -64,34 +67,70 @@ fn main() -> Result<()> {
     let entities = RedbStore::open(&path)?.count("ExplorationModel")?;
     let file_mib = std::fs::metadata(&path)?.len() as f64 / f64::from(1 << 20);
     println!(
-        "# InteractionAuditOneOffJob over {entities} explorations ({file_mib:.0} MiB redb file), {} threads, best of {}",
+        "# InteractionAuditOneOffJob over {entities} explorations ({file_mib:.0} MiB redb file), {} threads, {} rounds",
         args.threads, args.repeat
     );
-    let bench = Bench { path: &path, entities, repeat: args.repeat };
-
-    let raw = bench.time("raw scan, no decode", 1, None, |path| {
-        baseline::raw_scan(&baseline::open(path)?)?;
-        Ok(Vec::new())
-    })?;
-    let (seq, reference) = bench.measure("baseline (a) sequential", 1, None, run_sequential)?;
+    // Untimed: the reference output, and the file in the page cache.
+    let reference = run_sequential(&path)?;
     let all = args.threads;
-    let par = bench.check("baseline (b) parallel", all, None, &reference, |p| run_parallel(p, all))?;
-    let fw =
-        bench.check("framework", all, Some(DEFAULT_SHARDS), &reference, |p| run_framework(p, all, DEFAULT_SHARDS))?;
-    println!("ratio  framework/parallel {:.2}x  framework/sequential {:.2}x", par / fw, seq / fw);
+    let framework = |name, threads, shards| Contender {
+        name,
+        threads,
+        shards: Some(shards),
+        checked: true,
+        run: Box::new(move |p: &Path| run_framework(p, threads, shards)),
+    };
+    let parallel = |name, threads| Contender {
+        name,
+        threads,
+        shards: None,
+        checked: true,
+        run: Box::new(move |p: &Path| run_parallel(p, threads)),
+    };
+    let mut headline = vec![
+        Contender {
+            name: "raw scan, no decode",
+            threads: 1,
+            shards: None,
+            checked: false,
+            run: Box::new(|p: &Path| {
+                baseline::raw_scan(&baseline::open(p)?)?;
+                Ok(Vec::new())
+            }),
+        },
+        Contender {
+            name: "baseline (a) sequential",
+            threads: 1,
+            shards: None,
+            checked: true,
+            run: Box::new(run_sequential),
+        },
+        parallel("baseline (b) parallel", all),
+        framework("framework", all, DEFAULT_SHARDS),
+    ];
+    let times = round_robin(&path, entities, args.repeat, &reference, &mut headline)?;
+    let [raw, seq, par, fw] = [times[0].best, times[1].best, times[2].best, times[3].best];
+    let (par_cpu, fw_cpu) = (times[2].cpu, times[3].cpu);
+    println!(
+        "ratio  framework/parallel {:.2}x  framework/sequential {:.2}x  (CPU time: parallel/framework {:.2}x)",
+        par / fw,
+        seq / fw,
+        par_cpu / fw_cpu
+    );
 
     let mut scaling = Vec::new();
     for threads in 1..=all {
-        let b = bench.check("scaling: baseline (b)", threads, None, &reference, |p| run_parallel(p, threads))?;
-        let f = bench.check("scaling: framework", threads, Some(DEFAULT_SHARDS), &reference, |p| {
-            run_framework(p, threads, DEFAULT_SHARDS)
-        })?;
+        let mut pair =
+            vec![parallel("scaling: baseline (b)", threads), framework("scaling: framework", threads, DEFAULT_SHARDS)];
+        let times = round_robin(&path, entities, args.repeat, &reference, &mut pair)?;
+        let (b, f) = (times[0].best, times[1].best);
         println!("ratio  framework/parallel at {threads} threads {:.2}x", b / f);
         scaling.push((threads, b, f));
     }
 
-    let eight = bench.check("shards: framework", all, Some(8), &reference, |p| run_framework(p, all, 8))?;
-    let sixty_four = bench.check("shards: framework", all, Some(64), &reference, |p| run_framework(p, all, 64))?;
+    let mut shard_counts = vec![framework("shards: framework", all, 8), framework("shards: framework", all, 64)];
+    let times = round_robin(&path, entities, args.repeat, &reference, &mut shard_counts)?;
+    let (eight, sixty_four) = (times[0].best, times[1].best);
     println!("ratio  time with 64 shards / with 8 shards {:.2}x", sixty_four / eight);
 
     let digest = child::digest(&reference);
@@ -136,10 +175,14 @@ fn main() -> Result<()> {
     let scale = if args.scale_check { Some(scale_check(&args, &path, all, spill.budget)?) } else { None };
 
     println!("# summary ({entities} explorations, {all} threads)");
-    println!("#   raw scan            {:>8.0} k/s", bench.rate(raw));
-    println!("#   baseline (a) 1 thr  {:>8.0} k/s", bench.rate(seq));
-    println!("#   baseline (b) {all} thr  {:>8.0} k/s", bench.rate(par));
-    println!("#   framework {all} thr     {:>8.0} k/s   = {:.2}x parallel baseline", bench.rate(fw), par / fw);
+    println!("#   raw scan            {:>8.0} k/s", timing::rate(entities, raw));
+    println!("#   baseline (a) 1 thr  {:>8.0} k/s", timing::rate(entities, seq));
+    println!("#   baseline (b) {all} thr  {:>8.0} k/s", timing::rate(entities, par));
+    println!(
+        "#   framework {all} thr     {:>8.0} k/s   = {:.2}x parallel baseline",
+        timing::rate(entities, fw),
+        par / fw
+    );
     if let (Some(first), Some(last)) = (scaling.first(), scaling.last()) {
         println!(
             "#   scaling 1 -> {} threads: framework {:.2}x, baseline {:.2}x",
@@ -287,75 +330,6 @@ fn prepare_store(
         println!("# seeded {explorations} explorations and {users} users in {secs:.1} s");
     }
     Ok((temp, path))
-}
-
-/// Times measurements over one store.
-struct Bench<'a> {
-    path: &'a Path,
-    entities: u64,
-    repeat: usize,
-}
-
-impl Bench<'_> {
-    /// Runs `run` `repeat` times; prints and returns the best time (s) and the last output.
-    fn measure(
-        &self,
-        name: &str,
-        threads: usize,
-        shards: Option<usize>,
-        mut run: impl FnMut(&Path) -> Result<Vec<String>>,
-    ) -> Result<(f64, Vec<String>)> {
-        let mut best = Duration::MAX;
-        let mut output = Vec::new();
-        for _ in 0..self.repeat {
-            drop(std::mem::take(&mut output)); // freeing the previous output is not timed
-            let started = Instant::now();
-            output = run(self.path)?;
-            best = best.min(started.elapsed());
-        }
-        let secs = best.as_secs_f64();
-        let shards = shards.map_or_else(|| "-".to_owned(), |s| s.to_string());
-        println!(
-            "run    {name:<32} threads={threads:<3} shards={shards:<3} {secs:>8.3} s {:>8.0} k entities/s",
-            self.rate(secs)
-        );
-        Ok((secs, output))
-    }
-
-    /// [`measure`](Self::measure), ignoring the output.
-    fn time(
-        &self,
-        name: &str,
-        threads: usize,
-        shards: Option<usize>,
-        run: impl FnMut(&Path) -> Result<Vec<String>>,
-    ) -> Result<f64> {
-        Ok(self.measure(name, threads, shards, run)?.0)
-    }
-
-    /// [`measure`](Self::measure), failing unless the output equals `reference`.
-    fn check(
-        &self,
-        name: &str,
-        threads: usize,
-        shards: Option<usize>,
-        reference: &[String],
-        run: impl FnMut(&Path) -> Result<Vec<String>>,
-    ) -> Result<f64> {
-        let (secs, output) = self.measure(name, threads, shards, run)?;
-        if output != reference {
-            let first = output.iter().zip(reference).position(|(a, b)| a != b);
-            bail!(
-                "{name} ({threads} threads): output differs from the sequential baseline's (first at line {first:?})"
-            );
-        }
-        Ok(secs)
-    }
-
-    /// Thousands of entities per second.
-    fn rate(&self, secs: f64) -> f64 {
-        self.entities as f64 / secs / 1000.0
-    }
 }
 
 fn run_sequential(path: &Path) -> Result<Vec<String>> {
