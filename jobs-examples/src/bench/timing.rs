@@ -9,6 +9,9 @@ use std::time::Instant;
 
 use anyhow::{Result, bail};
 
+/// Computes the output from the store at the path.
+pub type RunFn<'a> = Box<dyn FnMut(&Path) -> Result<Vec<String>> + 'a>;
+
 /// One way of computing the output, to be timed.
 pub struct Contender<'a> {
     /// What it is, as printed.
@@ -20,7 +23,7 @@ pub struct Contender<'a> {
     /// Whether its output must equal the reference (a raw scan computes none).
     pub checked: bool,
     /// Computes the output from the store at the path.
-    pub run: Box<dyn FnMut(&Path) -> Result<Vec<String>> + 'a>,
+    pub run: RunFn<'a>,
 }
 
 /// What one contender measured, in seconds.

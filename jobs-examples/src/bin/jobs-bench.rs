@@ -179,9 +179,10 @@ fn main() -> Result<()> {
     println!("#   baseline (a) 1 thr  {:>8.0} k/s", timing::rate(entities, seq));
     println!("#   baseline (b) {all} thr  {:>8.0} k/s", timing::rate(entities, par));
     println!(
-        "#   framework {all} thr     {:>8.0} k/s   = {:.2}x parallel baseline",
+        "#   framework {all} thr     {:>8.0} k/s   = {:.2}x parallel baseline (CPU time: {:.2}x)",
         timing::rate(entities, fw),
-        par / fw
+        par / fw,
+        par_cpu / fw_cpu
     );
     if let (Some(first), Some(last)) = (scaling.first(), scaling.last()) {
         println!(
