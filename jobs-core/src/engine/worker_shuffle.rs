@@ -3,10 +3,10 @@
 //!
 //! Every emitted pair goes to its partition's buffer, grouped by key (`partition_buffer.rs`).
 //! When a task ends, each buffer is sorted (and combined, `combine.rs`) into a run and held,
-//! so sorting runs on every core. The worker counts the
-//! approximate bytes it holds (`budget.rs`); past its share of the budget it sorts its current
-//! buffers too and writes everything it holds to one spill file (`spill.rs`), one section per
-//! (task, partition), and carries on with empty buffers.
+//! so sorting runs on every core. The worker counts the approximate bytes it holds
+//! (`budget.rs`); past its share of the budget it sorts its current buffers too and writes
+//! everything it holds to one spill file (`spill.rs`), one section per (task, partition), and
+//! carries on with empty buffers.
 //!
 //! Each run is labelled with its task and its position within the task (`seq`, counting the
 //! task's spills), so reduce can merge them in task order, then emit order, however the
