@@ -1,21 +1,24 @@
 //! The local engine: map, shuffle and reduce in parallel on one machine.
 //!
-//! 1. **Plan**: each listed model's kind is split into `shards` id ranges ([`Store::split`]);
+//! 1. **Plan** (`reader.rs`): each listed model's kind is cut into `shards` runs of
+//!    consecutive ids, of sizes differing by at most one, from its count ([`Store::count`]);
 //!    a task is one (model, shard), numbered in model order, then id order.
-//! 2. **Map** (`map_phase.rs`): worker threads take tasks from a crossbeam channel, scan their
-//!    range, decode and map each entity, and hash-partition the emitted pairs into per-task
-//!    buffers (`worker_shuffle.rs`), which the worker sorts stably by key when its task is done
-//!    (so sorting runs on every core). Writes are committed in atomic batches.
+//! 2. **Map** (`map_phase.rs`): the calling thread reads each kind once, in id order, and
+//!    hands batches of stored bytes (never straddling two tasks) to worker threads through a
+//!    bounded crossbeam channel. The workers decode and map each entity, and group the emitted
+//!    pairs by partition and key (`partition_buffer.rs`, `worker_shuffle.rs`), sorting each
+//!    batch's groups when it is done (so sorting runs on every core). Writes are committed in
+//!    atomic batches.
 //! 3. **Bounded memory** (`budget.rs`, `spill.rs`): each worker holds at most its share of
 //!    [`RunOptions::max_memory`]; past it, it writes what it holds, sorted, to a spill file in a
 //!    temporary directory that lives as long as the run.
 //! 4. **Reduce** (`reduce_phase.rs`): each partition merges its sorted runs, in memory or
-//!    spilled, taken in task order, a key group at a time (`group_merge.rs`), so a key's values
+//!    spilled, taken in reading order, a key group at a time (`group_merge.rs`), so a key's values
 //!    stay in task order, then emit order, and stream to `reduce` without being gathered;
 //!    partitions run in parallel and their outputs are merged by key.
 //!
-//! Because task order is model order then id order, and every stage keeps it, a job's output
-//! is byte-identical whatever the shard count, thread count or memory budget.
+//! Because reading order is model order then id order, and every stage keeps it, a job's
+//! output is byte-identical whatever the shard count, thread count or memory budget.
 //!
 //! ```
 //! use jobs_core::prelude::*;
@@ -64,6 +67,7 @@ mod map_phase;
 mod panic;
 mod partition_buffer;
 mod progress;
+mod reader;
 mod reduce_phase;
 mod spill;
 mod worker_shuffle;
@@ -261,15 +265,8 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let progress = options.progress.clone().unwrap_or_default();
     progress.set_phase(Phase::Planning);
 
-    let mut tasks = Vec::with_capacity(J::MODELS.len() * shards);
-    for (model, kind) in J::MODELS.iter().enumerate() {
-        for split in store.split(kind, shards)? {
-            tasks.push(map_phase::MapTask { index: tasks.len(), model, kind, split });
-        }
-    }
-    progress.plan(
-        tasks.iter().map(|t: &map_phase::MapTask| ShardProgress::new(t.kind, t.split.index, t.split.len)).collect(),
-    );
+    let tasks = reader::plan(store, J::MODELS, shards)?;
+    progress.plan(tasks.iter().map(|t| ShardProgress::new(t.kind, t.shard, t.len)).collect());
     tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
 
     // Declared before everything holding its files, so it is dropped (and deleted) last,
@@ -286,7 +283,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
         max_memory,
         spill_dir: &spill_dir,
     };
-    let mapped = map_phase::run(job, &shared, tasks)?;
+    let mapped = map_phase::run(job, &shared, &tasks)?;
 
     let mut report = RunReport { job: J::NAME.to_owned(), shards, threads, ..RunReport::default() };
     report.counters = mapped.counters;

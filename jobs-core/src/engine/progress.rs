@@ -74,8 +74,8 @@ impl ShardProgress {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// The job's own counters for this shard, as of the last snapshot (taken every 1024
-    /// entities and when the shard finishes).
+    /// The job's own counters for this shard, as of the last snapshot (added after every batch
+    /// of entities).
     pub fn counters(&self) -> Counters {
         self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -99,9 +99,10 @@ impl ShardProgress {
         }
     }
 
-    pub(crate) fn publish_counters(&self, counters: &Counters) {
+    /// Adds a batch's counters to the shard's.
+    pub(crate) fn add_counters(&self, counters: &Counters) {
         if !counters.is_empty() {
-            *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = counters.clone();
+            self.counters.lock().unwrap_or_else(|p| p.into_inner()).merge(counters);
         }
     }
 

@@ -1,16 +1,17 @@
-//! A map worker's side of the shuffle: the current task's partition buffers, the sorted
-//! buffers of the tasks it finished, what it has spilled, and when to spill.
+//! A map worker's side of the shuffle: the current batch's partition buffers, the sorted
+//! buffers of the batches it finished, what it has spilled, and when to spill.
 //!
 //! Every emitted pair goes to its partition's buffer, grouped by key (`partition_buffer.rs`).
-//! When a task ends, each buffer is sorted (and combined, `combine.rs`) into a run and held,
+//! When a batch ends, each buffer is sorted (and combined, `combine.rs`) into a run and held,
 //! so sorting runs on every core. The worker counts the approximate bytes it holds
 //! (`budget.rs`); past its share of the budget it sorts its current buffers too and writes
-//! everything it holds to one spill file (`spill.rs`), one section per (task, partition), and
+//! everything it holds to one spill file (`spill.rs`), one section per (batch, partition), and
 //! carries on with empty buffers.
 //!
-//! Each run is labelled with its task and its position within the task (`seq`, counting the
-//! task's spills), so reduce can merge them in task order, then emit order, however the
-//! task's pairs were split between memory and disk.
+//! Each run is labelled with its batch (batches are numbered in reading order, which is task
+//! order) and its position within the batch (`seq`, counting the batch's spills), so reduce
+//! can merge them in task order, then emit order, however the pairs were split between
+//! workers, memory and disk.
 
 use super::budget::PairSizer;
 use super::group_merge::Run;
@@ -25,9 +26,9 @@ type Buffer<J> = PartitionBuffer<<J as Reduce>::Key, <J as Reduce>::Value>;
 pub(super) struct PlacedRun<J: Reduce> {
     /// The shuffle partition it belongs to.
     pub(super) partition: usize,
-    /// The task that emitted it.
-    pub(super) task: usize,
-    /// Its position among that task's runs of this partition.
+    /// The batch that emitted it.
+    pub(super) batch: usize,
+    /// Its position among that batch's runs of this partition.
     pub(super) seq: u32,
     pub(super) run: Run<J::Key, J::Value>,
 }
@@ -42,7 +43,7 @@ pub(super) struct WorkerRuns<J: Reduce> {
     pub(super) pairs: u64,
 }
 
-/// One map worker's shuffle state, kept across the tasks it maps.
+/// One map worker's shuffle state, kept across the batches it maps.
 pub(super) struct WorkerShuffle<'a, J: Reduce> {
     job: &'a J,
     combining: bool,
@@ -50,9 +51,9 @@ pub(super) struct WorkerShuffle<'a, J: Reduce> {
     limit: usize,
     spill_dir: &'a SpillDir,
     sizer: PairSizer,
-    task: usize,
+    batch: usize,
     seq: u32,
-    /// The current task's pairs by partition.
+    /// The current batch's pairs by partition.
     buffers: Vec<Buffer<J>>,
     /// Per partition, the buffer length at which to combine next.
     combine_at: Vec<usize>,
@@ -63,7 +64,7 @@ pub(super) struct WorkerShuffle<'a, J: Reduce> {
     buffered_array_bytes: usize,
     /// Pairs pushed since the last recount.
     pushed: usize,
-    /// Sorted runs of finished tasks, in memory.
+    /// Sorted runs of finished batches, in memory.
     held: Vec<PlacedRun<J>>,
     held_bytes: usize,
     spilled: Vec<PlacedRun<J>>,
@@ -83,7 +84,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             limit,
             spill_dir,
             sizer: PairSizer::new(),
-            task: 0,
+            batch: 0,
             seq: 0,
             buffers: (0..partitions).map(|_| PartitionBuffer::new()).collect(),
             combine_at: vec![combine::MIN_COMBINE_LEN; partitions],
@@ -100,9 +101,9 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         }
     }
 
-    /// Starts buffering for task `task`.
-    pub(super) fn start_task(&mut self, task: usize) {
-        self.task = task;
+    /// Starts buffering for batch `batch`.
+    pub(super) fn start_batch(&mut self, batch: usize) {
+        self.batch = batch;
         self.seq = 0;
         self.combine_at.fill(combine::MIN_COMBINE_LEN);
     }
@@ -135,13 +136,13 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         if self.bytes_estimate() > self.limit { self.spill() } else { Ok(()) }
     }
 
-    /// Sorts (and combines) the current task's buffers and holds them as its last runs.
-    pub(super) fn finish_task(&mut self) {
+    /// Sorts (and combines) the current batch's buffers and holds them as its last runs.
+    pub(super) fn finish_batch(&mut self) {
         for partition in 0..self.buffers.len() {
             if let Some(run) = self.take_run(partition) {
                 self.run_pairs += run.len() as u64;
                 self.held_bytes += self.run_bytes(&run);
-                self.held.push(PlacedRun { partition, task: self.task, seq: self.seq, run: Run::Memory(run) });
+                self.held.push(PlacedRun { partition, batch: self.batch, seq: self.seq, run: Run::Memory(run) });
             }
         }
         self.reset_buffered();
@@ -158,7 +159,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         WorkerRuns { runs: self.spilled, spilled_bytes: self.spilled_bytes, pairs: self.run_pairs }
     }
 
-    /// The approximate bytes held: the current buffers and the finished tasks' runs.
+    /// The approximate bytes held: the current buffers and the finished batches' runs.
     fn bytes_estimate(&self) -> usize {
         let per_pair = size_of::<(u32, J::Value)>() + size_of::<(J::Key, u64)>() + 5;
         let buffered = self.buffered_array_bytes.saturating_add(self.pushed.saturating_mul(per_pair)).saturating_add(
@@ -213,21 +214,21 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         for held in std::mem::take(&mut self.held) {
             if let Run::Memory(run) = held.run {
                 writer.write_section(&run)?;
-                places.push((held.partition, held.task, held.seq));
+                places.push((held.partition, held.batch, held.seq));
             }
         }
         for partition in 0..self.buffers.len() {
             if let Some(run) = self.take_run(partition) {
                 self.run_pairs += run.len() as u64;
                 writer.write_section(&run)?;
-                places.push((partition, self.task, self.seq));
+                places.push((partition, self.batch, self.seq));
             }
         }
         self.spilled_bytes += writer.written();
         let runs = writer.finish()?;
-        tracing::trace!(task = self.task, runs = runs.len(), "spilled");
-        for ((partition, task, seq), run) in places.into_iter().zip(runs) {
-            self.spilled.push(PlacedRun { partition, task, seq, run: Run::Spilled(run) });
+        tracing::trace!(batch = self.batch, runs = runs.len(), "spilled");
+        for ((partition, batch, seq), run) in places.into_iter().zip(runs) {
+            self.spilled.push(PlacedRun { partition, batch, seq, run: Run::Spilled(run) });
         }
         self.seq += 1;
         self.held_bytes = 0;
