@@ -8,7 +8,7 @@
 //!   concatenated in chunk order, so each interaction's states stay in id order.
 //! * [`pipelined`]: one reader walks the table once, copying batches of stored bytes to
 //!   decoding threads, whose per-batch groups are concatenated in batch order: no second pass
-//!   over the table to find chunk boundaries.
+//!   over the table to find chunk boundaries. The engine reads the same way.
 
 use std::ops::Bound;
 use std::path::Path;

@@ -8,8 +8,8 @@
 //! It seeds a temporary redb store with N explorations (1,000,000; 100,000 with `--quick`),
 //! or uses `--store PATH` when that file already holds explorations, then runs
 //! `InteractionAuditOneOffJob` through the engine and through three hand-written baselines
-//! (`bench/baseline.rs`): one thread; every core over chunks found by a keys pass (the
-//! engine's plan); every core fed by one reading thread (one pass). Every run's output must equal the
+//! (`bench/baseline.rs`): one thread; every core over chunks found by a keys pass; every
+//! core fed by one reading thread (one pass, as the engine reads). Every run's output must equal the
 //! sequential baseline's, line for line. It prints one line per measurement, then a summary:
 //! throughput, framework/baseline ratios, thread scaling, 64 against 8 shards, and the peak
 //! resident memory of each, measured in a child process of its own (`bench/child.rs`);
