@@ -50,6 +50,22 @@ pub(super) fn worker_limit(max_memory: u64, threads: usize) -> usize {
     usize::try_from(max_memory / 2 / threads.max(1) as u64).unwrap_or(usize::MAX)
 }
 
+/// The read buffer each spilled run is given at least when the budget decides how many runs
+/// are merged at once ([`merge_fan_in`]).
+const FAN_IN_READ_BUFFER: u64 = 16 << 10;
+/// Runs merged at once, at least and at most.
+const MIN_FAN_IN: usize = 8;
+const MAX_FAN_IN: usize = 1024;
+
+/// How many runs reduce merges at once with `threads` partitions reduced together: as many as
+/// the reduce half of the budget gives a 16 KiB buffer each. A partition with more spilled runs
+/// is first merged down, `fan_in` consecutive runs at a time, into longer spilled runs, so the
+/// memory reading them back does not grow with the data.
+pub(super) fn merge_fan_in(max_memory: u64, threads: usize) -> usize {
+    let runs = max_memory / 2 / threads.max(1) as u64 / FAN_IN_READ_BUFFER;
+    usize::try_from(runs).unwrap_or(usize::MAX).clamp(MIN_FAN_IN, MAX_FAN_IN)
+}
+
 /// The read buffer for each of `runs` spilled runs when `threads` partitions are reduced at
 /// once, so that all of them fit in the reduce half of the budget.
 pub(super) fn read_buffer_len(max_memory: u64, runs: usize, threads: usize) -> usize {
@@ -133,6 +149,13 @@ mod tests {
     fn workers_share_half_the_budget() {
         assert_eq!(worker_limit(1000, 2), 250);
         assert_eq!(worker_limit(1000, 0), 500);
+    }
+
+    #[test]
+    fn the_fan_in_fits_16_kib_buffers_in_the_reduce_half_within_bounds() {
+        assert_eq!(merge_fan_in(64 << 20, 2), 1024);
+        assert_eq!(merge_fan_in(8 << 20, 2), 128);
+        assert_eq!(merge_fan_in(0, 2), MIN_FAN_IN);
     }
 
     #[test]

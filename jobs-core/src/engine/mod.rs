@@ -300,7 +300,8 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
         drop(mapped.partitions);
     } else {
         progress.set_phase(Phase::Reduce);
-        let reduced = reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads, max_memory)?;
+        let reduced =
+            reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads, max_memory, &spill_dir)?;
         report.canceled = options.cancel.is_canceled();
         report.stats.keys_reduced = reduced.keys_reduced;
         failure_count += reduced.failure_count;

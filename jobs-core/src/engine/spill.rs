@@ -150,14 +150,36 @@ impl SpillWriter {
     ) -> Result<usize, SpillError> {
         let start = self.written;
         for (key, values) in run.groups() {
-            self.write_frame(key)?;
-            self.write_bytes(&(values.len() as u64).to_le_bytes())?;
-            for value in values {
-                self.write_frame(value)?;
-            }
+            self.write_group::<K, V>(key, values.len(), values)?;
         }
+        Ok(self.end_section(start))
+    }
+
+    /// Where the next section starts: give it to [`end_section`](Self::end_section) after
+    /// writing its groups with [`write_group`](Self::write_group).
+    pub(super) fn start_section(&self) -> u64 {
+        self.written
+    }
+
+    /// Writes one key group: `key`, then its `count` values.
+    pub(super) fn write_group<K: Serialize, V: Serialize>(
+        &mut self,
+        key: &K,
+        count: usize,
+        values: impl IntoIterator<Item = impl std::borrow::Borrow<V>>,
+    ) -> Result<(), SpillError> {
+        self.write_frame(key)?;
+        self.write_bytes(&(count as u64).to_le_bytes())?;
+        for value in values {
+            self.write_frame(value.borrow())?;
+        }
+        Ok(())
+    }
+
+    /// Ends the section begun at `start`; returns its index in [`finish`](Self::finish)'s list.
+    pub(super) fn end_section(&mut self, start: u64) -> usize {
         self.sections.push((start, self.written - start));
-        Ok(self.sections.len() - 1)
+        self.sections.len() - 1
     }
 
     /// Bytes written so far.
