@@ -136,6 +136,11 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     if let Some(error) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(error);
     }
+    if !shared.options.cancel.is_canceled() {
+        // Every entity was read and mapped; a shard that came out shorter than counted (the
+        // kind shrank after the plan) is done all the same.
+        shared.progress.shards().iter().for_each(super::ShardProgress::finish);
+    }
 
     let mut mapped = Mapped {
         partitions: (0..shared.partitions).map(|_| Vec::new()).collect(),
