@@ -338,3 +338,39 @@ fn usage_errors_exit_2_and_help_exits_0() {
         assert!(help.out.contains(&format!("  {command} ")), "{command}: {}", help.out);
     }
 }
+
+#[test]
+fn max_memory_spills_to_jobs_tmpdir_with_the_same_output_and_cleans_up() {
+    let work = Workdir::new();
+    work.seed("jobs.redb");
+    let spill_dir = work.path("spill");
+    std::fs::create_dir(&spill_dir).expect("a spill directory");
+    let in_memory = work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob"]);
+    in_memory.assert_code(0);
+    for size in ["1K", "64k", "1048576"] {
+        let ran: Ran = work
+            .command("jobs.redb", &["run", "InteractionAuditOneOffJob", "--max-memory", size])
+            .env("JOBS_TMPDIR", &spill_dir)
+            .output()
+            .expect("the jobs binary runs")
+            .into();
+        ran.assert_code(0);
+        assert_eq!(ran.out, in_memory.out, "--max-memory {size}");
+        let left: Vec<_> = std::fs::read_dir(&spill_dir).expect("read the spill directory").collect();
+        assert!(left.is_empty(), "--max-memory {size} left {left:?}");
+    }
+}
+
+#[test]
+fn a_bad_max_memory_exits_2_naming_the_flag_and_the_forms_it_takes() {
+    let work = Workdir::new();
+    for bad in ["lots", "12X", "0"] {
+        let ran = work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--max-memory", bad]);
+        ran.assert_code(2);
+        assert!(ran.err.contains("--max-memory <SIZE>") && ran.err.contains(&format!("`{bad}`")), "{}", ran.err);
+        assert!(ran.out.is_empty(), "{}", ran.out);
+    }
+    let ran = work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--max-memory", "12X"]);
+    assert!(ran.err.contains("give bytes (1048576) or a number with K, M, G or T (512M, 2G)"), "{}", ran.err);
+    assert!(!work.path("jobs.redb").exists(), "a usage error creates no store");
+}

@@ -1,5 +1,6 @@
 //! The backbone property: a job's output depends only on the stored data, never on the shard
-//! count, the thread count or the store, and equals a plain sequential map/reduce.
+//! count, the thread count, the memory budget (in memory or spilled to disk) or the store, and
+//! equals a plain sequential map/reduce.
 
 use std::collections::BTreeMap;
 
@@ -121,6 +122,25 @@ fn run(job: &Residues, store: &dyn Store, shards: usize, threads: usize) -> RunR
     engine::run(job, store, &options).expect("the run completes")
 }
 
+/// A run whose shuffle budget is `max_memory` bytes, spilling into `spill_dir`.
+fn run_with_budget(
+    job: &Residues,
+    store: &dyn Store,
+    shards: usize,
+    threads: usize,
+    max_memory: u64,
+    spill_dir: &std::path::Path,
+) -> RunReport {
+    let options = RunOptions {
+        shards: Some(shards),
+        threads: Some(threads),
+        max_memory: Some(max_memory),
+        spill_dir: Some(spill_dir.to_owned()),
+        ..RunOptions::default()
+    };
+    engine::run(job, store, &options).expect("the run completes")
+}
+
 fn docs_strategy() -> impl Strategy<Value = Vec<Doc>> {
     prop::collection::btree_map("[a-z0-9]{1,8}", prop::collection::vec(0u32..1000, 0..6), 0..120)
         .prop_map(|docs| docs.into_iter().map(|(id, numbers)| Doc { id, numbers }).collect())
@@ -153,6 +173,37 @@ proptest! {
                 prop_assert_eq!(failed_ids(&report), expected_failures.clone());
                 prop_assert_eq!(report.stats.entities_read, (docs.len() + notes.len()) as u64);
                 prop_assert_eq!(report.counters.get("docs"), (docs.len() - expected_failures.len()) as u64);
+            }
+        }
+    }
+
+    #[test]
+    fn output_is_identical_whatever_the_memory_budget_spilled_or_not(
+        docs in docs_strategy(),
+        notes in notes_strategy(),
+        modulus in 1u32..40,
+        fail_every in prop::option::of(2u32..50),
+    ) {
+        let job = Residues { modulus, fail_every };
+        let store = MemoryStore::new();
+        testing::put_all(&store, &docs).unwrap();
+        testing::put_all(&store, &notes).unwrap();
+        let (expected_output, expected_failures) = reference(&job, &docs, &notes);
+        let spill_dir = tempfile::tempdir().unwrap();
+        // 0 bytes spills after every entity; 2 KiB every few; 1 GiB never.
+        for max_memory in [0, 2048, 1 << 30] {
+            for (shards, threads) in [(1, 1), (8, 2), (64, 2)] {
+                let report = run_with_budget(&job, &store, shards, threads, max_memory, spill_dir.path());
+                let context = format!("budget {max_memory} shards {shards} threads {threads}");
+                prop_assert_eq!(&report.output, &expected_output, "{}", context);
+                prop_assert_eq!(failed_ids(&report), expected_failures.clone(), "{}", context);
+                let emitted = report.stats.pairs_emitted > 0;
+                match max_memory {
+                    0 => prop_assert_eq!(report.spilled_bytes > 0, emitted, "{}", context),
+                    2048 => {}
+                    _ => prop_assert_eq!(report.spilled_bytes, 0, "{}", context),
+                }
+                prop_assert!(std::fs::read_dir(spill_dir.path()).unwrap().next().is_none(), "{} left files", context);
             }
         }
     }

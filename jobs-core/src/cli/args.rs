@@ -113,6 +113,11 @@ pub(crate) struct RunArgs {
     /// kept whole too (`output --full`).
     #[arg(long, value_name = "CHARS", default_value_t = DEFAULT_OUTPUT_LIMIT)]
     pub(crate) output_limit: usize,
+    /// The most memory the shuffle may hold before it spills sorted runs to temporary files
+    /// (in JOBS_TMPDIR, or the system's temporary directory): bytes, or a number with K, M, G
+    /// or T (powers of 1024), such as 512M or 2G [default: a quarter of RAM].
+    #[arg(long, value_name = "SIZE", value_parser = byte_size)]
+    pub(crate) max_memory: Option<u64>,
     /// The engine and, for `--engine timely`, the cluster.
     #[cfg(feature = "timely")]
     #[command(flatten)]
@@ -274,6 +279,40 @@ fn shard_count() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::<usize>::new().range(1..=MAX_SHARDS as u64)
 }
 
+/// Parses a size in bytes: `1048576`, or a number with a K, M, G or T suffix (powers of 1024;
+/// `512M`, `2G`, also `512MB`, `512MiB`, `1.5G`), so that anything else is a usage error that
+/// shows the accepted forms.
+fn byte_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("`{text}` is not a size: give bytes (1048576) or a number with K, M, G or T (512M, 2G)");
+    let trimmed = text.trim();
+    let unit_start = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(unit_start);
+    let unit = unit.trim_start().to_ascii_uppercase();
+    let unit = unit.strip_suffix("IB").or_else(|| unit.strip_suffix('B')).unwrap_or(&unit);
+    let shift = match unit {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return Err(bad()),
+    };
+    let bytes = if let Ok(whole) = number.parse::<u64>() {
+        whole.checked_mul(1 << shift).ok_or_else(|| format!("`{text}` is too large"))?
+    } else {
+        let fraction: f64 = number.parse().map_err(|_| bad())?;
+        let bytes = fraction * (1u64 << shift) as f64;
+        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+            return Err(format!("`{text}` is too large"));
+        }
+        bytes as u64
+    };
+    if bytes == 0 {
+        return Err(format!("`{text}` leaves the shuffle no memory: give at least 1 byte, such as 64M"));
+    }
+    Ok(bytes)
+}
+
 /// Parses a run id, so that a malformed one is a usage error that says what ids look like.
 fn run_id(text: &str) -> Result<RunId, String> {
     RunId::parse(text).map_err(|e| e.to_string())
@@ -312,6 +351,41 @@ mod tests {
             let err = Args::try_parse_from(["jobs", "run", "J", "--max-failures", bad]).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad}");
         }
+    }
+
+    #[test]
+    fn max_memory_takes_bytes_or_a_binary_suffix() {
+        for (text, bytes) in [
+            ("1048576", 1 << 20),
+            ("512M", 512 << 20),
+            ("2G", 2 << 30),
+            ("2g", 2 << 30),
+            ("64K", 64 << 10),
+            ("1T", 1 << 40),
+            ("512MB", 512 << 20),
+            ("512MiB", 512 << 20),
+            ("1.5G", 3 << 29),
+        ] {
+            assert_eq!(byte_size(text), Ok(bytes), "{text}");
+        }
+        let args = Args::try_parse_from(["jobs", "run", "J", "--max-memory", "512M"]).unwrap();
+        let Command::Run(run) = args.command else { panic!("not run") };
+        assert_eq!(run.max_memory, Some(512 << 20));
+        let Command::Run(run) = Args::try_parse_from(["jobs", "run", "J"]).unwrap().command else { panic!("not run") };
+        assert_eq!(run.max_memory, None);
+    }
+
+    #[test]
+    fn a_bad_max_memory_is_a_usage_error_naming_it() {
+        for bad in ["", "M", "12X", "2 GB!", "-1", "1.2.3G", "0", "0M", "99999999999T"] {
+            let err = Args::try_parse_from(["jobs", "run", "J", "--max-memory", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            // Clap reads `-1` as a flag; the rest reach the size parser, which names the flag.
+            assert!(bad == "-1" || err.to_string().contains("--max-memory <SIZE>"), "{err}");
+        }
+        assert!(byte_size("12X").unwrap_err().contains("`12X` is not a size"));
+        assert!(byte_size("0").unwrap_err().contains("no memory"));
+        assert!(byte_size("99999999999T").unwrap_err().contains("too large"));
     }
 
     #[test]

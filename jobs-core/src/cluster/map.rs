@@ -16,8 +16,6 @@ use super::wire::{PlannedTask, Shipment, TaskSummary, encode};
 const CHUNK_PAIRS: usize = 16 * 1024;
 /// Buffers shorter than this are not combined before their task ends (as in the local engine).
 const MIN_COMBINE_LEN: usize = 4096;
-/// Every how many entities a shard's counters are copied to its progress.
-const COUNTER_PUBLISH_INTERVAL: u64 = 1024;
 
 type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
 
@@ -117,10 +115,7 @@ impl<J: Job> MapDuty<'_, J> {
                 }
             }
             if let Some(shard) = shard {
-                shard.record(emitted, failed);
-                if summary.entities_read.is_multiple_of(COUNTER_PUBLISH_INTERVAL) {
-                    shard.publish_counters(&summary.counters);
-                }
+                shard.record_batch(1, emitted, u64::from(failed));
             }
             if writes.len() >= self.options.write_batch_size {
                 match self.env.store.apply(&writes) {
@@ -160,7 +155,8 @@ impl<J: Job> MapDuty<'_, J> {
             }
         }
         if let Some(shard) = shard {
-            shard.publish_counters(&summary.counters);
+            // Counters are added once, when the task is done: the shard's are a sum.
+            shard.add_counters(&summary.counters);
             if !summary.canceled {
                 shard.finish();
             }

@@ -1,62 +1,52 @@
-//! Map-side combining: a task's buffer is sorted by key, and the job's
-//! [`combine`](crate::Reduce::combine) folds each key's values before they reach the shuffle.
+//! Map-side combining: the job's [`combine`](crate::Reduce::combine) folds each key's values
+//! in a task's partition buffer before they reach the shuffle.
 //!
 //! A task combines a partition's buffer when it has grown to twice its size after the last
 //! combine (and at least [`MIN_COMBINE_LEN`]), and once more when the task ends, so a counting
-//! job keeps a few pairs per key instead of one per emit, while a job whose keys are all
-//! distinct (where combining saves nothing) sorts at most twice as much as without it.
+//! job keeps a few values per key instead of one per emit, while a job whose keys are all
+//! distinct (where combining saves nothing) groups at most twice as much as without it.
 
 use crate::job::Reduce;
 
+use super::partition_buffer::PartitionBuffer;
 use super::{FailureRecord, FailureSite, panic};
 
 /// Buffers shorter than this are not combined before their task ends.
 pub(super) const MIN_COMBINE_LEN: usize = 4096;
 
-/// Sorts `pairs` stably by key and, when `combine` is set, lets the job's combiner fold each
-/// key's values. Returns a failure per key whose `combine` panicked; that key's values from
-/// this buffer are dropped.
-pub(super) fn sort_and_combine<J: Reduce>(
-    job: &J,
-    pairs: &mut Vec<(J::Key, J::Value)>,
-    combine: bool,
-) -> Vec<FailureRecord> {
-    // Stable, so equal keys keep emit order (and combined values come before later emits).
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+/// Lets the job's combiner fold each key's values in `buffer`, keeping their order. Returns a
+/// failure per key whose `combine` panicked; that key's values from this buffer are dropped.
+pub(super) fn combine_buffer<J: Reduce>(job: &J, buffer: &mut PartitionBuffer<J::Key, J::Value>) -> Vec<FailureRecord> {
+    let (keys, values) = buffer.parts_mut();
+    // Stable, so each key's values keep emit order (and combined values come before later emits).
+    values.sort_by_key(|(index, _)| *index);
     let mut failures = Vec::new();
-    if !combine {
-        return failures;
-    }
-    let mut combined = Vec::new();
-    let mut values = Vec::new();
-    let mut rest = std::mem::take(pairs).into_iter().peekable();
-    while let Some((key, first)) = rest.next() {
-        values.clear();
-        values.push(first);
-        while let Some((_, value)) = rest.next_if(|(next, _)| *next == key) {
-            values.push(value);
+    let mut group = Vec::new();
+    let mut rest = std::mem::take(values).into_iter().peekable();
+    while let Some((index, first)) = rest.next() {
+        group.clear();
+        group.push(first);
+        while let Some((_, value)) = rest.next_if(|(next, _)| *next == index) {
+            group.push(value);
         }
-        if values.len() > 1
-            && let Err(message) = panic::catch(|| job.combine(&key, &mut values))
+        let key = &keys[index as usize].0;
+        if group.len() > 1
+            && let Err(message) = panic::catch(|| job.combine(key, &mut group))
         {
-            let key = serde_json::to_string(&key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
+            let key = serde_json::to_string(key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
             failures.push(FailureRecord { site: FailureSite::Key { key }, message: format!("combine {message}") });
             continue;
         }
-        // The last value takes the key itself; the others a clone.
-        let last = values.pop();
-        combined.extend(values.drain(..).map(|value| (key.clone(), value)));
-        if let Some(last) = last {
-            combined.push((key, last));
-        }
+        values.extend(group.drain(..).map(|value| (index, value)));
     }
-    *pairs = combined;
     failures
 }
 
 #[cfg(test)]
 mod tests {
-    use super::sort_and_combine;
+    use super::combine_buffer;
+    use crate::engine::key_hash;
+    use crate::engine::partition_buffer::{GroupedRun, PartitionBuffer};
     use crate::job::{Outcome, Output, Reduce, Values};
 
     /// Sums counts per key; panics combining key 13.
@@ -80,27 +70,52 @@ mod tests {
         }
     }
 
-    #[test]
-    fn combining_folds_each_keys_values_in_key_order() {
-        let mut pairs = vec![(2, 1), (1, 1), (2, 5), (3, 1), (1, 1), (2, 1)];
-        let failures = sort_and_combine(&Sum, &mut pairs, true);
-        assert!(failures.is_empty());
-        assert_eq!(pairs, [(1, 2), (2, 7), (3, 1)]);
+    fn combined(pairs: &[(u32, u64)], combine: bool) -> (GroupedRun<u32, u64>, usize) {
+        let mut buffer = PartitionBuffer::new();
+        for &(key, value) in pairs {
+            buffer.push(key_hash(&key), key, value);
+        }
+        let failures = if combine { combine_buffer(&Sum, &mut buffer) } else { Vec::new() };
+        if let Some(failure) = failures.first() {
+            assert!(failure.to_string().starts_with("reduce key 13: combine panicked"), "{failure}");
+        }
+        (buffer.into_run().unwrap(), failures.len())
+    }
+
+    fn pairs(run: &GroupedRun<u32, u64>) -> Vec<(u32, Vec<u64>)> {
+        run.groups().map(|(key, values)| (*key, values.to_vec())).collect()
     }
 
     #[test]
-    fn without_combining_the_sort_keeps_emit_order_within_a_key() {
-        let mut pairs = vec![(2, 1), (1, 10), (2, 5), (1, 20)];
-        assert!(sort_and_combine(&Sum, &mut pairs, false).is_empty());
-        assert_eq!(pairs, [(1, 10), (1, 20), (2, 1), (2, 5)]);
+    fn combining_folds_each_keys_values_in_key_order() {
+        let (run, failures) = combined(&[(2, 1), (1, 1), (2, 5), (3, 1), (1, 1), (2, 1)], true);
+        assert_eq!(failures, 0);
+        assert_eq!(pairs(&run), [(1, vec![2]), (2, vec![7]), (3, vec![1])]);
+    }
+
+    #[test]
+    fn without_combining_a_keys_values_keep_emit_order() {
+        let (run, _) = combined(&[(2, 1), (1, 10), (2, 5), (1, 20)], false);
+        assert_eq!(pairs(&run), [(1, vec![10, 20]), (2, vec![1, 5])]);
+    }
+
+    #[test]
+    fn values_emitted_after_a_combine_follow_the_combined_ones() {
+        let mut buffer = PartitionBuffer::new();
+        for (key, value) in [(1u32, 1u64), (1, 2), (2, 3)] {
+            buffer.push(key_hash(&key), key, value);
+        }
+        assert!(combine_buffer(&Sum, &mut buffer).is_empty());
+        for (key, value) in [(2u32, 4u64), (1, 5)] {
+            buffer.push(key_hash(&key), key, value);
+        }
+        assert_eq!(pairs(&buffer.into_run().unwrap()), [(1, vec![3, 5]), (2, vec![3, 4])]);
     }
 
     #[test]
     fn a_panicking_combine_fails_its_key_only() {
-        let mut pairs = vec![(13, 1), (13, 1), (14, 1), (14, 1)];
-        let failures = sort_and_combine(&Sum, &mut pairs, true);
-        assert_eq!(pairs, [(14, 2)]);
-        assert_eq!(failures.len(), 1);
-        assert!(failures[0].to_string().starts_with("reduce key 13: combine panicked"), "{}", failures[0]);
+        let (run, failures) = combined(&[(13, 1), (13, 1), (14, 1), (14, 1)], true);
+        assert_eq!(pairs(&run), [(14, vec![2])]);
+        assert_eq!(failures, 1);
     }
 }

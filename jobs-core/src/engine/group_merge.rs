@@ -1,78 +1,198 @@
-//! Merges a partition's key-sorted runs (one per map task, in task order) into key groups.
+//! Merges a partition's key-sorted runs, in memory or spilled, into key groups whose values
+//! stream out in order.
 //!
-//! Map workers sort their own buffers, in parallel, so reduce only merges. The merge works a
-//! group at a time: the heap holds one entry per run (its next key and the run's position),
-//! and each pop moves a whole run of equal keys, so a job with few distinct keys pays about
-//! one comparison per value, and a job with unique keys `log(runs)`. Ties in the heap go to
-//! the earlier run, so a key's values come in task order, then emit order: the same order a
-//! stable sort of the concatenated buffers gives.
+//! Map workers sort their own buffers, in parallel, so reduce only merges. The runs come in
+//! (task, position in task) order. The merge works a group at a time: the heap holds one entry
+//! per run (its next key, how many values that key has in the run, and the run's position);
+//! a group is every run whose head holds the smallest key, taken in run order, so a job with
+//! few distinct keys pays about one comparison per value, and a job with unique keys
+//! `log(runs)`. Ties go to the earlier run, so a key's values come in task order, then emit
+//! order: the same order a stable sort of the concatenated buffers gives.
+//!
+//! Values are not gathered: [`GroupMerge::values`] reads them from the runs as `reduce` asks,
+//! so a key's values cost no memory beyond what is already held (in-memory runs) or a read
+//! buffer per run (spilled runs).
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::iter::Peekable;
 
-/// The merge of key-sorted runs, yielding each key with all of its values.
+use serde::de::DeserializeOwned;
+
+use super::partition_buffer::GroupedRun;
+use super::spill::{SpillError, SpillReader, SpilledRun};
+
+/// One sorted run of a partition.
+pub(super) enum Run<K, V> {
+    /// Still in memory.
+    Memory(GroupedRun<K, V>),
+    /// In a spill file, sorted the same way.
+    Spilled(SpilledRun),
+}
+
+/// The merge of key-sorted runs, yielding each key with a stream of its values.
 pub(super) struct GroupMerge<K, V> {
-    runs: Vec<Run<K, V>>,
+    sources: Vec<Source<K, V>>,
     heap: BinaryHeap<Reverse<Head<K>>>,
+    /// The runs holding the current key, in run order.
+    members: Vec<usize>,
+    /// How many of `members` have given all their values.
+    done: usize,
+    /// A spilled run that could not be read, stopping the merge.
+    error: Option<SpillError>,
 }
 
-/// What is left of one run: the value of its head pair (whose key sits in the heap), then the
-/// pairs after it.
-struct Run<K, V> {
-    head_value: Option<V>,
-    rest: Peekable<std::vec::IntoIter<(K, V)>>,
-}
-
-impl<K: Ord, V> GroupMerge<K, V> {
-    /// Merges `runs`, each sorted by key (stably), given in task order.
-    pub(super) fn new(runs: Vec<Vec<(K, V)>>) -> Self {
-        let mut merge =
-            GroupMerge { runs: Vec::with_capacity(runs.len()), heap: BinaryHeap::with_capacity(runs.len()) };
-        for pairs in runs {
-            let mut rest = pairs.into_iter().peekable();
-            if let Some((key, value)) = rest.next() {
-                merge.heap.push(Reverse(Head { key, run: merge.runs.len() }));
-                merge.runs.push(Run { head_value: Some(value), rest });
-            }
+impl<K: Ord + DeserializeOwned, V: DeserializeOwned> GroupMerge<K, V> {
+    /// Merges `runs`, each sorted by key (stably), given in task order; spilled runs are read
+    /// through buffers of `read_buffer` bytes.
+    ///
+    /// # Errors
+    /// A spilled run's first key could not be read.
+    pub(super) fn new(runs: Vec<Run<K, V>>, read_buffer: usize) -> Result<Self, SpillError> {
+        let mut merge = GroupMerge {
+            sources: Vec::with_capacity(runs.len()),
+            heap: BinaryHeap::with_capacity(runs.len()),
+            members: Vec::new(),
+            done: 0,
+            error: None,
+        };
+        for run in runs {
+            let source = match run {
+                Run::Memory(run) => {
+                    Source::Memory(MemorySource { keys: run.keys.into_iter(), values: run.values.into_iter(), left: 0 })
+                }
+                Run::Spilled(run) => Source::Spilled(SpillReader::new(run, read_buffer)),
+            };
+            merge.sources.push(source);
+            merge.push_head(merge.sources.len() - 1)?;
         }
-        merge
+        Ok(merge)
     }
 
-    /// Moves the next key's values, in order, into `values` (cleared first) and returns the
-    /// key; `None` when every run is used up.
-    pub(super) fn next_group(&mut self, values: &mut Vec<V>) -> Option<K> {
-        values.clear();
-        let Reverse(Head { key, run }) = self.heap.pop()?;
-        self.take_group(&key, run, values);
+    /// Moves on to the next key and returns it with its number of values, which
+    /// [`values`](Self::values) then yields; `None` when every run is used up.
+    ///
+    /// # Errors
+    /// A spilled run could not be read, now or while the previous key's values streamed.
+    pub(super) fn next_group(&mut self) -> Result<Option<(K, usize)>, SpillError> {
+        if let Some(error) = self.error.take() {
+            return Err(error);
+        }
+        // Whatever the previous key's reduce left unread is skipped; its runs move on.
+        for position in 0..self.members.len() {
+            let source = self.members[position];
+            while self.sources[source].next_value()?.is_some() {}
+            self.push_head(source)?;
+        }
+        self.members.clear();
+        self.done = 0;
+        let Some(Reverse(Head { key, len, source })) = self.heap.pop() else { return Ok(None) };
+        let mut total = len;
+        self.members.push(source);
         // Later runs holding the same key follow, in run order (the heap breaks ties by run).
         while let Some(Reverse(next)) = self.heap.peek()
             && next.key == key
         {
-            let Some(Reverse(Head { run, .. })) = self.heap.pop() else { break };
-            self.take_group(&key, run, values);
+            let Some(Reverse(Head { len, source, .. })) = self.heap.pop() else { break };
+            total += len;
+            self.members.push(source);
         }
-        Some(key)
+        Ok(Some((key, total)))
     }
 
-    /// Moves run `run`'s values for `key` into `values`, and puts the run's next key on the heap.
-    fn take_group(&mut self, key: &K, run: usize, values: &mut Vec<V>) {
-        let source = &mut self.runs[run];
-        values.extend(source.head_value.take());
-        while let Some((_, value)) = source.rest.next_if(|(next, _)| next == key) {
-            values.push(value);
+    /// The current key's values, in order. A spilled run that cannot be read ends them early;
+    /// the next [`next_group`](Self::next_group) returns the error.
+    pub(super) fn values(&mut self) -> GroupValues<'_, K, V> {
+        GroupValues { merge: self }
+    }
+
+    /// Reads run `source`'s next key onto the heap, if it has one.
+    fn push_head(&mut self, source: usize) -> Result<(), SpillError> {
+        if let Some((key, len)) = self.sources[source].next_group()? {
+            self.heap.push(Reverse(Head { key, len, source }));
         }
-        if let Some((key, value)) = source.rest.next() {
-            source.head_value = Some(value);
-            self.heap.push(Reverse(Head { key, run }));
+        Ok(())
+    }
+}
+
+/// The current key's values: see [`GroupMerge::values`].
+pub(super) struct GroupValues<'a, K, V> {
+    merge: &'a mut GroupMerge<K, V>,
+}
+
+impl<K: Ord + DeserializeOwned, V: DeserializeOwned> Iterator for GroupValues<'_, K, V> {
+    type Item = V;
+
+    fn next(&mut self) -> Option<V> {
+        let merge = &mut *self.merge;
+        while let Some(&source) = merge.members.get(merge.done) {
+            match merge.sources[source].next_value() {
+                Ok(Some(value)) => return Some(value),
+                Ok(None) => merge.done += 1,
+                Err(error) => {
+                    merge.error.get_or_insert(error);
+                    merge.done = merge.members.len();
+                }
+            }
         }
+        None
+    }
+}
+
+/// One run being merged.
+enum Source<K, V> {
+    Memory(MemorySource<K, V>),
+    Spilled(SpillReader<K, V>),
+}
+
+impl<K: Ord + DeserializeOwned, V: DeserializeOwned> Source<K, V> {
+    fn next_group(&mut self) -> Result<Option<(K, usize)>, SpillError> {
+        match self {
+            Source::Memory(memory) => Ok(memory.next_group()),
+            Source::Spilled(reader) => {
+                Ok(reader.next_group()?.map(|(key, len)| (key, usize::try_from(len).unwrap_or(usize::MAX))))
+            }
+        }
+    }
+
+    #[inline]
+    fn next_value(&mut self) -> Result<Option<V>, SpillError> {
+        match self {
+            Source::Memory(memory) => Ok(memory.next_value()),
+            Source::Spilled(reader) => reader.next_value(),
+        }
+    }
+}
+
+/// An in-memory run: its keys with their counts, and its values.
+struct MemorySource<K, V> {
+    keys: std::vec::IntoIter<(K, usize)>,
+    values: std::vec::IntoIter<V>,
+    /// Values of the current key not yet taken.
+    left: usize,
+}
+
+impl<K, V> MemorySource<K, V> {
+    fn next_group(&mut self) -> Option<(K, usize)> {
+        let (key, len) = self.keys.next()?;
+        self.left = len;
+        Some((key, len))
+    }
+
+    #[inline]
+    fn next_value(&mut self) -> Option<V> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        self.values.next()
     }
 }
 
 /// The next key of one run, ordered by key, then by run.
 struct Head<K> {
     key: K,
-    run: usize,
+    len: usize,
+    source: usize,
 }
 
 impl<K: Ord> PartialEq for Head<K> {
@@ -91,45 +211,106 @@ impl<K: Ord> PartialOrd for Head<K> {
 
 impl<K: Ord> Ord for Head<K> {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key).then(self.run.cmp(&other.run))
+        self.key.cmp(&other.key).then(self.source.cmp(&other.source))
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::GroupMerge;
+    use super::super::partition_buffer::GroupedRun;
+    use super::super::spill::{SpillDir, SpillWriter};
+    use super::{GroupMerge, Run};
 
-    fn groups(runs: Vec<Vec<(u8, &'static str)>>) -> Vec<(u8, Vec<&'static str>)> {
-        let mut merge = GroupMerge::new(runs);
-        let mut values = Vec::new();
+    type Pairs = Vec<(u8, String)>;
+
+    fn pairs(items: &[(u8, &str)]) -> Pairs {
+        items.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+    }
+
+    /// Every group with its values, reading only `take` values of each key.
+    fn groups(runs: Vec<Run<u8, String>>, take: usize) -> Vec<(u8, usize, Vec<String>)> {
+        let mut merge = GroupMerge::new(runs, 16).unwrap();
         let mut out = Vec::new();
-        while let Some(key) = merge.next_group(&mut values) {
-            out.push((key, values.clone()));
+        while let Some((key, len)) = merge.next_group().unwrap() {
+            out.push((key, len, merge.values().take(take).collect()));
         }
         out
     }
 
+    fn memory(runs: &[Pairs]) -> Vec<Run<u8, String>> {
+        runs.iter().cloned().map(|pairs| Run::Memory(GroupedRun::from_sorted_pairs(pairs))).collect()
+    }
+
+    fn spilled(dir: &SpillDir, runs: &[Pairs]) -> Vec<Run<u8, String>> {
+        let mut writer = SpillWriter::create(dir).unwrap();
+        for run in runs {
+            writer.write_section(&GroupedRun::from_sorted_pairs(run.clone())).unwrap();
+        }
+        writer.finish().unwrap().into_iter().map(Run::Spilled).collect()
+    }
+
+    fn example() -> Vec<Pairs> {
+        vec![
+            pairs(&[(1, "a1"), (1, "a2"), (3, "a3")]),
+            vec![],
+            pairs(&[(1, "c1"), (2, "c2"), (3, "c3"), (3, "c4")]),
+            pairs(&[(0, "d1")]),
+        ]
+    }
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| (*v).to_owned()).collect()
+    }
+
     #[test]
     fn a_keys_values_come_in_run_order_then_run_position() {
-        let runs = vec![
-            vec![(1, "a1"), (1, "a2"), (3, "a3")],
-            vec![],
-            vec![(1, "c1"), (2, "c2"), (3, "c3"), (3, "c4")],
-            vec![(0, "d1")],
-        ];
         assert_eq!(
-            groups(runs),
-            vec![(0, vec!["d1"]), (1, vec!["a1", "a2", "c1"]), (2, vec!["c2"]), (3, vec!["a3", "c3", "c4"])]
+            groups(memory(&example()), usize::MAX),
+            vec![
+                (0, 1, strings(&["d1"])),
+                (1, 3, strings(&["a1", "a2", "c1"])),
+                (2, 1, strings(&["c2"])),
+                (3, 3, strings(&["a3", "c3", "c4"]))
+            ]
         );
     }
 
     #[test]
     fn it_equals_a_stable_sort_of_the_concatenated_runs() {
-        let runs: Vec<Vec<(u8, &'static str)>> =
-            vec![vec![(2, "x"), (2, "y"), (5, "z")], vec![(2, "p"), (4, "q")], vec![(5, "r"), (5, "s")]];
-        let mut sorted: Vec<_> = runs.iter().flatten().copied().collect();
+        let runs = vec![pairs(&[(2, "x"), (2, "y"), (5, "z")]), pairs(&[(2, "p"), (4, "q")]), pairs(&[(5, "r")])];
+        let mut sorted: Vec<_> = runs.iter().flatten().cloned().collect();
         sorted.sort_by_key(|(key, _)| *key);
-        let flat: Vec<_> = groups(runs).into_iter().flat_map(|(k, vs)| vs.into_iter().map(move |v| (k, v))).collect();
+        let flat: Vec<_> = groups(memory(&runs), usize::MAX)
+            .into_iter()
+            .flat_map(|(k, _, vs)| vs.into_iter().map(move |v| (k, v)))
+            .collect();
         assert_eq!(flat, sorted);
+    }
+
+    #[test]
+    fn spilled_and_mixed_runs_merge_like_in_memory_ones() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(temp.path().to_owned());
+        let expected = groups(memory(&example()), usize::MAX);
+        assert_eq!(groups(spilled(&dir, &example()), usize::MAX), expected);
+        let runs = example();
+        let mut mixed = spilled(&dir, &runs[..2]);
+        mixed.extend(memory(&runs[2..3]));
+        mixed.extend(spilled(&dir, &runs[3..]));
+        assert_eq!(groups(mixed, usize::MAX), expected);
+    }
+
+    #[test]
+    fn values_left_unread_are_skipped() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(temp.path().to_owned());
+        let expected = vec![
+            (0, 1, strings(&["d1"])),
+            (1, 3, strings(&["a1"])),
+            (2, 1, strings(&["c2"])),
+            (3, 3, strings(&["a3"])),
+        ];
+        assert_eq!(groups(memory(&example()), 1), expected);
+        assert_eq!(groups(spilled(&dir, &example()), 1), expected);
     }
 }

@@ -1,35 +1,27 @@
-//! The map phase: worker threads map shards, hash-partition what they emit, and sort (and
-//! combine, `combine.rs`) each task's partition buffers by key.
+//! The map phase: the reader (`reader.rs`) reads each listed model once, in batches; worker
+//! threads decode and map each batch and hand what it emits to their share of the shuffle
+//! (`worker_shuffle.rs`), which groups, sorts, combines and, past the memory budget, spills it.
 
-use std::ops::ControlFlow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::context::{Counters, MapContext, MapEnv};
 use crate::job::{Job, Reduce};
-use crate::store::{Split, Store, StoreError, WriteBatch};
+use crate::store::{Store, WriteBatch};
 
-use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, combine, panic, partition_of};
+use super::group_merge::Run;
+use super::reader::{self, Batch, MapTask};
+use super::spill::SpillDir;
+use super::worker_shuffle::{PlacedRun, WorkerShuffle};
+use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunError, RunOptions, budget, panic};
 
-/// One shard of one listed model.
-pub(super) struct MapTask {
-    /// The task's position in (model, shard) order: the order values reach `reduce`.
-    pub(super) index: usize,
-    /// The model's position in the job's `models = [...]`.
-    pub(super) model: usize,
-    pub(super) kind: &'static str,
-    pub(super) split: Split,
-}
+/// Batches waiting for a worker, per worker: enough to keep them busy, few enough that the
+/// bytes read ahead stay small.
+const QUEUED_BATCHES_PER_WORKER: usize = 4;
 
-/// Every how many entities a shard's counters are copied to its `ShardProgress`.
-const COUNTER_PUBLISH_INTERVAL: u64 = 1024;
-
-type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
-
-/// What one task produced.
-struct TaskOutput<J: Reduce> {
-    /// Emitted pairs by shuffle partition, in emit order.
-    partitions: Vec<Pairs<J>>,
+/// What one batch produced, besides its pairs.
+#[derive(Default)]
+struct BatchOutput {
     counters: Counters,
     failures: Vec<FailureRecord>,
     failure_count: u64,
@@ -38,7 +30,7 @@ struct TaskOutput<J: Reduce> {
     writes_committed: u64,
 }
 
-impl<J: Reduce> TaskOutput<J> {
+impl BatchOutput {
     /// Counts keys whose `combine` failed, keeping the first few.
     fn record_key_failures(&mut self, failures: Vec<FailureRecord>) {
         self.failure_count += failures.len() as u64;
@@ -49,8 +41,9 @@ impl<J: Reduce> TaskOutput<J> {
 
 /// What the whole map phase produced.
 pub(super) struct Mapped<J: Reduce> {
-    /// For each shuffle partition, its buffers from every task, in task order.
-    pub(super) partitions: Vec<Vec<Pairs<J>>>,
+    /// For each shuffle partition, its sorted runs from every task, in task order (and, within
+    /// a task, in emit order).
+    pub(super) partitions: Vec<Vec<Run<J::Key, J::Value>>>,
     pub(super) counters: Counters,
     /// The first failures in task order.
     pub(super) failures: Vec<FailureRecord>,
@@ -58,82 +51,115 @@ pub(super) struct Mapped<J: Reduce> {
     pub(super) entities_read: u64,
     pub(super) pairs_emitted: u64,
     pub(super) writes_committed: u64,
+    /// Bytes written to spill files.
+    pub(super) spilled_bytes: u64,
+    /// Pairs in all runs, after combining.
+    pub(super) pairs_shuffled: u64,
 }
 
-/// Maps every task on `threads` workers.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn run<J: Job>(
-    job: &J,
-    store: &dyn Store,
-    options: &RunOptions,
-    queued_at_ms: i64,
-    tasks: Vec<MapTask>,
-    progress: &Progress,
-    threads: usize,
-    partitions: usize,
-) -> Result<Mapped<J>, StoreError> {
-    let task_count = tasks.len();
-    let (task_tx, task_rx) = crossbeam_channel::unbounded();
-    for task in tasks {
-        // The receiver lives until the end of this function, so sending cannot fail.
-        let _ = task_tx.send(task);
-    }
-    drop(task_tx);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, TaskOutput<J>)>();
-    // Set when the store fails, so the other workers stop at their next entity.
-    let abort = AtomicBool::new(false);
-    let first_error: Mutex<Option<StoreError>> = Mutex::new(None);
-    let env = MapEnv { store, dry_run: options.dry_run, queued_at_ms };
+/// What every map worker shares.
+pub(super) struct MapShared<'a> {
+    pub(super) store: &'a dyn Store,
+    pub(super) options: &'a RunOptions,
+    pub(super) queued_at_ms: i64,
+    pub(super) progress: &'a Progress,
+    pub(super) threads: usize,
+    pub(super) partitions: usize,
+    pub(super) max_memory: u64,
+    pub(super) spill_dir: &'a SpillDir,
+}
 
-    let mut outputs: Vec<Option<TaskOutput<J>>> = std::iter::repeat_with(|| None).take(task_count).collect();
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(task_count.max(1)) {
-            let task_rx = task_rx.clone();
-            let done_tx = done_tx.clone();
-            let (env, abort, first_error) = (&env, &abort, &first_error);
-            scope.spawn(move || {
-                for task in task_rx {
-                    if abort.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match map_task(job, env, &task, options, progress, abort, partitions) {
-                        Ok(output) => {
-                            let _ = done_tx.send((task.index, output));
-                        }
-                        Err(error) => {
-                            abort.store(true, Ordering::Relaxed);
-                            let mut slot = first_error.lock().unwrap_or_else(|p| p.into_inner());
-                            slot.get_or_insert(error);
-                        }
-                    }
-                }
-            });
+/// Maps every task: this thread reads, `shared.threads` workers map.
+pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) -> Result<Mapped<J>, RunError> {
+    let workers = shared.threads.max(1);
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(workers * QUEUED_BATCHES_PER_WORKER);
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, BatchOutput)>();
+    // Set when the store or a spill fails, so the reader and the workers stop.
+    let abort = AtomicBool::new(false);
+    let first_error: Mutex<Option<RunError>> = Mutex::new(None);
+    let fail = |error: RunError| {
+        abort.store(true, Ordering::Relaxed);
+        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+    };
+    let env = MapEnv { store: shared.store, dry_run: shared.options.dry_run, queued_at_ms: shared.queued_at_ms };
+    let combining = J::COMBINES && shared.options.combine;
+    let limit = budget::worker_limit(shared.max_memory, workers);
+    for task in tasks.iter().filter(|task| task.len == 0) {
+        if let Some(shard) = shared.progress.shards().get(task.index) {
+            shard.finish();
         }
+    }
+
+    let mut outputs: Vec<(usize, BatchOutput)> = Vec::new();
+    let mut runs: Vec<PlacedRun<J>> = Vec::new();
+    let (mut spilled_bytes, mut pairs_shuffled) = (0, 0);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                let batch_rx = batch_rx.clone();
+                let done_tx = done_tx.clone();
+                let (env, abort, fail) = (&env, &abort, &fail);
+                scope.spawn(move || {
+                    let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
+                    for batch in batch_rx {
+                        if abort.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        match map_batch(job, env, &batch, &tasks[batch.task], shared, abort, &mut shuffle) {
+                            Ok(output) => {
+                                let _ = done_tx.send((batch.number, output));
+                            }
+                            Err(error) => fail(error),
+                        }
+                    }
+                    shuffle.into_runs()
+                })
+            })
+            .collect();
+        // Once every worker has stopped, sending fails and the reader stops too.
+        drop(batch_rx);
         drop(done_tx);
-        for (index, output) in done_rx {
-            outputs[index] = Some(output);
+        let stop = || shared.options.cancel.is_canceled() || abort.load(Ordering::Relaxed);
+        if let Err(error) = reader::read(shared.store, tasks, &stop, &mut |batch| batch_tx.send(batch).is_ok()) {
+            fail(error.into());
+        }
+        drop(batch_tx);
+        outputs.extend(done_rx);
+        for handle in handles {
+            // Job code cannot panic here (it is caught); a panic is the engine's own bug.
+            let worker = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            runs.extend(worker.runs);
+            spilled_bytes += worker.spilled_bytes;
+            pairs_shuffled += worker.pairs;
         }
     });
     if let Some(error) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(error);
     }
+    if !shared.options.cancel.is_canceled() {
+        // Every entity was read and mapped; a shard that came out shorter than counted (the
+        // kind shrank after the plan) is done all the same.
+        shared.progress.shards().iter().for_each(super::ShardProgress::finish);
+    }
 
     let mut mapped = Mapped {
-        partitions: (0..partitions).map(|_| Vec::with_capacity(task_count)).collect(),
+        partitions: (0..shared.partitions).map(|_| Vec::new()).collect(),
         counters: Counters::default(),
         failures: Vec::new(),
         failure_count: 0,
         entities_read: 0,
         pairs_emitted: 0,
         writes_committed: 0,
+        spilled_bytes,
+        pairs_shuffled,
     };
-    // Tasks a cancel skipped have no output; everything else is gathered in task order.
-    for output in outputs.into_iter().flatten() {
-        for (partition, pairs) in mapped.partitions.iter_mut().zip(output.partitions) {
-            if !pairs.is_empty() {
-                partition.push(pairs);
-            }
-        }
+    runs.sort_unstable_by_key(|run| (run.partition, run.batch, run.seq));
+    for placed in runs {
+        mapped.partitions[placed.partition].push(placed.run);
+    }
+    // Batches a cancel skipped have no output; everything else is gathered in reading order.
+    outputs.sort_unstable_by_key(|(number, _)| *number);
+    for (_, output) in outputs {
         mapped.counters.merge(&output.counters);
         let room = MAX_REPORTED_FAILURES.saturating_sub(mapped.failures.len());
         mapped.failures.extend(output.failures.into_iter().take(room));
@@ -145,35 +171,25 @@ pub(super) fn run<J: Job>(
     Ok(mapped)
 }
 
-/// Maps one shard: scan, decode, map, partition; commit writes in batches.
-fn map_task<J: Job>(
+/// Maps one batch: decode, map, hand the pairs to the worker's shuffle; commit writes in
+/// batches of `write_batch_size` (and what is left at the end of the batch).
+fn map_batch<J: Job>(
     job: &J,
     env: &MapEnv<'_>,
+    batch: &Batch,
     task: &MapTask,
-    options: &RunOptions,
-    progress: &Progress,
+    shared: &MapShared<'_>,
     abort: &AtomicBool,
-    partitions: usize,
-) -> Result<TaskOutput<J>, StoreError> {
-    let shard_progress = progress.shards().get(task.index);
-    let mut output = TaskOutput::<J> {
-        partitions: (0..partitions).map(|_| Vec::new()).collect(),
-        counters: Counters::default(),
-        failures: Vec::new(),
-        failure_count: 0,
-        entities_read: 0,
-        pairs_emitted: 0,
-        writes_committed: 0,
-    };
-    let combining = J::COMBINES && options.combine;
-    // Per partition, the buffer length at which to combine next.
-    let mut combine_at = vec![combine::MIN_COMBINE_LEN; partitions];
-    let mut staged: Pairs<J> = Vec::new();
+    shuffle: &mut WorkerShuffle<'_, J>,
+) -> Result<BatchOutput, RunError> {
+    let options = shared.options;
+    let mut output = BatchOutput::default();
+    shuffle.start_batch(batch.number);
+    let mut staged: Vec<(J::Key, J::Value)> = Vec::new();
     let mut writes = WriteBatch::new();
-    let mut store_error = None;
-    env.store.scan(task.kind, &task.split.range, &mut |id, bytes| {
+    for (id, bytes) in batch.entities() {
         if options.cancel.is_canceled() || abort.load(Ordering::Relaxed) {
-            return ControlFlow::Break(());
+            break;
         }
         output.entities_read += 1;
         let writes_before = writes.len();
@@ -184,26 +200,17 @@ fn map_task<J: Job>(
             Ok(Err(failure)) => Some(failure.message().to_owned()),
             Err(panic_message) => Some(panic_message),
         };
-        let mut emitted = staged.len() as u64;
-        let failed = message.is_some();
         match message {
             None => {
-                output.pairs_emitted += emitted;
+                output.pairs_emitted += staged.len() as u64;
                 for (key, value) in staged.drain(..) {
-                    let partition = partition_of(&key, partitions);
-                    let buffer = &mut output.partitions[partition];
-                    buffer.push((key, value));
-                    if combining && buffer.len() >= combine_at[partition] {
-                        let failures = combine::sort_and_combine(job, buffer, true);
-                        combine_at[partition] = (2 * buffer.len()).max(combine::MIN_COMBINE_LEN);
-                        output.record_key_failures(failures);
-                    }
+                    shuffle.push(key, value);
                 }
+                shuffle.spill_if_over_budget()?;
             }
             Some(message) => {
                 // A failed entity contributes nothing: neither its pairs nor its writes.
                 staged.clear();
-                emitted = 0;
                 writes.truncate(writes_before);
                 output.failure_count += 1;
                 if output.failures.len() < MAX_REPORTED_FAILURES {
@@ -214,41 +221,25 @@ fn map_task<J: Job>(
                 }
             }
         }
-        if let Some(shard) = shard_progress {
-            shard.record(emitted, failed);
-            if output.entities_read.is_multiple_of(COUNTER_PUBLISH_INTERVAL) {
-                shard.publish_counters(&output.counters);
-            }
-        }
         if writes.len() >= options.write_batch_size {
-            match env.store.apply(&writes) {
-                Ok(()) => output.writes_committed += writes.len() as u64,
-                Err(error) => {
-                    store_error = Some(error);
-                    return ControlFlow::Break(());
-                }
-            }
+            env.store.apply(&writes)?;
+            output.writes_committed += writes.len() as u64;
             writes.clear();
         }
-        ControlFlow::Continue(())
-    })?;
-    if let Some(error) = store_error {
-        return Err(error);
     }
     if !writes.is_empty() {
         env.store.apply(&writes)?;
         output.writes_committed += writes.len() as u64;
     }
     // Sorted here, on the worker, so reduce only merges.
-    for partition in 0..output.partitions.len() {
-        let failures = combine::sort_and_combine(job, &mut output.partitions[partition], combining);
-        output.record_key_failures(failures);
-    }
-    if let Some(shard) = shard_progress {
-        shard.publish_counters(&output.counters);
-        if !options.cancel.is_canceled() {
+    shuffle.finish_batch();
+    if let Some(shard) = shared.progress.shards().get(task.index) {
+        shard.record_batch(output.entities_read, output.pairs_emitted, output.failure_count);
+        shard.add_counters(&output.counters);
+        if shard.read() >= task.len && !options.cancel.is_canceled() {
             shard.finish();
         }
     }
+    output.record_key_failures(shuffle.take_key_failures());
     Ok(output)
 }

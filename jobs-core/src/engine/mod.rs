@@ -1,18 +1,24 @@
 //! The local engine: map, shuffle and reduce in parallel on one machine.
 //!
-//! 1. **Plan**: each listed model's kind is split into `shards` id ranges ([`Store::split`]);
+//! 1. **Plan** (`reader.rs`): each listed model's kind is cut into `shards` runs of
+//!    consecutive ids, of sizes differing by at most one, from its count ([`Store::count`]);
 //!    a task is one (model, shard), numbered in model order, then id order.
-//! 2. **Map** (`map_phase.rs`): worker threads take tasks from a crossbeam channel, scan their
-//!    range, decode and map each entity, and hash-partition the emitted pairs into per-task
-//!    buffers, which the worker sorts stably by key when its task is done (so sorting runs on
-//!    every core). Writes are committed in atomic batches.
-//! 3. **Reduce** (`reduce_phase.rs`): each partition merges its sorted buffers, taken in task
-//!    order, a key group at a time (`group_merge.rs`), so a key's values stay in task order,
-//!    then emit order; it reduces key by key; partitions run in parallel and their outputs are
-//!    merged by key.
+//! 2. **Map** (`map_phase.rs`): the calling thread reads each kind once, in id order, and
+//!    hands batches of stored bytes (never straddling two tasks) to worker threads through a
+//!    bounded crossbeam channel. The workers decode and map each entity, and group the emitted
+//!    pairs by partition and key (`partition_buffer.rs`, `worker_shuffle.rs`), sorting each
+//!    batch's groups when it is done (so sorting runs on every core). Writes are committed in
+//!    atomic batches.
+//! 3. **Bounded memory** (`budget.rs`, `spill.rs`): each worker holds at most its share of
+//!    [`RunOptions::max_memory`]; past it, it writes what it holds, sorted, to a spill file in a
+//!    temporary directory that lives as long as the run.
+//! 4. **Reduce** (`reduce_phase.rs`): each partition merges its sorted runs, in memory or
+//!    spilled, taken in reading order, a key group at a time (`group_merge.rs`), so a key's values
+//!    stay in task order, then emit order, and stream to `reduce` without being gathered;
+//!    partitions run in parallel and their outputs are merged by key.
 //!
-//! Because task order is model order then id order, and every stage keeps it, a job's output
-//! is byte-identical whatever the shard or thread count.
+//! Because reading order is model order then id order, and every stage keeps it, a job's
+//! output is byte-identical whatever the shard count, thread count or memory budget.
 //!
 //! ```
 //! use jobs_core::prelude::*;
@@ -53,21 +59,29 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod budget;
 mod cancel;
 mod combine;
 mod group_merge;
 mod map_phase;
 pub(crate) mod panic;
+mod partition_buffer;
 mod progress;
+mod reader;
 mod reduce_phase;
+mod spill;
+mod worker_shuffle;
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use self::budget::default_max_memory;
 pub use self::cancel::CancelToken;
 pub use self::progress::{Phase, Progress, ShardProgress};
+pub use self::spill::SpillError;
 
 use crate::context::Counters;
 use crate::job::Job;
@@ -115,6 +129,14 @@ pub struct RunOptions {
     /// local engine (through [`JobDescriptor::run`](crate::JobDescriptor::run)).
     #[cfg(feature = "timely")]
     pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// The most memory, in bytes, the shuffle may hold; past it, sorted runs are spilled to
+    /// temporary files and merged back for reduce, with the same output. `None` is
+    /// [`default_max_memory`] (a quarter of the machine's RAM).
+    pub max_memory: Option<u64>,
+    /// Where the run's temporary directory of spill files is made (only if it spills); `None`
+    /// is `JOBS_TMPDIR` when set, else [`std::env::temp_dir`]. The directory is removed when
+    /// the run ends, however it ends.
+    pub spill_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -131,6 +153,8 @@ impl Default for RunOptions {
             max_failures: None,
             #[cfg(feature = "timely")]
             cluster: None,
+            max_memory: None,
+            spill_dir: None,
         }
     }
 }
@@ -164,6 +188,14 @@ pub struct RunReport {
     /// after its cluster failed (`--retries`).
     #[serde(default)]
     pub attempts: u32,
+    /// Bytes of sorted runs the shuffle wrote to temporary files because it outgrew
+    /// [`RunOptions::max_memory`]; 0 when it fit in memory.
+    #[serde(default)]
+    pub spilled_bytes: u64,
+    /// Pairs the shuffle carried to reduce: `stats.pairs_emitted` less what map-side
+    /// combining folded away.
+    #[serde(default)]
+    pub pairs_shuffled: u64,
 }
 
 impl RunReport {
@@ -249,6 +281,9 @@ pub enum RunError {
     #[cfg(feature = "timely")]
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// The shuffle's temporary files could not be written or read back; the run stopped.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
 }
 
 /// Runs `job` over `store` on this machine and returns its report.
@@ -257,7 +292,8 @@ pub enum RunError {
 /// report and the run goes on. A canceled run returns `Ok` with `canceled` set.
 ///
 /// # Errors
-/// The shard count is out of range, or the store could not be read or written.
+/// The shard count is out of range, the store could not be read or written, or the shuffle's
+/// temporary files could not be written or read.
 pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<RunReport, RunError> {
     let started = std::time::Instant::now();
     let shards = options.shards.unwrap_or(J::DEFAULT_SHARDS);
@@ -268,20 +304,25 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let progress = options.progress.clone().unwrap_or_default();
     progress.set_phase(Phase::Planning);
 
-    let mut tasks = Vec::with_capacity(J::MODELS.len() * shards);
-    for (model, kind) in J::MODELS.iter().enumerate() {
-        for split in store.split(kind, shards)? {
-            tasks.push(map_phase::MapTask { index: tasks.len(), model, kind, split });
-        }
-    }
-    progress.plan(
-        tasks.iter().map(|t: &map_phase::MapTask| ShardProgress::new(t.kind, t.split.index, t.split.len)).collect(),
-    );
+    let tasks = reader::plan(store, J::MODELS, shards)?;
+    progress.plan(tasks.iter().map(|t| ShardProgress::new(t.kind, t.shard, t.len)).collect());
     tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
 
-    let queued_at_ms = options.queued_at_ms.unwrap_or_else(now_ms);
-    let partitions = partitions_for(threads);
-    let mapped = map_phase::run(job, store, options, queued_at_ms, tasks, &progress, threads, partitions)?;
+    // Declared before everything holding its files, so it is dropped (and deleted) last,
+    // also when a panic unwinds through here.
+    let spill_dir = spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent));
+    let max_memory = options.max_memory.unwrap_or_else(default_max_memory);
+    let shared = map_phase::MapShared {
+        store,
+        options,
+        queued_at_ms: options.queued_at_ms.unwrap_or_else(now_ms),
+        progress: &progress,
+        threads,
+        partitions: partitions_for(threads),
+        max_memory,
+        spill_dir: &spill_dir,
+    };
+    let mapped = map_phase::run(job, &shared, &tasks)?;
 
     let max_failures = options.max_failures.unwrap_or(J::MAX_FAILURES);
     let mut report =
@@ -290,14 +331,18 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     report.stats.entities_read = mapped.entities_read;
     report.stats.pairs_emitted = mapped.pairs_emitted;
     report.stats.writes_committed = mapped.writes_committed;
+    report.spilled_bytes = mapped.spilled_bytes;
+    report.pairs_shuffled = mapped.pairs_shuffled;
     let mut failures = mapped.failures;
     let mut failure_count = mapped.failure_count;
 
     if options.cancel.is_canceled() {
         report.canceled = true;
+        drop(mapped.partitions);
     } else {
         progress.set_phase(Phase::Reduce);
-        let reduced = reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads);
+        let reduced =
+            reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads, max_memory, &spill_dir)?;
         report.canceled = options.cancel.is_canceled();
         report.stats.keys_reduced = reduced.keys_reduced;
         failure_count += reduced.failure_count;
@@ -309,6 +354,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     failures.truncate(MAX_REPORTED_FAILURES);
     report.failures = failures;
     report.stats.failures = failure_count;
+    spill_dir.close();
     report.elapsed = started.elapsed();
     progress.set_phase(Phase::Done);
     Ok(report)
@@ -329,11 +375,17 @@ fn partitions_for(threads: usize) -> usize {
     threads * 4
 }
 
-/// The shuffle partition of `key`: a fast hash mapped onto `0..partitions`.
+/// The hash of a shuffle key: it picks the key's partition and finds the key in its buffer.
 #[inline]
-fn partition_of<K: Hash>(key: &K, partitions: usize) -> usize {
+fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
     let mut hasher = rustc_hash::FxHasher::default();
     key.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// The shuffle partition of a key of hash `hash`, in `0..partitions`.
+#[inline]
+fn partition_of(hash: u64, partitions: usize) -> usize {
     // Multiply-shift maps the hash's well-mixed high bits onto the range without a division.
-    ((u128::from(hasher.finish()) * partitions as u128) >> 64) as usize
+    ((u128::from(hash) * partitions as u128) >> 64) as usize
 }

@@ -74,8 +74,8 @@ impl ShardProgress {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// The job's own counters for this shard, as of the last snapshot (taken every 1024
-    /// entities and when the shard finishes).
+    /// The job's own counters for this shard, as of the last snapshot (added after every batch
+    /// of entities).
     pub fn counters(&self) -> Counters {
         self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -85,21 +85,24 @@ impl ShardProgress {
         self.done.load(Ordering::Relaxed)
     }
 
-    /// Records one entity read, with the pairs it emitted (none if it failed).
+    /// Records `read` entities read, with the pairs they emitted and how many failed: what a
+    /// map worker gathered over a few entities, so that two workers do not bounce the cache
+    /// line of neighbouring shards' counters between their cores on every entity.
     #[inline]
-    pub(crate) fn record(&self, emitted: u64, failed: bool) {
-        self.read.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn record_batch(&self, read: u64, emitted: u64, failed: u64) {
+        self.read.fetch_add(read, Ordering::Relaxed);
         if emitted > 0 {
             self.emitted.fetch_add(emitted, Ordering::Relaxed);
         }
-        if failed {
-            self.failed.fetch_add(1, Ordering::Relaxed);
+        if failed > 0 {
+            self.failed.fetch_add(failed, Ordering::Relaxed);
         }
     }
 
-    pub(crate) fn publish_counters(&self, counters: &Counters) {
+    /// Adds a batch's counters to the shard's.
+    pub(crate) fn add_counters(&self, counters: &Counters) {
         if !counters.is_empty() {
-            *self.counters.lock().unwrap_or_else(|p| p.into_inner()) = counters.clone();
+            self.counters.lock().unwrap_or_else(|p| p.into_inner()).merge(counters);
         }
     }
 
@@ -114,7 +117,7 @@ impl ShardProgress {
         self.read.fetch_add(read, Ordering::Relaxed);
         self.emitted.fetch_add(emitted, Ordering::Relaxed);
         self.failed.fetch_add(failed, Ordering::Relaxed);
-        self.publish_counters(counters);
+        self.add_counters(counters);
         if done {
             self.finish();
         }

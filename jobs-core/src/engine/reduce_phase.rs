@@ -1,5 +1,5 @@
-//! The reduce phase: merge each partition's sorted runs into key groups, reduce key by key,
-//! merge the partitions' lines by key.
+//! The reduce phase: merge each partition's sorted runs (in memory or spilled) into key
+//! groups, reduce key by key, merge the partitions' lines by key.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -7,10 +7,12 @@ use std::sync::Mutex;
 
 use crate::job::{Job, Output, Reduce, Values};
 
-use super::group_merge::GroupMerge;
-use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, panic};
+use super::group_merge::{GroupMerge, Run};
+use super::spill::{SpillDir, SpillError, SpillWriter};
+use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, budget, panic};
 
-type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
+type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
+type PartitionResult<J> = Result<PartitionOutput<J>, SpillError>;
 
 /// What one partition produced: lines per key, in key order.
 struct PartitionOutput<J: Reduce> {
@@ -28,60 +30,111 @@ pub(super) struct Reduced {
     pub(super) keys_reduced: u64,
 }
 
-/// Reduces every partition on `threads` workers and merges their lines in key order.
+/// Reduces every partition on `threads` workers and merges their lines in key order; spilled
+/// runs are read back within the reduce half of `max_memory`.
+///
+/// # Errors
+/// A spilled run could not be read back.
 pub(super) fn run<J: Job>(
     job: &J,
-    partitions: Vec<Vec<Pairs<J>>>,
+    partitions: Vec<Runs<J>>,
     cancel: &CancelToken,
     progress: &Progress,
     threads: usize,
-) -> Reduced {
+    max_memory: u64,
+    spill_dir: &SpillDir,
+) -> Result<Reduced, SpillError> {
     let count = partitions.len();
+    let together = threads.min(count.max(1));
+    let fan_in = budget::merge_fan_in(max_memory, together);
+    let most_spilled = partitions.iter().map(|runs| spilled(runs)).max().unwrap_or(0).min(fan_in);
+    let read_buffer = budget::read_buffer_len(max_memory, most_spilled, together);
     let (work_tx, work_rx) = crossbeam_channel::unbounded();
     for (index, buffers) in partitions.into_iter().enumerate() {
         let _ = work_tx.send((index, buffers));
     }
     drop(work_tx);
-    let results: Mutex<Vec<Option<PartitionOutput<J>>>> =
+    let results: Mutex<Vec<Option<PartitionResult<J>>>> =
         Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
     std::thread::scope(|scope| {
         for _ in 0..threads.min(count.max(1)) {
             let work_rx = work_rx.clone();
             let results = &results;
             scope.spawn(move || {
-                for (index, buffers) in work_rx {
-                    let output = reduce_partition(job, buffers, cancel, progress);
+                for (index, runs) in work_rx {
+                    let output = merge_down(runs, fan_in, read_buffer, spill_dir)
+                        .and_then(|runs| reduce_partition(job, runs, read_buffer, cancel, progress));
                     results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(output);
                 }
             });
         }
     });
-    let outputs: Vec<PartitionOutput<J>> =
-        results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten().collect();
-    merge(outputs)
+    let mut outputs = Vec::with_capacity(count);
+    for output in results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten() {
+        outputs.push(output?);
+    }
+    Ok(merge(outputs))
+}
+
+/// How many of `runs` are spilled.
+fn spilled<K, V>(runs: &[Run<K, V>]) -> usize {
+    runs.iter().filter(|run| matches!(run, Run::Spilled(_))).count()
+}
+
+/// Merges consecutive runs, `fan_in` at a time, into spilled runs until no more than `fan_in`
+/// are spilled. Merging consecutive runs keeps their order, so the final merge gives the same
+/// groups, in the same order, as merging them all at once.
+fn merge_down<K, V>(
+    mut runs: Vec<Run<K, V>>,
+    fan_in: usize,
+    read_buffer: usize,
+    dir: &SpillDir,
+) -> Result<Vec<Run<K, V>>, SpillError>
+where
+    K: Ord + serde::Serialize + serde::de::DeserializeOwned,
+    V: serde::Serialize + serde::de::DeserializeOwned,
+{
+    while spilled(&runs) > fan_in {
+        let mut merged = Vec::with_capacity(runs.len().div_ceil(fan_in));
+        let mut rest = runs.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<Run<K, V>> = rest.by_ref().take(fan_in).collect();
+            if chunk.len() == 1 {
+                merged.extend(chunk);
+                continue;
+            }
+            let mut merge = GroupMerge::new(chunk, read_buffer)?;
+            let mut writer = SpillWriter::create(dir)?;
+            let start = writer.start_section();
+            while let Some((key, len)) = merge.next_group()? {
+                writer.write_group::<K, V>(&key, len, merge.values())?;
+            }
+            writer.end_section(start);
+            merged.extend(writer.finish()?.into_iter().map(Run::Spilled));
+        }
+        runs = merged;
+    }
+    Ok(runs)
 }
 
 fn reduce_partition<J: Job>(
     job: &J,
-    runs: Vec<Pairs<J>>,
+    runs: Runs<J>,
+    read_buffer: usize,
     cancel: &CancelToken,
     progress: &Progress,
-) -> PartitionOutput<J> {
-    let mut groups = GroupMerge::new(runs);
+) -> Result<PartitionOutput<J>, SpillError> {
+    let mut groups = GroupMerge::new(runs, read_buffer)?;
     let mut result =
         PartitionOutput::<J> { lines: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
     let mut out = Output::new();
-    // One buffer for every key's values, so a key costs no allocation of its own.
-    let mut buffer: Vec<J::Value> = Vec::new();
     while !cancel.is_canceled() {
-        let Some(key) = groups.next_group(&mut buffer) else { break };
+        let Some((key, len)) = groups.next_group()? else { break };
         let ordering_key = key.clone();
-        let len = buffer.len();
-        let mut values = buffer.drain(..);
+        let mut values = groups.values();
         let Some(first) = values.next() else { continue };
+        // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
         let outcome = panic::catch(|| job.reduce(key, Values::new(first, &mut values, len - 1), &mut out));
-        // Whatever reduce left unread of this key is dropped here, panicking or not.
-        drop(values);
         let message = match outcome {
             Ok(Ok(())) => None,
             Ok(Err(failure)) => Some(failure.message().to_owned()),
@@ -107,7 +160,7 @@ fn reduce_partition<J: Job>(
         }
     }
     progress.add_keys_reduced(result.keys_reduced);
-    result
+    Ok(result)
 }
 
 /// Merges the partitions' key-sorted lines (keys are disjoint across partitions) into one
@@ -165,5 +218,56 @@ impl<K: Ord> PartialOrd for Head<K> {
 impl<K: Ord> Ord for Head<K> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key.cmp(&other.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::group_merge::{GroupMerge, Run};
+    use super::super::partition_buffer::GroupedRun;
+    use super::super::spill::{SpillDir, SpillWriter};
+    use super::{merge_down, spilled};
+
+    /// 40 runs, every third in memory, the rest spilled, over a few repeating keys.
+    fn runs(dir: &SpillDir) -> Vec<Run<u32, String>> {
+        (0..40u32)
+            .map(|run| {
+                let pairs: Vec<(u32, String)> =
+                    (0..run % 7).map(|i| ((run * 3 + i) % 5, format!("{run}.{i}"))).collect();
+                let mut pairs = pairs;
+                pairs.sort_by_key(|(key, _)| *key);
+                let grouped = GroupedRun::from_sorted_pairs(pairs);
+                if run % 3 == 0 {
+                    Run::Memory(grouped)
+                } else {
+                    let mut writer = SpillWriter::create(dir).unwrap();
+                    writer.write_section(&grouped).unwrap();
+                    Run::Spilled(writer.finish().unwrap().remove(0))
+                }
+            })
+            .collect()
+    }
+
+    fn groups(runs: Vec<Run<u32, String>>) -> Vec<(u32, usize, Vec<String>)> {
+        let mut merge = GroupMerge::new(runs, 64).unwrap();
+        let mut out = Vec::new();
+        while let Some((key, len)) = merge.next_group().unwrap() {
+            out.push((key, len, merge.values().collect()));
+        }
+        out
+    }
+
+    #[test]
+    fn merging_down_to_the_fan_in_keeps_every_group_and_its_order() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(temp.path().to_owned());
+        let expected = groups(runs(&dir));
+        for fan_in in [2, 3, 8] {
+            let merged = merge_down(runs(&dir), fan_in, 64, &dir).unwrap();
+            assert!(spilled(&merged) <= fan_in, "fan-in {fan_in}");
+            assert_eq!(groups(merged), expected, "fan-in {fan_in}");
+        }
+        let untouched = merge_down(runs(&dir), 64, 64, &dir).unwrap();
+        assert_eq!(untouched.len(), 40);
     }
 }

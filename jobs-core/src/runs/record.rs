@@ -105,6 +105,10 @@ pub struct RunRecord {
     /// again after its cluster failed (`--retries`); 0 until it has finished.
     #[serde(default)]
     pub attempts: u32,
+    /// The shuffle's memory budget in bytes ([`RunOptions::max_memory`](crate::RunOptions::max_memory));
+    /// the engine's default when `None`.
+    #[serde(default)]
+    pub max_memory: Option<u64>,
 }
 
 /// The progress of a run, as saved in its record.
@@ -201,6 +205,7 @@ impl RunRecord {
             cancel_requested_ms: None,
             pid: None,
             attempts: 0,
+            max_memory: None,
         }
     }
 

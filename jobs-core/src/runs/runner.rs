@@ -51,6 +51,10 @@ pub struct RunRequest {
     /// Refuse ([`RunsError::AlreadyActive`]) if the job already has a run queued or started,
     /// instead of going ahead and reporting it in [`Queued::already_active`].
     pub exclusive: bool,
+    /// The most memory, in bytes, the shuffle may hold before it spills to disk; the engine's
+    /// default (a quarter of RAM) when `None`. Kept in the run's record, so a detached run
+    /// uses it too.
+    pub max_memory: Option<u64>,
 }
 
 impl RunRequest {
@@ -138,6 +142,7 @@ fn enqueue(log: &dyn RunLog, request: &RunRequest, claim: bool) -> Result<(Queue
     let mut record =
         RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, engine::now_ms());
     record.max_failures = request.max_failures.unwrap_or(job.max_failures());
+    record.max_memory = request.max_memory;
     record.transition(Status::Queued)?;
     // A fresh id: nobody else can hold it.
     let claim = if claim { log.claim_run(record.id())? } else { None };
@@ -325,6 +330,7 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         max_failures: Some(record.max_failures),
         #[cfg(feature = "timely")]
         cluster: options.cluster.clone(),
+        max_memory: record.max_memory,
         ..RunOptions::default()
     };
     let store: &dyn Store = log;

@@ -6,6 +6,9 @@
 //! * [`parallel`]: the ids are cut into contiguous chunks (a keys-only pass picks the
 //!   boundaries), threads pull chunks off a shared counter, and the per-chunk groups are
 //!   concatenated in chunk order, so each interaction's states stay in id order.
+//! * [`pipelined`]: one reader walks the table once, copying batches of stored bytes to
+//!   decoding threads, whose per-batch groups are concatenated in batch order: no second pass
+//!   over the table to find chunk boundaries. The engine reads the same way.
 
 use std::ops::Bound;
 use std::path::Path;
@@ -24,6 +27,8 @@ const CHUNKS_PER_THREAD: usize = 8;
 
 /// Interaction id to "<exp_id> <state_name>" values, in id order.
 type Groups = FxHashMap<String, Vec<String>>;
+/// Groups of numbered chunks or batches, to be concatenated in number order.
+type Numbered = Vec<(usize, Groups)>;
 
 /// Opens the store file the way `RedbStore` does (its lock protocol must match).
 pub fn open(path: &Path) -> Result<Database> {
@@ -90,6 +95,80 @@ pub fn parallel(db: &Database, threads: usize) -> Result<Vec<String>> {
         chunks.extend(result?);
     }
     chunks.sort_unstable_by_key(|(chunk, _)| *chunk);
+    render(concatenate(chunks))
+}
+
+/// Entities per batch in [`pipelined`].
+const BATCH: usize = 256;
+
+/// Stored bytes of consecutive entities: `bytes[ends[i - 1]..ends[i]]` is the i-th.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// The audit with one reading thread and `threads` decoding threads.
+pub fn pipelined(db: &Database, threads: usize) -> Result<Vec<String>> {
+    let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Batch)>(threads * 4);
+    let batch_rx = std::sync::Mutex::new(batch_rx);
+    let (read, decoded): (Result<()>, Vec<Result<Numbered>>) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let batch_rx = &batch_rx;
+                scope.spawn(move || -> Result<Numbered> {
+                    let mut done = Vec::new();
+                    loop {
+                        let next = batch_rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+                        let Ok((number, batch)) = next else { break };
+                        let mut groups = Groups::default();
+                        let mut start = 0;
+                        for &end in &batch.ends {
+                            audit(&batch.bytes[start..end], &mut groups)?;
+                            start = end;
+                        }
+                        done.push((number, groups));
+                    }
+                    Ok(done)
+                })
+            })
+            .collect();
+        let read = (|| -> Result<()> {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(EXPLORATIONS)?;
+            let mut batch = Batch::default();
+            let mut number = 0;
+            for row in table.iter()? {
+                let (_, value) = row?;
+                batch.bytes.extend_from_slice(value.value());
+                batch.ends.push(batch.bytes.len());
+                if batch.ends.len() == BATCH {
+                    // A send fails only if every worker has stopped, on an error it returns.
+                    if batch_tx.send((number, std::mem::take(&mut batch))).is_err() {
+                        return Ok(());
+                    }
+                    number += 1;
+                }
+            }
+            if !batch.ends.is_empty() {
+                let _ = batch_tx.send((number, batch));
+            }
+            Ok(())
+        })();
+        drop(batch_tx);
+        (read, workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect())
+    });
+    read?;
+    let mut batches = Vec::new();
+    for result in decoded {
+        batches.extend(result?);
+    }
+    batches.sort_unstable_by_key(|(number, _)| *number);
+    render(concatenate(batches))
+}
+
+/// Concatenates per-chunk groups, given in chunk order, into one.
+fn concatenate(chunks: Vec<(usize, Groups)>) -> Groups {
     let mut groups = Groups::default();
     for (_, chunk_groups) in chunks {
         for (interaction, mut states) in chunk_groups {
@@ -101,7 +180,7 @@ pub fn parallel(db: &Database, threads: usize) -> Result<Vec<String>> {
             }
         }
     }
-    render(groups)
+    groups
 }
 
 /// One contiguous id range: from `start` (inclusive, `None` = first id) to `end` (exclusive).

@@ -39,6 +39,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         dry_run: args.dry_run,
         exclusive: args.exclusive,
         max_failures: args.max_failures,
+        max_memory: args.max_memory,
     };
     #[allow(unused_mut)]
     let mut options = RunnerOptions { output_limit: args.output_limit, ..RunnerOptions::default() };
