@@ -63,6 +63,7 @@ pub(super) fn assemble<J: Job>(
         report.counters.merge(&summary.counters);
         report.stats.entities_read += summary.entities_read;
         report.stats.pairs_emitted += summary.pairs_emitted;
+        report.pairs_shuffled += summary.pairs_shipped;
         report.stats.writes_committed += summary.writes_committed;
         failure_count += summary.failure_count;
         let room = MAX_REPORTED_FAILURES.saturating_sub(failures.len());

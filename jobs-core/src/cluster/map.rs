@@ -1,11 +1,11 @@
 //! The map side: a worker maps the tasks assigned to it, partitions what they emit by the
 //! reduce worker of each key, and ships the pairs in key-sorted chunks.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::ops::ControlFlow;
 
 use crate::context::{MapContext, MapEnv};
-use crate::engine::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, panic};
+use crate::engine::{self, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, panic};
 use crate::job::{Job, Reduce};
 use crate::store::WriteBatch;
 
@@ -31,12 +31,10 @@ pub(super) struct MapDuty<'a, J: Job> {
     pub(super) stop: &'a (dyn Fn() -> bool + Sync),
 }
 
-/// The reduce worker of `key`: a fast hash mapped onto `0..workers` (multiply-shift, as the
-/// local engine maps keys onto its partitions).
+/// The reduce worker of `key`: its shuffle hash mapped onto `0..workers`, as the local engine
+/// maps keys onto its partitions.
 pub(super) fn worker_of<K: Hash>(key: &K, workers: usize) -> u32 {
-    let mut hasher = rustc_hash::FxHasher::default();
-    key.hash(&mut hasher);
-    ((u128::from(hasher.finish()) * workers as u128) >> 64) as u32
+    engine::partition_of(engine::key_hash(key), workers) as u32
 }
 
 /// One task's pairs for one reduce worker, waiting to be shipped.
@@ -151,6 +149,7 @@ impl<J: Job> MapDuty<'_, J> {
             let failures = sort_and_combine(self.job, &mut outbox.pairs, combining);
             record_key_failures(&mut summary, failures);
             if !outbox.pairs.is_empty() {
+                summary.pairs_shipped += outbox.pairs.len() as u64;
                 ship(take_shipment::<J>(outbox, worker, task_id)?);
             }
         }
@@ -181,6 +180,7 @@ impl<J: Job> MapDuty<'_, J> {
         }
         if outbox.pairs.len() >= CHUNK_PAIRS {
             sort_and_combine(self.job, &mut outbox.pairs, false);
+            summary.pairs_shipped += outbox.pairs.len() as u64;
             ship(take_shipment::<J>(outbox, worker, task)?);
             outbox.combine_at = MIN_COMBINE_LEN;
         }

@@ -51,6 +51,8 @@ pub(super) struct TaskSummary {
     pub(super) failure_count: u64,
     pub(super) entities_read: u64,
     pub(super) pairs_emitted: u64,
+    /// Pairs sent to the reducers: `pairs_emitted` less what the combiner folded away.
+    pub(super) pairs_shipped: u64,
     pub(super) writes_committed: u64,
     /// The task stopped early because the run was canceled.
     pub(super) canceled: bool,

@@ -92,7 +92,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
 
     let mut outputs: Vec<(usize, BatchOutput)> = Vec::new();
     let mut runs: Vec<PlacedRun<J>> = Vec::new();
-    let (mut spilled_bytes, mut pairs_shuffled) = (0, 0);
+    let (mut spilled_bytes, mut pairs_shuffled, mut final_writes) = (0, 0, 0);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -101,18 +101,26 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                 let (env, abort, fail) = (&env, &abort, &fail);
                 scope.spawn(move || {
                     let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
+                    // Writes gather across batches, so a migration commits `write_batch_size`
+                    // writes at a time whatever the reader's batch size.
+                    let mut writes = PendingWrites::default();
                     for batch in batch_rx {
                         if abort.load(Ordering::Relaxed) {
                             break;
                         }
-                        match map_batch(job, env, &batch, &tasks[batch.task], shared, abort, &mut shuffle) {
+                        match map_batch(job, env, &batch, &tasks[batch.task], shared, abort, &mut shuffle, &mut writes)
+                        {
                             Ok(output) => {
                                 let _ = done_tx.send((batch.number, output));
                             }
                             Err(error) => fail(error),
                         }
                     }
-                    shuffle.into_runs()
+                    // What is left belongs to entities mapped completely: commit it, also on cancel.
+                    if let Err(error) = writes.commit(env) {
+                        fail(error);
+                    }
+                    (shuffle.into_runs(), writes.committed)
                 })
             })
             .collect();
@@ -127,7 +135,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
         outputs.extend(done_rx);
         for handle in handles {
             // Job code cannot panic here (it is caught); a panic is the engine's own bug.
-            let worker = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            let (worker, writes_committed) = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            final_writes += writes_committed;
             runs.extend(worker.runs);
             spilled_bytes += worker.spilled_bytes;
             pairs_shuffled += worker.pairs;
@@ -149,7 +158,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
         failure_count: 0,
         entities_read: 0,
         pairs_emitted: 0,
-        writes_committed: 0,
+        writes_committed: final_writes,
         spilled_bytes,
         pairs_shuffled,
     };
@@ -171,8 +180,28 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     Ok(mapped)
 }
 
-/// Maps one batch: decode, map, hand the pairs to the worker's shuffle; commit writes in
-/// batches of `write_batch_size` (and what is left at the end of the batch).
+/// A map worker's writes not yet committed, and how many it committed.
+#[derive(Default)]
+struct PendingWrites {
+    batch: WriteBatch,
+    committed: u64,
+}
+
+impl PendingWrites {
+    /// Commits the pending writes as one atomic batch.
+    fn commit(&mut self, env: &MapEnv<'_>) -> Result<(), RunError> {
+        if !self.batch.is_empty() {
+            env.store.apply(&self.batch)?;
+            self.committed += self.batch.len() as u64;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+}
+
+/// Maps one batch: decode, map, hand the pairs to the worker's shuffle; commit writes each
+/// time `write_batch_size` of them have gathered (the rest wait for the worker's next batch).
+#[allow(clippy::too_many_arguments)]
 fn map_batch<J: Job>(
     job: &J,
     env: &MapEnv<'_>,
@@ -181,19 +210,20 @@ fn map_batch<J: Job>(
     shared: &MapShared<'_>,
     abort: &AtomicBool,
     shuffle: &mut WorkerShuffle<'_, J>,
+    pending: &mut PendingWrites,
 ) -> Result<BatchOutput, RunError> {
     let options = shared.options;
     let mut output = BatchOutput::default();
     shuffle.start_batch(batch.number);
     let mut staged: Vec<(J::Key, J::Value)> = Vec::new();
-    let mut writes = WriteBatch::new();
+    let writes = &mut pending.batch;
     for (id, bytes) in batch.entities() {
         if options.cancel.is_canceled() || abort.load(Ordering::Relaxed) {
             break;
         }
         output.entities_read += 1;
         let writes_before = writes.len();
-        let mut ctx = MapContext::<J> { staged: &mut staged, counters: &mut output.counters, writes: &mut writes, env };
+        let mut ctx = MapContext::<J> { staged: &mut staged, counters: &mut output.counters, writes, env };
         let result = panic::catch(|| job.map_stored(task.model, bytes, &mut ctx));
         let message = match result {
             Ok(Ok(())) => None,
@@ -222,14 +252,10 @@ fn map_batch<J: Job>(
             }
         }
         if writes.len() >= options.write_batch_size {
-            env.store.apply(&writes)?;
+            env.store.apply(writes)?;
             output.writes_committed += writes.len() as u64;
             writes.clear();
         }
-    }
-    if !writes.is_empty() {
-        env.store.apply(&writes)?;
-        output.writes_committed += writes.len() as u64;
     }
     // Sorted here, on the worker, so reduce only merges.
     shuffle.finish_batch();

@@ -375,9 +375,10 @@ fn partitions_for(threads: usize) -> usize {
     threads * 4
 }
 
-/// The hash of a shuffle key: it picks the key's partition and finds the key in its buffer.
+/// The hash of a shuffle key: it picks the key's partition and finds the key in its buffer
+/// (and, in the timely engine, the worker that reduces it).
 #[inline]
-fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
+pub(crate) fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
     let mut hasher = rustc_hash::FxHasher::default();
     key.hash(&mut hasher);
     hasher.finish()
@@ -385,7 +386,7 @@ fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
 
 /// The shuffle partition of a key of hash `hash`, in `0..partitions`.
 #[inline]
-fn partition_of(hash: u64, partitions: usize) -> usize {
+pub(crate) fn partition_of(hash: u64, partitions: usize) -> usize {
     // Multiply-shift maps the hash's well-mixed high bits onto the range without a division.
     ((u128::from(hash) * partitions as u128) >> 64) as usize
 }
