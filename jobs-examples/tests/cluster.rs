@@ -1,7 +1,8 @@
 //! `jobs run --engine timely` across real processes on 127.0.0.1, over a redb file and over
 //! PostgreSQL: every example job gives the local engine's output (over redb, on the same
-//! data) on 2 and 3 processes, a killed process fails the run within seconds and a retry
-//! completes it, cancel reaches every process, and bad cluster flags are usage errors.
+//! data) on 2 and 3 processes, a killed process fails the run within seconds (a killed
+//! process 0 leaves it `interrupted`) and a retry completes it, cancel reaches every process,
+//! and bad cluster flags are usage errors.
 //!
 //! The PostgreSQL tests work in a schema of their own on the server named by
 //! `JOBS_TEST_POSTGRES_URL` (`.ci/postgres` starts one); without a reachable server they are
@@ -159,10 +160,13 @@ impl Cluster {
 }
 
 /// A redb store seeded as `cluster` was, with the same `jobs seed` arguments, for the local
-/// engine's reference output; checks that both hold the same models.
-fn redb_reference(cluster: &Cluster, explorations: &str) -> Cluster {
+/// engine's reference output. With `check`, asserts that both hold the same models (the
+/// seed is deterministic, so the small stores prove it for the large ones).
+fn redb_reference(cluster: &Cluster, explorations: &str, check: bool) -> Cluster {
     let reference = Cluster::over_redb(explorations, 1);
-    assert!(reference.exported() == cluster.exported(), "the same `jobs seed` gave different models");
+    if check {
+        assert!(reference.exported() == cluster.exported(), "the same `jobs seed` gave different models");
+    }
     reference
 }
 
@@ -247,13 +251,12 @@ macro_rules! over_both_stores {
 
 over_both_stores!(every_example_job_on_two_and_three_processes_prints_the_local_engines_output);
 over_both_stores!(a_migration_on_a_cluster_stores_what_the_local_engine_stores);
-over_both_stores!(killing_a_process_fails_the_run_within_seconds_and_a_retry_completes);
-over_both_stores!(killing_process_0_fails_the_others_and_the_run_is_interrupted);
+over_both_stores!(killing_either_process_fails_the_run_within_seconds_and_a_retry_completes);
 over_both_stores!(a_cancel_from_another_process_stops_every_process);
 
 fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(kind: StoreKind, test: &str) {
     let Some(mut cluster) = Cluster::seeded(kind, test, "1500", 2) else { return };
-    let reference = redb_reference(&cluster, "1500");
+    let reference = redb_reference(&cluster, "1500", true);
     let jobs = job_names(&cluster);
     assert!(jobs.len() >= 7, "{jobs:?}");
     // Dry runs, so the migration job leaves the data as the next job expects it.
@@ -287,7 +290,7 @@ fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(
 
 fn a_migration_on_a_cluster_stores_what_the_local_engine_stores(kind: StoreKind, test: &str) {
     let Some(cluster) = Cluster::seeded(kind, test, "1200", 2) else { return };
-    let local = redb_reference(&cluster, "1200");
+    let local = redb_reference(&cluster, "1200", true);
     let by_local = local.jobs(&["run", "ExplorationMigrationJob"]);
     by_local.assert_code(0);
     let ran = cluster.run_all("ExplorationMigrationJob", &["--workers", "2"]);
@@ -312,13 +315,13 @@ fn start_long_run(cluster: &Cluster, extra: &[&str]) -> (Child, Child) {
     (zero, one)
 }
 
-fn killing_a_process_fails_the_run_within_seconds_and_a_retry_completes(kind: StoreKind, test: &str) {
+fn killing_either_process_fails_the_run_within_seconds_and_a_retry_completes(kind: StoreKind, test: &str) {
     let Some(cluster) = Cluster::seeded(kind, test, LONG_RUN_EXPLORATIONS, 2) else { return };
     let local = match kind {
         // The same file: no second seed of 60,000 explorations.
         StoreKind::Redb => cluster.jobs(&["run", "InteractionAuditOneOffJob"]),
         StoreKind::Postgres => {
-            redb_reference(&cluster, LONG_RUN_EXPLORATIONS).jobs(&["run", "InteractionAuditOneOffJob"])
+            redb_reference(&cluster, LONG_RUN_EXPLORATIONS, false).jobs(&["run", "InteractionAuditOneOffJob"])
         }
     };
     local.assert_code(0);
@@ -350,12 +353,10 @@ fn killing_a_process_fails_the_run_within_seconds_and_a_retry_completes(kind: St
     assert_eq!(record.attempts, 2, "process 0 records the retry");
     let status = cluster.jobs(&["status", record.id().as_str()]);
     assert!(status.out.contains("2 attempts") || status.err.contains("2 attempts"), "{}", status.out);
-}
 
-/// Process 0 holds the run's claim (a lock file, or an advisory lock on its connection to
-/// PostgreSQL): when it dies, the others stop, and the next reader records it `interrupted`.
-fn killing_process_0_fails_the_others_and_the_run_is_interrupted(kind: StoreKind, test: &str) {
-    let Some(cluster) = Cluster::seeded(kind, test, LONG_RUN_EXPLORATIONS, 2) else { return };
+    // Process 0 killed: process 1 stops with the reason. Process 0 held the run's claim (a
+    // lock file, or an advisory lock on its connection to PostgreSQL), so the next reader
+    // records the run `interrupted`.
     let (mut zero, one) = start_long_run(&cluster, &[]);
     let id = cluster.newest_run().expect("a run").id().clone();
     zero.kill().expect("process 0 is killed");
@@ -365,7 +366,7 @@ fn killing_process_0_fails_the_others_and_the_run_is_interrupted(kind: StoreKind
     assert!(killed_at.elapsed() < FAIL_STOP_WITHIN, "process 1 took {:?} to stop", killed_at.elapsed());
     ran.assert_code(1);
     assert!(ran.err.contains("lost process 0"), "{}", ran.err);
-    // The server frees a dead connection's advisory lock once it notices the drop: soon, not
+    // The server frees a dead connection's lock once it notices the drop: soon, not
     // necessarily at once.
     wait_until(FAIL_STOP_WITHIN, "the run to be recorded interrupted", || {
         cluster.newest_run().is_some_and(|r| r.status() == Status::Failed)
