@@ -253,6 +253,8 @@ over_both_stores!(every_example_job_on_two_and_three_processes_prints_the_local_
 over_both_stores!(a_migration_on_a_cluster_stores_what_the_local_engine_stores);
 over_both_stores!(killing_either_process_fails_the_run_within_seconds_and_a_retry_completes);
 over_both_stores!(a_cancel_from_another_process_stops_every_process);
+over_both_stores!(a_process_that_never_comes_fails_the_run_at_the_connect_timeout);
+over_both_stores!(a_run_canceled_while_waiting_for_its_processes_ends_canceled);
 
 fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(kind: StoreKind, test: &str) {
     let Some(mut cluster) = Cluster::seeded(kind, test, "1500", 2) else { return };
@@ -388,9 +390,8 @@ fn a_cancel_from_another_process_stops_every_process(kind: StoreKind, test: &str
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
 }
 
-#[test]
-fn a_process_that_never_comes_fails_the_run_at_the_connect_timeout() {
-    let cluster = Cluster::over_redb("100", 2);
+fn a_process_that_never_comes_fails_the_run_at_the_connect_timeout(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, "100", 2) else { return };
     let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "2"]);
     let ran = finish(alone, FAIL_STOP_WITHIN);
     ran.assert_code(1);
@@ -461,9 +462,8 @@ fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
 }
 
-#[test]
-fn a_run_canceled_while_waiting_for_its_processes_ends_canceled() {
-    let cluster = Cluster::over_redb("100", 2);
+fn a_run_canceled_while_waiting_for_its_processes_ends_canceled(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, "100", 2) else { return };
     let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "100"]);
     wait_until(PATIENCE, "the run to start", || cluster.newest_run().is_some_and(|r| r.status() == Status::Started));
     let id = cluster.newest_run().expect("a run").id().to_string();
