@@ -1,22 +1,28 @@
-//! `jobs run --engine timely` across real processes on 127.0.0.1: every example job gives the
-//! local engine's output on 2 and 3 processes, a killed process fails the run within seconds
-//! and a retry completes it, cancel reaches every process, and bad cluster flags are usage
-//! errors.
+//! `jobs run --engine timely` across real processes on 127.0.0.1, over a redb file and over
+//! PostgreSQL: every example job gives the local engine's output (over redb, on the same
+//! data) on 2 and 3 processes, a killed process fails the run within seconds (a killed
+//! process 0 leaves it `interrupted`) and a retry completes it, cancel reaches every process,
+//! and bad cluster flags are usage errors.
 //!
-//! The store is a parameter ([`store_location`]): a redb file that every process opens. Every
-//! wait is bounded; a process still running at its deadline is killed and fails the test.
+//! The PostgreSQL tests work in a schema of their own on the server named by
+//! `JOBS_TEST_POSTGRES_URL` (`.ci/postgres` starts one); without a reachable server they are
+//! skipped with a printed reason, unless `CI` is set, where they fail. Every process gets the
+//! store through `JOBS_STORE`, as a URL with a password should be given. Every wait is
+//! bounded; a process still running at its deadline is killed and fails the test.
 
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 mod support;
-use support::{Ran, jobs_command};
+use support::{Ran, jobs_command_via_env};
 
-use jobs_core::RedbStore;
-use jobs_core::runs::{RunLog, RunRecord, Status};
+use jobs_core::runs::{INTERRUPTED, RunLog, RunRecord, Status};
+use jobs_core::testing::postgres_server::{TestSchema, test_schema};
+use jobs_core::{PostgresStore, RedbStore};
 
 /// How long any one process may take before the test gives up on it.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -25,43 +31,97 @@ const FAIL_STOP_WITHIN: Duration = Duration::from_secs(30);
 /// Explorations that make a one-worker run last a few seconds in a debug build, so a process
 /// can be killed mid-job.
 const LONG_RUN_EXPLORATIONS: &str = "60000";
+/// The model kinds `jobs seed` fills.
+const KINDS: [&str; 3] = ["ExplorationModel", "ExplorationRightsModel", "UserSettingsModel"];
 
-/// Where the test stores live: a redb file in `dir` (a `postgres://` URL is the other form).
-fn store_location(dir: &Path) -> PathBuf {
-    dir.join("jobs.redb")
+/// Which store a cluster shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoreKind {
+    Redb,
+    Postgres,
+}
+
+/// The store every process of a cluster opens.
+enum SharedStore {
+    /// A redb file, opened afresh for each look at the runs.
+    Redb(PathBuf),
+    /// A schema of its own on the test server; the test's own connection to it is opened
+    /// once, and closed before the schema is dropped (fields drop in order).
+    Postgres { log: OnceLock<PostgresStore>, schema: TestSchema },
+}
+
+impl SharedStore {
+    /// A new, empty store of `kind` in `dir`, or `None` when PostgreSQL is asked for and
+    /// `test` must be skipped (the reason is printed).
+    fn new(kind: StoreKind, dir: &std::path::Path, test: &str) -> Option<Self> {
+        match kind {
+            StoreKind::Redb => Some(SharedStore::Redb(dir.join("jobs.redb"))),
+            StoreKind::Postgres => Some(SharedStore::Postgres { log: OnceLock::new(), schema: test_schema(test)? }),
+        }
+    }
+
+    /// What `JOBS_STORE` says: the file's path or the schema's URL.
+    fn location(&self) -> String {
+        match self {
+            SharedStore::Redb(path) => path.display().to_string(),
+            SharedStore::Postgres { schema, .. } => schema.url().to_owned(),
+        }
+    }
+
+    /// Reads the store's runs, settling those whose process died, as any command does.
+    fn with_log<T>(&self, read: impl FnOnce(&dyn RunLog) -> T) -> T {
+        match self {
+            SharedStore::Redb(path) => {
+                read(&RedbStore::open(path).expect("the store opens beside the running processes"))
+            }
+            SharedStore::Postgres { log, schema } => {
+                read(log.get_or_init(|| schema.open().expect("the store opens beside the running processes")))
+            }
+        }
+    }
 }
 
 struct Cluster {
-    dir: tempfile::TempDir,
+    store: SharedStore,
     hosts: PathBuf,
     processes: usize,
+    // Last, so the host file goes only after everything else.
+    dir: tempfile::TempDir,
 }
 
 impl Cluster {
-    /// A store seeded with `explorations` explorations, and a host file for `processes`
-    /// processes on free local ports.
-    fn seeded(explorations: &str, processes: usize) -> Self {
+    /// A store of `kind` seeded with `explorations` explorations, and a host file for
+    /// `processes` processes on free local ports; `None` when `test` is to be skipped.
+    fn seeded(kind: StoreKind, test: &str, explorations: &str, processes: usize) -> Option<Self> {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let cluster = Cluster { hosts: dir.path().join("hosts"), dir, processes };
+        let store = SharedStore::new(kind, dir.path(), test)?;
+        let mut cluster = Cluster { store, hosts: dir.path().join("hosts"), processes, dir };
         cluster.jobs(&["seed", "--explorations", explorations, "--users", "300"]).assert_code(0);
-        cluster.write_hosts(processes);
-        cluster
+        cluster.set_processes(processes);
+        Some(cluster)
     }
 
-    fn store(&self) -> PathBuf {
-        store_location(self.dir.path())
+    /// [`seeded`](Self::seeded) over a redb file, which is never skipped.
+    fn over_redb(explorations: &str, processes: usize) -> Self {
+        Cluster::seeded(StoreKind::Redb, "", explorations, processes).expect("a redb store is never skipped")
     }
 
-    fn write_hosts(&self, processes: usize) {
+    /// Makes the cluster `processes` processes, on new free local ports.
+    fn set_processes(&mut self, processes: usize) {
         let mut text = String::from("# one line per process, process 0 first\n");
         for port in free_ports(processes) {
             text.push_str(&format!("127.0.0.1:{port}\n"));
         }
         std::fs::write(&self.hosts, text).expect("the host file is written");
+        self.processes = processes;
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        jobs_command_via_env(&self.store.location(), args)
     }
 
     fn jobs(&self, args: &[&str]) -> Ran {
-        jobs_command(&self.store(), args).output().expect("the jobs binary runs").into()
+        self.command(args).output().expect("the jobs binary runs").into()
     }
 
     /// `jobs run JOB --engine timely ... --process I`, started.
@@ -71,7 +131,7 @@ impl Cluster {
         let mut args = vec!["run", job, "--engine", "timely", "--processes", &processes, "--process", &process];
         args.extend(["--hosts", &hosts]);
         args.extend(extra);
-        spawn(jobs_command(&self.store(), &args))
+        spawn(self.command(&args))
     }
 
     /// Runs `job` on every process of the cluster; returns what each process did, process 0
@@ -81,14 +141,33 @@ impl Cluster {
         children.into_iter().map(|child| finish(child, PATIENCE)).collect()
     }
 
-    fn log(&self) -> RedbStore {
-        RedbStore::open(self.store()).expect("the store opens beside the running processes")
+    /// The newest run's record, after settling runs whose process died.
+    fn newest_run(&self) -> Option<RunRecord> {
+        self.store.with_log(|log| log.recent().expect("runs are listed").into_iter().next())
     }
 
-    /// The newest run's record.
-    fn newest_run(&self) -> Option<RunRecord> {
-        self.log().recent().expect("runs are listed").into_iter().next()
+    /// Every model `jobs export` writes, kind by kind.
+    fn exported(&self) -> Vec<String> {
+        KINDS
+            .iter()
+            .map(|kind| {
+                let ran = self.jobs(&["export", kind]);
+                ran.assert_code(0);
+                ran.out
+            })
+            .collect()
     }
+}
+
+/// A redb store seeded as `cluster` was, with the same `jobs seed` arguments, for the local
+/// engine's reference output. With `check`, asserts that both hold the same models (the
+/// seed is deterministic, so the small stores prove it for the large ones).
+fn redb_reference(cluster: &Cluster, explorations: &str, check: bool) -> Cluster {
+    let reference = Cluster::over_redb(explorations, 1);
+    if check {
+        assert!(reference.exported() == cluster.exported(), "the same `jobs seed` gave different models");
+    }
+    reference
 }
 
 fn spawn(mut command: Command) -> Child {
@@ -152,18 +231,43 @@ fn job_names(cluster: &Cluster) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output() {
+/// Declares `mod NAME { over_redb, over_postgres }`: the test `NAME(kind, test)` run on each
+/// store.
+macro_rules! over_both_stores {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn over_redb() {
+                super::$name(super::StoreKind::Redb, concat!(stringify!($name), "::over_redb"));
+            }
+
+            #[test]
+            fn over_postgres() {
+                super::$name(super::StoreKind::Postgres, concat!(stringify!($name), "::over_postgres"));
+            }
+        }
+    };
+}
+
+over_both_stores!(every_example_job_on_two_and_three_processes_prints_the_local_engines_output);
+over_both_stores!(a_migration_on_a_cluster_stores_what_the_local_engine_stores);
+over_both_stores!(killing_either_process_fails_the_run_within_seconds_and_a_retry_completes);
+over_both_stores!(a_cancel_from_another_process_stops_every_process);
+over_both_stores!(a_process_that_never_comes_fails_the_run_at_the_connect_timeout);
+over_both_stores!(a_run_canceled_while_waiting_for_its_processes_ends_canceled);
+
+fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(kind: StoreKind, test: &str) {
+    let Some(mut cluster) = Cluster::seeded(kind, test, "1500", 2) else { return };
+    let reference = redb_reference(&cluster, "1500", true);
+    let jobs = job_names(&cluster);
+    assert!(jobs.len() >= 7, "{jobs:?}");
+    // Dry runs, so the migration job leaves the data as the next job expects it.
+    let local: Vec<Ran> = jobs.iter().map(|job| reference.jobs(&["run", job, "--dry-run"])).collect();
+    let silent = local.iter().filter(|ran| ran.assert_code(0).out.is_empty()).count();
+    assert!(silent <= 1, "most jobs should print something on the seeded data");
     for processes in [2, 3] {
-        let cluster = Cluster::seeded("1500", processes);
-        let jobs = job_names(&cluster);
-        assert!(jobs.len() >= 7, "{jobs:?}");
-        let mut printed = 0;
-        for job in &jobs {
-            // A dry run, so the migration job leaves the data as the next job expects it.
-            let local = cluster.jobs(&["run", job, "--dry-run"]);
-            local.assert_code(0);
-            printed += usize::from(!local.out.is_empty());
+        cluster.set_processes(processes);
+        for (job, local) in jobs.iter().zip(&local) {
             let ran = cluster.run_all(job, &["--workers", "2", "--dry-run", "--shards", "5"]);
             ran[0].assert_code(0);
             assert!(ran[0].out == local.out, "{job} on {processes} processes:\n{}\nlocal:\n{}", ran[0].out, local.out);
@@ -179,23 +283,23 @@ fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(
             // Process 0's record shows every shard, those the other processes mapped too.
             assert!(record.progress.shards.iter().all(|shard| shard.done), "{job}: a shard is not done");
             assert_eq!(record.progress.read(), record.stats.entities_read, "{job}");
+            // What `jobs output` serves is what process 0 printed.
+            let stored = cluster.jobs(&["output", record.id().as_str(), "--full"]);
+            assert!(stored.assert_code(0).out == ran[0].out, "{job}: the recorded output differs from the printed one");
         }
-        assert!(printed + 1 >= jobs.len(), "most jobs should print something on the seeded data");
     }
 }
 
-#[test]
-fn a_migration_on_a_cluster_stores_what_the_local_engine_stores() {
-    let local = Cluster::seeded("1200", 2);
-    let cluster = Cluster::seeded("1200", 2);
+fn a_migration_on_a_cluster_stores_what_the_local_engine_stores(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, "1200", 2) else { return };
+    let local = redb_reference(&cluster, "1200", true);
     let by_local = local.jobs(&["run", "ExplorationMigrationJob"]);
     by_local.assert_code(0);
     let ran = cluster.run_all("ExplorationMigrationJob", &["--workers", "2"]);
     ran[0].assert_code(0);
     ran[1].assert_code(0);
     assert_eq!(ran[0].out, by_local.out);
-    let exported = |c: &Cluster| c.jobs(&["export", "ExplorationModel"]).out;
-    assert!(exported(&cluster) == exported(&local), "the migrated explorations differ");
+    assert!(cluster.exported() == local.exported(), "the migrated models differ");
     let record = cluster.newest_run().expect("a run");
     assert!(record.counters.get("puts") > 0);
     assert_eq!(record.stats.writes_committed, record.counters.get("puts"));
@@ -213,10 +317,15 @@ fn start_long_run(cluster: &Cluster, extra: &[&str]) -> (Child, Child) {
     (zero, one)
 }
 
-#[test]
-fn killing_a_process_fails_the_run_within_seconds_and_a_retry_completes() {
-    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
-    let local = cluster.jobs(&["run", "InteractionAuditOneOffJob"]);
+fn killing_either_process_fails_the_run_within_seconds_and_a_retry_completes(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, LONG_RUN_EXPLORATIONS, 2) else { return };
+    let local = match kind {
+        // The same file: no second seed of 60,000 explorations.
+        StoreKind::Redb => cluster.jobs(&["run", "InteractionAuditOneOffJob"]),
+        StoreKind::Postgres => {
+            redb_reference(&cluster, LONG_RUN_EXPLORATIONS, false).jobs(&["run", "InteractionAuditOneOffJob"])
+        }
+    };
     local.assert_code(0);
 
     // Without retries: process 0 stops with the reason, and the run is failed.
@@ -246,11 +355,33 @@ fn killing_a_process_fails_the_run_within_seconds_and_a_retry_completes() {
     assert_eq!(record.attempts, 2, "process 0 records the retry");
     let status = cluster.jobs(&["status", record.id().as_str()]);
     assert!(status.out.contains("2 attempts") || status.err.contains("2 attempts"), "{}", status.out);
+
+    // Process 0 killed: process 1 stops with the reason. Process 0 held the run's claim (a
+    // lock file, or an advisory lock on its connection to PostgreSQL), so the next reader
+    // records the run `interrupted`.
+    let (mut zero, one) = start_long_run(&cluster, &[]);
+    let id = cluster.newest_run().expect("a run").id().clone();
+    zero.kill().expect("process 0 is killed");
+    let killed_at = Instant::now();
+    let _ = zero.wait();
+    let ran = finish(one, FAIL_STOP_WITHIN);
+    assert!(killed_at.elapsed() < FAIL_STOP_WITHIN, "process 1 took {:?} to stop", killed_at.elapsed());
+    ran.assert_code(1);
+    assert!(ran.err.contains("lost process 0"), "{}", ran.err);
+    // The server frees a dead connection's lock once it notices the drop: soon, not
+    // necessarily at once.
+    wait_until(FAIL_STOP_WITHIN, "the run to be recorded interrupted", || {
+        cluster.newest_run().is_some_and(|r| r.status() == Status::Failed)
+    });
+    let record = cluster.newest_run().expect("a run");
+    assert_eq!(record.id(), &id);
+    assert_eq!(record.error.as_deref(), Some(INTERRUPTED));
+    let shown = cluster.jobs(&["status", id.as_str()]);
+    assert!(shown.assert_code(0).out.contains("interrupted"), "{}", shown.out);
 }
 
-#[test]
-fn a_cancel_from_another_process_stops_every_process() {
-    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
+fn a_cancel_from_another_process_stops_every_process(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, LONG_RUN_EXPLORATIONS, 2) else { return };
     let (zero, one) = start_long_run(&cluster, &[]);
     let id = cluster.newest_run().expect("a run").id().to_string();
     cluster.jobs(&["cancel", &id]).assert_code(0);
@@ -259,9 +390,8 @@ fn a_cancel_from_another_process_stops_every_process() {
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
 }
 
-#[test]
-fn a_process_that_never_comes_fails_the_run_at_the_connect_timeout() {
-    let cluster = Cluster::seeded("100", 2);
+fn a_process_that_never_comes_fails_the_run_at_the_connect_timeout(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, "100", 2) else { return };
     let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "2"]);
     let ran = finish(alone, FAIL_STOP_WITHIN);
     ran.assert_code(1);
@@ -272,7 +402,7 @@ fn a_process_that_never_comes_fails_the_run_at_the_connect_timeout() {
 
 #[test]
 fn bad_cluster_flags_are_usage_errors_that_name_the_problem() {
-    let cluster = Cluster::seeded("10", 2);
+    let cluster = Cluster::over_redb("10", 2);
     let hosts = cluster.hosts.display().to_string();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
@@ -302,7 +432,7 @@ fn bad_cluster_flags_are_usage_errors_that_name_the_problem() {
 
 #[test]
 fn processes_started_with_different_settings_refuse_each_other_by_name() {
-    let cluster = Cluster::seeded("100", 2);
+    let cluster = Cluster::over_redb("100", 2);
     let zero = cluster.start(0, "HintsAuditOneOffJob", &["--shards", "4", "--connect-timeout", "20"]);
     let one = cluster.start(1, "HintsAuditOneOffJob", &["--shards", "5", "--connect-timeout", "20"]);
     for ran in [finish(zero, FAIL_STOP_WITHIN), finish(one, FAIL_STOP_WITHIN)] {
@@ -318,7 +448,7 @@ fn processes_started_with_different_settings_refuse_each_other_by_name() {
 
 #[test]
 fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
-    let cluster = Cluster::seeded(LONG_RUN_EXPLORATIONS, 2);
+    let cluster = Cluster::over_redb(LONG_RUN_EXPLORATIONS, 2);
     let (zero, mut one) = start_long_run(&cluster, &[]);
     // Stopped, not dead: its connections stay open, so only the missing heartbeats tell.
     // The shell's own `kill`, so no procps package is needed.
@@ -332,9 +462,8 @@ fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
 }
 
-#[test]
-fn a_run_canceled_while_waiting_for_its_processes_ends_canceled() {
-    let cluster = Cluster::seeded("100", 2);
+fn a_run_canceled_while_waiting_for_its_processes_ends_canceled(kind: StoreKind, test: &str) {
+    let Some(cluster) = Cluster::seeded(kind, test, "100", 2) else { return };
     let alone = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "100"]);
     wait_until(PATIENCE, "the run to start", || cluster.newest_run().is_some_and(|r| r.status() == Status::Started));
     let id = cluster.newest_run().expect("a run").id().to_string();

@@ -33,6 +33,7 @@ mod map;
 mod quiet;
 mod reduce;
 mod session;
+mod unwind;
 mod wire;
 mod worker;
 

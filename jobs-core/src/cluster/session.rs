@@ -19,6 +19,7 @@ use crate::store::Store;
 use super::connect::{SessionPlan, Settings, connect};
 use super::control::{SessionState, Verdict};
 use super::map::MapDuty;
+use super::unwind::DropInUnwind;
 use super::wire::PlannedTask;
 use super::worker::{Stopped, drive};
 use super::{ClusterConfig, ClusterError, assemble};
@@ -220,7 +221,9 @@ fn work<J: Job>(shared: &Shared<'_, J>, allocator: Allocator) -> Result<Vec<Vec<
     // The engine's catch, not a bare `catch_unwind`: its hook keeps a poisoned-queue panic
     // off the terminal and still records where job code panicked for the failure records.
     let result = engine_panic::catch(|| {
-        let mut worker = Worker::new(WorkerConfig::default(), allocator, Some(Instant::now()));
+        // Dropping a worker flushes its operators to the peers, which panics again while
+        // unwinding from a lost peer: caught, so the process does not abort (see `unwind`).
+        let mut worker = DropInUnwind::new(Worker::new(WorkerConfig::default(), allocator, Some(Instant::now())));
         drive(&mut worker, &shared.duty, shared.tasks, shared.failed)
     });
     match result {

@@ -22,6 +22,7 @@ use crate::job::Job;
 
 use super::map::MapDuty;
 use super::reduce::reduce_shipments;
+use super::unwind::DropInUnwind;
 use super::wire::{Part, PlannedTask, Shipment, encode};
 
 /// How long an idle worker parks between checks for a cancel or a lost peer.
@@ -44,8 +45,12 @@ pub(super) fn drive<J: Job>(
 ) -> Result<Vec<Vec<u8>>, Stopped> {
     let index = worker.index();
     let peers = worker.peers();
-    let mut shipments: InputHandle<u64, CapacityContainerBuilder<Vec<Shipment>>> = InputHandle::new();
-    let mut parts: InputHandle<u64, CapacityContainerBuilder<Vec<Vec<u8>>>> = InputHandle::new();
+    // Closing an input pushes to the peers, which panics again while unwinding from a lost
+    // peer: caught, so the process does not abort (see `unwind`).
+    let mut shipments: DropInUnwind<InputHandle<u64, CapacityContainerBuilder<Vec<Shipment>>>> =
+        DropInUnwind::new(InputHandle::new());
+    let mut parts: DropInUnwind<InputHandle<u64, CapacityContainerBuilder<Vec<Vec<u8>>>>> =
+        DropInUnwind::new(InputHandle::new());
     let received: Rc<RefCell<Vec<Shipment>>> = Rc::default();
     let gathered: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
     let shuffled = worker.dataflow::<u64, _, _>(|scope| {

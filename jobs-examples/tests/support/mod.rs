@@ -48,3 +48,12 @@ pub fn jobs_command(store: &Path, args: &[&str]) -> Command {
     command.arg("--store").arg(store).args(args).env_remove("JOBS_STORE").env_remove("JOBS_LOG").stdin(Stdio::null());
     command
 }
+
+/// `jobs args...` on the store at `location`, given through the `JOBS_STORE` environment
+/// variable rather than `--store`, so that a URL's password stays out of the process list;
+/// no log settings inherited, nothing on stdin.
+pub fn jobs_command_via_env(location: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
+    command.args(args).env("JOBS_STORE", location).env_remove("JOBS_LOG").stdin(Stdio::null());
+    command
+}
