@@ -112,9 +112,26 @@ fn started_run(work: &Workdir, child: &mut Child) -> Option<String> {
             return Some(None);
         }
         let records = work.records();
-        let running = records.iter().find(|r| r["status"] == "started" && entities_read(r) > 0)?;
-        Some(Some(running["id"].as_str().expect("an id").to_owned()))
+        let mine = records.iter().find(|r| r["pid"].as_u64() == Some(u64::from(child.id())))?;
+        if mine["status"] == "completed" {
+            // It finished before the test saw it start (and may be blocked writing its report
+            // to a pipe nobody reads yet, so waiting for it to exit would wait for ever).
+            return Some(None);
+        }
+        (mine["status"] == "started" && entities_read(mine) > 0)
+            .then(|| Some(mine["id"].as_str().expect("an id").to_owned()))
     })
+}
+
+/// Waits for `child` to exit while reading its output, for at most [`PATIENCE`]: a run that
+/// outran its cancel prints a report larger than a pipe holds, and would block on it.
+fn exit_output(child: Child) -> Ran {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    let output = receiver
+        .recv_timeout(PATIENCE)
+        .unwrap_or_else(|_| panic!("gave up waiting for the run to exit after {PATIENCE:?}"));
+    Ran::from(output.expect("its output"))
 }
 
 /// Whether `jobs cancel` found the run already completed: it outran the test.
@@ -376,8 +393,7 @@ fn foreground_run_canceled_from_another_process_exits_130(work: &Workdir) -> Opt
     let mut child = work.start_long_run(Stdio::piped);
     let id = started_run(work, &mut child)?;
     let canceled = work.jobs(&["cancel", &id]);
-    wait_for("the run to exit", || child.try_wait().expect("checkable"));
-    let ran = Ran::from(child.wait_with_output().expect("its output"));
+    let ran = exit_output(child);
     if outran(&canceled) {
         return None;
     }
