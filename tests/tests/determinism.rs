@@ -151,6 +151,14 @@ fn notes_strategy() -> impl Strategy<Value = Vec<Note>> {
         .prop_map(|notes| notes.into_iter().map(|(name, text)| Note { name, text }).collect())
 }
 
+/// A store holding `docs` and `notes`.
+fn store_of(docs: &[Doc], notes: &[Note]) -> MemoryStore {
+    let store = MemoryStore::new();
+    testing::put_all(&store, docs).unwrap();
+    testing::put_all(&store, notes).unwrap();
+    store
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -162,9 +170,7 @@ proptest! {
         fail_every in prop::option::of(2u32..50),
     ) {
         let job = Residues { modulus, fail_every };
-        let store = MemoryStore::new();
-        testing::put_all(&store, &docs).unwrap();
-        testing::put_all(&store, &notes).unwrap();
+        let store = store_of(&docs, &notes);
         let (expected_output, expected_failures) = reference(&job, &docs, &notes);
         for shards in [1, 2, 8, 64] {
             for threads in [1, 2] {
@@ -185,9 +191,7 @@ proptest! {
         fail_every in prop::option::of(2u32..50),
     ) {
         let job = Residues { modulus, fail_every };
-        let store = MemoryStore::new();
-        testing::put_all(&store, &docs).unwrap();
-        testing::put_all(&store, &notes).unwrap();
+        let store = store_of(&docs, &notes);
         let (expected_output, expected_failures) = reference(&job, &docs, &notes);
         let spill_dir = tempfile::tempdir().unwrap();
         // 0 bytes spills after every entity; 2 KiB every few; 1 GiB never.
@@ -221,9 +225,7 @@ proptest! {
         fail_every in prop::option::of(2u32..50),
     ) {
         let job = Residues { modulus, fail_every };
-        let store = MemoryStore::new();
-        testing::put_all(&store, &docs).unwrap();
-        testing::put_all(&store, &notes).unwrap();
+        let store = store_of(&docs, &notes);
         let (expected_output, expected_failures) = reference(&job, &docs, &notes);
         for (shards, workers) in [(1, 1), (8, 2), (64, 3)] {
             let options = RunOptions { shards: Some(shards), ..RunOptions::default() };
