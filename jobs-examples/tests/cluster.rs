@@ -447,6 +447,57 @@ fn processes_started_with_different_settings_refuse_each_other_by_name() {
 }
 
 #[test]
+fn processes_that_opened_different_stores_refuse_each_other_by_name() {
+    let cluster = Cluster::over_redb("100", 2);
+    // Seeded alike, so only the store ids tell the two files apart.
+    let elsewhere = Cluster::over_redb("100", 1);
+    assert!(elsewhere.exported() == cluster.exported(), "the same `jobs seed` gave different models");
+    let zero = cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "20"]);
+    let hosts = cluster.hosts.display().to_string();
+    let one = spawn(jobs_command_via_env(
+        &elsewhere.store.location(),
+        &["run", "HintsAuditOneOffJob", "--engine", "timely", "--processes", "2", "--process", "1"]
+            .into_iter()
+            .chain(["--hosts", &hosts, "--connect-timeout", "20"])
+            .collect::<Vec<_>>(),
+    ));
+    for ran in [finish(zero, FAIL_STOP_WITHIN), finish(one, FAIL_STOP_WITHIN)] {
+        ran.assert_code(1);
+        assert!(ran.err.contains("process 1 opened another store than process 0"), "{}", ran.err);
+        assert!(
+            ran.err.contains(&elsewhere.store.location()) && ran.err.contains(&cluster.store.location()),
+            "{}",
+            ran.err
+        );
+        assert!(ran.err.contains("every process must open the same store"), "{}", ran.err);
+    }
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
+
+#[test]
+fn processes_that_name_one_server_differently_run_together() {
+    let test = "processes_that_name_one_server_differently_run_together";
+    let Some(cluster) = Cluster::seeded(StoreKind::Postgres, test, "100", 2) else { return };
+    let reference = redb_reference(&cluster, "100", false);
+    let local = reference.jobs(&["run", "HintsAuditOneOffJob"]);
+    local.assert_code(0);
+    let location = cluster.store.location();
+    let elsewhere = location.replace("127.0.0.1", "localhost");
+    assert_ne!(elsewhere, location, "the test URL names 127.0.0.1");
+    let zero = cluster.start(0, "HintsAuditOneOffJob", &[]);
+    let hosts = cluster.hosts.display().to_string();
+    let one = spawn(jobs_command_via_env(
+        &elsewhere,
+        &["run", "HintsAuditOneOffJob", "--engine", "timely", "--processes", "2", "--process", "1", "--hosts", &hosts],
+    ));
+    let (zero, one) = (finish(zero, PATIENCE), finish(one, PATIENCE));
+    zero.assert_code(0);
+    one.assert_code(0);
+    assert!(zero.out == local.out, "cluster:\n{}\nlocal:\n{}", zero.out, local.out);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Completed);
+}
+
+#[test]
 fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
     let cluster = Cluster::over_redb(LONG_RUN_EXPLORATIONS, 2);
     let (zero, mut one) = start_long_run(&cluster, &[]);

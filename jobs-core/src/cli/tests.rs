@@ -634,6 +634,9 @@ impl Store for BrokenScans {
     fn location(&self) -> String {
         self.0.location()
     }
+    fn store_id(&self) -> Result<String, StoreError> {
+        self.0.store_id()
+    }
     fn kinds(&self) -> Result<Vec<String>, StoreError> {
         self.0.kinds()
     }

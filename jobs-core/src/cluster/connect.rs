@@ -5,8 +5,8 @@
 //! answers with the session: attempt, plan, queue time), opens a data connection to every
 //! process before it, and accepts data connections from every process after it. Every
 //! connection starts with a hello that carries the run's settings, so processes started with
-//! different jobs, parameters, shard counts or host files refuse each other by name instead of
-//! computing nonsense. The order (connect down, then accept up) cannot deadlock: process `p`
+//! different jobs, parameters, shard counts, host files or stores refuse each other by name
+//! instead of computing nonsense. The order (connect down, then accept up) cannot deadlock: process `p`
 //! only waits on processes before it, which never wait on it.
 
 use std::io::{Read, Write};
@@ -21,7 +21,7 @@ use super::ClusterError;
 use super::wire::PlannedTask;
 
 /// Bumped whenever the handshake or the wire format changes.
-const PROTOCOL_VERSION: u32 = 1;
+const PROTOCOL_VERSION: u32 = 2;
 /// Handshake frames larger than this are refused (a plan is a few KB).
 const MAX_FRAME: u32 = 64 << 20;
 /// How long one handshake read or write may take.
@@ -39,6 +39,23 @@ pub(super) struct Settings {
     pub(super) dry_run: bool,
     pub(super) workers: usize,
     pub(super) hosts: Vec<String>,
+    /// The store this process opened.
+    pub(super) store: StoreIdentity,
+}
+
+/// Which store a process opened: its id ([`Store::store_id`](crate::Store::store_id)), and its
+/// location for messages. Two processes opened the same store when their ids are equal,
+/// whatever their locations say: machines may name one server or file differently.
+#[derive(Debug, Clone, Eq, Serialize, Deserialize)]
+pub(super) struct StoreIdentity {
+    pub(super) id: String,
+    pub(super) location: String,
+}
+
+impl PartialEq for StoreIdentity {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
 }
 
 /// What process 0 decides for a session and sends every other process.
@@ -302,8 +319,14 @@ fn mismatch(me: usize, ours: &Settings, them: usize, theirs: &Settings) -> Strin
         format!("dry run {} against {}", theirs.dry_run, ours.dry_run)
     } else if ours.workers != theirs.workers {
         format!("{} workers against {}", theirs.workers, ours.workers)
-    } else {
+    } else if ours.hosts != theirs.hosts {
         format!("host list {:?} against {:?}", theirs.hosts, ours.hosts)
+    } else {
+        return format!(
+            "process {them} opened another store than process {me}: {} (store id {}) against {} (store id {}); \
+             every process must open the same store (--store)",
+            theirs.store.location, theirs.store.id, ours.store.location, ours.store.id
+        );
     };
     format!(
         "process {them} was started differently from process {me}: {what}; start every process with the same job, \

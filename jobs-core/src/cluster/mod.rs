@@ -204,6 +204,8 @@ pub(crate) fn run_with_params<J: Job>(
     if shards == 0 || shards > MAX_SHARDS {
         return Err(ClusterError::InvalidShards(shards));
     }
+    let store_id = store.store_id().map_err(|e| ClusterError::Store(e.to_string()))?;
+    let store_identity = connect::StoreIdentity { id: store_id, location: store.location() };
     let settings = connect::Settings {
         job: J::NAME.to_owned(),
         params: params.to_owned(),
@@ -211,6 +213,7 @@ pub(crate) fn run_with_params<J: Job>(
         dry_run: options.dry_run,
         workers: config.workers,
         hosts: config.hosts.clone(),
+        store: store_identity,
     };
     let progress = options.progress.clone().unwrap_or_default();
     let mut attempt = 1;

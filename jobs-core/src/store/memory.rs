@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::identity::{format_store_id, random_store_id};
 use super::split::split_sorted_ids;
 use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
@@ -26,6 +27,8 @@ pub struct MemoryStore {
     kinds: RwLock<Kinds>,
     /// Run records, apart from the models (`crate::runs`).
     runs: crate::runs::MemoryRuns,
+    /// The store's id, drawn when first asked for: each instance is a store of its own.
+    id: OnceLock<String>,
 }
 
 impl MemoryStore {
@@ -53,6 +56,15 @@ impl MemoryStore {
 impl Store for MemoryStore {
     fn location(&self) -> String {
         "memory".to_owned()
+    }
+
+    fn store_id(&self) -> Result<String, StoreError> {
+        if let Some(id) = self.id.get() {
+            return Ok(id.clone());
+        }
+        let drawn = format_store_id(random_store_id(&self.location())?);
+        // Two threads may draw at once: the first to set it wins, and both return that one.
+        Ok(self.id.get_or_init(|| drawn).clone())
     }
 
     fn kinds(&self) -> Result<Vec<String>, StoreError> {
@@ -126,6 +138,12 @@ impl Store for MemoryStore {
 mod tests {
     use super::super::conformance;
     use super::*;
+
+    #[test]
+    fn store_ids_name_one_store() {
+        let store: Box<dyn Store> = Box::new(MemoryStore::new());
+        conformance::store_ids_name_one_store(&mut std::iter::once(store), &MemoryStore::new());
+    }
 
     #[test]
     fn every_entity_is_read_exactly_once() {

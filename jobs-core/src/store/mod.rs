@@ -5,6 +5,7 @@
 //! [`Store::split`]: contiguous id ranges that together cover the kind exactly once, so each
 //! shard scans only its own rows.
 
+mod identity;
 mod memory;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;
@@ -30,6 +31,15 @@ pub fn is_postgres_url(location: &str) -> bool {
 pub trait Store: Send + Sync {
     /// Where the store is, for messages: a file path or `memory`.
     fn location(&self) -> String;
+
+    /// The store's id: drawn at random when the store was created and kept in it. Every handle
+    /// on one store gives the same id, whatever location it was opened by (another spelling of
+    /// a server's host, another path to a file); two stores never share one. A cluster's
+    /// processes compare it to check that they all opened the same store.
+    ///
+    /// # Errors
+    /// The store could not be read.
+    fn store_id(&self) -> Result<String, StoreError>;
 
     /// The kinds that have at least one stored entity, sorted.
     ///
@@ -403,6 +413,22 @@ pub(crate) mod conformance {
         let splits = store.split("Kept", 3).unwrap();
         assert_eq!(splits.iter().map(|s| s.len).sum::<u64>(), 1);
         assert_eq!(splits.len(), 3);
+    }
+
+    /// `handles` open one store again and again (each is dropped before the next is opened, as
+    /// a store file that one process may open once requires); `other` is another store.
+    pub(crate) fn store_ids_name_one_store(handles: &mut dyn Iterator<Item = Box<dyn Store>>, other: &dyn Store) {
+        let mut ids = Vec::new();
+        for (n, handle) in handles.enumerate() {
+            let id = handle.store_id().unwrap();
+            fill(handle.as_ref(), "K", &[format!("written by handle {n}")]);
+            assert_eq!(handle.store_id().unwrap(), id, "writes leave the id alone");
+            ids.push(id);
+        }
+        assert!(!ids.is_empty(), "no handle was opened");
+        assert!(ids[0].len() == 32 && ids[0].bytes().all(|b| b.is_ascii_hexdigit()), "{}", ids[0]);
+        assert!(ids.iter().all(|id| *id == ids[0]), "one store, one id: {ids:?}");
+        assert_ne!(other.store_id().unwrap(), ids[0], "two stores, two ids");
     }
 
     pub(crate) fn scan_stops_when_asked(store: &dyn Store) {

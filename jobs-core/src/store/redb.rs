@@ -1,7 +1,7 @@
 //! The embedded default store: one redb file.
 //!
 //! Each kind is a table `model/<Kind>` from id to encoded entity; the table `meta` holds the
-//! store's format version. The file is opened in redb's multi-writer mode, so several `jobs`
+//! store's format version, and `identity` its id ([`Store::store_id`]). The file is opened in redb's multi-writer mode, so several `jobs`
 //! processes (a run, `jobs status`, `jobs cancel`) share it safely.
 
 use std::io::Read;
@@ -13,6 +13,7 @@ use redb::{
     TableHandle,
 };
 
+use super::identity::{format_store_id, random_store_id};
 use super::split::split_sorted_ids;
 use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
@@ -21,6 +22,9 @@ pub const STORE_FORMAT_VERSION: u32 = 1;
 
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const FORMAT_KEY: &str = "format_version";
+/// The store's id, apart from `meta`, whose values are `u32`s.
+const IDENTITY: TableDefinition<&str, u128> = TableDefinition::new("identity");
+const STORE_ID_KEY: &str = "store_id";
 const MODEL_TABLE_PREFIX: &str = "model/";
 /// The first bytes of every redb file.
 const REDB_MAGIC: &[u8] = b"redb\x1a\x0a\xa9\x0d\x0a";
@@ -41,6 +45,8 @@ const REDB_MAGIC: &[u8] = b"redb\x1a\x0a\xa9\x0d\x0a";
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    /// The store's id, read (or drawn and written) on open; it never changes.
+    id: String,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -62,8 +68,8 @@ impl RedbStore {
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
             .create(&path)
             .map_err(|e| open_error(&path, e))?;
-        let store = RedbStore { db, path };
-        store.check_format()?;
+        let mut store = RedbStore { db, path, id: String::new() };
+        store.id = store.check_format()?;
         Ok(store)
     }
 
@@ -83,7 +89,10 @@ impl RedbStore {
         classify(&self.path, error.into())
     }
 
-    fn check_format(&self) -> Result<(), StoreError> {
+    /// Checks the format version and returns the store's id, recording both if the store is new
+    /// (or, for the id, predates it). One write transaction: processes opening the store at once
+    /// take turns, so only the first draws an id and the others read it.
+    fn check_format(&self) -> Result<String, StoreError> {
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
@@ -102,7 +111,20 @@ impl RedbStore {
                 }
             }
         }
-        txn.commit().map_err(|e| self.error(e))
+        let id = {
+            let mut identity = txn.open_table(IDENTITY).map_err(|e| self.error(e))?;
+            let stored = identity.get(STORE_ID_KEY).map_err(|e| self.error(e))?.map(|v| v.value());
+            match stored {
+                Some(id) => id,
+                None => {
+                    let id = random_store_id(&self.location())?;
+                    identity.insert(STORE_ID_KEY, id).map_err(|e| self.error(e))?;
+                    id
+                }
+            }
+        };
+        txn.commit().map_err(|e| self.error(e))?;
+        Ok(format_store_id(id))
     }
 }
 
@@ -172,6 +194,10 @@ fn model_table(kind: &str) -> String {
 impl Store for RedbStore {
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn store_id(&self) -> Result<String, StoreError> {
+        Ok(self.id.clone())
     }
 
     fn kinds(&self) -> Result<Vec<String>, StoreError> {
@@ -335,6 +361,28 @@ mod tests {
     #[test]
     fn empty_and_missing_kinds_read_as_empty() {
         conformance::empty_and_missing_kinds_read_as_empty(&store().1);
+    }
+
+    #[test]
+    fn store_ids_name_one_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.redb");
+        // The same file by another path, as another machine might mount it.
+        let spellings = [path.clone(), dir.path().join(".").join("jobs.redb"), path];
+        let mut handles = spellings.into_iter().map(|path| Box::new(RedbStore::open(path).unwrap()) as Box<dyn Store>);
+        conformance::store_ids_name_one_store(&mut handles, &store().1);
+    }
+
+    #[test]
+    fn a_store_from_before_store_ids_gets_one_that_lasts() {
+        let (dir, store) = store();
+        let txn = store.db.begin_write().unwrap();
+        assert!(txn.delete_table(IDENTITY).unwrap(), "a new store has an id");
+        txn.commit().unwrap();
+        drop(store);
+        let first = RedbStore::open(dir.path().join("jobs.redb")).unwrap().store_id().unwrap();
+        let again = RedbStore::open(dir.path().join("jobs.redb")).unwrap().store_id().unwrap();
+        assert_eq!(first, again);
     }
 
     #[test]

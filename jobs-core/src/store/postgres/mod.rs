@@ -8,14 +8,15 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use postgres::IsolationLevel;
 use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::error::SqlState;
 use postgres::types::Type;
+use postgres::{GenericClient, IsolationLevel};
 
 use self::pool::{Pool, Pooled, describe};
 pub use self::url::DEFAULT_SCHEMA;
 use self::url::StoreUrl;
+use super::identity::{format_store_id, random_store_id};
 use super::split::split_sorted_ids;
 use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
@@ -26,6 +27,10 @@ pub const POSTGRES_FORMAT_VERSION: u32 = 1;
 pub const SCAN_CHUNK_ROWS: i32 = 512;
 
 const FORMAT_KEY: &str = "format_version";
+/// The store's id ([`Store::store_id`]): 128 bits, kept as two `bigint` halves because
+/// `jobs_meta` holds `bigint`s.
+const ID_HIGH_KEY: &str = "store_id_high";
+const ID_LOW_KEY: &str = "store_id_low";
 
 /// A store in a PostgreSQL database: models (and run records) on a server, for stores that
 /// outgrow one machine or are shared by processes on several.
@@ -42,7 +47,7 @@ const FORMAT_KEY: &str = "format_version";
 ///
 /// | table              | primary key               | holds                                  |
 /// |--------------------|---------------------------|----------------------------------------|
-/// | `jobs_meta`        | key                       | the store's format version             |
+/// | `jobs_meta`        | key                       | the store's format version and id      |
 /// | `jobs_model`       | (kind, id)                | each entity's encoded bytes            |
 /// | `jobs_run`         | id                        | run records ([`crate::runs`])          |
 /// | `jobs_run_output`  | (run id, form, chunk no.) | run output, in chunks                  |
@@ -89,6 +94,8 @@ const FORMAT_KEY: &str = "format_version";
 pub struct PostgresStore {
     pool: Arc<Pool>,
     tables: Tables,
+    /// The store's id, read (or drawn and written) on open; it never changes.
+    id: String,
 }
 
 /// The store's tables, qualified by its schema.
@@ -117,11 +124,18 @@ impl PostgresStore {
             runs: format!("{schema}.jobs_run"),
             output: format!("{schema}.jobs_run_output"),
         };
-        let store = PostgresStore { pool: Pool::new(url), tables };
-        match store.stored_format()? {
-            Some(found) => store.check_format(found)?,
+        let mut store = PostgresStore { pool: Pool::new(url), tables, id: String::new() };
+        let id = match store.stored_format()? {
+            Some(found) => {
+                store.check_format(found)?;
+                match store.read_id(&mut *store.connection()?)? {
+                    Some(id) => id,
+                    None => store.add_id()?,
+                }
+            }
             None => store.create_tables()?,
-        }
+        };
+        store.id = format_store_id(id);
         Ok(store)
     }
 
@@ -174,16 +188,77 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// Creates the schema and tables if missing and records the format version, under a
-    /// lock so that processes opening a new store at once do not race.
-    fn create_tables(&self) -> Result<(), StoreError> {
+    /// The store's id, or `None` when it has none yet (a new store, or one created before
+    /// stores had ids).
+    fn read_id(&self, client: &mut impl GenericClient) -> Result<Option<u128>, StoreError> {
+        let meta = &self.tables.meta;
+        let rows = client
+            .query(&format!("SELECT key, value FROM {meta} WHERE key = $1 OR key = $2"), &[&ID_HIGH_KEY, &ID_LOW_KEY])
+            .map_err(|e| self.error(&e))?;
+        let half = |key: &str| rows.iter().find(|row| row.get::<_, &str>(0) == key).map(|row| row.get::<_, i64>(1));
+        match (half(ID_HIGH_KEY), half(ID_LOW_KEY)) {
+            (Some(high), Some(low)) => {
+                let mut bytes = [0u8; 16];
+                bytes[..8].copy_from_slice(&high.to_be_bytes());
+                bytes[8..].copy_from_slice(&low.to_be_bytes());
+                Ok(Some(u128::from_be_bytes(bytes)))
+            }
+            (None, None) => Ok(None),
+            // Both halves are written in one transaction, so only a hand edit leaves one.
+            _ => Err(StoreError::NotAStore {
+                path: PathBuf::from(self.location()),
+                reason: format!("{meta} holds half a store id"),
+            }),
+        }
+    }
+
+    /// Draws an id and records it, inside `txn`.
+    fn insert_id(&self, txn: &mut postgres::Transaction<'_>) -> Result<u128, StoreError> {
+        let id = random_store_id(&self.location())?;
+        let bytes = id.to_be_bytes();
+        let mut high = [0u8; 8];
+        let mut low = [0u8; 8];
+        high.copy_from_slice(&bytes[..8]);
+        low.copy_from_slice(&bytes[8..]);
+        txn.execute(
+            &format!("INSERT INTO {} (key, value) VALUES ($1, $2), ($3, $4)", self.tables.meta),
+            &[&ID_HIGH_KEY, &i64::from_be_bytes(high), &ID_LOW_KEY, &i64::from_be_bytes(low)],
+        )
+        .map_err(|e| self.error(&e))?;
+        Ok(id)
+    }
+
+    /// Gives a store created before stores had ids its id, under the creation lock, so that
+    /// processes opening it at once agree on one.
+    fn add_id(&self) -> Result<u128, StoreError> {
+        let mut client = self.connection()?;
+        let mut txn = client.transaction().map_err(|e| self.error(&e))?;
+        self.lock_schema(&mut txn)?;
+        let id = match self.read_id(&mut txn)? {
+            Some(id) => id,
+            None => self.insert_id(&mut txn)?,
+        };
+        txn.commit().map_err(|e| self.error(&e))?;
+        Ok(id)
+    }
+
+    /// Takes the lock that serialises creating the store's tables and id, until `txn` ends.
+    fn lock_schema(&self, txn: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+        let lock_key = format!("jobs:{}:schema", self.pool.url().schema);
+        txn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_key])
+            .map_err(|e| self.error(&e))?;
+        Ok(())
+    }
+
+    /// Creates the schema and tables if missing and records the format version and the
+    /// store's id, under a lock so that processes opening a new store at once do not race.
+    /// Returns the store's id.
+    fn create_tables(&self) -> Result<u128, StoreError> {
         let url = self.pool.url();
         let Tables { meta, models, runs, output } = &self.tables;
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.error(&e))?;
-        let lock_key = format!("jobs:{}:schema", url.schema);
-        txn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock_key])
-            .map_err(|e| self.error(&e))?;
+        self.lock_schema(&mut txn)?;
         let exists = txn
             .query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&url.schema])
             .map_err(|e| self.error(&e))?
@@ -233,7 +308,12 @@ impl PostgresStore {
                 .map_err(|e| self.error(&e))?;
             }
         }
-        txn.commit().map_err(|e| self.error(&e))
+        let id = match self.read_id(&mut txn)? {
+            Some(id) => id,
+            None => self.insert_id(&mut txn)?,
+        };
+        txn.commit().map_err(|e| self.error(&e))?;
+        Ok(id)
     }
 
     /// The count of `kind` and the ids at its shard boundaries (with their 0-based positions
@@ -304,6 +384,10 @@ fn final_writes(batch: &WriteBatch) -> (Vec<Put<'_>>, Vec<Delete<'_>>) {
 impl Store for PostgresStore {
     fn location(&self) -> String {
         self.pool.url().location.clone()
+    }
+
+    fn store_id(&self) -> Result<String, StoreError> {
+        Ok(self.id.clone())
     }
 
     fn kinds(&self) -> Result<Vec<String>, StoreError> {
@@ -507,6 +591,42 @@ mod tests {
         let store = PostgresStore::open(schema.url()).unwrap();
         check(&store, &schema);
         drop(store);
+    }
+
+    #[test]
+    fn store_ids_name_one_store() {
+        with_store("store_ids_name_one_store", |store, schema| {
+            let Some(other) = test_schema("store_ids_name_one_store_other") else { return };
+            let other = PostgresStore::open(other.url()).unwrap();
+            // The same server by another name, as another machine might reach it.
+            let spellings = [schema.url().to_owned(), schema.url().replace("127.0.0.1", "localhost")];
+            assert_ne!(spellings[0], spellings[1], "the test URL names 127.0.0.1");
+            let mut handles = spellings.iter().map(|url| Box::new(PostgresStore::open(url).unwrap()) as Box<dyn Store>);
+            conformance::store_ids_name_one_store(&mut handles, &other);
+            assert_eq!(PostgresStore::open(schema.url()).unwrap().store_id().unwrap(), store.store_id().unwrap());
+        });
+    }
+
+    #[test]
+    fn a_store_from_before_store_ids_gets_one_that_processes_opening_it_at_once_agree_on() {
+        with_store("a_store_from_before_store_ids_gets_one", |store, schema| {
+            let meta = &store.tables().meta;
+            let deleted = store
+                .connection()
+                .unwrap()
+                .execute(&format!("DELETE FROM {meta} WHERE key = $1 OR key = $2"), &[&ID_HIGH_KEY, &ID_LOW_KEY])
+                .unwrap();
+            assert_eq!(deleted, 2, "a new store has an id in two halves");
+            let opened: Vec<String> = std::thread::scope(|scope| {
+                let openers: Vec<_> = (0..4)
+                    .map(|_| scope.spawn(|| PostgresStore::open(schema.url()).unwrap().store_id().unwrap()))
+                    .collect();
+                openers.into_iter().map(|opener| opener.join().unwrap()).collect()
+            });
+            assert!(opened.iter().all(|id| *id == opened[0]), "{opened:?}");
+            assert_ne!(opened[0], store.store_id().unwrap(), "a new id was drawn");
+            assert_eq!(PostgresStore::open(schema.url()).unwrap().store_id().unwrap(), opened[0]);
+        });
     }
 
     #[test]
