@@ -1,17 +1,19 @@
 //! Map-side combining: the job's [`combine`](crate::Reduce::combine) folds each key's values
-//! in a task's partition buffer before they reach the shuffle.
+//! in a batch's partition buffer before they reach the shuffle.
 //!
-//! A task combines a partition's buffer when it has grown to twice its size after the last
-//! combine (and at least [`MIN_COMBINE_LEN`]), and once more when the task ends, so a counting
-//! job keeps a few values per key instead of one per emit, while a job whose keys are all
-//! distinct (where combining saves nothing) groups at most twice as much as without it.
+//! A worker combines a partition's buffer when it has grown to twice its size after the last
+//! combine (and at least [`MIN_COMBINE_LEN`]), and once more when the batch ends, so a counting
+//! job keeps a few values per key per batch instead of one per emit, while a job whose keys are
+//! all distinct (where combining saves nothing) groups at most twice as much as without it.
+//! Runs of different batches are not combined with each other: a batch's run keeps its place
+//! in reading order, which is what makes the output independent of which worker mapped it.
 
 use crate::job::Reduce;
 
 use super::partition_buffer::PartitionBuffer;
 use super::{FailureRecord, FailureSite, panic};
 
-/// Buffers shorter than this are not combined before their task ends.
+/// Buffers shorter than this are not combined before their batch ends.
 pub(super) const MIN_COMBINE_LEN: usize = 4096;
 
 /// Lets the job's combiner fold each key's values in `buffer`, keeping their order. Returns a
