@@ -226,8 +226,7 @@ fn sort_and_combine<J: Reduce>(job: &J, pairs: &mut Pairs<J>, combine: bool) -> 
         if values.len() > 1
             && let Err(message) = panic::catch(|| job.combine(&key, &mut values))
         {
-            let key = serde_json::to_string(&key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
-            failures.push(FailureRecord { site: FailureSite::Key { key }, message: format!("combine {message}") });
+            failures.push(FailureRecord { site: FailureSite::key(&key), message: format!("combine {message}") });
             continue;
         }
         let last = values.pop();

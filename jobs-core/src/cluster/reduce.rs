@@ -67,9 +67,8 @@ pub(super) fn reduce_shipments<J: Job>(
                 out.clear();
                 part.failure_count += 1;
                 if part.failures.len() < MAX_REPORTED_FAILURES {
-                    let key =
-                        serde_json::to_string(&ordering_key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
-                    part.failures.push((ordering_key, FailureRecord { site: FailureSite::Key { key }, message }));
+                    let site = FailureSite::key(&ordering_key);
+                    part.failures.push((ordering_key, FailureRecord { site, message }));
                 }
             }
         }

@@ -35,8 +35,7 @@ pub(super) fn combine_buffer<J: Reduce>(job: &J, buffer: &mut PartitionBuffer<J:
         if group.len() > 1
             && let Err(message) = panic::catch(|| job.combine(key, &mut group))
         {
-            let key = serde_json::to_string(key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
-            failures.push(FailureRecord { site: FailureSite::Key { key }, message: format!("combine {message}") });
+            failures.push(FailureRecord { site: FailureSite::key(key), message: format!("combine {message}") });
             continue;
         }
         values.extend(group.drain(..).map(|value| (index, value)));

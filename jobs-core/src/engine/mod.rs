@@ -256,6 +256,14 @@ pub enum FailureSite {
     },
 }
 
+impl FailureSite {
+    /// The site of a key that failed, the key written as JSON (as reports show keys).
+    pub(crate) fn key<K: serde::Serialize + ?Sized>(key: &K) -> Self {
+        let key = serde_json::to_string(key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
+        FailureSite::Key { key }
+    }
+}
+
 impl fmt::Display for FailureRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.site {

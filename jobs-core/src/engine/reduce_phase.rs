@@ -152,9 +152,8 @@ fn reduce_partition<J: Job>(
                 out.clear();
                 result.failure_count += 1;
                 if result.failures.len() < MAX_REPORTED_FAILURES {
-                    let key =
-                        serde_json::to_string(&ordering_key).unwrap_or_else(|e| format!("<key not printable: {e}>"));
-                    result.failures.push((ordering_key, FailureRecord { site: FailureSite::Key { key }, message }));
+                    let site = FailureSite::key(&ordering_key);
+                    result.failures.push((ordering_key, FailureRecord { site, message }));
                 }
             }
         }
