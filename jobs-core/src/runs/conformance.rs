@@ -210,3 +210,15 @@ pub(crate) fn exclusive_admission_sees_the_jobs_active_runs(log: &dyn RunLog) {
     assert!(err.to_string().starts_with(&format!("Job already has a run queued: {}", active.id())), "{err}");
     assert!(matches!(log.get_run(refused.id()), Err(RunsError::UnknownRun { .. })), "a refused run is not stored");
 }
+
+/// A run created and claimed through `log` is seen started, then interrupted once let go,
+/// through `other`, a second handle on the same store (as another process has).
+pub(crate) fn a_second_handle_sees_commits_and_claims(log: &dyn RunLog, other: &dyn RunLog) {
+    let record = queued("Job", 10);
+    log.create(&record).unwrap();
+    let claim = log.claim_run(record.id()).unwrap().unwrap();
+    log.transition(record.id(), Status::Started, &mut |_| {}).unwrap();
+    assert_eq!(other.get_run(record.id()).unwrap().status(), Status::Started, "claimed: alive, not interrupted");
+    drop(claim);
+    assert!(other.get_run(record.id()).unwrap().was_interrupted(), "let go while started: interrupted");
+}

@@ -352,13 +352,7 @@ mod tests {
     fn a_second_handle_sees_commits_and_claims_made_through_the_first() {
         let (dir, store) = store();
         let other = RedbStore::open(dir.path().join("jobs.redb")).unwrap();
-        let record = conformance::queued("Job", 10);
-        store.create(&record).unwrap();
-        let claim = store.claim_run(record.id()).unwrap().unwrap();
-        store.transition(record.id(), Status::Started, &mut |_| {}).unwrap();
-        assert_eq!(other.get_run(record.id()).unwrap().status(), Status::Started, "claimed: alive, not interrupted");
-        drop(claim);
-        assert!(other.get_run(record.id()).unwrap().was_interrupted(), "let go while started: interrupted");
+        conformance::a_second_handle_sees_commits_and_claims(&store, &other);
     }
 
     #[test]
