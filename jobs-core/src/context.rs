@@ -118,9 +118,57 @@ impl<J: Reduce> MapContext<'_, J> {
     /// atomic batches; in a dry run they are counted and never stored. If this `map` call then
     /// fails, its writes are dropped.
     ///
+    /// A [view](Model::VIEW) cannot be put: it would store the entity without the fields the
+    /// view leaves out.
+    ///
+    /// ```compile_fail
+    /// use jobs_core::prelude::*;
+    ///
+    /// #[derive(Model, Serialize, Deserialize)]
+    /// pub struct Note { id: String, text: String, tags: Vec<String> }
+    ///
+    /// #[derive(Serialize, Deserialize)]
+    /// pub struct NoteText { id: String, text: String }
+    ///
+    /// impl Model for NoteText {
+    ///     const KIND: &'static str = Note::KIND;
+    ///     const VIEW: bool = true;
+    ///     fn id(&self) -> &str { &self.id }
+    /// }
+    ///
+    /// /// Trims notes, through a view: refused, since the tags would be lost.
+    /// #[one_off_job(models = [NoteText])]
+    /// pub struct TrimNotes;
+    ///
+    /// impl Map<NoteText> for TrimNotes {
+    ///     fn map(&self, mut note: NoteText, ctx: &mut MapContext<'_, Self>) -> Outcome {
+    ///         note.text = note.text.trim().to_owned();
+    ///         ctx.put(&note)?;
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// impl Reduce for TrimNotes {
+    ///     type Key = String;
+    ///     type Value = String;
+    ///     fn reduce(&self, _: String, _: Values<'_, String>, _: &mut Output) -> Outcome { Ok(()) }
+    /// }
+    ///
+    /// fn main() {
+    ///     let store = jobs_core::MemoryStore::new();
+    ///     jobs_core::testing::run(&TrimNotes, &store).unwrap();
+    /// }
+    /// ```
+    ///
     /// # Errors
     /// The model does not encode.
     pub fn put<M: Model>(&mut self, model: &M) -> Result<(), CodecError> {
+        const {
+            assert!(
+                !M::VIEW,
+                "`ctx.put` of a view would store the entity without the fields the view leaves out: put the model itself"
+            );
+        }
         let bytes = model::encode(model)?;
         self.counters.add(crate::engine::counter::PUTS, 1);
         if !self.env.dry_run {

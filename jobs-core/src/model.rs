@@ -53,6 +53,40 @@ pub trait Model: Serialize + DeserializeOwned + Send + 'static {
     /// The kind name under which entities of this model are stored.
     const KIND: &'static str;
 
+    /// Whether this type is a *view*: a few of another model's fields, decoded from the same
+    /// stored entities (same [`KIND`](Self::KIND)) while the rest are skipped unread. A job
+    /// that reads three fields of a large model maps faster over a view of them: strings it
+    /// does not read are neither allocated nor copied. Views are written by hand, not derived,
+    /// so they are not registered as models of their own; and they can only be read:
+    /// [`MapContext::put`](crate::MapContext::put) of a view does not compile, since it would
+    /// store the entity without the fields the view leaves out.
+    ///
+    /// ```
+    /// use jobs_core::Model;
+    /// use serde::{Deserialize, Serialize};
+    ///
+    /// #[derive(Model, Serialize, Deserialize)]
+    /// struct UserSettingsModel { id: String, username: Option<String>, email: String }
+    ///
+    /// /// What a username audit reads of a user.
+    /// #[derive(Serialize, Deserialize)]
+    /// struct Username { id: String, username: Option<String> }
+    ///
+    /// impl Model for Username {
+    ///     const KIND: &'static str = UserSettingsModel::KIND;
+    ///     const VIEW: bool = true;
+    ///     fn id(&self) -> &str {
+    ///         &self.id
+    ///     }
+    /// }
+    ///
+    /// let user = UserSettingsModel { id: "u1".into(), username: Some("ada".into()), email: "a@x".into() };
+    /// let view: Username = jobs_core::model::decode(&jobs_core::model::encode(&user)?)?;
+    /// assert_eq!(view.username.as_deref(), Some("ada"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    const VIEW: bool = false;
+
     /// The entity's id, unique within its kind. Entities are stored and scanned in id order.
     fn id(&self) -> &str;
 }

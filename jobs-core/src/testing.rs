@@ -58,6 +58,7 @@ use crate::store::{Store, StoreError, WriteBatch};
 /// # Errors
 /// A model does not encode, or the store could not be written.
 pub fn put_all<M: Model>(store: &dyn Store, models: &[M]) -> Result<(), PutError> {
+    const { assert!(!M::VIEW, "`put_all` of a view would store entities without the fields the view leaves out") }
     let mut batch = WriteBatch::new();
     for m in models {
         batch.put(M::KIND, m.id(), model::encode(m)?);

@@ -6,18 +6,21 @@
 use jobs_core::Failure;
 use jobs_core::prelude::*;
 
-use crate::models::{ExplorationModel, ExplorationRightsModel};
+use crate::models::{ExplorationInteractions, ExplorationModel, ExplorationRightsModel};
 
 /// Produces a list of (exploration, state) pairs, grouped by the interaction they use.
 ///
 /// Deleted explorations are skipped. Each report line is
 /// `[interaction_id, ["<exp_id> <state_name>", ...]]`, e.g.
 /// `["TextInput",["exp1 Intro","exp2 End"]]`; a state with no interaction is listed under `""`.
-#[one_off_job(models = [ExplorationModel], shards = 64)]
+///
+/// It maps over [`ExplorationInteractions`], a view of the stored explorations that decodes
+/// only what it reads, so contents and hints are skipped rather than allocated.
+#[one_off_job(models = [ExplorationInteractions], shards = 64)]
 pub struct InteractionAuditOneOffJob;
 
-impl Map<ExplorationModel> for InteractionAuditOneOffJob {
-    fn map(&self, item: ExplorationModel, ctx: &mut MapContext<'_, Self>) -> Outcome {
+impl Map<ExplorationInteractions> for InteractionAuditOneOffJob {
+    fn map(&self, item: ExplorationInteractions, ctx: &mut MapContext<'_, Self>) -> Outcome {
         if item.deleted {
             return Ok(());
         }

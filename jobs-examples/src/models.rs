@@ -53,6 +53,45 @@ pub struct ExplorationModel {
     pub states: BTreeMap<String, State>,
 }
 
+/// What [`InteractionAuditOneOffJob`](crate::InteractionAuditOneOffJob) reads of an
+/// exploration: a [view](jobs_core::Model::VIEW) of the stored `ExplorationModel` that decodes
+/// its id, `deleted` and each state's interaction id, and skips the rest (title, contents,
+/// hints) without allocating them.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct ExplorationInteractions {
+    /// The exploration's id.
+    pub id: String,
+    /// Whether the exploration was deleted.
+    #[serde(default)]
+    pub deleted: bool,
+    /// Each state's interaction, by state name.
+    #[serde(default)]
+    pub states: BTreeMap<String, StateInteraction>,
+}
+
+/// What [`ExplorationInteractions`] reads of a state.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct StateInteraction {
+    /// The state's interaction, of which only the id is read.
+    pub interaction: InteractionId,
+}
+
+/// An interaction's id, its other fields skipped.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct InteractionId {
+    /// The interaction's id, such as "TextInput"; empty when none was chosen.
+    pub id: String,
+}
+
+impl Model for ExplorationInteractions {
+    const KIND: &'static str = ExplorationModel::KIND;
+    const VIEW: bool = true;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// One state of an exploration: what it shows, and how the learner answers.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct State {

@@ -374,3 +374,31 @@ fn a_bad_max_memory_exits_2_naming_the_flag_and_the_forms_it_takes() {
     assert!(ran.err.contains("give bytes (1048576) or a number with K, M, G or T (512M, 2G)"), "{}", ran.err);
     assert!(!work.path("jobs.redb").exists(), "a usage error creates no store");
 }
+
+/// A run prints its full output but keeps only its record and stored output (folded, cut at
+/// 900,000 characters) in the store: the file does not grow by the output with every run.
+#[test]
+fn runs_do_not_grow_the_store_by_their_output() {
+    let work = Workdir::new();
+    work.jobs("big.redb", &["seed", "--explorations", "30000", "--users", "10"]).assert_code(0);
+    let size = || std::fs::metadata(work.path("big.redb")).expect("the store").len();
+    // The first run may create the run tables.
+    let first = work.jobs("big.redb", &["run", "InteractionAuditOneOffJob"]);
+    first.assert_code(0);
+    let output_bytes = first.out.len() as u64;
+    assert!(output_bytes > 3 << 20, "the output is large enough to show: {output_bytes} bytes");
+    let before = size();
+    const RUNS: u64 = 4;
+    for _ in 0..RUNS {
+        let ran = work.jobs("big.redb", &["run", "InteractionAuditOneOffJob"]);
+        ran.assert_code(0);
+        assert_eq!(ran.out.len() as u64, output_bytes, "every run prints the whole output");
+    }
+    let grown = size().saturating_sub(before);
+    // Each run stores its record and its stored output (at most 900,000 characters).
+    assert!(
+        grown <= RUNS * (2 << 20),
+        "{RUNS} runs of {output_bytes} bytes of output grew the store by {grown} bytes: more than 2 MiB a run"
+    );
+    assert!(!work.path("big.redb.outputs").exists(), "nothing is kept beside the store unless asked");
+}

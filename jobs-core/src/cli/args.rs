@@ -109,13 +109,17 @@ pub(crate) struct RunArgs {
     /// `failed` (its output is still stored) [default: the job's, usually 0].
     #[arg(long, value_name = "N")]
     pub(crate) max_failures: Option<u64>,
-    /// Characters the stored output keeps, identical lines folded first; the full output is
-    /// kept whole too (`output --full`).
+    /// Characters the stored output keeps, identical lines folded first.
     #[arg(long, value_name = "CHARS", default_value_t = DEFAULT_OUTPUT_LIMIT)]
     pub(crate) output_limit: usize,
+    /// Also keep the full output, for `output --full` later (beside a store file, as
+    /// `<store>.outputs/<run id>.jsonl.gz`). A run printed here is not kept whole unless asked;
+    /// a `--detach`ed run always keeps it.
+    #[arg(long)]
+    pub(crate) keep_output: bool,
     /// The most memory the shuffle may hold before it spills sorted runs to temporary files
     /// (in JOBS_TMPDIR, or the system's temporary directory): bytes, or a number with K, M, G
-    /// or T (powers of 1024), such as 512M or 2G [default: a quarter of RAM].
+    /// or T (powers of 1024), such as 512M or 2G [default: a quarter of RAM, at most 512M].
     #[arg(long, value_name = "SIZE", value_parser = byte_size)]
     pub(crate) max_memory: Option<u64>,
     /// The engine and, for `--engine timely`, the cluster.

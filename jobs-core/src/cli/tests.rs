@@ -465,10 +465,12 @@ fn output_is_stored_folded_and_cut_and_full_gives_every_line() {
     let store = store_in(&dir);
     let cli = cli();
     jobs(&cli, &store, &["seed", "--explorations", "20"]);
-    let ran = jobs(&cli, &store, &["run", "CliTestPerNote"]);
+    let ran = jobs(&cli, &store, &["run", "CliTestPerNote", "--keep-output"]);
     assert_eq!(ran.code, ExitCode::SUCCESS, "{}", ran.err);
     assert_eq!(ran.out.lines().count(), 20, "jobs run prints every line: {}", ran.out);
     let id = run_id_in(&ran.err);
+    let kept = dir.path().join("jobs.redb.outputs").join(format!("{id}.jsonl.gz"));
+    assert!(kept.is_file(), "--keep-output keeps the full output beside the store, at {}", kept.display());
 
     let stored = jobs(&cli, &store, &["output", id.as_str()]);
     assert_eq!(
@@ -483,7 +485,15 @@ fn output_is_stored_folded_and_cut_and_full_gives_every_line() {
     assert_eq!(full.out, ran.out);
     assert_eq!(full.err, format!("run {id}: 20 lines, every one\n"));
 
-    let cut = jobs(&cli, &store, &["run", "CliTestPerNote", "--output-limit", "20"]);
+    let printed_only = jobs(&cli, &store, &["run", "CliTestPerNote"]);
+    assert_eq!(printed_only.out, ran.out, "a run prints every line whether or not it keeps them");
+    let printed_id = run_id_in(&printed_only.err);
+    let not_kept = jobs(&cli, &store, &["output", printed_id.as_str(), "--full"]);
+    assert_ne!(not_kept.code, ExitCode::SUCCESS);
+    assert!(not_kept.err.contains("did not keep its full output"), "{}", not_kept.err);
+    assert_eq!(jobs(&cli, &store, &["output", printed_id.as_str()]).out, stored.out, "its stored output is kept");
+
+    let cut = jobs(&cli, &store, &["run", "CliTestPerNote", "--output-limit", "20", "--keep-output"]);
     assert_eq!(cut.out, ran.out, "the limit cuts what is stored, not what the run prints");
     let cut_id = run_id_in(&cut.err);
     let stored = jobs(&cli, &store, &["output", cut_id.as_str()]);

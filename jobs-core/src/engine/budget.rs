@@ -2,7 +2,7 @@
 //! buffered pairs are estimated.
 //!
 //! The budget ([`RunOptions::max_memory`](super::RunOptions::max_memory), by default a quarter
-//! of the machine's RAM) is split in two halves:
+//! of the machine's RAM, at most [`DEFAULT_MAX_MEMORY_CAP`]) is split in two halves:
 //!
 //! * **map**: each worker holds at most `half / threads` bytes of pairs (its current task's
 //!   buffers and the sorted buffers of the tasks it finished). Past it, the worker sorts what
@@ -21,7 +21,7 @@
 use serde::Serialize;
 
 /// The budget used when the machine's RAM cannot be read.
-const FALLBACK_MAX_MEMORY: u64 = 1 << 30;
+const FALLBACK_MAX_MEMORY: u64 = DEFAULT_MAX_MEMORY_CAP;
 /// Spilled runs are read back through buffers of at most this many bytes each...
 const MAX_READ_BUFFER: usize = 64 << 10;
 /// ...and at least this many, whatever the budget.
@@ -29,13 +29,19 @@ const MIN_READ_BUFFER: usize = 4 << 10;
 /// The heap size of one pair in this many is measured; the rest use the running mean.
 const SAMPLE_EVERY: u64 = 16;
 
+/// The default budget never exceeds this: past a few hundred MiB, holding more of the shuffle
+/// in memory saves little time (spilled runs are read back sequentially), while a one-off job
+/// beside a live application should not take gigabytes by default.
+pub const DEFAULT_MAX_MEMORY_CAP: u64 = 512 << 20;
+
 /// The default shuffle budget: a quarter of the machine's RAM (`MemTotal` in
-/// `/proc/meminfo`), or 1 GiB where that cannot be read.
+/// `/proc/meminfo`), at most [`DEFAULT_MAX_MEMORY_CAP`]; that cap where RAM cannot be read.
 pub fn default_max_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| mem_total(&text))
         .map_or(FALLBACK_MAX_MEMORY, |b| b / 4)
+        .min(DEFAULT_MAX_MEMORY_CAP)
 }
 
 /// `MemTotal` in bytes, from the text of `/proc/meminfo`.
@@ -137,11 +143,11 @@ mod tests {
     }
 
     #[test]
-    fn the_default_budget_is_a_positive_fraction_of_ram() {
+    fn the_default_budget_is_a_quarter_of_ram_at_most_the_cap() {
         let budget = default_max_memory();
         assert!(budget > 0);
         if let Some(total) = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| mem_total(&t)) {
-            assert_eq!(budget, total / 4);
+            assert_eq!(budget, (total / 4).min(DEFAULT_MAX_MEMORY_CAP));
         }
     }
 

@@ -71,6 +71,15 @@ pub enum RunsError {
         /// Its status.
         status: Status,
     },
+    /// The run completed without keeping its full output: it was printed as the run ended, and
+    /// only the stored output (folded and cut) was kept.
+    #[error(
+        "run {id} did not keep its full output (it was printed when the run ended); its stored output, folded and cut, is kept"
+    )]
+    FullOutputNotKept {
+        /// The run.
+        id: RunId,
+    },
     /// The record was written by a newer version of jobs.
     #[error(
         "run {id} was recorded in format version {found}, newer than this program's {supported}; upgrade jobs to read it"

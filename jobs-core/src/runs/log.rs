@@ -7,7 +7,7 @@ use crate::engine::now_ms;
 use crate::store::Store;
 
 use super::output::OutputKind;
-use super::{INTERRUPTED, RunClaim, RunId, RunRecord, RunsError, Status};
+use super::{INTERRUPTED, OutputSummary, RunClaim, RunId, RunRecord, RunsError, Status};
 
 /// How long `jobs runs` looks back by default.
 pub const RECENT: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -281,6 +281,7 @@ pub trait RunLog: Store {
     /// # Errors
     /// No run has this id, it has not completed ([`RunsError::NoOutput`]), or the store failed.
     fn full_output(&self, id: &RunId) -> Result<Vec<String>, RunsError> {
+        check_has_full_output(self, id)?;
         collect_output(self, id, OutputKind::Full)
     }
 
@@ -289,7 +290,7 @@ pub trait RunLog: Store {
     /// # Errors
     /// No run has this id, it has not completed, the store failed, or writing failed.
     fn export_full_output(&self, id: &RunId, to: &mut dyn std::io::Write) -> Result<u64, RunsError> {
-        check_has_output(self, id)?;
+        check_has_full_output(self, id)?;
         let mut written = 0;
         let mut failure = None;
         self.visit_output(id, OutputKind::Full, &mut |line| match writeln!(to, "{line}") {
@@ -341,17 +342,29 @@ fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, 
     Ok((record, interrupted))
 }
 
-fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
+/// The summary of run `id`'s output, if it has one.
+fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<OutputSummary, RunsError> {
     let record = log.get_run(id)?;
     // A run that failed only by exceeding its failure limit has its output stored too.
-    if !record.status().is_finished() || record.output.is_none() {
-        return Err(RunsError::NoOutput { id: id.clone(), status: record.status() });
+    match record.output {
+        Some(summary) if record.status().is_finished() => Ok(summary),
+        _ => Err(RunsError::NoOutput { id: id.clone(), status: record.status() }),
     }
-    Ok(())
+}
+
+/// As [`check_has_output`], and the run kept its full output.
+fn check_has_full_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
+    if check_has_output(log, id)?.full_output_kept {
+        Ok(())
+    } else {
+        Err(RunsError::FullOutputNotKept { id: id.clone() })
+    }
 }
 
 fn collect_output<L: RunLog + ?Sized>(log: &L, id: &RunId, kind: OutputKind) -> Result<Vec<String>, RunsError> {
-    check_has_output(log, id)?;
+    if kind == OutputKind::Stored {
+        check_has_output(log, id)?;
+    }
     let mut lines = Vec::new();
     log.visit_output(id, kind, &mut |line| {
         lines.push(line.to_owned());

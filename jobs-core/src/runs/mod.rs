@@ -63,6 +63,7 @@ pub mod liveness;
 mod log;
 mod memory;
 pub mod output;
+mod output_file;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod record;
@@ -82,7 +83,8 @@ pub use self::record::{
     INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord, failure_limit_error,
 };
 pub use self::runner::{
-    DEFAULT_POLL_INTERVAL, Queued, RunRequest, RunnerOptions, queue, queue_claimed, run, run_claimed, run_queued, wait,
+    DEFAULT_POLL_INTERVAL, OutputHandoff, Queued, RunRequest, RunnerOptions, queue, queue_claimed, run, run_claimed,
+    run_queued, wait,
 };
 pub use self::status::{Status, UnknownStatus};
 

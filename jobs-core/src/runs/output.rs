@@ -116,6 +116,7 @@ pub fn stored<S: AsRef<str>>(full: &[S], limit: usize) -> StoredOutput {
         stored_chars: chars,
         truncated,
         limit: limit as u64,
+        full_output_kept: true,
     };
     StoredOutput { lines, summary }
 }

@@ -177,6 +177,16 @@ pub struct OutputSummary {
     pub truncated: bool,
     /// The limit it was cut at, in characters.
     pub limit: u64,
+    /// Whether the full output was kept ([`RunLog::full_output`](super::RunLog::full_output)).
+    /// A run started from the command line prints it instead, unless asked to keep it
+    /// ([`RunnerOptions::keep_full_output`](super::RunnerOptions::keep_full_output)); records
+    /// from before this field kept it always.
+    #[serde(default = "full_output_kept_before_it_was_recorded")]
+    pub full_output_kept: bool,
+}
+
+fn full_output_kept_before_it_was_recorded() -> bool {
+    true
 }
 
 impl RunRecord {

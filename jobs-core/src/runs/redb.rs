@@ -6,9 +6,12 @@
 //! | `runs/by_created`   | (created ms, run id) | nothing: the index `jobs runs` walks   |
 //! | `runs/active`       | run id               | nothing: runs queued or started        |
 //! | `runs/output/stored`| (run id, chunk no.)  | lines, folded and cut                  |
-//! | `runs/output/full`  | (run id, chunk no.)  | every line                             |
 //!
-//! None starts with `model/`, so [`Store::kinds`](crate::Store::kinds) never lists them.
+//! None starts with `model/`, so [`Store::kinds`](crate::Store::kinds) never lists them. A
+//! run's full output, when kept, is a file beside the store ([`output_file`](super::output_file)),
+//! so runs do not grow the store by their output; stores written by earlier versions may still
+//! hold some in the table `runs/output/full`, which is read when no file is found and emptied
+//! by `prune`.
 //!
 //! # Several processes
 //!
@@ -28,6 +31,7 @@ use crate::store::RedbStore;
 use super::codec::{decode_chunk, decode_record, encode_chunk, encode_record};
 use super::liveness;
 use super::output::{self, OutputKind};
+use super::output_file;
 use super::{ListQuery, RunClaim, RunId, RunLog, RunRecord, RunsError};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs/record");
@@ -228,6 +232,10 @@ impl RunLog for RedbStore {
             }
         }
         self.commit(txn)?;
+        let outputs = output_file::dir(self.path());
+        for id in &removed {
+            output_file::remove(&outputs, id);
+        }
         let dir = liveness::lock_dir(self.path());
         for id in &removed {
             if let Err(error) = liveness::remove_stale(&dir, id) {
@@ -238,6 +246,9 @@ impl RunLog for RedbStore {
     }
 
     fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError> {
+        if kind == OutputKind::Full {
+            return output_file::write(&output_file::dir(self.path()), id, lines);
+        }
         let id = id.as_str();
         let txn = self.write_txn()?;
         {
@@ -260,6 +271,16 @@ impl RunLog for RedbStore {
         kind: OutputKind,
         visit: &mut dyn FnMut(&str) -> ControlFlow<()>,
     ) -> Result<(), RunsError> {
+        if kind == OutputKind::Full {
+            let mut found = false;
+            output_file::visit(&output_file::dir(self.path()), id, &mut |line| {
+                found = true;
+                visit(line)
+            })?;
+            if found {
+                return Ok(());
+            }
+        }
         let id = id.as_str();
         let txn = self.read_txn()?;
         let Some(chunks) = self.read_table(&txn, output_table(kind))? else {

@@ -52,7 +52,7 @@ pub struct RunRequest {
     /// instead of going ahead and reporting it in [`Queued::already_active`].
     pub exclusive: bool,
     /// The most memory, in bytes, the shuffle may hold before it spills to disk; the engine's
-    /// default (a quarter of RAM) when `None`. Kept in the run's record, so a detached run
+    /// default (a quarter of RAM, at most 512 MiB) when `None`. Kept in the run's record, so a detached run
     /// uses it too.
     pub max_memory: Option<u64>,
 }
@@ -76,6 +76,13 @@ pub struct RunnerOptions {
     pub cancel: CancelToken,
     /// Filled in while the run goes, for a progress bar; the runner makes its own if `None`.
     pub progress: Option<Arc<Progress>>,
+    /// Keep the full output in the run log ([`RunLog::full_output`]), besides the stored
+    /// output, which is always kept. `true` by default; the command line's foreground
+    /// `jobs run` prints the output instead (through [`output_handoff`](Self::output_handoff))
+    /// and keeps it only with `--keep-output`, so a run does not grow the store by its output.
+    pub keep_full_output: bool,
+    /// Where the finished run's full output is handed, for the caller to print or write.
+    pub output_handoff: Option<OutputHandoff>,
     /// Carry the run out on the timely engine, as process 0 of this cluster; the record's
     /// `engine` then says `timely`.
     #[cfg(feature = "timely")]
@@ -89,9 +96,40 @@ impl Default for RunnerOptions {
             output_limit: DEFAULT_OUTPUT_LIMIT,
             cancel: CancelToken::new(),
             progress: None,
+            keep_full_output: true,
+            output_handoff: None,
             #[cfg(feature = "timely")]
             cluster: None,
         }
+    }
+}
+
+/// Hands a finished run's full output from the runner to its caller, who prints it or writes
+/// it to a file without reading it back from the run log.
+///
+/// ```
+/// use jobs_core::runs::OutputHandoff;
+///
+/// let handoff = OutputHandoff::new();
+/// assert_eq!(handoff.take(), None, "nothing until a run completes");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OutputHandoff(Arc<std::sync::Mutex<Option<Vec<String>>>>);
+
+impl OutputHandoff {
+    /// An empty handoff.
+    pub fn new() -> Self {
+        OutputHandoff::default()
+    }
+
+    /// The full output of the run it was given to, once that run has completed (or failed by
+    /// exceeding its failure limit, when its output is kept too).
+    pub fn take(&self) -> Option<Vec<String>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+    }
+
+    fn give(&self, lines: Vec<String>) {
+        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lines);
     }
 }
 
@@ -448,21 +486,27 @@ fn record_end(
     if report.canceled {
         return log.transition(id, Status::Canceled, &mut |r| fill(r));
     }
-    let stored = output::stored(&report.output, options.output_limit);
-    let written = log
-        .write_output(id, OutputKind::Full, &report.output)
-        .and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
+    let mut stored = output::stored(&report.output, options.output_limit);
+    stored.summary.full_output_kept = options.keep_full_output;
+    let written =
+        if options.keep_full_output { log.write_output(id, OutputKind::Full, &report.output) } else { Ok(()) };
+    let written = written.and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
     match written {
         // The output of a run with too many failures is kept, for a look at what did work.
-        Ok(()) if report.exceeds_failure_limit() => log.transition(id, Status::Failed, &mut |r| {
-            fill(r);
-            r.output = Some(stored.summary);
-            r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
-        }),
-        Ok(()) => log.transition(id, Status::Completed, &mut |r| {
-            fill(r);
-            r.output = Some(stored.summary);
-        }),
+        Ok(()) => {
+            let status = if report.exceeds_failure_limit() { Status::Failed } else { Status::Completed };
+            let record = log.transition(id, status, &mut |r| {
+                fill(r);
+                r.output = Some(stored.summary);
+                if report.exceeds_failure_limit() {
+                    r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
+                }
+            })?;
+            if let Some(handoff) = &options.output_handoff {
+                handoff.give(report.output);
+            }
+            Ok(record)
+        }
         Err(error) => {
             tracing::error!(run = %id, %error, "could not store the output");
             log.transition(id, Status::Failed, &mut |r| {

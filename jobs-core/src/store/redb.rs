@@ -56,16 +56,33 @@ impl std::fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Opens the store at `path`, creating it if the file does not exist.
+    /// The page cache a store is opened with unless [`open_with_cache`](Self::open_with_cache)
+    /// says otherwise. A job reads each kind once, in order, so a large cache buys nothing
+    /// for it and costs memory that the kernel's own page cache already provides; redb's
+    /// default (1 GiB) made a run's resident set grow with the file.
+    pub const DEFAULT_CACHE_BYTES: usize = 32 << 20;
+
+    /// Opens the store at `path`, creating it if the file does not exist, with a page cache of
+    /// [`DEFAULT_CACHE_BYTES`](Self::DEFAULT_CACHE_BYTES).
     ///
     /// # Errors
     /// The file is not a jobs store, was written by a newer version, is locked by a process
     /// that does not share it, or cannot be read or written.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with_cache(path, Self::DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`open`](Self::open) with redb's page cache limited to `cache_bytes`: part of a run's
+    /// memory budget (`jobs run --max-memory`).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_with_cache(path: impl AsRef<Path>, cache_bytes: usize) -> Result<Self, StoreError> {
         let path = path.as_ref().to_path_buf();
         check_is_redb_file(&path)?;
         let db = Database::builder()
             .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .set_cache_size(cache_bytes)
             .create(&path)
             .map_err(|e| open_error(&path, e))?;
         let mut store = RedbStore { db, path, id: String::new() };

@@ -8,8 +8,8 @@ use anyhow::{Context, Result, bail};
 const FULL: usize = 1_000_000;
 /// Explorations seeded with `--quick`.
 const QUICK: usize = 100_000;
-/// Rounds of each timed comparison unless `--repeat` says otherwise.
-const DEFAULT_ROUNDS: usize = 3;
+/// Rounds unless `--rounds` says otherwise: enough for a median and a range.
+const DEFAULT_ROUNDS: usize = 5;
 
 /// What to measure.
 #[derive(Debug)]
@@ -18,30 +18,36 @@ pub struct Args {
     pub explorations: usize,
     /// A store to use (and seed, if it holds no explorations) instead of a temporary one.
     pub store: Option<PathBuf>,
-    /// The most threads to use; every core by default.
+    /// Decoding threads for the baselines and `--threads` for `jobs run`; every core by default.
     pub threads: usize,
-    /// Rounds of each timed comparison; each run's best time counts.
-    pub repeat: usize,
-    /// Also compare the peak memory of a budgeted run over 4 times as many explorations.
+    /// Rounds; every contender runs once per round, in turn.
+    pub rounds: usize,
+    /// Also measure `jobs run --max-memory` over a store of 4 times as many explorations.
     pub scale_check: bool,
     /// A store for the scale check (seeded with 4 N explorations if it holds none).
     pub scale_store: Option<PathBuf>,
+    /// The `jobs` binary to time; the one beside this binary by default.
+    pub jobs_binary: Option<PathBuf>,
 }
 
 /// The usage line.
-const USAGE: &str = "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--repeat R] \
-                     [--scale-check [--scale-store PATH]]";
+pub const USAGE: &str = "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--rounds R] \
+                         [--scale-check [--scale-store PATH]] [--jobs-binary PATH]";
 
 impl Args {
     /// Parses the arguments after the program name.
+    ///
+    /// # Errors
+    /// An unknown flag, a missing value, or a value that is not a number.
     pub fn parse(argv: &[String]) -> Result<Args> {
         let mut args = Args {
             explorations: FULL,
             store: None,
             threads: jobs_core::engine::default_threads(),
-            repeat: DEFAULT_ROUNDS,
+            rounds: DEFAULT_ROUNDS,
             scale_check: false,
             scale_store: None,
+            jobs_binary: None,
         };
         let mut rest = argv.iter();
         while let Some(flag) = rest.next() {
@@ -51,9 +57,10 @@ impl Args {
                 "--explorations" => args.explorations = value()?.parse().context("--explorations")?,
                 "--store" => args.store = Some(PathBuf::from(value()?)),
                 "--threads" => args.threads = value()?.parse::<usize>().context("--threads")?.max(1),
-                "--repeat" => args.repeat = value()?.parse::<usize>().context("--repeat")?.max(1),
+                "--rounds" | "--repeat" => args.rounds = value()?.parse::<usize>().context("--rounds")?.max(1),
                 "--scale-check" => args.scale_check = true,
                 "--scale-store" => args.scale_store = Some(PathBuf::from(value()?)),
+                "--jobs-binary" => args.jobs_binary = Some(PathBuf::from(value()?)),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -1,45 +1,70 @@
-//! The hand-written baselines the framework is measured against: the same redb table, the same
-//! decode ([`jobs_core::model::decode`]) and the same report lines as
-//! `InteractionAuditOneOffJob`, with none of the framework's generality.
+//! The hand-written loops `jobs run InteractionAuditOneOffJob` is measured against. Each is a
+//! whole process of its own (`jobs-bench --baseline NAME STORE THREADS`) over the same redb
+//! file, and prints the job's report, byte for byte, on stdout:
 //!
-//! * [`sequential`]: one thread, one read transaction, one pass in id order.
-//! * [`parallel`]: the ids are cut into contiguous chunks (a keys-only pass picks the
-//!   boundaries), threads pull chunks off a shared counter, and the per-chunk groups are
-//!   concatenated in chunk order, so each interaction's states stay in id order.
-//! * [`pipelined`]: one reader walks the table once, copying batches of stored bytes to
-//!   decoding threads, whose per-batch groups are concatenated in batch order: no second pass
-//!   over the table to find chunk boundaries. The engine reads the same way.
+//! * `raw`: reads every exploration's bytes without decoding them: the floor under any loop.
+//! * `owned`: one thread reads batches of stored bytes and hands them to `THREADS` decoding
+//!   threads, which decode the whole owned `ExplorationModel` ([`jobs_core::model::decode`]).
+//! * `projected`: the same layout, decoding only what the audit reads (the id, `deleted`, and
+//!   each state's name and interaction id) as `&str` borrowed from the stored bytes, and
+//!   writing each interaction's states straight into its JSON array, so no string is
+//!   allocated per state: the fastest loop we know how to write over this store.
+//!
+//! The decoding threads' groups are concatenated in batch order, so each interaction's states
+//! stay in id order, as the job's do.
 
-use std::ops::Bound;
+use std::fmt;
+use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use jobs_examples::models::ExplorationModel;
-use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{ConcurrencyMode, Database, ReadableDatabase, ReadableTable, TableDefinition};
 use rustc_hash::FxHashMap;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// The table `RedbStore` keeps explorations in.
 const EXPLORATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("model/ExplorationModel");
+/// Entities per batch handed to a decoding thread.
+const BATCH: usize = 256;
+/// The redb page cache the baselines open the file with: the same as `jobs run` uses by
+/// default, so both read through a cache of one size.
+pub const CACHE_BYTES: usize = jobs_core::RedbStore::DEFAULT_CACHE_BYTES;
 
-/// Chunks per thread in [`parallel`]: enough that a slow chunk does not leave a core idle.
-const CHUNKS_PER_THREAD: usize = 8;
-
-/// Interaction id to "<exp_id> <state_name>" values, in id order.
-type Groups = FxHashMap<String, Vec<String>>;
-/// Groups of numbered chunks or batches, to be concatenated in number order.
-type Numbered = Vec<(usize, Groups)>;
-
-/// Opens the store file the way `RedbStore` does (its lock protocol must match).
-pub fn open(path: &Path) -> Result<Database> {
-    Database::builder()
+/// Runs the baseline `name` over the store at `path` with `threads` decoding threads and prints
+/// its report on stdout.
+///
+/// # Errors
+/// An unknown name, or the store could not be read or decoded.
+pub fn run(name: &str, path: &Path, threads: usize) -> Result<()> {
+    let db = Database::builder()
         .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+        .set_cache_size(CACHE_BYTES)
         .open(path)
-        .with_context(|| format!("opening {}", path.display()))
+        .with_context(|| format!("opening {}", path.display()))?;
+    let lines = match name {
+        "raw" => {
+            let bytes = raw_scan(&db)?;
+            vec![format!("{bytes} bytes")]
+        }
+        "owned" => pipelined(&db, threads, owned_audit)?,
+        "projected" => pipelined(&db, threads, projected_audit)?,
+        other => bail!("unknown baseline {other}: raw, owned or projected"),
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    for line in lines {
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
-/// Reads every exploration without decoding it: the floor under any decoding job.
-pub fn raw_scan(db: &Database) -> Result<u64> {
+/// Reads every exploration without decoding it.
+fn raw_scan(db: &Database) -> Result<u64> {
     let txn = db.begin_read()?;
     let table = txn.open_table(EXPLORATIONS)?;
     let mut bytes = 0u64;
@@ -50,57 +75,6 @@ pub fn raw_scan(db: &Database) -> Result<u64> {
     Ok(bytes)
 }
 
-/// The audit on one thread.
-pub fn sequential(db: &Database) -> Result<Vec<String>> {
-    let txn = db.begin_read()?;
-    let table = txn.open_table(EXPLORATIONS)?;
-    let mut groups = Groups::default();
-    for row in table.iter()? {
-        let (_, value) = row?;
-        audit(value.value(), &mut groups)?;
-    }
-    render(groups)
-}
-
-/// The audit on `threads` threads.
-pub fn parallel(db: &Database, threads: usize) -> Result<Vec<String>> {
-    let bounds = chunk_bounds(db, threads * CHUNKS_PER_THREAD)?;
-    let next = AtomicUsize::new(0);
-    let per_thread: Vec<Result<Vec<(usize, Groups)>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                let (bounds, next) = (&bounds, &next);
-                scope.spawn(move || -> Result<Vec<(usize, Groups)>> {
-                    let txn = db.begin_read()?;
-                    let table = txn.open_table(EXPLORATIONS)?;
-                    let mut done = Vec::new();
-                    loop {
-                        let chunk = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(range) = bounds.get(chunk) else { break };
-                        let mut groups = Groups::default();
-                        for row in table.range::<&str>(range.as_bounds())? {
-                            let (_, value) = row?;
-                            audit(value.value(), &mut groups)?;
-                        }
-                        done.push((chunk, groups));
-                    }
-                    Ok(done)
-                })
-            })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    });
-    let mut chunks = Vec::with_capacity(bounds.len());
-    for result in per_thread {
-        chunks.extend(result?);
-    }
-    chunks.sort_unstable_by_key(|(chunk, _)| *chunk);
-    render(concatenate(chunks))
-}
-
-/// Entities per batch in [`pipelined`].
-const BATCH: usize = 256;
-
 /// Stored bytes of consecutive entities: `bytes[ends[i - 1]..ends[i]]` is the i-th.
 #[derive(Default)]
 struct Batch {
@@ -108,31 +82,33 @@ struct Batch {
     ends: Vec<usize>,
 }
 
-/// The audit with one reading thread and `threads` decoding threads.
-pub fn pipelined(db: &Database, threads: usize) -> Result<Vec<String>> {
-    let (batch_tx, batch_rx) = std::sync::mpsc::sync_channel::<(usize, Batch)>(threads * 4);
-    let batch_rx = std::sync::Mutex::new(batch_rx);
-    let (read, decoded): (Result<()>, Vec<Result<Numbered>>) = std::thread::scope(|scope| {
+/// Interaction id to the inside of its JSON array of `"<exp_id> <state_name>"` strings.
+type Groups = FxHashMap<String, String>;
+
+/// One reading thread, `threads` decoding threads each running `audit` over whole batches;
+/// returns the report lines in interaction order.
+fn pipelined(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Result<()>) -> Result<Vec<String>> {
+    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<(usize, Batch)>(threads * 4);
+    let decoded: Mutex<Vec<(usize, Groups)>> = Mutex::new(Vec::new());
+    let read = std::thread::scope(|scope| -> Result<()> {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                let batch_rx = &batch_rx;
-                scope.spawn(move || -> Result<Numbered> {
-                    let mut done = Vec::new();
-                    loop {
-                        let next = batch_rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
-                        let Ok((number, batch)) = next else { break };
+                let (batch_rx, decoded) = (batch_rx.clone(), &decoded);
+                scope.spawn(move || -> Result<()> {
+                    for (number, batch) in batch_rx {
                         let mut groups = Groups::default();
                         let mut start = 0;
                         for &end in &batch.ends {
                             audit(&batch.bytes[start..end], &mut groups)?;
                             start = end;
                         }
-                        done.push((number, groups));
+                        decoded.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((number, groups));
                     }
-                    Ok(done)
+                    Ok(())
                 })
             })
             .collect();
+        drop(batch_rx);
         let read = (|| -> Result<()> {
             let txn = db.begin_read()?;
             let table = txn.open_table(EXPLORATIONS)?;
@@ -156,94 +132,131 @@ pub fn pipelined(db: &Database, threads: usize) -> Result<Vec<String>> {
             Ok(())
         })();
         drop(batch_tx);
-        (read, workers.into_iter().map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect())
+        for worker in workers {
+            worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        }
+        read
     });
     read?;
-    let mut batches = Vec::new();
-    for result in decoded {
-        batches.extend(result?);
-    }
+    let mut batches = decoded.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     batches.sort_unstable_by_key(|(number, _)| *number);
-    render(concatenate(batches))
-}
-
-/// Concatenates per-chunk groups, given in chunk order, into one.
-fn concatenate(chunks: Vec<(usize, Groups)>) -> Groups {
-    let mut groups = Groups::default();
-    for (_, chunk_groups) in chunks {
-        for (interaction, mut states) in chunk_groups {
-            match groups.get_mut(&interaction) {
-                Some(all) => all.append(&mut states),
-                None => {
-                    groups.insert(interaction, states);
-                }
+    let mut all = Groups::default();
+    for (_, groups) in batches {
+        for (interaction, states) in groups {
+            let into = all.entry(interaction).or_default();
+            if !into.is_empty() {
+                into.push(',');
             }
+            into.push_str(&states);
         }
     }
-    groups
+    let mut all: Vec<(String, String)> = all.into_iter().collect();
+    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(all
+        .into_iter()
+        .map(|(interaction, states)| {
+            let key = serde_json::to_string(&interaction).unwrap_or_default();
+            format!("[{key},[{states}]]")
+        })
+        .collect())
 }
 
-/// One contiguous id range: from `start` (inclusive, `None` = first id) to `end` (exclusive).
-struct Chunk {
-    start: Option<String>,
-    end: Option<String>,
-}
-
-impl Chunk {
-    fn as_bounds(&self) -> (Bound<&str>, Bound<&str>) {
-        (
-            self.start.as_deref().map_or(Bound::Unbounded, Bound::Included),
-            self.end.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-        )
-    }
-}
-
-/// Cuts the ids into `chunks` ranges of equal count with one keys-only pass.
-fn chunk_bounds(db: &Database, chunks: usize) -> Result<Vec<Chunk>> {
-    let txn = db.begin_read()?;
-    let table = txn.open_table(EXPLORATIONS)?;
-    let len = table.len()?;
-    let per_chunk = len.div_ceil(chunks.max(1) as u64).max(1);
-    let mut starts: Vec<String> = Vec::with_capacity(chunks);
-    for (position, row) in table.iter()?.enumerate() {
-        if position > 0 && (position as u64).is_multiple_of(per_chunk) {
-            starts.push(row?.0.value().to_owned());
+/// Appends `"<id> <state>"`, JSON-escaped, to an interaction's array.
+fn push_state(groups: &mut Groups, interaction: &str, id: &str, state: &str) {
+    let states = match groups.get_mut(interaction) {
+        Some(states) => {
+            states.push(',');
+            states
         }
-    }
-    let mut bounds = Vec::with_capacity(starts.len() + 1);
-    let mut start = None;
-    for end in starts {
-        bounds.push(Chunk { start: start.replace(end.clone()), end: Some(end) });
-    }
-    bounds.push(Chunk { start, end: None });
-    Ok(bounds)
+        None => groups.entry(interaction.to_owned()).or_default(),
+    };
+    states.push('"');
+    push_escaped(states, id);
+    states.push(' ');
+    push_escaped(states, state);
+    states.push('"');
 }
 
-/// Decodes one exploration and files its states under their interactions.
-#[inline]
-fn audit(bytes: &[u8], groups: &mut Groups) -> Result<()> {
+/// JSON-escapes `text` into `into` as serde_json does (its compact formatter).
+fn push_escaped(into: &mut String, text: &str) {
+    if !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        into.push_str(text);
+        return;
+    }
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    into.push_str(&quoted[1..quoted.len() - 1]);
+}
+
+/// The whole owned model, as the job's `map` receives it.
+fn owned_audit(bytes: &[u8], groups: &mut Groups) -> Result<()> {
     let exploration: ExplorationModel = jobs_core::model::decode(bytes)?;
     if exploration.deleted {
         return Ok(());
     }
-    for (state_name, state) in exploration.states {
-        let mut value = String::with_capacity(exploration.id.len() + 1 + state_name.len());
-        value.push_str(&exploration.id);
-        value.push(' ');
-        value.push_str(&state_name);
-        match groups.get_mut(&state.interaction.id) {
-            Some(values) => values.push(value),
-            None => {
-                groups.insert(state.interaction.id, vec![value]);
-            }
-        }
+    for (state_name, state) in &exploration.states {
+        push_state(groups, &state.interaction.id, &exploration.id, state_name);
     }
     Ok(())
 }
 
-/// The job's report: one JSON line per interaction, in interaction order.
-fn render(groups: Groups) -> Result<Vec<String>> {
-    let mut groups: Vec<_> = groups.into_iter().collect();
-    groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    groups.iter().map(|group| Ok(serde_json::to_string(group)?)).collect()
+/// What the audit reads of an exploration, borrowed from its stored bytes.
+#[derive(Deserialize)]
+struct ExplorationView<'a> {
+    #[serde(borrow)]
+    id: &'a str,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default, borrow)]
+    states: StatesView<'a>,
+}
+
+/// (state name, interaction id) of each state, in stored (name) order.
+#[derive(Default)]
+struct StatesView<'a>(Vec<(&'a str, &'a str)>);
+
+#[derive(Deserialize)]
+struct StateView<'a> {
+    #[serde(borrow)]
+    interaction: InteractionView<'a>,
+}
+
+#[derive(Deserialize)]
+struct InteractionView<'a> {
+    #[serde(borrow)]
+    id: &'a str,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for StatesView<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct States;
+        impl<'de> Visitor<'de> for States {
+            type Value = StatesView<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of states")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut states = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(name) = map.next_key::<&'de str>()? {
+                    let state: StateView<'de> = map.next_value()?;
+                    states.push((name, state.interaction.id));
+                }
+                Ok(StatesView(states))
+            }
+        }
+        deserializer.deserialize_map(States)
+    }
+}
+
+/// Decodes only what the audit reads.
+fn projected_audit(bytes: &[u8], groups: &mut Groups) -> Result<()> {
+    let Some((&1, body)) = bytes.split_first() else { bail!("not a format-1 entity") };
+    let mut deserializer = rmp_serde::Deserializer::from_read_ref(body);
+    let exploration = ExplorationView::deserialize(&mut deserializer)?;
+    if exploration.deleted {
+        return Ok(());
+    }
+    for (state_name, interaction) in exploration.states.0 {
+        push_state(groups, interaction, exploration.id, state_name);
+    }
+    Ok(())
 }

@@ -23,6 +23,9 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &OutputArgs, console: &mut
             return Err(RunsError::NoOutput { id: args.id.clone(), status }.into());
         }
     };
+    if args.full && !summary.full_output_kept {
+        return Err(RunsError::FullOutputNotKept { id: args.id.clone() }.into());
+    }
     let kind = if args.full { OutputKind::Full } else { OutputKind::Stored };
     let target = match &args.output {
         None => {
@@ -122,6 +125,7 @@ mod tests {
             stored_chars: 30,
             truncated: false,
             limit: 900_000,
+            full_output_kept: true,
         };
         assert_eq!(describe(&whole, OutputKind::Stored), "3 lines");
         assert_eq!(describe(&whole, OutputKind::Full), "3 lines, every one");

@@ -5,6 +5,7 @@
 //! order; the summary, counters and failures on stderr. One line more on stderr names the
 //! run, `run <id>: <status>`, for `jobs status`, `jobs output` and `jobs cancel`.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,7 +15,9 @@ use crate::cli::error::CliError;
 use crate::cli::{Cli, detach, progress, report};
 use crate::engine::{Progress, now_ms};
 use crate::params::Params;
-use crate::runs::{self, OutputKind, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status};
+use crate::runs::{
+    self, OutputHandoff, OutputKind, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status,
+};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     // Checked before the store is opened, so a typo creates no store.
@@ -42,7 +45,12 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         max_memory: args.max_memory,
     };
     #[allow(unused_mut)]
-    let mut options = RunnerOptions { output_limit: args.output_limit, ..RunnerOptions::default() };
+    let mut options = RunnerOptions {
+        output_limit: args.output_limit,
+        keep_full_output: args.keep_output,
+        output_handoff: Some(OutputHandoff::new()),
+        ..RunnerOptions::default()
+    };
     #[cfg(feature = "timely")]
     if let Some(config) = cluster {
         request.threads = Some(config.workers * config.processes);
@@ -126,12 +134,30 @@ fn carry_out_with(
     }
     let record = progress::watch(console, &progress, &options.cancel, || runs::run_claimed(log, id, claim, &options))
         .map_err(CliError::Internal)??;
-    report_finished(log, &record, console)
+    let output = options.output_handoff.as_ref().and_then(OutputHandoff::take);
+    report_finished(log, &record, output, console)
 }
 
-/// Prints the run's full output on stdout, then its summary and counters on stderr.
-fn print_output_and_summary(log: &dyn RunLog, record: &RunRecord, console: &mut Console<'_>) -> Result<(), CliError> {
-    super::output::write_lines(log, record.id(), OutputKind::Full, &mut *console.out, CliError::stdout)?;
+/// Prints the run's full output on stdout (`output`, as the runner handed it over, or else as
+/// the run log kept it), then its summary and counters on stderr.
+fn print_output_and_summary(
+    log: &dyn RunLog,
+    record: &RunRecord,
+    output: Option<Vec<String>>,
+    console: &mut Console<'_>,
+) -> Result<(), CliError> {
+    match output {
+        Some(lines) => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut *console.out);
+            for line in lines {
+                out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(CliError::stdout)?;
+            }
+            out.flush().map_err(CliError::stdout)?;
+        }
+        None => {
+            super::output::write_lines(log, record.id(), OutputKind::Full, &mut *console.out, CliError::stdout)?;
+        }
+    }
     // The output comes before the summary when both go to one terminal.
     console.flush()?;
     console.say(report::summary(record, now_ms()));
@@ -141,18 +167,24 @@ fn print_output_and_summary(log: &dyn RunLog, record: &RunRecord, console: &mut 
     Ok(())
 }
 
-/// Prints how a finished run ended: its output lines on stdout, then its summary, counters,
-/// failures and `run <id>: <status>` on stderr.
+/// Prints how a finished run ended: its output lines on stdout (`output`, as the runner handed
+/// it over, or else as the run log kept it), then its summary, counters, failures and
+/// `run <id>: <status>` on stderr.
 ///
 /// # Errors
 /// The run failed (exit 1; also when more entities or keys failed than it allowed) or was
 /// canceled (exit 130), or its output
 /// could not be read or written.
-pub(super) fn report_finished(log: &dyn RunLog, record: &RunRecord, console: &mut Console<'_>) -> Result<(), CliError> {
+fn report_finished(
+    log: &dyn RunLog,
+    record: &RunRecord,
+    output: Option<Vec<String>>,
+    console: &mut Console<'_>,
+) -> Result<(), CliError> {
     let id = record.id();
     match record.status() {
         Status::Completed => {
-            print_output_and_summary(log, record, console)?;
+            print_output_and_summary(log, record, output, console)?;
             for line in report::failures(record) {
                 console.say(line);
             }
@@ -172,7 +204,7 @@ pub(super) fn report_finished(log: &dyn RunLog, record: &RunRecord, console: &mu
         Status::Failed => {
             // A run that failed by exceeding its failure limit still stored its output.
             if record.output.is_some() {
-                print_output_and_summary(log, record, console)?;
+                print_output_and_summary(log, record, output, console)?;
             }
             for line in report::failures(record) {
                 console.say(line);
