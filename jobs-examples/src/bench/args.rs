@@ -28,11 +28,14 @@ pub struct Args {
     pub scale_store: Option<PathBuf>,
     /// The `jobs` binary to time; the one beside this binary by default.
     pub jobs_binary: Option<PathBuf>,
+    /// A Python with `apache_beam` installed: also time `bench-python/beam_audit.py` on it,
+    /// over the explorations exported once, untimed, with `jobs export`.
+    pub beam_python: Option<PathBuf>,
 }
 
 /// The usage line.
 pub const USAGE: &str = "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--rounds R] \
-                         [--scale-check [--scale-store PATH]] [--jobs-binary PATH]";
+                         [--scale-check [--scale-store PATH]] [--jobs-binary PATH] [--beam PYTHON]";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -48,6 +51,7 @@ impl Args {
             scale_check: false,
             scale_store: None,
             jobs_binary: None,
+            beam_python: None,
         };
         let mut rest = argv.iter();
         while let Some(flag) = rest.next() {
@@ -61,6 +65,7 @@ impl Args {
                 "--scale-check" => args.scale_check = true,
                 "--scale-store" => args.scale_store = Some(PathBuf::from(value()?)),
                 "--jobs-binary" => args.jobs_binary = Some(PathBuf::from(value()?)),
+                "--beam" => args.beam_python = Some(PathBuf::from(value()?)),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p jobs-examples --bin jobs-bench -- [--quick] [--explorations N]
 //!     [--store PATH] [--threads T] [--rounds R] [--scale-check [--scale-store PATH]]
+//!     [--jobs-binary PATH] [--beam PYTHON]
 //! ```
 //!
 //! It seeds a temporary redb store with N explorations (1,000,000; 100,000 with `--quick`), or
@@ -13,7 +14,9 @@
 //! * the real `jobs` binary (the release build beside this one, system allocator):
 //!   `jobs --store PATH run InteractionAuditOneOffJob --threads T`, and the same with
 //!   `--engine timely`;
-//! * the hand-written loops of `bench/baseline.rs`, started as `jobs-bench --baseline ...`.
+//! * the hand-written loops of `bench/baseline.rs`, started as `jobs-bench --baseline ...`;
+//! * with `--beam PYTHON`, Apache Beam's Python SDK (`bench-python/beam_audit.py`, its
+//!   `DirectRunner`) over the explorations exported once, untimed, with `jobs export`.
 //!
 //! Each process's stdout must equal the first framework run's, byte for byte (the raw scan,
 //! which decodes nothing, excepted). For each contender it prints the median wall time with its
@@ -70,7 +73,10 @@ fn main() -> Result<()> {
     );
     println!("# load average before: {}", process::load_average());
 
-    let contenders = contenders(&jobs, &path, threads)?;
+    let mut contenders = contenders(&jobs, &path, threads)?;
+    if let Some(python) = &args.beam_python {
+        contenders.push(beam(python, &jobs, &path, work.path())?);
+    }
     // Untimed: the reference output, and the file in the page cache.
     let reference_path = work.path().join("reference.out");
     process::measure(&mut contenders[FRAMEWORK].command(), &reference_path)?;
@@ -86,16 +92,19 @@ fn main() -> Result<()> {
             let out = work.path().join(format!("{index}.out"));
             let before = std::fs::metadata(&path)?.len();
             let run = process::measure(&mut contender.command(), &out)?;
-            store_growth = store_growth.max(std::fs::metadata(&path)?.len().saturating_sub(before));
+            if !contender.is_baseline {
+                store_growth = store_growth.max(std::fs::metadata(&path)?.len().saturating_sub(before));
+            }
             if contender.checked {
-                let output = std::fs::read(&out).context("reading a contender's output")?;
+                let out = contender.writes_to.as_ref().unwrap_or(&out);
+                let output = std::fs::read(out).context("reading a contender's output")?;
                 if output != reference {
                     bail!(
                         "{}: its output differs from the framework's ({} bytes against {}); kept in {}",
                         contender.name,
                         output.len(),
                         reference.len(),
-                        keep(&out)?.display()
+                        keep(out)?.display()
                     );
                 }
             }
@@ -124,7 +133,7 @@ fn main() -> Result<()> {
     let (fastest, best) = contenders
         .iter()
         .zip(&summaries)
-        .filter(|(c, _)| c.is_baseline && c.checked)
+        .filter(|(c, _)| c.is_baseline && c.checked && c.writes_to.is_none())
         .min_by(|a, b| a.1.median_wall.total_cmp(&b.1.median_wall))
         .context("no baseline")?;
     println!(
@@ -133,6 +142,14 @@ fn main() -> Result<()> {
         best.median_wall / framework.median_wall,
         best.median_cpu / framework.median_cpu
     );
+    if let Some((beam, summary)) = contenders.iter().zip(&summaries).find(|(c, _)| c.writes_to.is_some()) {
+        println!(
+            "ratio  framework / {}: throughput {:.1}x, CPU time {:.1}x",
+            beam.name,
+            summary.median_wall / framework.median_wall,
+            summary.median_cpu / framework.median_cpu
+        );
+    }
     println!(
         "store  the file grew by at most {:.2} MiB per run ({:.0} MiB now)",
         store_growth as f64 / f64::from(1 << 20),
@@ -155,6 +172,8 @@ struct Contender {
     checked: bool,
     /// A hand-written loop, rather than the framework.
     is_baseline: bool,
+    /// The file it writes its output to, when not stdout.
+    writes_to: Option<PathBuf>,
 }
 
 impl Contender {
@@ -181,6 +200,7 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
             args,
             checked: true,
             is_baseline: false,
+            writes_to: None,
         }
     };
     let baseline = |name: &str, what: &str| Contender {
@@ -189,6 +209,7 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
         args: vec![BASELINE_FLAG.to_owned(), name.to_owned(), store.clone(), threads.to_string()],
         checked: name != "raw",
         is_baseline: true,
+        writes_to: None,
     };
     Ok(vec![
         run("local"),
@@ -197,6 +218,31 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
         baseline("owned", "reader + decoders, owned model"),
         baseline("projected", "reader + decoders, borrowed view"),
     ])
+}
+
+/// Apache Beam's Python SDK running the audit (`bench-python/beam_audit.py`, `DirectRunner`)
+/// over the explorations, exported here once, untimed, as JSON lines.
+fn beam(python: &Path, jobs: &Path, store: &Path, work: &Path) -> Result<Contender> {
+    let exported = work.join("explorations.jsonl");
+    let status = Command::new(jobs)
+        .arg("--store")
+        .arg(store)
+        .args(["export", "ExplorationModel", "-o"])
+        .arg(&exported)
+        .status()
+        .context("starting jobs export")?;
+    ensure!(status.success(), "jobs export failed: {status}");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench-python").join("beam_audit.py");
+    let writes_to = work.join("beam.out");
+    let path = |p: &Path| p.to_str().map(str::to_owned).context("a path that is not UTF-8");
+    Ok(Contender {
+        name: "Apache Beam (Python, DirectRunner)".to_owned(),
+        program: python.to_owned(),
+        args: vec![path(&script)?, path(&exported)?, path(&writes_to)?, "--runner".into(), "DirectRunner".into()],
+        checked: true,
+        is_baseline: true,
+        writes_to: Some(writes_to),
+    })
 }
 
 /// Median, range, CPU and peak memory of one contender's runs, in seconds and MiB.
