@@ -63,11 +63,14 @@
 //!   retries rather than a home-made recovery protocol.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "timely")]
 pub mod cluster;
 pub mod context;
 pub mod engine;
+pub mod engines;
+pub mod exec;
 pub mod job;
 pub mod model;
 pub mod params;
@@ -84,7 +87,10 @@ pub mod cli;
 pub mod web;
 
 pub use context::{Counters, GetError, MapContext};
-pub use engine::{CancelToken, FailureRecord, FailureSite, Progress, RunError, RunOptions, RunReport, RunStats};
+pub use engines::EngineChoice;
+pub use exec::{
+    CancelToken, FailureRecord, FailureSite, Progress, RunError, RunOptions, RunReport, RunStats, Shards, ShardsError,
+};
 pub use job::{Failure, Job, JobKey, JobValue, Map, Outcome, Output, Reduce, Values};
 pub use jobs_macros::{Model, one_off_job};
 pub use model::{Model, ModelDescriptor};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::RangedU64ValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::engine::MAX_SHARDS;
+use crate::exec::MAX_SHARDS;
 use crate::runs::{DEFAULT_OUTPUT_LIMIT, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunId};
 
 /// The default store file.

@@ -54,6 +54,8 @@
 //!   changes by its record; the models are untouched: `put` and `delete` are counted
 //!   (counters `puts`, `deletes`) and never stored.
 
+#![forbid(unsafe_code)]
+
 mod codec;
 #[cfg(test)]
 mod conformance;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::MAX_SHARDS;
+use crate::exec::MAX_SHARDS;
 use crate::params::{ParamError, Params};
 use crate::registry::JobDescriptor;
 use crate::runs::RunRequest;

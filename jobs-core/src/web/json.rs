@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::engine::{FailureRecord, FailureSite, RunStats};
+use crate::exec::{FailureRecord, FailureSite, RunStats};
 use crate::params::ParamSpec;
 use crate::registry::JobDescriptor;
 use crate::runs::{CancelOutcome, OutputSummary, RunPhase, RunRecord, Status};

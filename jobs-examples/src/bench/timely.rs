@@ -13,7 +13,7 @@ use jobs_examples::InteractionAuditOneOffJob;
 /// `InteractionAuditOneOffJob` on one timely process with `workers` workers.
 pub fn one_process(path: &Path, workers: usize, shards: usize) -> Result<Vec<String>> {
     let store = RedbStore::open(path)?;
-    let options = RunOptions { shards: Some(shards), ..RunOptions::default() };
+    let options = RunOptions::default().with_shards(shards);
     checked(cluster::run_local(&InteractionAuditOneOffJob, &store, &options, workers)?)
 }
 
@@ -22,12 +22,11 @@ pub fn one_process(path: &Path, workers: usize, shards: usize) -> Result<Vec<Str
 pub fn loopback_cluster(path: &Path, processes: usize, workers: usize, shards: usize) -> Result<Vec<String>> {
     let store = RedbStore::open(path)?;
     let hosts = free_ports(processes)?.into_iter().map(|port| format!("127.0.0.1:{port}")).collect::<Vec<_>>();
-    let options = RunOptions { shards: Some(shards), ..RunOptions::default() };
+    let options = RunOptions::default().with_shards(shards);
     let reports = std::thread::scope(|scope| {
         let sessions: Vec<_> = (0..processes)
             .map(|process| {
-                let config =
-                    ClusterConfig { processes, process, hosts: hosts.clone(), ..ClusterConfig::single(workers) };
+                let config = ClusterConfig::cluster(workers, process, hosts.clone());
                 let (store, options) = (&store, &options);
                 scope.spawn(move || cluster::run(&InteractionAuditOneOffJob, store, options, &config))
             })

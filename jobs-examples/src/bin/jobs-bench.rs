@@ -387,7 +387,7 @@ fn run_parallel(path: &Path, threads: usize) -> Result<Vec<String>> {
 
 fn run_framework(path: &Path, threads: usize, shards: usize) -> Result<Vec<String>> {
     let store = RedbStore::open(path)?;
-    let options = RunOptions { threads: Some(threads), shards: Some(shards), ..RunOptions::default() };
+    let options = RunOptions::default().with_threads(threads).with_shards(shards);
     let report = engine::run(&InteractionAuditOneOffJob, &store, &options)?;
     ensure!(report.stats.failures == 0, "the framework run had failures: {:?}", report.failures.first());
     Ok(report.output)
@@ -426,7 +426,8 @@ fn run_state_count(
     max_memory: Option<u64>,
 ) -> Result<(Vec<String>, u64, u64)> {
     let store = RedbStore::open(path)?;
-    let options = RunOptions { threads: Some(threads), shards: Some(shards), max_memory, ..RunOptions::default() };
+    let mut options = RunOptions::default().with_threads(threads).with_shards(shards);
+    options.max_memory = max_memory;
     let report = engine::run(&BenchStateCountJob { emit }, &store, &options)?;
     ensure!(report.stats.failures == 0, "the state count had failures: {:?}", report.failures.first());
     Ok((report.output, report.spilled_bytes, report.pairs_shuffled))
@@ -436,7 +437,7 @@ fn run_state_count(
 /// bytes spilled and pairs shuffled.
 fn run_usernames(path: &Path, threads: usize, shards: usize, combine: bool) -> Result<(Vec<String>, u64, u64)> {
     let store = RedbStore::open(path)?;
-    let options = RunOptions { threads: Some(threads), shards: Some(shards), combine, ..RunOptions::default() };
+    let options = RunOptions::default().with_threads(threads).with_shards(shards).with_combine(combine);
     let job = UsernameLengthDistributionOneOffJob { min_length: None };
     let report = engine::run(&job, &store, &options)?;
     ensure!(report.stats.failures == 0, "the username run had failures: {:?}", report.failures.first());

@@ -7,7 +7,7 @@ use crate::cli::args::{DAY_SECS, RunsArgs};
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::report::{elapsed, plural};
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::runs::{ListQuery, RunRecord, Status};
 use crate::timestamp;
 

@@ -9,7 +9,7 @@ use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::report::{self, elapsed, plural};
 use crate::context::Counters;
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::runs::{RunPhase, RunRecord, Status};
 use crate::timestamp;
 
