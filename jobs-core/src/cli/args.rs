@@ -174,7 +174,8 @@ pub(crate) struct RunsArgs {
     /// Only runs of this job.
     #[arg(long, value_name = "NAME")]
     pub(crate) job: Option<String>,
-    /// Print each run's whole record as one JSON object a line instead of a table.
+    /// Print each run as one JSON object a line instead of a table (the shape the admin
+    /// page's API returns for a run).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -185,7 +186,7 @@ pub(crate) struct StatusArgs {
     /// The run's id, as `jobs runs` shows it.
     #[arg(value_parser = run_id)]
     pub(crate) id: RunId,
-    /// Print the run's whole record as one JSON object instead.
+    /// Print the run as one JSON object instead (the shape the admin page's API returns).
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -5,7 +5,7 @@ use std::hash::Hash;
 use std::ops::ControlFlow;
 
 use crate::context::MapEnv;
-use crate::exec::combine::sort_and_combine;
+use crate::exec::combine::combine_group;
 use crate::exec::map_one::{EntityMapper, EntityOutcome, MapTally, PendingWrites};
 use crate::exec::{self, FailureRecord, Progress, RunOptions};
 use crate::job::{Job, Reduce};
@@ -204,6 +204,37 @@ fn fill_summary(summary: &mut TaskSummary, tally: MapTally) {
     summary.failure_count = tally.failures.count;
     summary.entities_read = tally.entities_read;
     summary.pairs_emitted = tally.pairs_emitted;
+}
+
+/// Sorts `pairs` stably by key and, when `combine` is set, folds each key's values with
+/// [`combine_group`]; a key whose `combine` panics is dropped and returned as a failure.
+fn sort_and_combine<J: Reduce>(job: &J, pairs: &mut Vec<(J::Key, J::Value)>, combine: bool) -> Vec<FailureRecord> {
+    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut failures = Vec::new();
+    if !combine {
+        return failures;
+    }
+    let mut combined = Vec::with_capacity(pairs.len());
+    let mut values = Vec::new();
+    let mut rest = std::mem::take(pairs).into_iter().peekable();
+    while let Some((key, first)) = rest.next() {
+        values.clear();
+        values.push(first);
+        while let Some((_, value)) = rest.next_if(|(next, _)| *next == key) {
+            values.push(value);
+        }
+        if let Err(failure) = combine_group(job, &key, &mut values) {
+            failures.push(failure);
+            continue;
+        }
+        let last = values.pop();
+        combined.extend(values.drain(..).map(|value| (key.clone(), value)));
+        if let Some(last) = last {
+            combined.push((key, last));
+        }
+    }
+    *pairs = combined;
+    failures
 }
 
 #[cfg(test)]

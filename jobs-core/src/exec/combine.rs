@@ -18,38 +18,3 @@ pub(crate) fn combine_group<J: Reduce>(job: &J, key: &J::Key, values: &mut Vec<J
     panic::catch(|| job.combine(key, values))
         .map_err(|message| FailureRecord { site: FailureSite::key(key), message: format!("combine {message}") })
 }
-
-/// Sorts `pairs` stably by key and, when `combine` is set, folds each key's values with
-/// [`combine_group`]; a key whose `combine` panics is dropped and returned as a failure.
-pub(crate) fn sort_and_combine<J: Reduce>(
-    job: &J,
-    pairs: &mut Vec<(J::Key, J::Value)>,
-    combine: bool,
-) -> Vec<FailureRecord> {
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut failures = Vec::new();
-    if !combine {
-        return failures;
-    }
-    let mut combined = Vec::with_capacity(pairs.len());
-    let mut values = Vec::new();
-    let mut rest = std::mem::take(pairs).into_iter().peekable();
-    while let Some((key, first)) = rest.next() {
-        values.clear();
-        values.push(first);
-        while let Some((_, value)) = rest.next_if(|(next, _)| *next == key) {
-            values.push(value);
-        }
-        if let Err(failure) = combine_group(job, &key, &mut values) {
-            failures.push(failure);
-            continue;
-        }
-        let last = values.pop();
-        combined.extend(values.drain(..).map(|value| (key.clone(), value)));
-        if let Some(last) = last {
-            combined.push((key, last));
-        }
-    }
-    *pairs = combined;
-    failures
-}

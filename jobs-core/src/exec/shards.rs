@@ -96,4 +96,21 @@ mod tests {
         assert_eq!(Shards::new(MAX_SHARDS + 1).map_err(|e| e.shards()), Err(MAX_SHARDS + 1));
         assert_eq!(Shards::default().get(), DEFAULT_SHARDS);
     }
+
+    /// The value of `const NAME: u64 = N;` in `source`.
+    fn macro_const(source: &str, name: &str) -> usize {
+        let prefix = format!("const {name}: u64 = ");
+        let line = source.lines().find_map(|line| line.trim().split_once(&prefix)).map(|(_, rest)| rest);
+        let value = line.and_then(|rest| rest.trim_end_matches(';').trim().parse().ok());
+        value.unwrap_or_else(|| panic!("jobs-macros/src/valid.rs has no `{prefix}<number>;`"))
+    }
+
+    /// `#[one_off_job(shards = N)]` is checked by the macro crate, which cannot depend on this
+    /// one: its copy of the limits must be these.
+    #[test]
+    fn the_macros_shard_limits_are_the_cores() {
+        let source = include_str!("../../../jobs-macros/src/valid.rs");
+        assert_eq!(macro_const(source, "MAX_SHARDS"), MAX_SHARDS);
+        assert_eq!(macro_const(source, "DEFAULT_SHARDS"), DEFAULT_SHARDS);
+    }
 }
