@@ -10,9 +10,9 @@
 //! * **Plan** (process 0): tasks are (model, shard) in model then id order, as in the local
 //!   engine, and sent to the other processes with the session, so everyone maps the same ranges
 //!   even while a migration changes the store.
-//! * **Map** (`map.rs`): worker `w` of `W·N` maps tasks `w, w + W·N, ...` with the job's own
-//!   [`Job::map_stored`] and [`MapContext`](crate::MapContext); writes are committed in atomic
-//!   batches (or only counted in a dry run). Pairs go to the worker that owns their key's hash,
+//! * **Map** (`map.rs`): worker `w` of `W·N` maps tasks `w, w + W·N, ...`, each entity through
+//!   the execution core ([`exec`](crate::exec)), as the local engine does; writes are committed
+//!   in atomic batches (or only counted in a dry run). Pairs go to the worker that owns their key's hash,
 //!   in key-sorted chunks tagged (task, chunk), combined first if the job has a combiner.
 //! * **Reduce** (`reduce.rs`): once every chunk has arrived (timely's progress tracking says
 //!   so), a worker orders its chunks by (task, chunk) and sorts stably by key, so each key's

@@ -5,10 +5,12 @@
 //!    a task is one (model, shard), numbered in model order, then id order.
 //! 2. **Map** (`map_phase.rs`): the calling thread reads each kind once, in id order, and
 //!    hands batches of stored bytes (never straddling two tasks) to worker threads through a
-//!    bounded crossbeam channel. The workers decode and map each entity, and group the emitted
-//!    pairs by partition and key (`partition_buffer.rs`, `worker_shuffle.rs`), sorting each
-//!    batch's groups when it is done (so sorting runs on every core). Writes are committed in
-//!    atomic batches.
+//!    bounded crossbeam channel. The workers decode and map each entity through the execution
+//!    core ([`exec`](crate::exec)), and group the emitted pairs by partition and key
+//!    (`partition_buffer.rs`, `worker_shuffle.rs`), sorting each batch's groups when it is done
+//!    (so sorting runs on every core). Writes are committed in atomic batches. A combining job's
+//!    values are folded per batch (`combine.rs`), then per task once every batch is mapped
+//!    (`task_fold.rs`).
 //! 3. **Bounded memory** (`budget.rs`, `spill.rs`): each worker holds at most its share of
 //!    [`RunOptions::max_memory`]; past it, it writes what it holds, sorted, to a spill file in a
 //!    temporary directory that lives as long as the run.

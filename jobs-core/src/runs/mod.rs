@@ -77,7 +77,7 @@ use std::path::Path;
 pub use self::codec::RECORD_FORMAT_VERSION;
 pub use self::error::RunsError;
 pub use self::id::RunId;
-pub use self::liveness::RunClaim;
+pub use self::liveness::{ClaimHold, RunClaim};
 pub use self::log::{CancelOutcome, ListQuery, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunLog};
 pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
 pub use self::record::{
