@@ -32,7 +32,7 @@ pub(crate) enum Command {
     /// List every registered job: name, models, default shards, description and parameters.
     List(ListArgs),
     /// Fill the store with demo data.
-    Seed(SeedFlags),
+    Seed,
     /// Run a job and record the run; its report lines go to stdout, its summary to stderr.
     Run(RunArgs),
     /// List recorded runs, newest first: by default those of the last 14 days, at most 100.
@@ -51,7 +51,7 @@ pub(crate) enum Command {
     /// Store entities from JSON lines, all or nothing: every line is checked first.
     Import(ImportArgs),
     /// Seed an empty store with demo data, then run the demo job.
-    Demo(DemoArgs),
+    Demo,
     /// Serve the admin page: start, watch and cancel runs in a browser, and a JSON API.
     #[cfg(feature = "web")]
     Serve(ServeArgs),
@@ -66,20 +66,6 @@ pub(crate) struct ListArgs {
     /// Print one JSON object per job and line instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
-}
-
-/// `jobs seed`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct SeedFlags {
-    /// How many explorations to create [default: the seeder's].
-    #[arg(long, value_name = "N")]
-    pub(crate) explorations: Option<usize>,
-    /// How many users to create [default: the seeder's].
-    #[arg(long, value_name = "N")]
-    pub(crate) users: Option<usize>,
-    /// The random seed: the same seed gives the same data [default: the seeder's].
-    #[arg(long, value_name = "S")]
-    pub(crate) seed: Option<u64>,
 }
 
 /// `jobs run`.
@@ -253,14 +239,6 @@ pub(crate) struct ImportArgs {
     /// A file of JSON lines, one entity each; stdin when absent or `-`. Blank lines are
     /// skipped; an entity whose id is already stored replaces it.
     pub(crate) file: Option<PathBuf>,
-}
-
-/// `jobs demo`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct DemoArgs {
-    /// How many explorations to seed an empty store with [default: the seeder's].
-    #[arg(long, value_name = "N")]
-    pub(crate) explorations: Option<usize>,
 }
 
 /// `jobs serve`.
