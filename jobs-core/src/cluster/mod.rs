@@ -198,7 +198,7 @@ impl ClusterError {
 
 /// Runs `job` over `store` as process `config.process` of a timely cluster (or one process
 /// with several workers). Process 0 returns the report, identical to what
-/// [`engine::run`](crate::exec::run) returns for the same data except for `threads` (all
+/// [`engine::run`](crate::engine::run) returns for the same data except for `threads` (all
 /// workers of all processes) and `elapsed`; the other processes return a report with no output
 /// whose `canceled` says how the run ended.
 ///

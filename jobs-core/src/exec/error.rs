@@ -21,7 +21,7 @@ pub enum RunError {
     /// The shuffle's temporary files could not be written or read back; the run stopped.
     #[error(transparent)]
     Spill(#[from] SpillError),
-    /// The engine chosen with [`RunOptions::engine`](super::RunOptions::engine) could not
+    /// The engine chosen with an [`EngineChoice`](crate::engines::EngineChoice) could not
     /// carry the run out (a cluster lost a process, say); `source` is the engine's own error.
     #[error("{source}")]
     Engine {
