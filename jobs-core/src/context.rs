@@ -170,7 +170,7 @@ impl<J: Reduce> MapContext<'_, J> {
             );
         }
         let bytes = model::encode(model)?;
-        self.counters.add(crate::engine::counter::PUTS, 1);
+        self.counters.add(crate::exec::counter::PUTS, 1);
         if !self.env.dry_run {
             self.writes.put(M::KIND, model.id(), bytes);
         }
@@ -179,7 +179,7 @@ impl<J: Reduce> MapContext<'_, J> {
 
     /// Deletes the entity of model `M` with `id`, batched like [`put`](Self::put).
     pub fn delete<M: Model>(&mut self, id: &str) {
-        self.counters.add(crate::engine::counter::DELETES, 1);
+        self.counters.add(crate::exec::counter::DELETES, 1);
         if !self.env.dry_run {
             self.writes.delete(M::KIND, id);
         }

@@ -60,14 +60,44 @@
 //! * **One job, two engines** (feature `timely`): `cluster` runs the same job on
 //!   timely-dataflow workers across processes with the local engine's output, byte for byte;
 //!   timely has no recovery, so the cluster is fail-stop with bounded waits and whole-job
-//!   retries rather than a home-made recovery protocol.
+//!   retries rather than a home-made recovery protocol. Both engines map entities and reduce
+//!   keys through [`exec`], so a job behaves the same on either.
+//!
+//! # Crate map
+//!
+//! Each layer uses only the layers below it; a front end or an engine is a leaf.
+//!
+//! ```text
+//! front ends   cli (feature `cli`)        web (feature `web`)          views: shared JSON
+//!                   \                      /
+//! run path      runs::runner: queue, carry out, record ── runs: RunLog, RunRecord
+//!                   |
+//!               registry: every linked job ── JobDescriptor::run_on(&EngineChoice, ..)
+//!                   |
+//! edge          engines: EngineChoice, the one list of engines
+//!                   |                               \
+//! engines       engine: local threads        cluster: timely workers (feature `timely`)
+//!                   \                               /
+//! core          exec: RunOptions, Shards, map one entity, reduce one key, combine,
+//!                     RunReport, FailureRecord, Progress, CancelToken, the Engine trait
+//!                   |
+//! job API       job, context, model, params (what `#[one_off_job]` generates code against)
+//! storage       store: Store, MemoryStore, RedbStore, PostgresStore
+//! ```
+//!
+//! Data flows up: a [`Store`] is read in id order by an engine, each entity is mapped by
+//! [`exec`] into pairs, the engine shuffles and reduces them into a [`RunReport`], the runner
+//! records it in a [`RunLog`], and a front end shows it.
 
 #![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 #[cfg(feature = "timely")]
 pub mod cluster;
 pub mod context;
 pub mod engine;
+pub mod engines;
+pub mod exec;
 pub mod job;
 pub mod model;
 pub mod params;
@@ -77,6 +107,8 @@ pub mod store;
 pub mod testing;
 #[cfg(any(feature = "cli", feature = "web"))]
 mod timestamp;
+#[cfg(any(feature = "cli", feature = "web"))]
+mod views;
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -84,7 +116,10 @@ pub mod cli;
 pub mod web;
 
 pub use context::{Counters, GetError, MapContext};
-pub use engine::{CancelToken, FailureRecord, FailureSite, Progress, RunError, RunOptions, RunReport, RunStats};
+pub use engines::EngineChoice;
+pub use exec::{
+    CancelToken, FailureRecord, FailureSite, Progress, RunError, RunOptions, RunReport, RunStats, Shards, ShardsError,
+};
 pub use job::{Failure, Job, JobKey, JobValue, Map, Outcome, Output, Reduce, Values};
 pub use jobs_macros::{Model, one_off_job};
 pub use model::{Model, ModelDescriptor};

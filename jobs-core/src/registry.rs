@@ -11,11 +11,14 @@
 //! with [`link_jobs!`](crate::link_jobs), which also makes the binary fail loudly at start if
 //! the crate contributed no job. The `jobs` command refuses to run with an empty registry.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::OnceLock;
 
-use crate::engine::{self, RunError, RunOptions, RunReport};
+use crate::engines::EngineChoice;
+use crate::exec::{RunError, RunOptions, RunReport};
 use crate::job::Job;
 use crate::params::{ParamError, ParamSpec, Params};
 use crate::store::Store;
@@ -31,7 +34,7 @@ pub struct JobDescriptor {
     file: &'static str,
     line: u32,
     params: &'static [ParamSpec],
-    run: fn(&Params, &dyn Store, &RunOptions) -> Result<RunReport, StartError>,
+    run: fn(&EngineChoice, &Params, &dyn Store, &RunOptions) -> Result<RunReport, StartError>,
     check: fn(&Params) -> Result<(), ParamError>,
 }
 
@@ -119,7 +122,21 @@ impl JobDescriptor {
     /// # Errors
     /// A parameter is wrong (nothing ran), or the run could not be carried out.
     pub fn run(&self, store: &dyn Store, params: &Params, options: &RunOptions) -> Result<RunReport, StartError> {
-        (self.run)(params, store, options)
+        (self.run)(&EngineChoice::Local, params, store, options)
+    }
+
+    /// Builds the job from `params` and runs it on `engine`.
+    ///
+    /// # Errors
+    /// A parameter is wrong (nothing ran), or the run could not be carried out.
+    pub fn run_on(
+        &self,
+        engine: &EngineChoice,
+        store: &dyn Store,
+        params: &Params,
+        options: &RunOptions,
+    ) -> Result<RunReport, StartError> {
+        (self.run)(engine, params, store, options)
     }
 }
 
@@ -140,19 +157,22 @@ fn check_erased<J: Job>(params: &Params) -> Result<(), ParamError> {
     J::from_params(params).map(drop)
 }
 
-fn run_erased<J: Job>(params: &Params, store: &dyn Store, options: &RunOptions) -> Result<RunReport, StartError> {
+fn run_erased<J: Job>(
+    engine: &EngineChoice,
+    params: &Params,
+    store: &dyn Store,
+    options: &RunOptions,
+) -> Result<RunReport, StartError> {
     let job = J::from_params(params)?;
-    #[cfg(feature = "timely")]
-    if let Some(cluster) = &options.cluster {
-        // Compared across processes, so all of them run the job with the same parameters.
-        let params = serde_json::to_string(params).unwrap_or_default();
-        return Ok(crate::cluster::run_with_params(&job, store, options, cluster, &params).map_err(RunError::from)?);
-    }
-    Ok(engine::run(&job, store, options)?)
+    // Compared across processes by an engine spread over several, so all of them run the job
+    // with the same parameters.
+    let params = serde_json::to_string(params).unwrap_or_default();
+    Ok(engine.run(&job, store, options, &params)?)
 }
 
 /// A run could not start or could not be carried out.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// A parameter was wrong; nothing ran.
     #[error(transparent)]

@@ -125,7 +125,7 @@ fn corrupted_stored_bytes_fail_exactly_those_entities_and_the_run_reports_them()
     assert_eq!(record.error.as_deref(), Some(runs::failure_limit_error(5, 0).as_str()));
     assert_eq!(record.failures.len(), 5);
     assert_eq!(store.full_output(record.id()).expect("output kept"), report.output);
-    let allowed = RunRequest { max_failures: Some(5), ..RunRequest::new("SumByLastDigit") };
+    let allowed = RunRequest::new("SumByLastDigit").with_max_failures(5);
     let record = runs::run(&store, &allowed, &RunnerOptions::default()).expect("run");
     assert_eq!(record.status(), Status::Completed, "five failures are within a limit of five");
 }
@@ -319,7 +319,7 @@ fn no_entities_no_emits_and_more_shards_than_entities_all_complete() {
     assert_eq!((nothing.stats.entities_read, nothing.stats.pairs_emitted), (5, 0));
 
     testing::put_all(&store, &docs(3)).expect("put");
-    let options = RunOptions { shards: Some(256), ..RunOptions::default() };
+    let options = RunOptions::default().with_shards(256);
     let sparse = engine::run(&TextLengths, &store, &options).expect("256 shards over 8 entities");
     assert_eq!(sparse.output, ["d0000000 5", "d0000001 5", "d0000002 5"]);
     assert_eq!(sparse.stats.entities_read, 8);
@@ -421,7 +421,7 @@ fn readers_running_beside_a_writer_on_one_store_file_never_see_half_a_batch() {
                     // At least one read after the writer is done, so the last state is checked too.
                     loop {
                         let done = !writing.load(Ordering::SeqCst);
-                        let request = RunRequest { threads: Some(1), ..RunRequest::new("ReadGenerations") };
+                        let request = RunRequest::new("ReadGenerations").with_threads(1);
                         let record = runs::run(&store, &request, &RunnerOptions::default()).expect("read run");
                         assert_eq!(record.status(), Status::Completed, "{:?}", record.error);
                         let lines = store.full_output(record.id()).expect("output");
@@ -440,7 +440,7 @@ fn readers_running_beside_a_writer_on_one_store_file_never_see_half_a_batch() {
             .collect();
         let store = RedbStore::open(&path).expect("writer opens the store");
         for _ in 0..WRITER_PASSES {
-            let request = RunRequest { threads: Some(1), ..RunRequest::new("BumpGenerations") };
+            let request = RunRequest::new("BumpGenerations").with_threads(1);
             let record = runs::run(&store, &request, &RunnerOptions::default()).expect("write run");
             assert_eq!(record.status(), Status::Completed, "{:?}", record.error);
             assert_eq!(record.stats.writes_committed, SLOTS as u64);

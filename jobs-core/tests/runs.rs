@@ -171,7 +171,7 @@ fn a_completed_run_records_output_counters_failures_and_progress() {
 fn output_is_folded_and_truncated_and_the_full_output_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let store = redb_store(&dir, 1000);
-    let options = RunnerOptions { output_limit: 20, ..RunnerOptions::default() };
+    let options = RunnerOptions::default().with_output_limit(20);
     let record = runs::run(&store, &RunRequest::new("RunsParity"), &options).unwrap();
     assert_eq!(record.status(), Status::Completed);
 

@@ -148,12 +148,7 @@ fn store() -> MemoryStore {
 }
 
 fn options(max_memory: u64, spill_dir: &Path, threads: usize) -> RunOptions {
-    RunOptions {
-        threads: Some(threads),
-        max_memory: Some(max_memory),
-        spill_dir: Some(spill_dir.to_owned()),
-        ..RunOptions::default()
-    }
+    RunOptions::default().with_threads(threads).with_max_memory(max_memory).with_spill_dir(spill_dir)
 }
 
 fn is_empty(dir: &Path) -> bool {
@@ -185,7 +180,7 @@ fn spilled_runs_give_the_in_memory_output_and_leave_no_files() {
 fn combined_runs_spill_and_merge_to_the_same_counts() {
     let store = store();
     let dir = tempfile::tempdir().unwrap();
-    let plain = RunOptions { combine: false, ..options(1 << 30, dir.path(), 2) };
+    let plain = options(1 << 30, dir.path(), 2).with_combine(false);
     let uncombined = run(&SpillWordCount, &store, &plain);
     assert_eq!(uncombined.pairs_shuffled, uncombined.stats.pairs_emitted);
     let combined = run(&SpillWordCount, &store, &options(1 << 30, dir.path(), 2));
@@ -193,7 +188,7 @@ fn combined_runs_spill_and_merge_to_the_same_counts() {
     assert_eq!(combined.output, uncombined.output);
     let expected = uncombined.output;
     for combine in [true, false] {
-        let spilled = run(&SpillWordCount, &store, &RunOptions { combine, ..options(0, dir.path(), 2) });
+        let spilled = run(&SpillWordCount, &store, &options(0, dir.path(), 2).with_combine(combine));
         assert!(spilled.spilled_bytes > 0);
         assert_eq!(spilled.output, expected, "combine {combine}");
     }
@@ -238,7 +233,7 @@ fn a_panic_through_the_engine_removes_the_spill_files() {
 fn a_canceled_run_removes_the_spill_files() {
     let store = store();
     let dir = tempfile::tempdir().unwrap();
-    let options = RunOptions { cancel: CANCEL.clone(), ..options(0, dir.path(), 1) };
+    let options = options(0, dir.path(), 1).with_cancel(CANCEL.clone());
     let report = run(&SpillCancels, &store, &options);
     assert!(report.canceled && report.output.is_empty());
     assert!(report.spilled_bytes > 0, "it spilled before the cancel");
@@ -249,7 +244,7 @@ fn a_canceled_run_removes_the_spill_files() {
 fn a_recorded_run_keeps_its_budget_and_spills_to_the_same_output() {
     let store = store();
     let expected = run(&SpillListing, &store, &RunOptions::default()).output;
-    let request = RunRequest { max_memory: Some(4096), ..RunRequest::new("SpillListing") };
+    let request = RunRequest::new("SpillListing").with_max_memory(4096);
     let record = runs::run(&store, &request, &RunnerOptions::default()).unwrap();
     assert_eq!(record.status(), Status::Completed);
     assert_eq!(record.max_memory, Some(4096));

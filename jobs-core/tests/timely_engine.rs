@@ -166,7 +166,7 @@ fn output_counters_and_failures_match_the_local_engine_for_any_worker_count() {
 #[test]
 fn a_combining_job_matches_with_and_without_its_combiner() {
     for combine in [true, false] {
-        let options = RunOptions { combine, shards: Some(11), ..RunOptions::default() };
+        let options = RunOptions::default().with_combine(combine).with_shards(11);
         let (local, timely) = both(&WordCount, seeded, 4, &options);
         assert_eq!(timely, local, "combine {combine}");
         assert_eq!(local.output.len(), 41);
@@ -175,7 +175,7 @@ fn a_combining_job_matches_with_and_without_its_combiner() {
 
 #[test]
 fn a_migration_writes_in_batches_and_a_dry_run_writes_nothing() {
-    let options = RunOptions { write_batch_size: 7, ..RunOptions::default() };
+    let options = RunOptions::default().with_write_batch_size(7);
     let (local, timely) = both(&UpperTags, seeded, 3, &options);
     assert_eq!(timely, local);
     assert_eq!(timely.stats.writes_committed, 250);
@@ -186,7 +186,7 @@ fn a_migration_writes_in_batches_and_a_dry_run_writes_nothing() {
     assert_eq!(stored.word, "W5");
 
     let dry = seeded();
-    let report = cluster::run_local(&UpperTags, &dry, &RunOptions { dry_run: true, ..options }, 3).unwrap();
+    let report = cluster::run_local(&UpperTags, &dry, &options.with_dry_run(true), 3).unwrap();
     assert_eq!(report.counters.get("puts"), 250);
     assert_eq!(report.stats.writes_committed, 0);
     let untouched: Tag = jobs_core::model::decode(&dry.get("Tag", "t5").unwrap().unwrap()).unwrap();

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use jobs_core::Store;
-use jobs_core::cli::{BoxError, Cli, SeedArgs};
+use jobs_core::cli::{BoxError, Cli};
 use jobs_examples::demo::{self, SeedOptions};
 
 fn main() -> ExitCode {
@@ -17,8 +17,22 @@ fn main() -> ExitCode {
     Cli::new("jobs").version(env!("CARGO_PKG_VERSION")).seeder(seed).demo_job("InteractionAuditOneOffJob").run()
 }
 
+/// The flags of `jobs seed` and `jobs demo`.
+#[derive(Debug, clap::Args)]
+struct SeedFlags {
+    /// How many explorations to create [default: 1000].
+    #[arg(long, value_name = "N")]
+    explorations: Option<usize>,
+    /// How many users to create [default: 1000].
+    #[arg(long, value_name = "N")]
+    users: Option<usize>,
+    /// The random seed: the same seed gives the same data [default: 42].
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+}
+
 /// `jobs seed`: Oppia-like explorations, their rights and users, the same for the same seed.
-fn seed(store: &dyn Store, args: &SeedArgs) -> Result<String, BoxError> {
+fn seed(store: &dyn Store, args: &SeedFlags) -> Result<String, BoxError> {
     let defaults = SeedOptions::default();
     let options = SeedOptions {
         explorations: args.explorations.unwrap_or(defaults.explorations),

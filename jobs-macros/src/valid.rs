@@ -9,7 +9,8 @@ use syn::{Attribute, Expr, Fields, Ident, Item, ItemStruct, Lit, LitStr, Meta, T
 use crate::attr::{Count, JobArgs, Models};
 use crate::errors::Errors;
 
-/// The most shards a job may ask for. Keep in step with `jobs_core::engine::MAX_SHARDS`.
+/// The most shards a job may ask for: `jobs_core::exec::MAX_SHARDS` (a jobs-core test fails
+/// when the two differ).
 pub(crate) const MAX_SHARDS: u64 = 256;
 /// Oppia's default.
 pub(crate) const DEFAULT_SHARDS: u64 = 8;

@@ -118,7 +118,7 @@ fn failed_ids(report: &RunReport) -> Vec<String> {
 }
 
 fn run(job: &Residues, store: &dyn Store, shards: usize, threads: usize) -> RunReport {
-    let options = RunOptions { shards: Some(shards), threads: Some(threads), ..RunOptions::default() };
+    let options = RunOptions::default().with_shards(shards).with_threads(threads);
     engine::run(job, store, &options).expect("the run completes")
 }
 
@@ -131,13 +131,11 @@ fn run_with_budget(
     max_memory: u64,
     spill_dir: &std::path::Path,
 ) -> RunReport {
-    let options = RunOptions {
-        shards: Some(shards),
-        threads: Some(threads),
-        max_memory: Some(max_memory),
-        spill_dir: Some(spill_dir.to_owned()),
-        ..RunOptions::default()
-    };
+    let options = RunOptions::default()
+        .with_shards(shards)
+        .with_threads(threads)
+        .with_max_memory(max_memory)
+        .with_spill_dir(spill_dir);
     engine::run(job, store, &options).expect("the run completes")
 }
 
@@ -228,7 +226,7 @@ proptest! {
         let store = store_of(&docs, &notes);
         let (expected_output, expected_failures) = reference(&job, &docs, &notes);
         for (shards, workers) in [(1, 1), (8, 2), (64, 3)] {
-            let options = RunOptions { shards: Some(shards), ..RunOptions::default() };
+            let options = RunOptions::default().with_shards(shards);
             let report = jobs_core::cluster::run_local(&job, &store, &options, workers).expect("the run completes");
             prop_assert_eq!(&report.output, &expected_output, "shards {} workers {}", shards, workers);
             prop_assert_eq!(failed_ids(&report), expected_failures.clone());
@@ -279,7 +277,7 @@ fn a_canceled_run_reports_no_output() {
 fn shard_counts_outside_one_to_256_are_refused() {
     let store = MemoryStore::new();
     for shards in [0, 257] {
-        let options = RunOptions { shards: Some(shards), ..RunOptions::default() };
+        let options = RunOptions::default().with_shards(shards);
         let err = engine::run(&Residues { modulus: 3, fail_every: None }, &store, &options).unwrap_err();
         assert_eq!(err.to_string(), format!("{shards} shards is out of range: use 1 to 256"));
     }

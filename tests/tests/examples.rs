@@ -154,7 +154,7 @@ fn interaction_audit_output_is_the_same_for_any_shard_and_thread_count() {
     let baseline = run(&InteractionAuditOneOffJob, &store).expect("run").output;
     assert!(baseline.len() >= 7, "every interaction of the demo data appears: {baseline:?}");
     for (shards, threads) in [(1, 1), (7, 2), (64, 3), (256, 1)] {
-        let options = RunOptions { shards: Some(shards), threads: Some(threads), ..RunOptions::default() };
+        let options = RunOptions::default().with_shards(shards).with_threads(threads);
         let report = engine::run(&InteractionAuditOneOffJob, &store, &options).expect("run");
         assert_eq!(report.output, baseline, "{shards} shards, {threads} threads");
     }
@@ -395,7 +395,7 @@ fn exploration_migration_converges_when_run_twice() {
 fn exploration_migration_dry_run_counts_but_writes_nothing() {
     let store = migration_store();
     let before = dump(&store);
-    let options = RunOptions { dry_run: true, ..RunOptions::default() };
+    let options = RunOptions::default().with_dry_run(true);
     let report = engine::run(&ExplorationMigrationJob, &store, &options).expect("run");
     assert_eq!(report.output, [r#"["ALREADY_CURRENT",1]"#, r#"["MIGRATED",2]"#]);
     assert_eq!(report.counters.get(engine::counter::PUTS), 2);

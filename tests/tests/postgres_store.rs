@@ -50,7 +50,7 @@ fn a_seeded_postgres_store_holds_the_same_bytes_and_gives_the_same_output_as_mem
         let expected = job.run(&memory, &Params::new(), &RunOptions::default()).expect("runs over memory");
         assert!(!expected.output.is_empty(), "{name} printed nothing");
         for shards in [1, 7, 64, 256] {
-            let options = RunOptions { shards: Some(shards), threads: Some(2), ..RunOptions::default() };
+            let options = RunOptions::default().with_shards(shards).with_threads(2);
             let report = job.run(&postgres, &Params::new(), &options).expect("runs over PostgreSQL");
             assert_eq!(report.output, expected.output, "{name}, {shards} shards");
             assert_eq!(report.stats.entities_read, expected.stats.entities_read, "{name}, {shards} shards");
@@ -71,7 +71,7 @@ fn a_migration_over_postgres_rewrites_the_same_models_as_over_memory() {
     demo::seed(&memory, &options).expect("seed memory");
     let before = dump(&memory);
     let migration = registry().expect("the registry").get("ExplorationMigrationJob").expect("the migration");
-    let run = RunOptions { shards: Some(16), threads: Some(2), ..RunOptions::default() };
+    let run = RunOptions::default().with_shards(16).with_threads(2);
     let over_memory = migration.run(&memory, &Params::new(), &run).expect("runs over memory");
     let over_postgres = migration.run(&postgres, &Params::new(), &run).expect("runs over PostgreSQL");
     assert_eq!(over_postgres.output, over_memory.output);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::builder::RangedU64ValueParser;
 use clap::{Parser, Subcommand};
 
-use crate::engine::MAX_SHARDS;
+use crate::exec::MAX_SHARDS;
 use crate::runs::{DEFAULT_OUTPUT_LIMIT, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunId};
 
 /// The default store file.
@@ -32,7 +32,7 @@ pub(crate) enum Command {
     /// List every registered job: name, models, default shards, description and parameters.
     List(ListArgs),
     /// Fill the store with demo data.
-    Seed(SeedFlags),
+    Seed,
     /// Run a job and record the run; its report lines go to stdout, its summary to stderr.
     Run(RunArgs),
     /// List recorded runs, newest first: by default those of the last 14 days, at most 100.
@@ -51,7 +51,7 @@ pub(crate) enum Command {
     /// Store entities from JSON lines, all or nothing: every line is checked first.
     Import(ImportArgs),
     /// Seed an empty store with demo data, then run the demo job.
-    Demo(DemoArgs),
+    Demo,
     /// Serve the admin page: start, watch and cancel runs in a browser, and a JSON API.
     #[cfg(feature = "web")]
     Serve(ServeArgs),
@@ -66,20 +66,6 @@ pub(crate) struct ListArgs {
     /// Print one JSON object per job and line instead of a table.
     #[arg(long)]
     pub(crate) json: bool,
-}
-
-/// `jobs seed`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct SeedFlags {
-    /// How many explorations to create [default: the seeder's].
-    #[arg(long, value_name = "N")]
-    pub(crate) explorations: Option<usize>,
-    /// How many users to create [default: the seeder's].
-    #[arg(long, value_name = "N")]
-    pub(crate) users: Option<usize>,
-    /// The random seed: the same seed gives the same data [default: the seeder's].
-    #[arg(long, value_name = "S")]
-    pub(crate) seed: Option<u64>,
 }
 
 /// `jobs run`.
@@ -178,7 +164,8 @@ pub(crate) struct RunsArgs {
     /// Only runs of this job.
     #[arg(long, value_name = "NAME")]
     pub(crate) job: Option<String>,
-    /// Print each run's whole record as one JSON object a line instead of a table.
+    /// Print each run as one JSON object a line instead of a table (the shape the admin
+    /// page's API returns for a run).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -189,7 +176,7 @@ pub(crate) struct StatusArgs {
     /// The run's id, as `jobs runs` shows it.
     #[arg(value_parser = run_id)]
     pub(crate) id: RunId,
-    /// Print the run's whole record as one JSON object instead.
+    /// Print the run as one JSON object instead (the shape the admin page's API returns).
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -256,14 +243,6 @@ pub(crate) struct ImportArgs {
     /// A file of JSON lines, one entity each; stdin when absent or `-`. Blank lines are
     /// skipped; an entity whose id is already stored replaces it.
     pub(crate) file: Option<PathBuf>,
-}
-
-/// `jobs demo`.
-#[derive(Debug, clap::Args)]
-pub(crate) struct DemoArgs {
-    /// How many explorations to seed an empty store with [default: the seeder's].
-    #[arg(long, value_name = "N")]
-    pub(crate) explorations: Option<usize>,
 }
 
 /// `jobs serve`.

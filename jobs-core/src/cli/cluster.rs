@@ -12,8 +12,11 @@ use crate::cli::args::{EngineName, RunArgs};
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::progress;
-use crate::cluster::{self, ClusterConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_TIMEOUT};
-use crate::engine::{self, Progress, RunError, RunOptions};
+use crate::cluster::{
+    self, ClusterConfig, ClusterError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_TIMEOUT, TimelyEngine,
+};
+use crate::engines::EngineChoice;
+use crate::exec::{self, Progress, RunError, RunOptions};
 use crate::params::Params;
 use crate::registry::{JobDescriptor, StartError};
 
@@ -74,15 +77,12 @@ pub(crate) fn config(args: &RunArgs) -> Result<Option<ClusterConfig>, CliError> 
             hosts.len()
         ));
     }
-    let config = ClusterConfig {
-        workers: flags.workers.unwrap_or_else(engine::default_threads),
-        processes,
-        process,
-        hosts: if processes > 1 { hosts } else { Vec::new() },
-        retries: flags.retries.unwrap_or(0),
-        connect_timeout: flags.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs),
-        heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
-    };
+    let workers = flags.workers.unwrap_or_else(exec::default_threads);
+    let config =
+        if processes > 1 { ClusterConfig::cluster(workers, process, hosts) } else { ClusterConfig::single(workers) }
+            .with_retries(flags.retries.unwrap_or(0))
+            .with_connect_timeout(flags.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs))
+            .with_heartbeat_timeout(DEFAULT_HEARTBEAT_TIMEOUT);
     config.check().map_err(|e| CliError::ClusterUsage(e.to_string()))?;
     Ok(Some(config))
 }
@@ -102,20 +102,16 @@ pub(crate) fn take_part(
 ) -> Result<(), CliError> {
     let me = config.process;
     let progress = Arc::new(Progress::new());
-    let options = RunOptions {
-        shards: args.shards,
-        dry_run: args.dry_run,
-        progress: Some(Arc::clone(&progress)),
-        cluster: Some(config.clone()),
-        ..RunOptions::default()
-    };
+    let mut options = RunOptions::default().with_dry_run(args.dry_run).with_progress(Arc::clone(&progress));
+    options.shards = args.shards;
+    let engine = EngineChoice::Timely(TimelyEngine::new(config.clone()));
     console.say(format_args!(
         "process {me} of {}: joining the cluster at {} for {}",
         config.processes,
         config.hosts.first().map_or("?", String::as_str),
         job.name()
     ));
-    let result = progress::watch(console, &progress, &options.cancel, || job.run(store, params, &options))
+    let result = progress::watch(console, &progress, &options.cancel, || job.run_on(&engine, store, params, &options))
         .map_err(CliError::Internal)?;
     match result {
         Ok(report) if report.canceled => {
@@ -126,7 +122,10 @@ pub(crate) fn take_part(
             console.say(format_args!("process {me}: done; process 0 records the run and prints its report"));
             Ok(())
         }
-        Err(StartError::Run(RunError::Cluster(error))) => Err(CliError::ClusterPeer { process: me, error }),
+        Err(StartError::Run(RunError::Engine { source, engine })) => match source.downcast::<ClusterError>() {
+            Ok(error) => Err(CliError::ClusterPeer { process: me, error: *error }),
+            Err(source) => Err(CliError::Run(RunError::Engine { engine, source })),
+        },
         Err(StartError::Run(error)) => Err(CliError::Run(error)),
         Err(StartError::Params(error)) => Err(CliError::Param(error)),
     }

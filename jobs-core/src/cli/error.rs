@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::BoxError;
-use crate::engine::RunError;
+use crate::exec::RunError;
 use crate::params::ParamError;
 use crate::registry::{RegistryError, StartError};
 use crate::runs::{RunId, RunsError, Status};

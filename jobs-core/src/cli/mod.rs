@@ -7,13 +7,21 @@
 //! fn main() -> ExitCode {
 //!     // In a real binary: `if let Err(e) = jobs_core::link_jobs!(my_jobs) { ... }` first.
 //!     jobs_core::cli::Cli::new("jobs")
-//!         .seeder(|store, args| {
-//!             let explorations = args.explorations.unwrap_or(1000);
+//!         .seeder(|store, flags: &DemoSize| {
+//!             let explorations = flags.explorations.unwrap_or(1000);
 //!             // ... write demo entities to `store` ...
 //!             Ok(format!("seeded {} with {explorations} explorations", store.location()))
 //!         })
 //!         .demo_job("InteractionAuditOneOffJob")
 //!         .run()
+//! }
+//!
+//! /// The flags of `jobs seed` and `jobs demo`: the application's own.
+//! #[derive(clap::Args)]
+//! struct DemoSize {
+//!     /// How many explorations to create [default: 1000].
+//!     #[arg(long, value_name = "N")]
+//!     explorations: Option<usize>,
 //! }
 //! ```
 //!
@@ -22,7 +30,7 @@
 //! | command | does |
 //! | --- | --- |
 //! | `list [--json]` | every registered job: name, models, default shards, summary, parameters |
-//! | `seed [--explorations N] [--users N] [--seed S]` | fills the store with demo data (needs a [seeder](Cli::seeder)) |
+//! | `seed [FLAGS]` | fills the store with demo data (needs a [seeder](Cli::seeder), which defines the flags) |
 //! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run] [--exclusive] [--max-failures N] [--output-limit CHARS]` | runs a job as a recorded run; its report lines go to stdout |
 //! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process |
 //! | `run NAME --engine timely [--workers W] [--processes N --process I --hosts FILE] [--retries K] [--connect-timeout SECS]` | (feature `timely`) the same run on the timely-dataflow engine, in one process or a cluster (module `cluster`); process 0 records and reports it, the others exit 0, 130 or 1 as it ended |
@@ -33,7 +41,7 @@
 //! | `prune [--older-than DAYS]` | removes finished runs older than DAYS days (84: Oppia's twelve weeks) |
 //! | `export KIND [--output FILE]` | one JSON object per entity, in id order |
 //! | `import KIND [FILE]` | checks every line, then stores all of them in one atomic batch |
-//! | `demo [--explorations N]` | seeds an empty store, then runs the [demo job](Cli::demo_job) |
+//! | `demo [FLAGS]` | seeds an empty store (with the seeder's flags), then runs the [demo job](Cli::demo_job) |
 //! | `serve [--bind ADDR]` | (feature `web`) the admin page: start, watch and cancel runs, read their output |
 //!
 //! Every command takes `--store PATH` (or the environment variable `JOBS_STORE`; default
@@ -128,24 +136,20 @@ use self::error::CliError;
 use crate::runs::{RunLog, RunsError};
 use crate::store::{Store, StoreError};
 
-/// What `jobs seed` (and `jobs demo`) asked for. A field is `None` when its flag was not
-/// given: the seeder then uses its own default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SeedArgs {
-    /// `--explorations N`: how many explorations to create.
-    pub explorations: Option<usize>,
-    /// `--users N`: how many users to create.
-    pub users: Option<usize>,
-    /// `--seed S`: the random seed, so the same seed gives the same data.
-    pub seed: Option<u64>,
-}
-
 /// An error returned by a [seeder](Cli::seeder) or a [store opener](Cli::store_opener).
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 
-/// Fills a store with demo data and returns a one-line summary of what it wrote.
-pub type Seeder = dyn Fn(&dyn Store, &SeedArgs) -> Result<String, BoxError>;
+/// Seeds a store from the matches of the seeder's flags.
+type SeedFn = dyn Fn(&dyn Store, &clap::ArgMatches) -> Result<String, BoxError>;
+
+/// A seeder as the command line holds it: its flags added to `seed` and `demo`, and the
+/// seeder called with what they parsed to.
+pub(crate) struct Seeder {
+    /// Adds the seeder's flags to a subcommand (`clap::Args::augment_args`).
+    augment: fn(clap::Command) -> clap::Command,
+    /// Parses the flags from the subcommand's matches and seeds the store.
+    pub(crate) seed: Box<SeedFn>,
+}
 
 /// Opens the store named by `--store`. It holds the models and the run records, so it is a
 /// [`RunLog`]; every [`Store`] of this crate is one. Open a redb file with
@@ -161,7 +165,7 @@ pub struct Cli {
     name: &'static str,
     about: Option<String>,
     version: Option<&'static str>,
-    seeder: Option<Box<Seeder>>,
+    seeder: Option<Seeder>,
     demo_job: Option<String>,
     open_store: Box<StoreOpener>,
     /// Whether `--store` names a file (the default opener), so that a missing one can be
@@ -212,14 +216,33 @@ impl Cli {
     }
 
     /// Enables `jobs seed`: `seeder` fills the store with demo data and returns a one-line
-    /// summary, which is printed on stderr. Without a seeder, `seed` and `demo` are hidden
-    /// and refuse to run.
+    /// summary, which is printed on stderr. Its flags are the application's own: `A` (a
+    /// `#[derive(clap::Args)]` struct) is added to `seed` and `demo` and parsed for each call.
+    /// Without a seeder, `seed` and `demo` are hidden and refuse to run.
     #[must_use]
-    pub fn seeder<F>(mut self, seeder: F) -> Self
+    pub fn seeder<A, F>(mut self, seeder: F) -> Self
     where
-        F: Fn(&dyn Store, &SeedArgs) -> Result<String, BoxError> + 'static,
+        A: clap::Args + 'static,
+        F: Fn(&dyn Store, &A) -> Result<String, BoxError> + 'static,
     {
-        self.seeder = Some(Box::new(seeder));
+        let seed = move |store: &dyn Store, matches: &clap::ArgMatches| -> Result<String, BoxError> {
+            let flags = A::from_arg_matches(matches)?;
+            seeder(store, &flags)
+        };
+        // The flags' own doc comment would replace the command's description: keep the command's.
+        let augment = |command: clap::Command| {
+            let (about, long_about) = (command.get_about().cloned(), command.get_long_about().cloned());
+            let command = A::augment_args(command);
+            let command = match about {
+                Some(about) => command.about(about),
+                None => command.about(None::<&'static str>),
+            };
+            match long_about {
+                Some(long_about) => command.long_about(long_about),
+                None => command.long_about(None::<&'static str>),
+            }
+        };
+        self.seeder = Some(Seeder { augment, seed: Box::new(seed) });
         self
     }
 
@@ -284,10 +307,12 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let parsed =
-            self.command().try_get_matches_from(args).and_then(|matches| args::Args::from_arg_matches(&matches));
-        let args = match parsed {
-            Ok(args) => args,
+        let parsed = self
+            .command()
+            .try_get_matches_from(args)
+            .and_then(|matches| args::Args::from_arg_matches(&matches).map(|args| (args, matches)));
+        let (args, matches) = match parsed {
+            Ok(parsed) => parsed,
             Err(e) => {
                 let target: &mut dyn Write = if e.use_stderr() { &mut *console.err } else { &mut *console.out };
                 let _ = write!(target, "{}", e.render());
@@ -295,7 +320,7 @@ impl Cli {
             }
         };
         tracing::debug!(?args, "parsed the command line");
-        match commands::dispatch(self, &args, console) {
+        match commands::dispatch(self, &args, &matches, console) {
             Ok(()) => error::EXIT_OK,
             Err(e) => {
                 console.report(&e);
@@ -314,8 +339,11 @@ impl Cli {
             Some(version) => command = command.version(version).propagate_version(true),
             None => command = command.disable_version_flag(true),
         }
-        if self.seeder.is_none() {
-            command = command.mut_subcommand("seed", |c| c.hide(true));
+        match &self.seeder {
+            Some(seeder) => {
+                command = command.mut_subcommand("seed", seeder.augment).mut_subcommand("demo", seeder.augment);
+            }
+            None => command = command.mut_subcommand("seed", |c| c.hide(true)),
         }
         if self.seeder.is_none() || self.demo_job.is_none() {
             command = command.mut_subcommand("demo", |c| c.hide(true));

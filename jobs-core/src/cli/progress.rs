@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 use super::console::Console;
 use super::interrupt;
-use crate::engine::{CancelToken, Phase, Progress};
+use crate::exec::{CancelToken, Phase, Progress};
 
 /// How often the bar is redrawn and Ctrl-C is checked.
 pub(crate) const POLL: Duration = Duration::from_millis(100);

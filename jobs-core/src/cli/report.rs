@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::context::Counters;
-use crate::engine::counter;
+use crate::exec::counter;
 use crate::runs::RunRecord;
 
 /// One line: what the engine counted, how long it took, and how fast it went. `now_ms` is
@@ -89,7 +89,7 @@ fn rate(entities: u64, duration: Duration) -> u64 {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::engine::{FailureRecord, FailureSite, RunStats};
+    use crate::exec::{FailureRecord, FailureSite, RunStats};
     use crate::params::Params;
     use crate::runs::Status;
 

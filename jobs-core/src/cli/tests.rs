@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Cli, SeedArgs};
+use super::Cli;
 use crate::context::MapContext;
 use crate::job::{Failure, Job, Outcome, Output, Reduce, Values};
 use crate::model::{Model, ModelDescriptor};
@@ -136,8 +136,16 @@ inventory::submit! {
     JobDescriptor::__of::<CliTestPerNote>("Counts the words of each note.", module_path!(), file!(), line!())
 }
 
+/// The test seeder's flags.
+#[derive(clap::Args)]
+struct NoteSeed {
+    /// How many notes to write [default: 20].
+    #[arg(long, value_name = "N")]
+    explorations: Option<usize>,
+}
+
 /// Writes `args.explorations` notes (default 20); note `i` holds words `w0`..`w{i % 5}`.
-fn seed_notes(store: &dyn Store, args: &SeedArgs) -> Result<String, super::BoxError> {
+fn seed_notes(store: &dyn Store, args: &NoteSeed) -> Result<String, super::BoxError> {
     let count = args.explorations.unwrap_or(20);
     let notes: Vec<Note> = (0..count)
         .map(|i| Note { id: format!("n{i:04}"), words: (0..=i % 5).map(|w| format!("w{w}")).collect() })

@@ -1,7 +1,7 @@
 //! Process 0 turns the gathered parts into the run's report, in the local engine's order:
 //! output by key, map failures in task order, then reduce failures by key.
 
-use crate::engine::{MAX_REPORTED_FAILURES, Progress, RunReport};
+use crate::exec::{MAX_REPORTED_FAILURES, Progress, RunReport};
 use crate::job::Job;
 
 use super::ClusterError;
@@ -86,7 +86,7 @@ pub(super) fn assemble<J: Job>(
 mod tests {
     use super::*;
     use crate::context::{Counters, MapContext};
-    use crate::engine::{FailureRecord, FailureSite};
+    use crate::exec::{FailureRecord, FailureSite};
     use crate::job::{Failure, Outcome, Output, Reduce, Values};
     use crate::params::{ParamError, ParamSpec, Params};
 

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::CancelToken;
+use crate::exec::CancelToken;
 
 use super::ClusterError;
 use super::wire::PlannedTask;

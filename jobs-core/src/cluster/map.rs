@@ -4,10 +4,12 @@
 use std::hash::Hash;
 use std::ops::ControlFlow;
 
-use crate::context::{MapContext, MapEnv};
-use crate::engine::{self, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunOptions, panic};
+use crate::context::MapEnv;
+use crate::exec::combine::combine_group;
+use crate::exec::map_one::{EntityMapper, EntityOutcome, MapTally, PendingWrites};
+use crate::exec::{self, FailureRecord, Progress, RunOptions};
 use crate::job::{Job, Reduce};
-use crate::store::WriteBatch;
+use crate::store::StoreError;
 
 use super::wire::{PlannedTask, Shipment, TaskSummary, encode};
 
@@ -34,7 +36,7 @@ pub(super) struct MapDuty<'a, J: Job> {
 /// The reduce worker of `key`: its shuffle hash mapped onto `0..workers`, as the local engine
 /// maps keys onto its partitions.
 pub(super) fn worker_of<K: Hash>(key: &K, workers: usize) -> u32 {
-    engine::partition_of(engine::key_hash(key), workers) as u32
+    exec::partition_of(exec::key_hash(key), workers) as u32
 }
 
 /// One task's pairs for one reduce worker, waiting to be shipped.
@@ -61,93 +63,75 @@ impl<J: Job> MapDuty<'_, J> {
             .map(|_| Outbox { pairs: Vec::new(), chunks_sent: 0, combine_at: MIN_COMBINE_LEN })
             .collect();
         let shard = self.progress.shards().get(index);
-        let mut staged: Pairs<J> = Vec::new();
-        let mut writes = WriteBatch::new();
-        let mut failure: Option<String> = None;
+        let mut mapper = EntityMapper::new(self.job, &self.env);
+        let mut tally = MapTally::default();
+        let mut writes = PendingWrites::default();
+        let mut stopped: Option<TaskStop> = None;
+        let mut key_failures: Vec<FailureRecord> = Vec::new();
         let scanned = self.env.store.scan(kind, &task.split.range, &mut |id, bytes| {
             if (self.stop)() {
                 summary.canceled = true;
                 return ControlFlow::Break(());
             }
-            summary.entities_read += 1;
-            let writes_before = writes.len();
-            let mut ctx = MapContext::<J> {
-                staged: &mut staged,
-                counters: &mut summary.counters,
-                writes: &mut writes,
-                env: &self.env,
+            let failures_before = tally.failures.count;
+            let sink = |key: J::Key, value| {
+                let worker = worker_of(&key, self.workers) as usize;
+                outboxes[worker].pairs.push((key, value));
+                let outbox = &mut outboxes[worker];
+                self.maybe_ship(outbox, worker, task_id, combining, &mut key_failures, &mut summary, ship)
+                    .map_err(TaskStop::Ship)
             };
-            let message = match panic::catch(|| self.job.map_stored(task.model, bytes, &mut ctx)) {
-                Ok(Ok(())) => None,
-                Ok(Err(failure)) => Some(failure.message().to_owned()),
-                Err(panic_message) => Some(panic_message),
-            };
-            let mut emitted = staged.len() as u64;
-            let failed = message.is_some();
-            match message {
-                None => {
-                    summary.pairs_emitted += emitted;
-                    for (key, value) in staged.drain(..) {
-                        let worker = worker_of(&key, self.workers) as usize;
-                        outboxes[worker].pairs.push((key, value));
-                        if let Err(error) =
-                            self.maybe_ship(&mut outboxes[worker], worker, task_id, combining, &mut summary, ship)
-                        {
-                            failure = Some(error);
-                            return ControlFlow::Break(());
-                        }
+            let outcome = mapper.map_entity(
+                task.model,
+                kind,
+                id,
+                bytes,
+                &mut tally,
+                &mut writes,
+                self.options.write_batch_size,
+                sink,
+            );
+            let entity_failed = tally.failures.count - failures_before;
+            // Keys whose `combine` panicked while this entity's pairs were pushed.
+            tally.failures.extend(std::mem::take(&mut key_failures));
+            match outcome {
+                Ok(outcome) => {
+                    if let Some(shard) = shard {
+                        let emitted = match outcome {
+                            EntityOutcome::Mapped(pairs) => pairs,
+                            EntityOutcome::Failed => 0,
+                        };
+                        shard.record_batch(1, emitted, entity_failed);
                     }
+                    ControlFlow::Continue(())
                 }
-                Some(message) => {
-                    // A failed entity contributes nothing: neither its pairs nor its writes.
-                    staged.clear();
-                    emitted = 0;
-                    writes.truncate(writes_before);
-                    summary.failure_count += 1;
-                    if summary.failures.len() < MAX_REPORTED_FAILURES {
-                        summary.failures.push(FailureRecord {
-                            site: FailureSite::Entity { kind: kind.to_owned(), id: id.to_owned() },
-                            message,
-                        });
-                    }
+                Err(stop) => {
+                    stopped = Some(stop);
+                    ControlFlow::Break(())
                 }
             }
-            if let Some(shard) = shard {
-                shard.record_batch(1, emitted, u64::from(failed));
-            }
-            if writes.len() >= self.options.write_batch_size {
-                match self.env.store.apply(&writes) {
-                    Ok(()) => summary.writes_committed += writes.len() as u64,
-                    Err(error) => {
-                        summary.store_error = Some(error.to_string());
-                        return ControlFlow::Break(());
-                    }
-                }
-                writes.clear();
-            }
-            ControlFlow::Continue(())
         });
-        if let Some(error) = failure {
-            return Err(error);
+        match stopped {
+            Some(TaskStop::Ship(error)) => return Err(error),
+            Some(TaskStop::Store(error)) => summary.store_error = Some(error.to_string()),
+            None => {}
         }
         if let Err(error) = scanned {
             summary.store_error.get_or_insert(error.to_string());
         }
-        if summary.store_error.is_some() {
-            return Ok(summary);
+        if summary.store_error.is_none()
+            && let Err(error) = writes.commit(&self.env)
+        {
+            summary.store_error = Some(error.to_string());
         }
-        if !writes.is_empty() {
-            match self.env.store.apply(&writes) {
-                Ok(()) => summary.writes_committed += writes.len() as u64,
-                Err(error) => {
-                    summary.store_error = Some(error.to_string());
-                    return Ok(summary);
-                }
-            }
+        summary.writes_committed = writes.committed;
+        if summary.store_error.is_some() {
+            fill_summary(&mut summary, tally);
+            return Ok(summary);
         }
         for (worker, outbox) in outboxes.iter_mut().enumerate() {
             let failures = sort_and_combine(self.job, &mut outbox.pairs, combining);
-            record_key_failures(&mut summary, failures);
+            tally.failures.extend(failures);
             if !outbox.pairs.is_empty() {
                 summary.pairs_shipped += outbox.pairs.len() as u64;
                 ship(take_shipment::<J>(outbox, worker, task_id)?);
@@ -155,27 +139,29 @@ impl<J: Job> MapDuty<'_, J> {
         }
         if let Some(shard) = shard {
             // Counters are added once, when the task is done: the shard's are a sum.
-            shard.add_counters(&summary.counters);
+            shard.add_counters(&tally.counters);
             if !summary.canceled {
                 shard.finish();
             }
         }
+        fill_summary(&mut summary, tally);
         Ok(summary)
     }
 
     /// Combines a full buffer (combining jobs), and ships it once it holds a chunk.
+    #[allow(clippy::too_many_arguments)]
     fn maybe_ship(
         &self,
         outbox: &mut Outbox<J>,
         worker: usize,
         task: u32,
         combining: bool,
+        key_failures: &mut Vec<FailureRecord>,
         summary: &mut TaskSummary,
         ship: &mut dyn FnMut(Shipment),
     ) -> Result<(), String> {
         if combining && outbox.pairs.len() >= outbox.combine_at {
-            let failures = sort_and_combine(self.job, &mut outbox.pairs, true);
-            record_key_failures(summary, failures);
+            key_failures.extend(sort_and_combine(self.job, &mut outbox.pairs, true));
             outbox.combine_at = (2 * outbox.pairs.len()).max(MIN_COMBINE_LEN);
         }
         if outbox.pairs.len() >= CHUNK_PAIRS {
@@ -197,18 +183,32 @@ fn take_shipment<J: Reduce>(outbox: &mut Outbox<J>, worker: usize, task: u32) ->
     Ok(Shipment { worker: worker as u32, task, chunk, pairs })
 }
 
-fn record_key_failures(summary: &mut TaskSummary, failures: Vec<FailureRecord>) {
-    summary.failure_count += failures.len() as u64;
-    let room = MAX_REPORTED_FAILURES.saturating_sub(summary.failures.len());
-    summary.failures.extend(failures.into_iter().take(room));
+/// Why a task stopped before its last entity.
+enum TaskStop {
+    /// A chunk could not be encoded: the session fails.
+    Ship(String),
+    /// The store failed: the run fails with this error.
+    Store(StoreError),
 }
 
-/// Sorts `pairs` stably by key and, when `combine` is set, folds each key's values with the
-/// job's combiner; a key whose `combine` panics is dropped and returned as a failure.
-///
-/// The same rule as the local engine's map-side combine (`engine/combine.rs`), kept here
-/// because that one is private to the local engine.
-fn sort_and_combine<J: Reduce>(job: &J, pairs: &mut Pairs<J>, combine: bool) -> Vec<FailureRecord> {
+impl From<StoreError> for TaskStop {
+    fn from(error: StoreError) -> Self {
+        TaskStop::Store(error)
+    }
+}
+
+/// Moves what the task counted into its summary.
+fn fill_summary(summary: &mut TaskSummary, tally: MapTally) {
+    summary.counters = tally.counters;
+    summary.failures = tally.failures.records;
+    summary.failure_count = tally.failures.count;
+    summary.entities_read = tally.entities_read;
+    summary.pairs_emitted = tally.pairs_emitted;
+}
+
+/// Sorts `pairs` stably by key and, when `combine` is set, folds each key's values with
+/// [`combine_group`]; a key whose `combine` panics is dropped and returned as a failure.
+fn sort_and_combine<J: Reduce>(job: &J, pairs: &mut Vec<(J::Key, J::Value)>, combine: bool) -> Vec<FailureRecord> {
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut failures = Vec::new();
     if !combine {
@@ -223,10 +223,8 @@ fn sort_and_combine<J: Reduce>(job: &J, pairs: &mut Pairs<J>, combine: bool) -> 
         while let Some((_, value)) = rest.next_if(|(next, _)| *next == key) {
             values.push(value);
         }
-        if values.len() > 1
-            && let Err(message) = panic::catch(|| job.combine(&key, &mut values))
-        {
-            failures.push(FailureRecord { site: FailureSite::key(&key), message: format!("combine {message}") });
+        if let Err(failure) = combine_group(job, &key, &mut values) {
+            failures.push(failure);
             continue;
         }
         let last = values.pop();

@@ -10,9 +10,9 @@
 //! * **Plan** (process 0): tasks are (model, shard) in model then id order, as in the local
 //!   engine, and sent to the other processes with the session, so everyone maps the same ranges
 //!   even while a migration changes the store.
-//! * **Map** (`map.rs`): worker `w` of `W·N` maps tasks `w, w + W·N, ...` with the job's own
-//!   [`Job::map_stored`] and [`MapContext`](crate::MapContext); writes are committed in atomic
-//!   batches (or only counted in a dry run). Pairs go to the worker that owns their key's hash,
+//! * **Map** (`map.rs`): worker `w` of `W·N` maps tasks `w, w + W·N, ...`, each entity through
+//!   the execution core ([`exec`](crate::exec)), as the local engine does; writes are committed
+//!   in atomic batches (or only counted in a dry run). Pairs go to the worker that owns their key's hash,
 //!   in key-sorted chunks tagged (task, chunk), combined first if the job has a combiner.
 //! * **Reduce** (`reduce.rs`): once every chunk has arrived (timely's progress tracking says
 //!   so), a worker orders its chunks by (task, chunk) and sorts stably by key, so each key's
@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 
 pub use self::hosts::{HostsError, parse_hosts, read_hosts};
 
-use crate::engine::{MAX_SHARDS, RunOptions, RunReport};
+use crate::exec::{Engine, MAX_SHARDS, RunError, RunOptions, RunReport, shards_for};
 use crate::job::Job;
 use crate::store::Store;
 
@@ -52,8 +52,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a silent peer is waited for before the session fails, by default.
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Where this process stands in a timely cluster, and how patient it is.
+/// Where this process stands in a timely cluster, and how patient it is: build it with
+/// [`ClusterConfig::single`] or [`ClusterConfig::cluster`], then the `with_*` methods.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClusterConfig {
     /// Worker threads in each process.
     pub workers: usize,
@@ -83,6 +85,33 @@ impl ClusterConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
         }
+    }
+
+    /// Process `process` of `hosts.len()` processes with `workers` worker threads each;
+    /// `hosts` lists each process's `host:port`, in process order.
+    pub fn cluster(workers: usize, process: usize, hosts: Vec<String>) -> Self {
+        ClusterConfig { processes: hosts.len().max(1), process, hosts, ..ClusterConfig::single(workers) }
+    }
+
+    /// Sets [`retries`](Self::retries).
+    #[must_use]
+    pub fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Self::connect_timeout).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`heartbeat_timeout`](Self::heartbeat_timeout).
+    #[must_use]
+    pub fn with_heartbeat_timeout(mut self, timeout: Duration) -> Self {
+        self.heartbeat_timeout = timeout;
+        self
     }
 
     /// Checks that the numbers fit together.
@@ -118,6 +147,7 @@ impl ClusterConfig {
 
 /// A run on the timely engine could not be carried out.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClusterError {
     /// The cluster settings do not fit together.
     #[error("{0}")]
@@ -200,10 +230,7 @@ pub(crate) fn run_with_params<J: Job>(
     config.check()?;
     quiet::install();
     let started = Instant::now();
-    let shards = options.shards.unwrap_or(J::DEFAULT_SHARDS);
-    if shards == 0 || shards > MAX_SHARDS {
-        return Err(ClusterError::InvalidShards(shards));
-    }
+    let shards = shards_for::<J>(options).map_err(|e| ClusterError::InvalidShards(e.shards()))?.get();
     let store_id = store.store_id().map_err(|e| ClusterError::Store(e.to_string()))?;
     let store_identity = connect::StoreIdentity { id: store_id, location: store.location() };
     let settings = connect::Settings {
@@ -263,4 +290,43 @@ pub fn run_local<J: Job>(
     workers: usize,
 ) -> Result<RunReport, ClusterError> {
     run(job, store, options, &ClusterConfig::single(workers))
+}
+
+/// The timely engine as an [`Engine`]: [`run`] as this process of its cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelyEngine {
+    config: ClusterConfig,
+}
+
+impl TimelyEngine {
+    /// The timely engine, as the process `config` describes.
+    pub fn new(config: ClusterConfig) -> Self {
+        TimelyEngine { config }
+    }
+
+    /// Where this process stands in the cluster.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+}
+
+impl Engine for TimelyEngine {
+    fn name(&self) -> &'static str {
+        TIMELY_ENGINE
+    }
+
+    /// Runs `job` with [`run`]; a [`ClusterError`] is the [`RunError::Engine`] source
+    /// ([`RunError::engine_error`] gives it back), but for a shard count out of range, which
+    /// is [`RunError::InvalidShards`] as on every engine.
+    fn run<J: Job>(
+        &self,
+        job: &J,
+        store: &dyn Store,
+        options: &RunOptions,
+        params: &str,
+    ) -> Result<RunReport, RunError> {
+        shards_for::<J>(options)?;
+        run_with_params(job, store, options, &self.config, params)
+            .map_err(|error| RunError::Engine { engine: TIMELY_ENGINE, source: Box::new(error) })
+    }
 }

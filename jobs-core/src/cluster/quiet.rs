@@ -15,7 +15,7 @@ pub(super) fn install() {
     INSTALL.call_once(|| {
         // The engine's own hook (which records job panics with their location) goes first,
         // so this one wraps it and never races it for `take_hook`.
-        let _ = crate::engine::panic::catch(|| ());
+        let _ = crate::exec::panic::catch(|| ());
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let thread = std::thread::current();

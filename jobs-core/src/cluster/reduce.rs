@@ -1,8 +1,8 @@
 //! The reduce side: a worker orders the chunks it received by (task, chunk), so each key's
 //! values come in task order then emit order, sorts them stably by key and reduces key by key.
 
-use crate::engine::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, panic};
-use crate::job::{Job, Output, Reduce, Values};
+use crate::exec::reduce_one::KeyReducer;
+use crate::job::{Job, Reduce};
 
 use super::wire::{ReducedPart, Shipment, decode};
 
@@ -31,7 +31,7 @@ pub(super) fn reduce_shipments<J: Job>(
     // (task, chunk, emit) order.
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
 
-    let mut out = Output::new();
+    let mut reducer = KeyReducer::new(job);
     let mut values: Vec<J::Value> = Vec::new();
     let mut rest = pairs.into_iter().peekable();
     while let Some((key, first)) = rest.next() {
@@ -40,38 +40,16 @@ pub(super) fn reduce_shipments<J: Job>(
             break;
         }
         values.clear();
-        values.push(first);
         while let Some((_, value)) = rest.next_if(|(next, _)| *next == key) {
             values.push(value);
         }
-        let ordering_key = key.clone();
-        let len = values.len();
-        let mut drained = values.drain(..);
-        let Some(head) = drained.next() else { continue };
-        let outcome = panic::catch(|| job.reduce(key, Values::new(head, &mut drained, len - 1), &mut out));
-        drop(drained);
-        part.keys_reduced += 1;
-        let message = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(failure)) => Some(failure.message().to_owned()),
-            Err(panic_message) => Some(panic_message),
-        };
-        match message {
-            None => {
-                let lines = out.take();
-                if !lines.is_empty() {
-                    part.lines.push((ordering_key, lines));
-                }
-            }
-            Some(message) => {
-                out.clear();
-                part.failure_count += 1;
-                if part.failures.len() < MAX_REPORTED_FAILURES {
-                    let site = FailureSite::key(&ordering_key);
-                    part.failures.push((ordering_key, FailureRecord { site, message }));
-                }
-            }
-        }
+        let len = values.len() + 1;
+        reducer.reduce_key(key, first, &mut values.drain(..), len);
     }
+    let reduced = reducer.finish();
+    part.lines = reduced.lines;
+    part.failures = reduced.failures;
+    part.failure_count = reduced.failure_count;
+    part.keys_reduced = reduced.keys_reduced;
     part
 }

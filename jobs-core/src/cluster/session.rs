@@ -2,17 +2,17 @@
 //! verdict, and take everything down again, with a bound on every wait.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use timely::communication::allocator::zero_copy::initialize::{CommsGuard, initialize_networking_from_sockets};
-use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder};
-use timely::communication::{Allocator, Config as CommunicationConfig, Hooks, initialize_from};
+use timely::communication::allocator::{AllocatorBuilder, ProcessBuilder, Thread};
+use timely::communication::{Allocator, Config as CommunicationConfig, Hooks};
 use timely::worker::{Config as WorkerConfig, Worker};
 
 use crate::context::MapEnv;
-use crate::engine::panic as engine_panic;
-use crate::engine::{Phase, Progress, RunOptions, RunReport, ShardProgress, now_ms};
+use crate::exec::panic as engine_panic;
+use crate::exec::{Phase, Progress, RunOptions, RunReport, ShardProgress, now_ms};
 use crate::job::Job;
 use crate::store::Store;
 
@@ -148,33 +148,40 @@ fn run_workers<J: Job>(
         failed: &failed,
         state,
     };
-    let start = Arc::new(StartSignal::default());
-    // SAFETY: timely spawns its worker threads with a `'static` closure, but the workers
-    // borrow the job, the store and the options, which live on this stack frame. The borrow
-    // is made `'static` here, and it does not outlive the frame: a worker touches `shared`
-    // only after `start` says go, which happens only once `initialize_from` has returned every
-    // thread's guard, and `WorkerGuards::join` below waits for all of them before this
-    // function returns (workers catch their own panics, so none is lost to unwinding). If
-    // spawning fails part way, the threads already spawned are told to stop and never touch
-    // `shared`.
-    let shared_forever: &'static Shared<'static, J> =
-        unsafe { std::mem::transmute::<&Shared<'_, J>, &'static Shared<'static, J>>(&shared) };
-    let signal = Arc::clone(&start);
-    let guards = initialize_from(builders, Box::new(()), move |allocator| {
-        if !signal.wait() {
-            return Err(ClusterError::Io("the cluster's worker threads could not all start".to_owned()));
+    // Timely's own `initialize_from` wants a `'static` closure; the workers borrow the job,
+    // the store and the options from this frame instead, so they run on scoped threads, each
+    // building its allocator as `initialize_from` would. They wait for `start` until every
+    // thread is spawned: a worker whose peers never start would wait for them for ever.
+    let start = StartSignal::default();
+    let joined: Result<Vec<WorkerResult>, ClusterError> = std::thread::scope(|scope| {
+        let (shared, start) = (&shared, &start);
+        let mut handles = Vec::with_capacity(builders.len());
+        for (index, builder) in builders.into_iter().enumerate() {
+            let spawned =
+                std::thread::Builder::new().name(format!("timely:work-{index}")).spawn_scoped(scope, move || {
+                    if !start.wait() {
+                        return Err(ClusterError::Io("the cluster's worker threads could not all start".to_owned()));
+                    }
+                    work(shared, build_allocator(builder))
+                });
+            match spawned {
+                Ok(handle) => handles.push(handle),
+                Err(error) => {
+                    // The threads already spawned stop at once; the scope joins them.
+                    start.set(false);
+                    return Err(ClusterError::Io(format!("cannot start the workers: {error}")));
+                }
+            }
         }
-        work(shared_forever, allocator)
+        start.set(true);
+        Ok(handles
+            .into_iter()
+            .map(|handle| handle.join().map_err(|payload| engine_panic::payload_message(payload.as_ref()).to_owned()))
+            .collect())
     });
-    let results = match guards {
-        Ok(guards) => {
-            start.set(true);
-            guards.join()
-        }
-        Err(error) => {
-            start.set(false);
-            return WorkersOutcome::Failed(ClusterError::Io(format!("cannot start the workers: {error}")));
-        }
+    let results = match joined {
+        Ok(results) => results,
+        Err(error) => return WorkersOutcome::Failed(error),
     };
     let mut parts = Vec::new();
     let mut first_error = None;
@@ -206,6 +213,20 @@ fn run_workers<J: Job>(
         }
     }
 }
+
+/// Builds a worker's allocator on its own thread, as timely's `initialize_from` does (the
+/// builders are `Send`, the allocators they make are not).
+fn build_allocator(builder: AllocatorBuilder) -> Allocator {
+    match builder {
+        AllocatorBuilder::Thread(_) => Allocator::Thread(Thread::default()),
+        AllocatorBuilder::Process(process) => Allocator::Process(process.build()),
+        AllocatorBuilder::Tcp(tcp) => Allocator::Tcp(tcp.build()),
+    }
+}
+
+/// How one worker thread ended: its gathered parts or the session's failure, or the message
+/// of a panic that escaped it.
+type WorkerResult = Result<Result<Vec<Vec<u8>>, ClusterError>, String>;
 
 /// What every worker of this process borrows.
 struct Shared<'a, J: Job> {

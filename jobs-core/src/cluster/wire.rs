@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::context::Counters;
-use crate::engine::FailureRecord;
+use crate::exec::FailureRecord;
 use crate::store::Split;
 
 /// One map task: one shard of one listed model. Tasks are numbered in model order, then id

@@ -17,7 +17,7 @@ use timely::dataflow::operators::probe::Probe;
 use timely::dataflow::{InputHandle, ProbeHandle, Stream};
 use timely::worker::Worker;
 
-use crate::engine::Phase;
+use crate::exec::Phase;
 use crate::job::Job;
 
 use super::map::MapDuty;

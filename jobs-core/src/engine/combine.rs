@@ -5,13 +5,16 @@
 //! combine (and at least [`MIN_COMBINE_LEN`]), and once more when the batch ends, so a counting
 //! job keeps a few values per key per batch instead of one per emit, while a job whose keys are
 //! all distinct (where combining saves nothing) groups at most twice as much as without it.
-//! Runs of different batches are not combined with each other: a batch's run keeps its place
-//! in reading order, which is what makes the output independent of which worker mapped it.
+//! Runs of different batches are not combined with each other here: a batch's run keeps its
+//! place in reading order, which is what makes the output independent of which worker mapped
+//! it. Once every batch is mapped, `task_fold.rs` folds each task's runs into one.
 
 use crate::job::Reduce;
 
+use crate::exec::FailureRecord;
+use crate::exec::combine::combine_group;
+
 use super::partition_buffer::PartitionBuffer;
-use super::{FailureRecord, FailureSite, panic};
 
 /// Buffers shorter than this are not combined before their batch ends.
 pub(super) const MIN_COMBINE_LEN: usize = 4096;
@@ -32,10 +35,8 @@ pub(super) fn combine_buffer<J: Reduce>(job: &J, buffer: &mut PartitionBuffer<J:
             group.push(value);
         }
         let key = &keys[index as usize].0;
-        if group.len() > 1
-            && let Err(message) = panic::catch(|| job.combine(key, &mut group))
-        {
-            failures.push(FailureRecord { site: FailureSite::key(key), message: format!("combine {message}") });
+        if let Err(failure) = combine_group(job, key, &mut group) {
+            failures.push(failure);
             continue;
         }
         values.extend(group.drain(..).map(|value| (index, value)));

@@ -5,38 +5,28 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::context::{Counters, MapContext, MapEnv};
+use crate::context::{Counters, MapEnv};
+use crate::exec::FailureRecord;
+use crate::exec::map_one::{EntityMapper, EntityOutcome, MapTally, PendingWrites};
 use crate::job::{Job, Reduce};
-use crate::store::{Store, WriteBatch};
+use crate::store::Store;
 
 use super::group_merge::Run;
 use super::reader::{self, Batch, MapTask};
 use super::spill::SpillDir;
+use super::task_fold;
 use super::worker_shuffle::{PlacedRun, WorkerShuffle};
-use super::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, RunError, RunOptions, budget, panic};
+use super::{Progress, RunError, RunOptions, budget};
 
 /// Batches waiting for a worker, per worker: enough to keep them busy, few enough that the
 /// bytes read ahead stay small.
 const QUEUED_BATCHES_PER_WORKER: usize = 4;
 
 /// What one batch produced, besides its pairs.
-#[derive(Default)]
 struct BatchOutput {
-    counters: Counters,
-    failures: Vec<FailureRecord>,
-    failure_count: u64,
-    entities_read: u64,
-    pairs_emitted: u64,
-    writes_committed: u64,
-}
-
-impl BatchOutput {
-    /// Counts keys whose `combine` failed, keeping the first few.
-    fn record_key_failures(&mut self, failures: Vec<FailureRecord>) {
-        self.failure_count += failures.len() as u64;
-        let room = MAX_REPORTED_FAILURES.saturating_sub(self.failures.len());
-        self.failures.extend(failures.into_iter().take(room));
-    }
+    /// The task the batch belongs to.
+    task: usize,
+    tally: MapTally,
 }
 
 /// What the whole map phase produced.
@@ -92,7 +82,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
 
     let mut outputs: Vec<(usize, BatchOutput)> = Vec::new();
     let mut runs: Vec<PlacedRun<J>> = Vec::new();
-    let (mut spilled_bytes, mut pairs_shuffled, mut final_writes) = (0, 0, 0);
+    let (mut spilled_bytes, mut pairs_shuffled, mut writes_committed) = (0, 0, 0);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
@@ -101,6 +91,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                 let (env, abort, fail) = (&env, &abort, &fail);
                 scope.spawn(move || {
                     let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
+                    let mut mapper = EntityMapper::new(job, env);
                     // Writes gather across batches, so a migration commits `write_batch_size`
                     // writes at a time whatever the reader's batch size.
                     let mut writes = PendingWrites::default();
@@ -108,8 +99,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                         if abort.load(Ordering::Relaxed) {
                             break;
                         }
-                        match map_batch(job, env, &batch, &tasks[batch.task], shared, abort, &mut shuffle, &mut writes)
-                        {
+                        let task = &tasks[batch.task];
+                        match map_batch(&mut mapper, &batch, task, shared, abort, &mut shuffle, &mut writes) {
                             Ok(output) => {
                                 let _ = done_tx.send((batch.number, output));
                             }
@@ -118,7 +109,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                     }
                     // What is left belongs to entities mapped completely: commit it, also on cancel.
                     if let Err(error) = writes.commit(env) {
-                        fail(error);
+                        fail(error.into());
                     }
                     (shuffle.into_runs(), writes.committed)
                 })
@@ -135,8 +126,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
         outputs.extend(done_rx);
         for handle in handles {
             // Job code cannot panic here (it is caught); a panic is the engine's own bug.
-            let (worker, writes_committed) = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
-            final_writes += writes_committed;
+            let (worker, committed) = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            writes_committed += committed;
             runs.extend(worker.runs);
             spilled_bytes += worker.spilled_bytes;
             pairs_shuffled += worker.pairs;
@@ -145,127 +136,89 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     if let Some(error) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(error);
     }
-    if !shared.options.cancel.is_canceled() {
+    let canceled = shared.options.cancel.is_canceled();
+    if !canceled {
         // Every entity was read and mapped; a shard that came out shorter than counted (the
         // kind shrank after the plan) is done all the same.
         shared.progress.shards().iter().for_each(super::ShardProgress::finish);
     }
 
-    let mut mapped = Mapped {
-        partitions: (0..shared.partitions).map(|_| Vec::new()).collect(),
-        counters: Counters::default(),
-        failures: Vec::new(),
-        failure_count: 0,
-        entities_read: 0,
-        pairs_emitted: 0,
-        writes_committed: final_writes,
-        spilled_bytes,
-        pairs_shuffled,
+    let mut partitions: Vec<task_fold::TaskRuns<J>> = (0..shared.partitions).map(|_| Vec::new()).collect();
+    // Batches a cancel skipped have no output; everything else is gathered in reading order.
+    outputs.sort_unstable_by_key(|(number, _)| *number);
+    let task_of_batch: Vec<(usize, usize)> = outputs.iter().map(|(number, output)| (*number, output.task)).collect();
+    let task_of = |batch: usize| {
+        task_of_batch.binary_search_by_key(&batch, |(number, _)| *number).map_or(usize::MAX, |i| task_of_batch[i].1)
     };
     runs.sort_unstable_by_key(|run| (run.partition, run.batch, run.seq));
     for placed in runs {
-        mapped.partitions[placed.partition].push(placed.run);
+        partitions[placed.partition].push((task_of(placed.batch), placed.run));
     }
-    // Batches a cancel skipped have no output; everything else is gathered in reading order.
-    outputs.sort_unstable_by_key(|(number, _)| *number);
+    let mut tally = MapTally::default();
     for (_, output) in outputs {
-        mapped.counters.merge(&output.counters);
-        let room = MAX_REPORTED_FAILURES.saturating_sub(mapped.failures.len());
-        mapped.failures.extend(output.failures.into_iter().take(room));
-        mapped.failure_count += output.failure_count;
-        mapped.entities_read += output.entities_read;
-        mapped.pairs_emitted += output.pairs_emitted;
-        mapped.writes_committed += output.writes_committed;
+        tally.counters.merge(&output.tally.counters);
+        tally.failures.append(output.tally.failures);
+        tally.entities_read += output.tally.entities_read;
+        tally.pairs_emitted += output.tally.pairs_emitted;
     }
-    Ok(mapped)
-}
-
-/// A map worker's writes not yet committed, and how many it committed.
-#[derive(Default)]
-struct PendingWrites {
-    batch: WriteBatch,
-    committed: u64,
-}
-
-impl PendingWrites {
-    /// Commits the pending writes as one atomic batch.
-    fn commit(&mut self, env: &MapEnv<'_>) -> Result<(), RunError> {
-        if !self.batch.is_empty() {
-            env.store.apply(&self.batch)?;
-            self.committed += self.batch.len() as u64;
-            self.batch.clear();
-        }
-        Ok(())
-    }
+    let partitions = if combining && !canceled {
+        let folded = task_fold::fold_partitions(job, partitions, workers);
+        pairs_shuffled -= folded.pairs_folded;
+        tally.failures.extend(folded.failures);
+        folded.partitions
+    } else {
+        partitions.into_iter().map(|runs| runs.into_iter().map(|(_, run)| run).collect()).collect()
+    };
+    Ok(Mapped {
+        partitions,
+        counters: tally.counters,
+        failures: tally.failures.records,
+        failure_count: tally.failures.count,
+        entities_read: tally.entities_read,
+        pairs_emitted: tally.pairs_emitted,
+        writes_committed,
+        spilled_bytes,
+        pairs_shuffled,
+    })
 }
 
 /// Maps one batch: decode, map, hand the pairs to the worker's shuffle; commit writes each
 /// time `write_batch_size` of them have gathered (the rest wait for the worker's next batch).
-#[allow(clippy::too_many_arguments)]
 fn map_batch<J: Job>(
-    job: &J,
-    env: &MapEnv<'_>,
+    mapper: &mut EntityMapper<'_, J>,
     batch: &Batch,
     task: &MapTask,
     shared: &MapShared<'_>,
     abort: &AtomicBool,
     shuffle: &mut WorkerShuffle<'_, J>,
-    pending: &mut PendingWrites,
+    writes: &mut PendingWrites,
 ) -> Result<BatchOutput, RunError> {
     let options = shared.options;
-    let mut output = BatchOutput::default();
+    let mut tally = MapTally::default();
     shuffle.start_batch(batch.number);
-    let mut staged: Vec<(J::Key, J::Value)> = Vec::new();
-    let writes = &mut pending.batch;
     for (id, bytes) in batch.entities() {
         if options.cancel.is_canceled() || abort.load(Ordering::Relaxed) {
             break;
         }
-        output.entities_read += 1;
-        let writes_before = writes.len();
-        let mut ctx = MapContext::<J> { staged: &mut staged, counters: &mut output.counters, writes, env };
-        let result = panic::catch(|| job.map_stored(task.model, bytes, &mut ctx));
-        let message = match result {
-            Ok(Ok(())) => None,
-            Ok(Err(failure)) => Some(failure.message().to_owned()),
-            Err(panic_message) => Some(panic_message),
+        let sink = |key, value| {
+            shuffle.push(key, value);
+            Ok::<(), RunError>(())
         };
-        match message {
-            None => {
-                output.pairs_emitted += staged.len() as u64;
-                for (key, value) in staged.drain(..) {
-                    shuffle.push(key, value);
-                }
-                shuffle.spill_if_over_budget()?;
-            }
-            Some(message) => {
-                // A failed entity contributes nothing: neither its pairs nor its writes.
-                staged.clear();
-                writes.truncate(writes_before);
-                output.failure_count += 1;
-                if output.failures.len() < MAX_REPORTED_FAILURES {
-                    output.failures.push(FailureRecord {
-                        site: FailureSite::Entity { kind: task.kind.to_owned(), id: id.to_owned() },
-                        message,
-                    });
-                }
-            }
-        }
-        if writes.len() >= options.write_batch_size {
-            env.store.apply(writes)?;
-            output.writes_committed += writes.len() as u64;
-            writes.clear();
+        let outcome =
+            mapper.map_entity(task.model, task.kind, id, bytes, &mut tally, writes, options.write_batch_size, sink)?;
+        if let EntityOutcome::Mapped(_) = outcome {
+            shuffle.spill_if_over_budget()?;
         }
     }
     // Sorted here, on the worker, so reduce only merges.
     shuffle.finish_batch();
     if let Some(shard) = shared.progress.shards().get(task.index) {
-        shard.record_batch(output.entities_read, output.pairs_emitted, output.failure_count);
-        shard.add_counters(&output.counters);
+        shard.record_batch(tally.entities_read, tally.pairs_emitted, tally.failures.count);
+        shard.add_counters(&tally.counters);
         if shard.read() >= task.len && !options.cancel.is_canceled() {
             shard.finish();
         }
     }
-    output.record_key_failures(shuffle.take_key_failures());
-    Ok(output)
+    tally.failures.extend(shuffle.take_key_failures());
+    Ok(BatchOutput { task: task.index, tally })
 }

@@ -5,22 +5,17 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 use std::sync::Mutex;
 
-use crate::job::{Job, Output, Reduce, Values};
+use crate::exec::reduce_one::{KeyReducer, ReducedKeys};
+use crate::job::{Job, Reduce};
 
 use super::group_merge::{GroupMerge, Run};
 use super::spill::{SpillDir, SpillError, SpillWriter};
-use super::{CancelToken, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, Progress, budget, panic};
+use super::{CancelToken, FailureRecord, MAX_REPORTED_FAILURES, Progress, budget};
 
 type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
-type PartitionResult<J> = Result<PartitionOutput<J>, SpillError>;
-
 /// What one partition produced: lines per key, in key order.
-struct PartitionOutput<J: Reduce> {
-    lines: Vec<(J::Key, Vec<String>)>,
-    failures: Vec<(J::Key, FailureRecord)>,
-    failure_count: u64,
-    keys_reduced: u64,
-}
+type PartitionOutput<J> = ReducedKeys<<J as Reduce>::Key>;
+type PartitionResult<J> = Result<PartitionOutput<J>, SpillError>;
 
 /// What the reduce phase produced.
 pub(super) struct Reduced {
@@ -125,46 +120,22 @@ fn reduce_partition<J: Job>(
     progress: &Progress,
 ) -> Result<PartitionOutput<J>, SpillError> {
     let mut groups = GroupMerge::new(runs, read_buffer)?;
-    let mut result =
-        PartitionOutput::<J> { lines: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
-    let mut out = Output::new();
+    let mut reducer = KeyReducer::new(job);
     while !cancel.is_canceled() {
         let Some((key, len)) = groups.next_group()? else { break };
-        let ordering_key = key.clone();
         let mut values = groups.values();
         let Some(first) = values.next() else { continue };
         // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
-        let outcome = panic::catch(|| job.reduce(key, Values::new(first, &mut values, len - 1), &mut out));
-        let message = match outcome {
-            Ok(Ok(())) => None,
-            Ok(Err(failure)) => Some(failure.message().to_owned()),
-            Err(panic_message) => Some(panic_message),
-        };
-        result.keys_reduced += 1;
-        match message {
-            None => {
-                let lines = out.take();
-                if !lines.is_empty() {
-                    result.lines.push((ordering_key, lines));
-                }
-            }
-            Some(message) => {
-                out.clear();
-                result.failure_count += 1;
-                if result.failures.len() < MAX_REPORTED_FAILURES {
-                    let site = FailureSite::key(&ordering_key);
-                    result.failures.push((ordering_key, FailureRecord { site, message }));
-                }
-            }
-        }
+        reducer.reduce_key(key, first, &mut values, len);
     }
+    let result = reducer.finish();
     progress.add_keys_reduced(result.keys_reduced);
     Ok(result)
 }
 
 /// Merges the partitions' key-sorted lines (keys are disjoint across partitions) into one
 /// key-sorted output.
-fn merge<J: Reduce>(outputs: Vec<PartitionOutput<J>>) -> Reduced {
+fn merge<K: Ord>(outputs: Vec<ReducedKeys<K>>) -> Reduced {
     let line_count = outputs.iter().flat_map(|o| &o.lines).map(|(_, lines)| lines.len()).sum();
     let mut reduced =
         Reduced { output: Vec::with_capacity(line_count), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };

@@ -30,38 +30,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::partition_buffer::GroupedRun;
+pub use crate::exec::SpillError;
 
 /// The write buffer of a spill file.
 const WRITE_BUFFER: usize = 256 << 10;
-
-/// Writing or reading the shuffle's temporary files failed.
-#[derive(Debug, thiserror::Error)]
-pub enum SpillError {
-    /// The run's temporary directory could not be created.
-    #[error("cannot create a temporary directory for the shuffle in {}: {source}", dir.display())]
-    CreateDir {
-        /// Where it was to be created.
-        dir: PathBuf,
-        /// Why it could not.
-        source: io::Error,
-    },
-    /// A spill file could not be created, written or read.
-    #[error("shuffle spill file {}: {source}", path.display())]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        source: io::Error,
-    },
-    /// A key or value could not be encoded, or what was read back does not decode.
-    #[error("shuffle spill file {}: {message}", path.display())]
-    Codec {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong.
-        message: String,
-    },
-}
 
 /// The run's directory of spill files, created on first use under `parent`.
 pub(super) struct SpillDir {

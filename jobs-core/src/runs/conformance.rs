@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::params::Params;
 
 use super::output::OutputKind;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::engine::RunError;
+use crate::exec::RunError;
 use crate::params::ParamError;
 use crate::registry::RegistryError;
 use crate::store::StoreError;

@@ -59,15 +59,33 @@ pub struct RunClaim {
 }
 
 impl RunClaim {
+    /// A claim held by a store outside this crate, for its
+    /// [`RunLog::claim_run`](super::RunLog::claim_run): `hold` is what keeps other processes
+    /// seeing the run as alive (a lock, a lease), and dropping it lets go.
+    pub fn held_by(hold: impl ClaimHold + 'static) -> Self {
+        RunClaim { _inner: Claim::Custom(Box::new(hold)) }
+    }
+
     /// Lets go of the run as a process that died would: the lock is released but its file is
     /// left behind. For a run whose end (or start) could not be recorded, say on a full disk:
     /// the next reader then records it `interrupted` (a `queued` run with no lock file would be
     /// taken for one waiting for its background process, and left `queued`).
     pub fn abandon(mut self) {
-        if let Claim::File(file) = &mut self._inner {
-            file.keep_file = true;
+        match &mut self._inner {
+            Claim::File(file) => file.keep_file = true,
+            Claim::Custom(hold) => hold.abandon(),
+            _ => {}
         }
     }
+}
+
+/// What keeps a run claimed in a store outside this crate ([`RunClaim::held_by`]): while it
+/// lives, every process reading the store sees the run as alive; dropping it lets go.
+pub trait ClaimHold: Send + std::fmt::Debug {
+    /// Called before the hold is dropped when the run is let go of as a dead process would
+    /// ([`RunClaim::abandon`]): readers should then find the run interrupted. Does nothing by
+    /// default.
+    fn abandon(&mut self) {}
 }
 
 #[derive(Debug)]
@@ -77,6 +95,8 @@ enum Claim {
     Memory(#[allow(dead_code)] MemoryClaim),
     #[cfg(feature = "postgres")]
     Session(#[allow(dead_code)] Box<super::postgres::SessionClaim>),
+    /// A store outside this crate: see [`RunClaim::held_by`].
+    Custom(Box<dyn ClaimHold>),
 }
 
 #[derive(Debug)]
@@ -191,6 +211,32 @@ pub(crate) fn claim_memory(held: &HeldIds, id: &RunId) -> Option<RunClaim> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An outside store's hold: records whether it was abandoned and whether it was dropped.
+    #[derive(Debug)]
+    struct Lease(Arc<Mutex<Vec<&'static str>>>);
+
+    impl ClaimHold for Lease {
+        fn abandon(&mut self) {
+            self.0.lock().unwrap().push("abandoned");
+        }
+    }
+
+    impl Drop for Lease {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push("released");
+        }
+    }
+
+    #[test]
+    fn an_outside_stores_claim_is_released_on_drop_and_told_when_abandoned() {
+        let events = Arc::new(Mutex::new(Vec::new()));
+        drop(RunClaim::held_by(Lease(Arc::clone(&events))));
+        assert_eq!(*events.lock().unwrap(), ["released"]);
+        events.lock().unwrap().clear();
+        RunClaim::held_by(Lease(Arc::clone(&events))).abandon();
+        assert_eq!(*events.lock().unwrap(), ["abandoned", "released"]);
+    }
 
     #[test]
     fn a_held_lock_cannot_be_claimed_again_even_in_the_same_process() {

@@ -3,7 +3,7 @@
 use std::ops::ControlFlow;
 use std::time::Duration;
 
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::store::Store;
 
 use super::output::OutputKind;

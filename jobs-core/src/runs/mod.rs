@@ -54,6 +54,8 @@
 //!   changes by its record; the models are untouched: `put` and `delete` are counted
 //!   (counters `puts`, `deletes`) and never stored.
 
+#![forbid(unsafe_code)]
+
 mod codec;
 #[cfg(test)]
 mod conformance;
@@ -76,7 +78,7 @@ use std::path::Path;
 pub use self::codec::RECORD_FORMAT_VERSION;
 pub use self::error::RunsError;
 pub use self::id::RunId;
-pub use self::liveness::RunClaim;
+pub use self::liveness::{ClaimHold, RunClaim};
 pub use self::log::{CancelOutcome, ListQuery, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunLog};
 pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
 pub use self::record::{

@@ -3,14 +3,14 @@
 use std::time::Duration;
 
 use crate::context::Counters;
-use crate::engine::{self, FailureRecord, Phase, Progress, RunStats};
+use crate::exec::{self, FailureRecord, Phase, Progress, RunStats};
 use crate::params::Params;
 
 use super::{RunId, RunsError, Status};
 
-/// The engine a run uses, as recorded: the local engine (`timely` for runs on the timely
-/// engine, feature `timely`).
-pub const LOCAL_ENGINE: &str = "local";
+/// The engine a run uses, as recorded, unless another engine is chosen
+/// ([`EngineChoice::name`](crate::engines::EngineChoice::name)).
+pub use crate::engine::LOCAL_ENGINE;
 
 /// The error of a run whose process died while it was `started`.
 pub const INTERRUPTED: &str = "interrupted";
@@ -56,7 +56,8 @@ pub struct RunRecord {
     pub shards: usize,
     /// Worker threads.
     pub threads: usize,
-    /// The engine that runs it: [`LOCAL_ENGINE`], or `timely`.
+    /// The engine that runs it: [`LOCAL_ENGINE`], or another engine's
+    /// [name](crate::engines::EngineChoice::name).
     pub engine: String,
     /// Whether writes are counted instead of stored.
     #[serde(default)]
@@ -239,7 +240,7 @@ impl RunRecord {
     /// # Errors
     /// The lifecycle does not allow it; the error names both states.
     pub fn transition(&mut self, to: Status) -> Result<(), RunsError> {
-        self.transition_at(to, engine::now_ms())
+        self.transition_at(to, exec::now_ms())
     }
 
     /// Moves the run to `to` at `at_ms`, stamping `queued_ms`, `started_ms` or `finished_ms`.

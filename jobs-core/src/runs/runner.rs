@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
 
-use crate::engine::{self, CancelToken, MAX_SHARDS, Progress, RunError, RunOptions, RunReport};
+use crate::engines::EngineChoice;
+use crate::exec::{self, CancelToken, Progress, RunError, RunOptions, RunReport, Shards};
 use crate::params::Params;
 use crate::store::Store;
 
@@ -32,8 +33,10 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// commits.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// What to run.
+/// What to run: [`RunRequest::new`] with the job's defaults, then a `with_*` method per
+/// setting to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RunRequest {
     /// The job's name, as registered.
     pub job: String,
@@ -62,10 +65,61 @@ impl RunRequest {
     pub fn new(job: impl Into<String>) -> Self {
         RunRequest { job: job.into(), ..RunRequest::default() }
     }
+
+    /// Sets [`params`](Self::params).
+    #[must_use]
+    pub fn with_params(mut self, params: Params) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Sets [`shards`](Self::shards).
+    #[must_use]
+    pub fn with_shards(mut self, shards: usize) -> Self {
+        self.shards = Some(shards);
+        self
+    }
+
+    /// Sets [`threads`](Self::threads).
+    #[must_use]
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Sets [`dry_run`](Self::dry_run).
+    #[must_use]
+    pub fn with_dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// Sets [`max_failures`](Self::max_failures).
+    #[must_use]
+    pub fn with_max_failures(mut self, max_failures: u64) -> Self {
+        self.max_failures = Some(max_failures);
+        self
+    }
+
+    /// Sets [`exclusive`](Self::exclusive).
+    #[must_use]
+    pub fn with_exclusive(mut self, exclusive: bool) -> Self {
+        self.exclusive = exclusive;
+        self
+    }
+
+    /// Sets [`max_memory`](Self::max_memory), in bytes.
+    #[must_use]
+    pub fn with_max_memory(mut self, bytes: u64) -> Self {
+        self.max_memory = Some(bytes);
+        self
+    }
 }
 
-/// How the runner behaves; the defaults suit the command line.
+/// How the runner behaves; the defaults suit the command line, and a `with_*` method per
+/// setting changes it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RunnerOptions {
     /// How often progress is saved and the record checked for a cancel request (at least
     /// 10 ms). A cancel takes effect within about this long.
@@ -83,10 +137,9 @@ pub struct RunnerOptions {
     pub keep_full_output: bool,
     /// Where the finished run's full output is handed, for the caller to print or write.
     pub output_handoff: Option<OutputHandoff>,
-    /// Carry the run out on the timely engine, as process 0 of this cluster; the record's
-    /// `engine` then says `timely`.
-    #[cfg(feature = "timely")]
-    pub cluster: Option<crate::cluster::ClusterConfig>,
+    /// The engine that carries the run out (for an engine spread over processes, as the
+    /// process that records the run); the record's `engine` says which.
+    pub engine: EngineChoice,
 }
 
 impl Default for RunnerOptions {
@@ -98,9 +151,59 @@ impl Default for RunnerOptions {
             progress: None,
             keep_full_output: true,
             output_handoff: None,
-            #[cfg(feature = "timely")]
-            cluster: None,
+            engine: EngineChoice::Local,
         }
+    }
+}
+
+impl RunnerOptions {
+    /// Sets [`poll_interval`](Self::poll_interval).
+    #[must_use]
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets [`output_limit`](Self::output_limit).
+    #[must_use]
+    pub fn with_output_limit(mut self, chars: usize) -> Self {
+        self.output_limit = chars;
+        self
+    }
+
+    /// Sets [`cancel`](Self::cancel).
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Sets [`progress`](Self::progress).
+    #[must_use]
+    pub fn with_progress(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    /// Sets [`engine`](Self::engine).
+    #[must_use]
+    pub fn with_engine(mut self, engine: EngineChoice) -> Self {
+        self.engine = engine;
+        self
+    }
+
+    /// Sets [`keep_full_output`](Self::keep_full_output).
+    #[must_use]
+    pub fn with_keep_full_output(mut self, keep: bool) -> Self {
+        self.keep_full_output = keep;
+        self
+    }
+
+    /// Sets [`output_handoff`](Self::output_handoff).
+    #[must_use]
+    pub fn with_output_handoff(mut self, handoff: OutputHandoff) -> Self {
+        self.output_handoff = Some(handoff);
+        self
     }
 }
 
@@ -170,15 +273,12 @@ pub fn queue_claimed(log: &dyn RunLog, request: &RunRequest) -> Result<(Queued, 
 fn enqueue(log: &dyn RunLog, request: &RunRequest, claim: bool) -> Result<(Queued, Option<RunClaim>), RunsError> {
     let job = crate::registry::registry()?.get(&request.job)?;
     job.check_params(&request.params)?;
-    let shards = request.shards.unwrap_or(job.default_shards());
-    if shards == 0 || shards > MAX_SHARDS {
-        return Err(RunError::InvalidShards { shards }.into());
-    }
-    let threads = request.threads.unwrap_or_else(engine::default_threads).max(1);
+    let shards = Shards::new(request.shards.unwrap_or(job.default_shards())).map_err(RunError::from)?.get();
+    let threads = request.threads.unwrap_or_else(exec::default_threads).max(1);
     log.recover_interrupted()?;
 
     let mut record =
-        RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, engine::now_ms());
+        RunRecord::new(job.name(), request.params.clone(), shards, threads, request.dry_run, exec::now_ms());
     record.max_failures = request.max_failures.unwrap_or(job.max_failures());
     record.max_memory = request.max_memory;
     record.transition(Status::Queued)?;
@@ -239,10 +339,7 @@ pub fn run_claimed(
     let pid = std::process::id();
     let started = match log.transition(id, Status::Started, &mut |r| {
         r.pid = Some(pid);
-        #[cfg(feature = "timely")]
-        if options.cluster.is_some() {
-            r.engine = crate::cluster::TIMELY_ENGINE.to_owned();
-        }
+        r.engine = options.engine.name().to_owned();
     }) {
         Ok(started) => started,
         // Canceled between our read and our write.
@@ -366,8 +463,6 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         progress: Some(Arc::clone(progress)),
         queued_at_ms: record.queued_ms,
         max_failures: Some(record.max_failures),
-        #[cfg(feature = "timely")]
-        cluster: options.cluster.clone(),
         max_memory: record.max_memory,
         ..RunOptions::default()
     };
@@ -377,7 +472,8 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
     std::thread::scope(|scope| {
         let engine_options = &engine_options;
         let engine = scope.spawn(move || {
-            let result = panic::catch_unwind(AssertUnwindSafe(|| job.run(store, params, engine_options)));
+            let result =
+                panic::catch_unwind(AssertUnwindSafe(|| job.run_on(&options.engine, store, params, engine_options)));
             drop(done_tx); // wakes the monitor at once
             result
         });

@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::registry;
 use crate::runs::{ListQuery, RunId};
 

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::MAX_SHARDS;
+use crate::exec::{MAX_SHARDS, Shards};
 use crate::params::{ParamError, Params};
 use crate::registry::JobDescriptor;
 use crate::runs::RunRequest;
@@ -120,8 +120,8 @@ pub(crate) fn request(job: &'static JobDescriptor, form: &StartForm) -> Result<R
     let mut errors = FormErrors::default();
     let shards = match form.shards.trim() {
         "" => None,
-        text => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_SHARDS).contains(&n) => Some(n),
+        text => match text.parse::<usize>().ok().map(Shards::new) {
+            Some(Ok(shards)) => Some(shards.get()),
             _ => {
                 errors.push(
                     Field::Shards,

@@ -1,178 +1,28 @@
 //! What the JSON API returns: stable shapes built from the registry and run records (the
 //! records' own serde form is a storage format, free to change).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use crate::engine::{FailureRecord, FailureSite, RunStats};
-use crate::params::ParamSpec;
 use crate::registry::JobDescriptor;
-use crate::runs::{CancelOutcome, OutputSummary, RunPhase, RunRecord, Status};
+use crate::runs::{CancelOutcome, OutputSummary, RunRecord, Status};
+use crate::views::JobView;
+pub(crate) use crate::views::RunView as RunJson;
 
-/// A registered job, as `GET /api/jobs` lists it.
+/// A registered job, as `GET /api/jobs` lists it: the [`JobView`] that `jobs list --json`
+/// prints, and the job's active runs.
 #[derive(Debug, Serialize)]
 pub(crate) struct JobJson {
-    name: &'static str,
-    models: &'static [&'static str],
-    default_shards: usize,
-    summary: &'static str,
-    description: &'static str,
-    params: Vec<ParamJson>,
+    #[serde(flatten)]
+    job: JobView,
     /// The ids of its runs queued or started now.
     active_runs: Vec<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct ParamJson {
-    name: &'static str,
-    #[serde(rename = "type")]
-    type_name: &'static str,
-    expected: &'static str,
-    required: bool,
-    doc: &'static str,
 }
 
 impl JobJson {
     pub(crate) fn new(job: &JobDescriptor, active: &[RunRecord]) -> Self {
         JobJson {
-            name: job.name(),
-            models: job.models(),
-            default_shards: job.default_shards(),
-            summary: job.summary(),
-            description: job.description(),
-            params: job.params().iter().map(ParamJson::from).collect(),
+            job: JobView::new(job),
             active_runs: active.iter().filter(|r| r.job == job.name()).map(|r| r.id().to_string()).collect(),
-        }
-    }
-}
-
-impl From<&ParamSpec> for ParamJson {
-    fn from(spec: &ParamSpec) -> Self {
-        ParamJson {
-            name: spec.name,
-            type_name: spec.type_name,
-            expected: spec.expected,
-            required: spec.required,
-            doc: spec.doc,
-        }
-    }
-}
-
-/// A run, as the API shows it.
-#[derive(Debug, Serialize)]
-pub(crate) struct RunJson {
-    id: String,
-    job: String,
-    status: Status,
-    created_ms: i64,
-    queued_ms: Option<i64>,
-    started_ms: Option<i64>,
-    finished_ms: Option<i64>,
-    duration_ms: Option<u64>,
-    params: BTreeMap<String, String>,
-    shards: usize,
-    threads: usize,
-    dry_run: bool,
-    engine: String,
-    stats: RunStats,
-    counters: BTreeMap<String, u64>,
-    progress: ProgressJson,
-    output: Option<OutputSummary>,
-    error: Option<String>,
-    interrupted: bool,
-    failures: Vec<FailureJson>,
-    cancel_requested_ms: Option<i64>,
-    pid: Option<u32>,
-}
-
-#[derive(Debug, Serialize)]
-struct ProgressJson {
-    phase: Option<RunPhase>,
-    read: u64,
-    total: u64,
-    keys_reduced: u64,
-    /// Per shard; only in a single run's detail.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    shards: Option<Vec<ShardJson>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ShardJson {
-    kind: String,
-    index: usize,
-    total: u64,
-    read: u64,
-    emitted: u64,
-    failed: u64,
-    done: bool,
-}
-
-#[derive(Debug, Serialize)]
-struct FailureJson {
-    /// What failed: `<kind> <id>`, or `reduce key <key as JSON>`.
-    site: String,
-    /// Why.
-    message: String,
-}
-
-impl From<&FailureRecord> for FailureJson {
-    fn from(failure: &FailureRecord) -> Self {
-        let site = match &failure.site {
-            FailureSite::Entity { kind, id } => format!("{kind} {id}"),
-            FailureSite::Key { key } => format!("reduce key {key}"),
-        };
-        FailureJson { site, message: failure.message.clone() }
-    }
-}
-
-impl RunJson {
-    /// `record` as of `now_ms`; with every shard's progress when `with_shards`.
-    pub(crate) fn new(record: &RunRecord, now_ms: i64, with_shards: bool) -> Self {
-        let progress = &record.progress;
-        RunJson {
-            id: record.id().to_string(),
-            job: record.job.clone(),
-            status: record.status(),
-            created_ms: record.created_ms(),
-            queued_ms: record.queued_ms,
-            started_ms: record.started_ms,
-            finished_ms: record.finished_ms,
-            duration_ms: record.duration(now_ms).map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            params: record.params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect(),
-            shards: record.shards,
-            threads: record.threads,
-            dry_run: record.dry_run,
-            engine: record.engine.clone(),
-            stats: record.stats,
-            counters: record.counters.iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            progress: ProgressJson {
-                phase: progress.phase,
-                read: progress.read(),
-                total: progress.total(),
-                keys_reduced: progress.keys_reduced,
-                shards: with_shards.then(|| {
-                    progress
-                        .shards
-                        .iter()
-                        .map(|s| ShardJson {
-                            kind: s.kind.clone(),
-                            index: s.index,
-                            total: s.total,
-                            read: s.read,
-                            emitted: s.emitted,
-                            failed: s.failed,
-                            done: s.done,
-                        })
-                        .collect()
-                }),
-            },
-            output: record.output,
-            error: record.error.clone(),
-            interrupted: record.was_interrupted(),
-            failures: record.failures.iter().map(FailureJson::from).collect(),
-            cancel_requested_ms: record.cancel_requested_ms,
-            pid: record.pid,
         }
     }
 }

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::registry;
 use crate::runs::RunId;
 

@@ -3,14 +3,19 @@
 
 use std::path::Path;
 
-use crate::cli::args::DemoArgs;
+use crate::cli::Cli;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
-use crate::cli::{Cli, SeedArgs};
 use crate::runs::{DEFAULT_OUTPUT_LIMIT, RunRequest};
 use crate::store::Store;
 
-pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut Console<'_>) -> Result<(), CliError> {
+/// `flags` are the matches of the seeder's own flags.
+pub(super) fn run(
+    cli: &Cli,
+    store_path: &Path,
+    flags: &clap::ArgMatches,
+    console: &mut Console<'_>,
+) -> Result<(), CliError> {
     let seeder = super::seed::seeder(cli, "jobs demo")?;
     let name = cli.demo_job.as_deref().ok_or(CliError::NotOffered { command: "jobs demo", what: "demo job" })?;
     let job = super::jobs()?.find(name).ok_or_else(|| CliError::DemoJobMissing(name.to_owned()))?;
@@ -18,10 +23,11 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &DemoArgs, console: &mut C
 
     let held = held(store.as_ref(), job.models())?;
     if held.is_empty() {
-        let seed = SeedArgs { explorations: args.explorations, ..SeedArgs::default() };
-        super::seed::seed(seeder, store.as_ref(), &seed, console)?;
+        super::seed::seed(seeder, store.as_ref(), flags, console)?;
     } else {
-        let ignored = if args.explorations.is_some() { "; --explorations is ignored" } else { "" };
+        let given =
+            flags.ids().any(|id| flags.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine));
+        let ignored = if given { "; the seed flags are ignored" } else { "" };
         console.say(format_args!(
             "the store {} already holds {}, so it is not seeded{ignored} (use a new --store for fresh demo data)",
             store.location(),

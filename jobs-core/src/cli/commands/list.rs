@@ -1,41 +1,17 @@
-//! `jobs list`: every registered job, as a table or as JSON lines.
-
-use serde::Serialize;
+//! `jobs list`: every registered job, as a table or as JSON lines (one [`JobView`] each,
+//! the shape `GET /api/jobs` returns too).
 
 use crate::cli::args::ListArgs;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::registry::JobDescriptor;
-
-/// One job, as a line of `jobs list --json`.
-#[derive(Serialize)]
-struct JobLine<'a> {
-    name: &'a str,
-    models: &'a [&'a str],
-    default_shards: usize,
-    /// Failed entities and keys a run may have and still complete.
-    max_failures: u64,
-    description: String,
-    params: Vec<ParamLine<'a>>,
-    module: &'a str,
-}
-
-/// One parameter of a job, in `jobs list --json`.
-#[derive(Serialize)]
-struct ParamLine<'a> {
-    name: &'a str,
-    #[serde(rename = "type")]
-    type_name: &'a str,
-    required: bool,
-    expected: &'a str,
-    doc: String,
-}
+use crate::views::{JobView, first_paragraph};
 
 pub(super) fn run(args: &ListArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     let jobs = super::jobs()?.jobs();
     if args.json {
         for job in jobs {
-            let line = serde_json::to_string(&json_line(job)).map_err(|e| CliError::Internal(e.to_string()))?;
+            let line = serde_json::to_string(&JobView::new(job)).map_err(|e| CliError::Internal(e.to_string()))?;
             console.data(&line)?;
         }
     } else {
@@ -44,28 +20,6 @@ pub(super) fn run(args: &ListArgs, console: &mut Console<'_>) -> Result<(), CliE
         }
     }
     Ok(())
-}
-
-fn json_line(job: &JobDescriptor) -> JobLine<'_> {
-    JobLine {
-        name: job.name(),
-        models: job.models(),
-        default_shards: job.default_shards(),
-        max_failures: job.max_failures(),
-        description: first_paragraph(job.description()),
-        params: job
-            .params()
-            .iter()
-            .map(|p| ParamLine {
-                name: p.name,
-                type_name: p.type_name,
-                required: p.required,
-                expected: p.expected,
-                doc: first_paragraph(p.doc),
-            })
-            .collect(),
-        module: job.module_path(),
-    }
 }
 
 /// A table with one row per job, and one indented row per parameter under its job.
@@ -91,27 +45,4 @@ fn table(jobs: &[&JobDescriptor]) -> Vec<String> {
         }
     }
     lines
-}
-
-/// The first paragraph of a doc comment as one line: a description wrapped over several
-/// lines of source reads whole, and later paragraphs (details, examples) are left out.
-fn first_paragraph(doc: &str) -> String {
-    let lines = doc.lines().map(str::trim).skip_while(|line| line.is_empty());
-    lines.take_while(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::first_paragraph;
-
-    #[test]
-    fn a_wrapped_first_paragraph_is_one_line() {
-        let doc = "Reports explorations that have no rights model, and rights models that have no\nexploration.\n\nEach report line is ...";
-        assert_eq!(
-            first_paragraph(doc),
-            "Reports explorations that have no rights model, and rights models that have no exploration."
-        );
-        assert_eq!(first_paragraph(""), "");
-        assert_eq!(first_paragraph("\n  One.  \n"), "One.");
-    }
 }

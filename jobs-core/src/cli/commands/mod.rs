@@ -23,11 +23,18 @@ use crate::model::{self, ModelDescriptor};
 use crate::registry::{self, Registry};
 
 /// Runs the parsed command.
-pub(crate) fn dispatch(cli: &Cli, args: &Args, console: &mut Console<'_>) -> Result<(), CliError> {
+pub(crate) fn dispatch(
+    cli: &Cli,
+    args: &Args,
+    matches: &clap::ArgMatches,
+    console: &mut Console<'_>,
+) -> Result<(), CliError> {
     let store = &args.store;
+    // The seeder's own flags, which the derived `Args` does not know.
+    let seed_flags = |name| matches.subcommand_matches(name).cloned().unwrap_or_default();
     let result = match &args.command {
         Command::List(list) => list::run(list, console),
-        Command::Seed(flags) => seed::run(cli, store, flags, console),
+        Command::Seed => seed::run(cli, store, &seed_flags("seed"), console),
         Command::Run(run) => run::run(cli, store, run, console),
         Command::Runs(runs) => runs::run(cli, store, runs, console),
         Command::Status(status) => status::run(cli, store, status, console),
@@ -36,7 +43,7 @@ pub(crate) fn dispatch(cli: &Cli, args: &Args, console: &mut Console<'_>) -> Res
         Command::Prune(prune) => prune::run(cli, store, prune, console),
         Command::Export(export) => export::run(cli, store, export, console),
         Command::Import(import) => import::run(cli, store, import, console),
-        Command::Demo(demo) => demo::run(cli, store, demo, console),
+        Command::Demo => demo::run(cli, store, &seed_flags("demo"), console),
         Command::RunQueued(queued) => run_queued::run(cli, store, queued, console),
         #[cfg(feature = "web")]
         Command::Serve(serve) => serve::run(cli, store, serve, console),

@@ -13,7 +13,7 @@ use crate::cli::args::RunArgs;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::{Cli, detach, progress, report};
-use crate::engine::{Progress, now_ms};
+use crate::exec::{Progress, now_ms};
 use crate::params::Params;
 use crate::runs::{
     self, OutputHandoff, OutputKind, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status,
@@ -54,7 +54,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
     #[cfg(feature = "timely")]
     if let Some(config) = cluster {
         request.threads = Some(config.workers * config.processes);
-        options.cluster = Some(config);
+        options.engine = crate::engines::EngineChoice::Timely(crate::cluster::TimelyEngine::new(config));
     }
     if args.detach {
         let record = queue(store.as_ref(), &request, console)?;

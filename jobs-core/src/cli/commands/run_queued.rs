@@ -13,7 +13,7 @@ use crate::cli::args::RunQueuedArgs;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::{Cli, detach, progress};
-use crate::engine::Progress;
+use crate::exec::Progress;
 use crate::runs::{self, RunnerOptions};
 
 pub(super) fn run(

@@ -7,9 +7,10 @@ use crate::cli::args::{DAY_SECS, RunsArgs};
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::report::{elapsed, plural};
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::runs::{ListQuery, RunRecord, Status};
 use crate::timestamp;
+use crate::views::RunView;
 
 /// The longest error shown in the table's NOTE column; `jobs status` shows it whole.
 const NOTE_ERROR_CHARS: usize = 80;
@@ -22,7 +23,8 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunsArgs, console: &mut C
     let records = store.list(&query)?;
     if args.json {
         for record in &records {
-            let line = serde_json::to_string(record).map_err(|e| CliError::Internal(e.to_string()))?;
+            let line = serde_json::to_string(&RunView::new(record, now_ms(), true))
+                .map_err(|e| CliError::Internal(e.to_string()))?;
             console.data(&line)?;
         }
     } else if !records.is_empty() {

@@ -9,15 +9,17 @@ use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::report::{self, elapsed, plural};
 use crate::context::Counters;
-use crate::engine::now_ms;
+use crate::exec::now_ms;
 use crate::runs::{RunPhase, RunRecord, Status};
 use crate::timestamp;
+use crate::views::RunView;
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &StatusArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     let store = cli.open_existing_store(store_path)?;
     let record = store.get_run(&args.id)?;
     if args.json {
-        let line = serde_json::to_string(&record).map_err(|e| CliError::Internal(e.to_string()))?;
+        let line = serde_json::to_string(&RunView::new(&record, now_ms(), true))
+            .map_err(|e| CliError::Internal(e.to_string()))?;
         console.data(&line)?;
     } else {
         for line in describe(&record, now_ms()) {

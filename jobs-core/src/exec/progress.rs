@@ -110,10 +110,10 @@ impl ShardProgress {
         self.done.store(true, Ordering::Relaxed);
     }
 
-    /// Records a shard that another process mapped, from its final counts (the timely engine
-    /// gathers them at process 0, so the run's record shows every shard).
-    #[cfg(feature = "timely")]
-    pub(crate) fn absorb(&self, read: u64, emitted: u64, failed: u64, counters: &Counters, done: bool) {
+    /// Records a shard that another process mapped, from its final counts: an engine that
+    /// spreads a run over processes gathers them where the run is recorded, so its record
+    /// shows every shard.
+    pub fn absorb(&self, read: u64, emitted: u64, failed: u64, counters: &Counters, done: bool) {
         self.read.fetch_add(read, Ordering::Relaxed);
         self.emitted.fetch_add(emitted, Ordering::Relaxed);
         self.failed.fetch_add(failed, Ordering::Relaxed);

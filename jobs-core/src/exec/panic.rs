@@ -44,7 +44,8 @@ pub(crate) fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     })
 }
 
-fn payload_message(payload: &(dyn Any + Send)) -> &str {
+/// The text of a panic's payload.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> &str {
     if let Some(text) = payload.downcast_ref::<&str>() {
         text
     } else if let Some(text) = payload.downcast_ref::<String>() {
