@@ -217,8 +217,15 @@ pub enum PutError {
 /// A PostgreSQL server for tests: each test gets a schema of its own, dropped afterwards.
 ///
 /// The server is found through `JOBS_TEST_POSTGRES_URL` (default
-/// [`DEFAULT_URL`](postgres_server::DEFAULT_URL)); `.ci/postgres` starts one. When none is
-/// reachable, a test fails if `CI` is set, and otherwise prints why and skips.
+/// [`DEFAULT_URL`](postgres_server::DEFAULT_URL)); `.ci/postgres` starts one. A test that
+/// needs it never skips itself: it fails when the server is not reachable. Whether it runs is
+/// decided when it is built, so that libtest shows a skip as a skip: the crates' build scripts
+/// set the cfg `jobs_no_test_postgres` when neither `JOBS_TEST_POSTGRES_URL` nor `CI` is set,
+/// and each such test carries
+/// `#[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]`,
+/// so `cargo test` lists it as `ignored, needs PostgreSQL: ...` (and `cargo test --
+/// --include-ignored` runs it against [`DEFAULT_URL`](postgres_server::DEFAULT_URL)). Under `CI`
+/// nothing is ignored, so a missing server fails the run.
 #[doc(hidden)]
 #[cfg(feature = "postgres")]
 pub mod postgres_server {
@@ -281,25 +288,23 @@ pub mod postgres_server {
         config.connect(::postgres::NoTls)
     }
 
-    /// A fresh schema on the test server for `test`, or `None` (after printing why) when no
-    /// server is reachable and `CI` is not set.
+    /// A fresh schema on the test server for `test`.
     ///
     /// # Panics
-    /// No server is reachable and `CI` is set: the tests must not silently skip there.
-    pub fn test_schema(test: &str) -> Option<TestSchema> {
+    /// No server is reachable: a test that got this far was meant to run (see the module's
+    /// documentation), so it fails rather than passing without having run.
+    pub fn test_schema(test: &str) -> TestSchema {
         let server = std::env::var(URL_ENV).unwrap_or_else(|_| DEFAULT_URL.to_owned());
         if let Err(error) = connect(&server) {
-            let reason = format!("no PostgreSQL server at {URL_ENV}={server} ({error}); start one with .ci/postgres");
-            if std::env::var_os("CI").is_some() {
-                panic!("{test}: {reason}");
-            }
-            eprintln!("skipping {test}: {reason}");
-            return None;
+            panic!(
+                "{test}: no PostgreSQL server at {URL_ENV}={server} ({error}); start one with \
+                 `export {URL_ENV}=\"$(bash .ci/postgres)\"`"
+            );
         }
         let schema = unique_schema_name();
         let separator = if server.contains('?') { '&' } else { '?' };
         let url = format!("{server}{separator}schema={schema}");
-        Some(TestSchema { server, schema, url })
+        TestSchema { server, schema, url }
     }
 
     /// `jobs_test_<pid>_<n>_<random>`: unique across the processes of a test run and the

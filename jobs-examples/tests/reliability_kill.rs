@@ -9,16 +9,23 @@
 //! the time one uninterrupted run takes here, so the kills land in every phase: opening,
 //! planning, mapping between and during batch commits, reducing, recording the end. Nothing is
 //! asserted about timings; the figures are printed for the README.
+//!
+//! "At any moment" is only shown if kills land where it matters, so each test keeps killing
+//! (up to a bound) until a stated number of kills landed mid-work, and asserts it: a migration
+//! killed mid-way is seen in the store (some explorations migrated, some not); an import,
+//! which is stored whole or not at all, is seen mid-write from the process (it had read its
+//! whole file, and the store holds none of it).
 
 mod migration_check;
 mod support;
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use jobs_core::runs::{self, RunLog, Status};
-use jobs_core::{Model, RedbStore, Store};
+use jobs_core::{KeyRange, Model, RedbStore, Store};
 use jobs_examples::models::{ExplorationModel, ExplorationRightsModel};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
@@ -27,7 +34,13 @@ use migration_check::{MIGRATION, Seeded, report_counts};
 use support::{Ran, jobs_command};
 
 const EXPLORATIONS: usize = 5000;
-const TRIALS: usize = 24;
+/// Trials run at least, for kills in every phase of a run: a third of each kind (see the
+/// test).
+const MIN_TRIALS: usize = 24;
+/// Kills that must land mid-migration (some batches committed, some not).
+const MIN_MID_MIGRATION: usize = 8;
+/// Trials run at most, waiting for [`MIN_MID_MIGRATION`].
+const MAX_TRIALS: usize = 64;
 
 /// Waits until the run's lock file appears beside the store (the run is claimed and about to
 /// start) or the child has exited.
@@ -43,6 +56,29 @@ fn wait_for_claim(store: &Path, child: &mut std::process::Child) {
     }
 }
 
+/// Watches the store at `path` beside `child`'s run of the migration until it holds some
+/// explorations migrated and some not, or the child has exited; whether it saw that.
+fn wait_for_partial_migration(path: &Path, seeded: &Seeded, child: &mut std::process::Child) -> bool {
+    let store = RedbStore::open(path).expect("the store opens beside the run");
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < give_up && child.try_wait().expect("child status").is_none() {
+        let mut changed = 0;
+        store
+            .scan(ExplorationModel::KIND, &KeyRange::all(), &mut |id, bytes| {
+                if seeded.originals.get(id).is_some_and(|original| original.as_slice() != bytes) {
+                    changed += 1;
+                }
+                ControlFlow::Continue(())
+            })
+            .expect("scan beside the run");
+        if changed > 0 && changed < seeded.to_migrate {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    false
+}
+
 #[test]
 fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -53,32 +89,55 @@ fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
     let calibration = dir.path().join("calibration.redb");
     seeded.copy_to(&calibration);
     let started = Instant::now();
-    let full = Ran::from(jobs_command(&calibration, &["run", MIGRATION]).output().expect("run"));
-    let run_time = started.elapsed();
+    let mut child = jobs_command(&calibration, &["run", MIGRATION])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start jobs run");
+    wait_for_claim(&calibration, &mut child);
+    let claimed = Instant::now();
+    let full = Ran::from(child.wait_with_output().expect("run"));
+    let (run_time, after_claim) = (started.elapsed(), claimed.elapsed());
     full.assert_code(0);
     assert_eq!(report_counts(&full.out).get("MIGRATED"), Some(&(to_migrate as u64)), "{}", full.out);
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x6b69_6c6c);
     let (mut landed, mut mid_migration, mut before_record, mut before_start, mut checked, mut lost) =
         (0, 0, 0, 0, 0, 0);
-    let deadline = Instant::now() + Duration::from_secs(600);
-    for trial in 0..TRIALS {
-        assert!(Instant::now() < deadline, "the trials are bounded in time; stopped at trial {trial}");
+    let mut trials = 0;
+    while trials < MIN_TRIALS || (mid_migration < MIN_MID_MIGRATION && trials < MAX_TRIALS) {
+        let trial = trials;
+        trials += 1;
         let path = dir.path().join(format!("trial-{trial}.redb"));
         seeded.copy_to(&path);
-        let delay = Duration::from_micros(rng.random_range(0..=run_time.as_micros() as u64 * 11 / 10));
-        let mut child = jobs_command(&path, &["run", MIGRATION])
+        // Three kinds of trial. A delay from the start of the process, so some kills land while
+        // it opens the store or records the run; a delay from the moment it has claimed the
+        // run, so more land while it maps and commits. Both with the default threads, whose
+        // workers here gather all their writes (fewer than a batch each) until they end. And
+        // on one thread, whose writes commit 500 at a time, watched from beside it: a short
+        // delay after the store is seen holding part of the migration, so most of these kills
+        // land mid-migration.
+        let kind = trial % 3;
+        let span = if kind == 0 { run_time } else { after_claim };
+        let delay = Duration::from_micros(rng.random_range(0..=span.as_micros() as u64 * 11 / 10));
+        let threads: &[&str] = if kind == 2 { &["--threads", "1"] } else { &[] };
+        let mut child = jobs_command(&path, &[&["run", MIGRATION], threads].concat())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start jobs run");
-        // Even trials count the delay from the start of the process, so some kills land while
-        // it opens the store or records the run; odd ones from the moment it has claimed the
-        // run, so more land while it maps and commits.
-        if trial % 2 == 1 {
-            wait_for_claim(&path, &mut child);
+        match kind {
+            0 => std::thread::sleep(delay),
+            1 => {
+                wait_for_claim(&path, &mut child);
+                std::thread::sleep(delay);
+            }
+            _ => {
+                if wait_for_partial_migration(&path, &seeded, &mut child) {
+                    std::thread::sleep(Duration::from_micros(rng.random_range(0..=20_000)));
+                }
+            }
         }
-        std::thread::sleep(delay);
         let killed = child.try_wait().expect("child status").is_none();
         if killed {
             child.kill().expect("SIGKILL");
@@ -140,19 +199,78 @@ fn a_migration_killed_at_random_points_loses_nothing_and_a_rerun_finishes_it() {
     }
 
     eprintln!(
-        "SIGKILL trials: {TRIALS} runs of {MIGRATION} over {} explorations ({to_migrate} to migrate), one uninterrupted \
-         run {:.0} ms; kills landed while the process ran: {landed} (mid-migration, some batches committed and \
-         some not: {mid_migration}; before the run was recorded: {before_record}; recorded but not yet started, now interrupted too: \
-         {before_start}); explorations checked: {checked}; \
+        "SIGKILL trials: {trials} runs of {MIGRATION} over {} explorations ({to_migrate} to migrate), one uninterrupted \
+         run {:.0} ms ({:.0} ms after its claim); kills landed while the process ran: {landed} (mid-migration, some \
+         batches committed and some not: {mid_migration}; before the run was recorded: {before_record}; recorded but \
+         not yet started, now interrupted too: {before_start}); explorations checked: {checked}; \
          entities lost or torn: {lost}",
         originals.len(),
-        run_time.as_secs_f64() * 1000.0
+        run_time.as_secs_f64() * 1000.0,
+        after_claim.as_secs_f64() * 1000.0,
     );
     assert_eq!(lost, 0);
-    assert!(landed > 0, "no kill landed while a run went");
+    assert!(
+        mid_migration >= MIN_MID_MIGRATION,
+        "only {mid_migration} of {trials} kills landed mid-migration (some explorations migrated, some not); \
+         at least {MIN_MID_MIGRATION} must, for the test to show that a kill at any moment loses nothing"
+    );
 }
 
-const IMPORT_TRIALS: usize = 12;
+/// Import trials run at least.
+const MIN_IMPORT_TRIALS: usize = 12;
+/// Kills that must land mid-import: after the process read its whole file, before the store
+/// held any of it.
+const MIN_MID_IMPORT: usize = 4;
+/// Import trials run at most, waiting for [`MIN_MID_IMPORT`].
+const MAX_IMPORT_TRIALS: usize = 48;
+
+/// How far `jobs import` has got with its input file, seen from outside through
+/// `/proc/<pid>/fd` (Linux). The import reads and checks the whole file, closes it, and only
+/// then writes, in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InputFile {
+    /// Not seen open yet.
+    NotSeen,
+    /// Open: the import reads and checks it.
+    Open,
+    /// Seen open, and closed now: the import writes what it read.
+    Closed,
+}
+
+/// Where `pid` is with `file`, given where it was seen before.
+fn input_file(pid: u32, file: &Path, before: InputFile) -> InputFile {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return before; // exited, or not Linux
+    };
+    let open = fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target == file));
+    match (before, open) {
+        (InputFile::NotSeen, false) => InputFile::NotSeen,
+        (InputFile::NotSeen | InputFile::Open, true) => InputFile::Open,
+        _ => InputFile::Closed,
+    }
+}
+
+/// Watches `child` import `file`, for `delay` (when `from_done`, first until it has read the
+/// file, then for `delay`), and returns how far it got.
+fn watch_import(child: &mut std::process::Child, file: &Path, delay: Duration, from_done: bool) -> InputFile {
+    let pid = child.id();
+    let mut seen = InputFile::NotSeen;
+    let give_up = Instant::now() + Duration::from_secs(60);
+    while from_done
+        && seen != InputFile::Closed
+        && Instant::now() < give_up
+        && child.try_wait().expect("child status").is_none()
+    {
+        seen = input_file(pid, file, seen);
+        std::thread::sleep(Duration::from_micros(20));
+    }
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        seen = input_file(pid, file, seen);
+        std::thread::sleep(Duration::from_micros(20));
+    }
+    input_file(pid, file, seen)
+}
 
 #[test]
 fn an_import_killed_at_random_points_stores_all_of_its_file_or_none() {
@@ -163,32 +281,50 @@ fn an_import_killed_at_random_points_stores_all_of_its_file_or_none() {
     export.assert_code(0);
     let file = dir.path().join("retitled.jsonl");
     std::fs::write(&file, export.out.replace("\"title\":\"", "\"title\":\"IMPORTED ")).expect("write");
-    let file = file.to_str().expect("utf-8");
+    let file = std::fs::canonicalize(&file).expect("the file's path");
+    let file_arg = file.to_str().expect("utf-8");
 
+    // One uninterrupted import, to spread the kill delays over what one takes here: from its
+    // start, and from the moment it has read its file.
     let calibration = dir.path().join("calibration.redb");
     seeded.copy_to(&calibration);
     let started = Instant::now();
-    Ran::from(jobs_command(&calibration, &["import", "ExplorationModel", file]).output().expect("import"))
-        .assert_code(0);
-    let import_time = started.elapsed();
+    let mut child = jobs_command(&calibration, &["import", "ExplorationModel", file_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start jobs import");
+    let seen = watch_import(&mut child, &file, Duration::ZERO, true);
+    let read = Instant::now();
+    assert!(child.wait().expect("wait for the import").success());
+    let (import_time, write_time) = (started.elapsed(), read.elapsed());
+    assert_eq!(seen, InputFile::Closed, "the import was seen reading its file through /proc");
 
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(0x1_4b07);
-    let (mut landed, mut all, mut none) = (0, 0, 0);
-    for trial in 0..IMPORT_TRIALS {
+    let (mut landed, mut mid_import, mut all, mut none) = (0, 0, 0, 0);
+    let mut trials = 0;
+    while trials < MIN_IMPORT_TRIALS || (mid_import < MIN_MID_IMPORT && trials < MAX_IMPORT_TRIALS) {
+        let trial = trials;
+        trials += 1;
         let path = dir.path().join(format!("import-{trial}.redb"));
         seeded.copy_to(&path);
-        let delay = Duration::from_micros(rng.random_range(0..=import_time.as_micros() as u64 * 11 / 10));
-        let mut child = jobs_command(&path, &["import", "ExplorationModel", file])
+        // Even trials: a delay from the start of the process; odd ones: from the moment it
+        // has read its file, so that more land while it writes.
+        let span = if trial % 2 == 0 { import_time } else { write_time };
+        let delay = Duration::from_micros(rng.random_range(0..=span.as_micros() as u64 * 11 / 10));
+        let mut child = jobs_command(&path, &["import", "ExplorationModel", file_arg])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start jobs import");
-        std::thread::sleep(delay);
-        if child.try_wait().expect("child status").is_none() {
+        let seen = watch_import(&mut child, &file, delay, trial % 2 == 1);
+        let killed = child.try_wait().expect("child status").is_none();
+        if killed {
             child.kill().expect("SIGKILL");
             landed += 1;
         }
-        child.wait().expect("wait for the child");
+        let status = child.wait().expect("wait for the child");
+        assert!(killed || status.success(), "trial {trial}: the import failed: {status}");
 
         let store = RedbStore::open(&path).expect("the store opens after a kill");
         let census = seeded.census(&store);
@@ -200,8 +336,13 @@ fn an_import_killed_at_random_points_stores_all_of_its_file_or_none() {
             .count();
         assert_eq!(store.count(ExplorationModel::KIND).expect("count"), seeded.originals.len() as u64);
         if imported == 0 {
+            assert!(killed, "trial {trial}: an import that was not killed stored nothing");
             assert_eq!(census.untouched, seeded.originals.len(), "trial {trial}: nothing imported, nothing changed");
             none += 1;
+            // Killed after it had read its whole file, with none of it stored: mid-write.
+            if seen == InputFile::Closed {
+                mid_import += 1;
+            }
         } else {
             assert_eq!(imported, seeded.originals.len(), "trial {trial}: an import is stored whole or not at all");
             all += 1;
@@ -210,8 +351,17 @@ fn an_import_killed_at_random_points_stores_all_of_its_file_or_none() {
         std::fs::remove_file(&path).expect("remove the trial's store");
     }
     eprintln!(
-        "SIGKILL of jobs import: {IMPORT_TRIALS} trials over {} explorations; kills landed while it ran: {landed}; \
-         stores left with the whole file imported: {all}, with none of it: {none}, with part of it: 0",
-        seeded.originals.len()
+        "SIGKILL of jobs import: {trials} trials over {} explorations, one uninterrupted import {:.0} ms ({:.0} ms \
+         after reading its file); kills landed while it ran: {landed} (after it had read its whole file, with \
+         none of it stored yet: {mid_import}); stores left with the whole file imported: {all}, with none of it: \
+         {none}, with part of it: 0",
+        seeded.originals.len(),
+        import_time.as_secs_f64() * 1000.0,
+        write_time.as_secs_f64() * 1000.0,
+    );
+    assert!(
+        mid_import >= MIN_MID_IMPORT,
+        "only {mid_import} of {trials} kills landed mid-import (file read, nothing stored yet); at least \
+         {MIN_MID_IMPORT} must, for the test to show that an import killed midway stores none of its file"
     );
 }

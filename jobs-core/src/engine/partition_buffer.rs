@@ -176,7 +176,19 @@ mod tests {
             (0..500u32).map(|i| (["x", "y", "z", "w", "v"][(i * 7 % 5) as usize], i)).collect();
         let mut sorted = pairs.clone();
         sorted.sort_by_key(|(key, _)| *key);
-        assert_eq!(run_of(&pairs), Some(GroupedRun::from_sorted_pairs(sorted)));
+        let run = run_of(&pairs).unwrap();
+        assert_eq!(run, GroupedRun::from_sorted_pairs(sorted));
+        // By hand: i * 7 % 5 takes each of the five keys 100 times; "v" (index 4) first at
+        // i = 2, then every 5th.
+        assert_eq!(run.keys, [("v", 100), ("w", 100), ("x", 100), ("y", 100), ("z", 100)]);
+        assert_eq!(run.values[..3], [2, 7, 12]);
+    }
+
+    #[test]
+    fn from_sorted_pairs_counts_each_run_of_equal_keys() {
+        let run = GroupedRun::from_sorted_pairs(vec![("a", 1), ("a", 2), ("b", 3), ("c", 4), ("c", 5), ("c", 6)]);
+        assert_eq!(run.keys, [("a", 2), ("b", 1), ("c", 3)]);
+        assert_eq!(run.values, [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]

@@ -275,28 +275,29 @@ mod tests {
     use crate::runs::Status;
     use crate::testing::postgres_server::test_schema;
 
-    /// Runs `check` on a store in a fresh schema; skips when no server is reachable and `CI`
-    /// is not set.
+    /// Runs `check` on a store in a fresh schema (the test fails when no server is reachable;
+    /// without `JOBS_TEST_POSTGRES_URL` it is built `ignored`).
     fn with_log(test: &str, check: impl FnOnce(&PostgresStore)) {
-        let Some(schema) = test_schema(test) else {
-            return;
-        };
+        let schema = test_schema(test);
         let store = schema.open().unwrap();
         check(&store);
         drop(store);
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn lifecycle_is_enforced_and_persisted() {
         with_log("lifecycle_is_enforced_and_persisted", |log| conformance::lifecycle_is_enforced_and_persisted(log));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn unknown_ids_are_named() {
         with_log("unknown_ids_are_named", |log| conformance::unknown_ids_are_named(log));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn a_started_run_nobody_holds_is_interrupted() {
         with_log("a_started_run_nobody_holds_is_interrupted", |log| {
             conformance::a_started_run_nobody_holds_is_interrupted(log);
@@ -304,6 +305,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn cancel_cancels_queued_runs_and_flags_started_ones() {
         with_log("cancel_cancels_queued_runs_and_flags_started_ones", |log| {
             conformance::cancel_cancels_queued_runs_and_flags_started_ones(log);
@@ -311,6 +313,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn recent_lists_newest_first_within_the_window() {
         with_log("recent_lists_newest_first_within_the_window", |log| {
             conformance::recent_lists_newest_first_within_the_window(log);
@@ -318,6 +321,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn prune_removes_only_old_finished_runs_and_their_output() {
         with_log("prune_removes_only_old_finished_runs_and_their_output", |log| {
             conformance::prune_removes_only_old_finished_runs_and_their_output(log);
@@ -325,11 +329,13 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn output_is_stored_in_both_forms() {
         with_log("output_is_stored_in_both_forms", |log| conformance::output_is_stored_in_both_forms(log));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn exclusive_admission_sees_the_jobs_active_runs() {
         with_log("exclusive_admission_sees_the_jobs_active_runs", |log| {
             conformance::exclusive_admission_sees_the_jobs_active_runs(log);
@@ -337,10 +343,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn records_stay_out_of_the_models_and_a_second_handle_sees_claims() {
-        let Some(schema) = test_schema("records_stay_out_of_the_models_and_a_second_handle_sees_claims") else {
-            return;
-        };
+        let schema = test_schema("records_stay_out_of_the_models_and_a_second_handle_sees_claims");
         let store = schema.open().unwrap();
         let other = schema.open().unwrap();
         let record = conformance::queued("Job", 9);
@@ -353,10 +358,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn exclusive_admission_admits_one_of_several_racing_processes() {
-        let Some(schema) = test_schema("exclusive_admission_admits_one_of_several_racing_processes") else {
-            return;
-        };
+        let schema = test_schema("exclusive_admission_admits_one_of_several_racing_processes");
         // Separate handles, as separate processes would have: no shared pool.
         let handles: Vec<PostgresStore> = (0..4).map(|_| schema.open().unwrap()).collect();
         let barrier = std::sync::Barrier::new(handles.len());
@@ -387,10 +391,9 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn a_run_whose_connection_dies_is_interrupted() {
-        let Some(schema) = test_schema("a_run_whose_connection_dies_is_interrupted") else {
-            return;
-        };
+        let schema = test_schema("a_run_whose_connection_dies_is_interrupted");
         let store = schema.open().unwrap();
         let record = conformance::queued("Job", 10);
         store.create(&record).unwrap();

@@ -582,21 +582,20 @@ mod tests {
     use super::*;
     use crate::testing::postgres_server::{TestSchema, test_schema};
 
-    /// Runs `check` on a store in a fresh schema; skips (returns) when no server is reachable
-    /// and `CI` is not set.
+    /// Runs `check` on a store in a fresh schema (the test fails when no server is reachable;
+    /// without `JOBS_TEST_POSTGRES_URL` it is built `ignored`).
     fn with_store(test: &str, check: impl FnOnce(&PostgresStore, &TestSchema)) {
-        let Some(schema) = test_schema(test) else {
-            return;
-        };
+        let schema = test_schema(test);
         let store = PostgresStore::open(schema.url()).unwrap();
         check(&store, &schema);
         drop(store);
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn store_ids_name_one_store() {
         with_store("store_ids_name_one_store", |store, schema| {
-            let Some(other) = test_schema("store_ids_name_one_store_other") else { return };
+            let other = test_schema("store_ids_name_one_store_other");
             let other = PostgresStore::open(other.url()).unwrap();
             // The same server by another name, as another machine might reach it.
             let spellings = [schema.url().to_owned(), schema.url().replace("127.0.0.1", "localhost")];
@@ -608,6 +607,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn a_store_from_before_store_ids_gets_one_that_processes_opening_it_at_once_agree_on() {
         with_store("a_store_from_before_store_ids_gets_one", |store, schema| {
             let meta = &store.tables().meta;
@@ -630,6 +630,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn every_entity_is_read_exactly_once() {
         with_store("every_entity_is_read_exactly_once", |store, _| {
             conformance::every_entity_is_read_exactly_once(store)
@@ -637,26 +638,31 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn batches_put_get_and_delete() {
         with_store("batches_put_get_and_delete", |store, _| conformance::batches_put_get_and_delete(store));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn scan_stops_when_asked() {
         with_store("scan_stops_when_asked", |store, _| conformance::scan_stops_when_asked(store));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn ids_sort_by_their_bytes() {
         with_store("ids_sort_by_their_bytes", |store, _| conformance::ids_sort_by_their_bytes(store));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn the_last_write_to_an_entity_wins() {
         with_store("the_last_write_to_an_entity_wins", |store, _| conformance::the_last_write_to_an_entity_wins(store));
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn bulk_load_stores_what_apply_would() {
         with_store("bulk_load_stores_what_apply_would", |store, _| {
             conformance::bulk_load_stores_what_apply_would(store)
@@ -664,6 +670,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn empty_and_missing_kinds_read_as_empty() {
         with_store("empty_and_missing_kinds_read_as_empty", |store, _| {
             conformance::empty_and_missing_kinds_read_as_empty(store);
@@ -671,6 +678,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn a_failing_batch_stores_nothing_in_either_path() {
         with_store("a_failing_batch_stores_nothing_in_either_path", |store, _| {
             // PostgreSQL text cannot hold NUL: the last put fails after the others were sent.
@@ -687,11 +695,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn stores_in_two_schemas_do_not_see_each_other() {
         with_store("stores_in_two_schemas_do_not_see_each_other", |store, _| {
-            let Some(other_schema) = test_schema("stores_in_two_schemas_do_not_see_each_other") else {
-                return;
-            };
+            let other_schema = test_schema("stores_in_two_schemas_do_not_see_each_other");
             let other = PostgresStore::open(other_schema.url()).unwrap();
             conformance::fill(store, "K", &["a".to_owned()]);
             assert_eq!(other.count("K").unwrap(), 0);
@@ -703,6 +710,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn reopening_keeps_the_data_and_a_newer_format_is_refused() {
         with_store("reopening_keeps_the_data_and_a_newer_format_is_refused", |store, schema| {
             conformance::fill(store, "K", &["a".to_owned()]);
@@ -729,13 +737,27 @@ mod tests {
         assert!(!err.contains("s3cret"), "{err}");
     }
 
+    /// `url` with its user (and password) replaced by `user`, whatever user it named, if any.
+    fn with_user(url: &str, user: &str) -> String {
+        let (scheme, rest) = url.split_once("://").expect("a URL");
+        let (authority, path) = rest.find('/').map_or((rest, ""), |slash| rest.split_at(slash));
+        let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+        format!("{scheme}://{user}@{host}{path}")
+    }
+
     #[test]
+    fn with_user_swaps_any_user_or_adds_one() {
+        assert_eq!(with_user("postgres://postgres@h:5/db?schema=s", "x:y"), "postgres://x:y@h:5/db?schema=s");
+        assert_eq!(with_user("postgres://ann:pw@h/db", "x:y"), "postgres://x:y@h/db");
+        assert_eq!(with_user("postgresql://h/db?schema=a@b", "x:y"), "postgresql://x:y@h/db?schema=a@b");
+    }
+
+    #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn a_failed_login_names_the_user_and_database() {
         with_store("a_failed_login_names_the_user_and_database", |_, schema| {
-            let url = schema.url().replacen("://postgres@", "://nobody_here:pw@", 1);
-            if url == schema.url() {
-                return; // The test server's URL names another user: nothing to swap.
-            }
+            let url = with_user(schema.url(), "nobody_here:pw");
+            assert_ne!(url, schema.url());
             let err = PostgresStore::open(&url).unwrap_err().to_string();
             assert!(err.contains("nobody_here@"), "{err}");
             assert!(err.contains("nobody_here"), "{err}");
