@@ -5,7 +5,7 @@ use std::fmt;
 
 use crate::job::Reduce;
 use crate::model::{self, CodecError, Model};
-use crate::store::{Store, StoreError, WriteBatch};
+use crate::store::{Expect, Store, StoreError, WriteBatch};
 
 /// Named counters: a job's own (`ctx.count("migrated", 1)`) and the engine's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -88,6 +88,18 @@ pub struct MapContext<'a, J: Reduce> {
     pub(crate) counters: &'a mut Counters,
     pub(crate) writes: &'a mut WriteBatch,
     pub(crate) env: &'a MapEnv<'a>,
+    /// The entity being mapped, as stored: a write to it applies only if it is unchanged.
+    pub(crate) entity: Option<ReadEntity<'a>>,
+    /// The entities this `map` call wrote already; only its first write to each is checked.
+    pub(crate) written: &'a mut Vec<(&'static str, String)>,
+}
+
+/// The entity a `map` call was handed, as it was stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadEntity<'a> {
+    pub(crate) kind: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) bytes: &'a [u8],
 }
 
 impl<J: Reduce> MapContext<'_, J> {
@@ -117,6 +129,13 @@ impl<J: Reduce> MapContext<'_, J> {
     /// Stores `model`, replacing the stored entity with its id. Writes are committed in
     /// atomic batches; in a dry run they are counted and never stored. If this `map` call then
     /// fails, its writes are dropped.
+    ///
+    /// Writes never revert another writer's: a put of the entity being mapped is stored only
+    /// if that entity is still stored as it was read, and a put of any other id only if no
+    /// entity has that id (create-if-absent), both checked in the transaction that stores
+    /// the batch. On a conflict the engine reads the entity again and maps it again (counted
+    /// as `conflicts_retried`), a few times; then it is a failure of the entity, named
+    /// `conflict`. Its pairs and counts reach the run only once its writes are stored.
     ///
     /// A [view](Model::VIEW) cannot be put: it would store the entity without the fields the
     /// view leaves out.
@@ -172,16 +191,37 @@ impl<J: Reduce> MapContext<'_, J> {
         let bytes = model::encode(model)?;
         self.counters.add(crate::exec::counter::PUTS, 1);
         if !self.env.dry_run {
-            self.writes.put(M::KIND, model.id(), bytes);
+            let expect = self.expect(M::KIND, model.id(), true);
+            self.writes.put_if(M::KIND, model.id(), bytes, expect);
         }
         Ok(())
     }
 
     /// Deletes the entity of model `M` with `id`, batched like [`put`](Self::put).
+    ///
+    /// Deleting the entity being mapped applies only if it is still stored as it was read,
+    /// like [`put`](Self::put).
     pub fn delete<M: Model>(&mut self, id: &str) {
         self.counters.add(crate::exec::counter::DELETES, 1);
         if !self.env.dry_run {
-            self.writes.delete(M::KIND, id);
+            let expect = self.expect(M::KIND, id, false);
+            self.writes.delete_if(M::KIND, id, expect);
+        }
+    }
+
+    /// What a write to `kind` `id` requires of the stored entity: the entity being mapped
+    /// unchanged since it was read; an entity `map` was not handed absent, for a put (so it
+    /// never replaces one another writer created); nothing for a later write to an entity
+    /// this call wrote already (the first write's check covers the whole atomic batch).
+    fn expect(&mut self, kind: &'static str, id: &str, put: bool) -> Expect {
+        if self.written.iter().any(|(k, i)| *k == kind && i == id) {
+            return Expect::Any;
+        }
+        self.written.push((kind, id.to_owned()));
+        match self.entity {
+            Some(entity) if entity.kind == kind && entity.id == id => Expect::Unchanged(entity.bytes.to_vec()),
+            _ if put => Expect::Absent,
+            _ => Expect::Any,
         }
     }
 

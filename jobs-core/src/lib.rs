@@ -128,7 +128,7 @@ pub use registry::{JobDescriptor, Registry, RegistryError, StartError, registry}
 pub use runs::{RunId, RunLog, RunRecord, RunsError};
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;
-pub use store::{KeyRange, MemoryStore, RedbStore, Split, Store, StoreError, WriteBatch};
+pub use store::{Expect, KeyRange, MemoryStore, RedbStore, Split, Store, StoreError, WriteBatch};
 
 /// Everything a job definition needs: `use jobs_core::prelude::*;`.
 pub mod prelude {

@@ -673,6 +673,10 @@ impl Store for BrokenScans {
     fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         self.0.apply(batch)
     }
+
+    fn apply_checked(&self, batch: &WriteBatch) -> Result<Vec<usize>, StoreError> {
+        self.0.apply_checked(batch)
+    }
 }
 
 impl RunLog for BrokenScans {

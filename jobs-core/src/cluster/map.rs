@@ -119,10 +119,24 @@ impl<J: Job> MapDuty<'_, J> {
         if let Err(error) = scanned {
             summary.store_error.get_or_insert(error.to_string());
         }
-        if summary.store_error.is_none()
-            && let Err(error) = writes.commit(&self.env)
-        {
-            summary.store_error = Some(error.to_string());
+        if summary.store_error.is_none() {
+            let failures_before = tally.failures.count;
+            let flushed = mapper.flush(&mut tally, &mut writes, &mut |key: J::Key, value| {
+                let worker = worker_of(&key, self.workers) as usize;
+                outboxes[worker].pairs.push((key, value));
+                let outbox = &mut outboxes[worker];
+                self.maybe_ship(outbox, worker, task_id, combining, &mut key_failures, &mut summary, ship)
+                    .map_err(TaskStop::Ship)
+            });
+            tally.failures.extend(std::mem::take(&mut key_failures));
+            if let Some(shard) = shard {
+                shard.record_batch(0, 0, tally.failures.count - failures_before);
+            }
+            match flushed {
+                Ok(()) => {}
+                Err(TaskStop::Ship(error)) => return Err(error),
+                Err(TaskStop::Store(error)) => summary.store_error = Some(error.to_string()),
+            }
         }
         summary.writes_committed = writes.committed;
         if summary.store_error.is_some() {

@@ -92,8 +92,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                 scope.spawn(move || {
                     let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
                     let mut mapper = EntityMapper::new(job, env);
-                    // Writes gather across batches, so a migration commits `write_batch_size`
-                    // writes at a time whatever the reader's batch size.
+                    // Committed within each batch: the pairs of entities that wrote wait for
+                    // their writes, and belong to the batch's shuffle.
                     let mut writes = PendingWrites::default();
                     for batch in batch_rx {
                         if abort.load(Ordering::Relaxed) {
@@ -106,10 +106,6 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                             }
                             Err(error) => fail(error),
                         }
-                    }
-                    // What is left belongs to entities mapped completely: commit it, also on cancel.
-                    if let Err(error) = writes.commit(env) {
-                        fail(error.into());
                     }
                     (shuffle.into_runs(), writes.committed)
                 })
@@ -183,7 +179,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
 }
 
 /// Maps one batch: decode, map, hand the pairs to the worker's shuffle; commit writes each
-/// time `write_batch_size` of them have gathered (the rest wait for the worker's next batch).
+/// time `write_batch_size` of them have gathered, and the rest at the batch's end.
 fn map_batch<J: Job>(
     mapper: &mut EntityMapper<'_, J>,
     batch: &Batch,
@@ -210,6 +206,11 @@ fn map_batch<J: Job>(
             shuffle.spill_if_over_budget()?;
         }
     }
+    // What is pending belongs to entities mapped completely: commit it, also on cancel.
+    mapper.flush(&mut tally, writes, &mut |key, value| {
+        shuffle.push(key, value);
+        Ok::<(), RunError>(())
+    })?;
     // Sorted here, on the worker, so reduce only merges.
     shuffle.finish_batch();
     if let Some(shard) = shared.progress.shards().get(task.index) {

@@ -15,6 +15,9 @@ pub mod counter {
     pub const PUTS: &str = "puts";
     /// Models deleted by `MapContext::delete` (counted in dry runs too).
     pub const DELETES: &str = "deletes";
+    /// Entities mapped again because another writer changed them between the read and the
+    /// commit of their writes.
+    pub const CONFLICTS_RETRIED: &str = "conflicts_retried";
 }
 
 /// What a finished run produced.

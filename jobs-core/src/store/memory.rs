@@ -132,6 +132,45 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+
+    fn apply_checked(&self, batch: &WriteBatch) -> Result<Vec<usize>, StoreError> {
+        let mut kinds = self.write();
+        // Checked against a view of the batch's own earlier writes, under the one lock.
+        let mut written: std::collections::HashMap<(&str, &str), Option<&[u8]>> = std::collections::HashMap::new();
+        let mut conflicts = Vec::new();
+        for (index, write) in batch.writes().iter().enumerate() {
+            let (Write::Put { kind, id, .. } | Write::Delete { kind, id }) = write;
+            let stored = match written.get(&(kind.as_str(), id.as_str())) {
+                Some(bytes) => *bytes,
+                None => kinds.get(kind).and_then(|rows| rows.get(id)).map(Vec::as_slice),
+            };
+            if !batch.expect(index).holds(stored) {
+                conflicts.push(index);
+            }
+            let after = match write {
+                Write::Put { bytes, .. } => Some(bytes.as_slice()),
+                Write::Delete { .. } => None,
+            };
+            written.insert((kind.as_str(), id.as_str()), after);
+        }
+        if !conflicts.is_empty() {
+            return Ok(conflicts);
+        }
+        drop(written);
+        for write in batch.writes() {
+            match write {
+                Write::Put { kind, id, bytes } => {
+                    kinds.entry(kind.clone()).or_default().insert(id.clone(), bytes.clone());
+                }
+                Write::Delete { kind, id } => {
+                    if let Some(rows) = kinds.get_mut(kind) {
+                        rows.remove(id);
+                    }
+                }
+            }
+        }
+        Ok(conflicts)
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +187,11 @@ mod tests {
     #[test]
     fn every_entity_is_read_exactly_once() {
         conformance::every_entity_is_read_exactly_once(&MemoryStore::new());
+    }
+
+    #[test]
+    fn checked_writes_apply_only_if_unchanged() {
+        conformance::checked_writes_apply_only_if_unchanged(&MemoryStore::new());
     }
 
     #[test]

@@ -85,6 +85,22 @@ pub trait Store: Send + Sync {
     /// The store could not be written; nothing of the batch is stored.
     fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError>;
 
+    /// Applies `batch` only if every write's [`Expect`]ation holds, checked in the same
+    /// transaction as the writes: the conditional write that keeps a migration from reverting
+    /// what another writer stored meanwhile. Each expectation is checked against the entity
+    /// as the batch's earlier writes leave it. If all hold, every write is stored atomically,
+    /// as [`apply`](Self::apply) would, and the answer is empty; otherwise nothing is stored
+    /// and the answer lists the positions (in [`WriteBatch::writes`]) of the writes whose
+    /// expectation failed, in order.
+    ///
+    /// Application code writes the same way: read an entity, then
+    /// [`put_if`](WriteBatch::put_if) it with [`Expect::Unchanged`] of the bytes it read, and
+    /// read again on a conflict; or create with [`Expect::Absent`].
+    ///
+    /// # Errors
+    /// The store could not be read or written; nothing of the batch is stored.
+    fn apply_checked(&self, batch: &WriteBatch) -> Result<Vec<usize>, StoreError>;
+
     /// Stores a large batch, such as `jobs seed` and `jobs import` write, as fast as the store
     /// can, with the same meaning as [`apply`](Self::apply): atomically, later writes to an
     /// entity replacing earlier ones. The default is `apply`; a store with a faster bulk path
@@ -101,6 +117,32 @@ pub trait Store: Send + Sync {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WriteBatch {
     writes: Vec<Write>,
+    /// One per write: what [`Store::apply_checked`] requires of the entity before it.
+    expects: Vec<Expect>,
+}
+
+/// What a conditional write ([`Store::apply_checked`]) requires of the stored entity it
+/// writes; [`Store::apply`] ignores it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Expect {
+    /// Nothing: write whatever is stored.
+    #[default]
+    Any,
+    /// No entity with the id is stored (create-if-absent).
+    Absent,
+    /// The entity is stored with exactly these bytes: unchanged since it was read.
+    Unchanged(Vec<u8>),
+}
+
+impl Expect {
+    /// Whether `stored` (the entity's stored bytes, if any) meets the expectation.
+    pub fn holds(&self, stored: Option<&[u8]>) -> bool {
+        match self {
+            Expect::Any => true,
+            Expect::Absent => stored.is_none(),
+            Expect::Unchanged(bytes) => stored == Some(bytes.as_slice()),
+        }
+    }
 }
 
 /// One write in a [`WriteBatch`].
@@ -132,12 +174,35 @@ impl WriteBatch {
 
     /// Adds a put.
     pub fn put(&mut self, kind: impl Into<String>, id: impl Into<String>, bytes: Vec<u8>) {
-        self.writes.push(Write::Put { kind: kind.into(), id: id.into(), bytes });
+        self.put_if(kind, id, bytes, Expect::Any);
     }
 
     /// Adds a delete.
     pub fn delete(&mut self, kind: impl Into<String>, id: impl Into<String>) {
+        self.delete_if(kind, id, Expect::Any);
+    }
+
+    /// Adds a put that [`Store::apply_checked`] applies only if `expect` holds.
+    pub fn put_if(&mut self, kind: impl Into<String>, id: impl Into<String>, bytes: Vec<u8>, expect: Expect) {
+        self.writes.push(Write::Put { kind: kind.into(), id: id.into(), bytes });
+        self.expects.push(expect);
+    }
+
+    /// Adds a delete that [`Store::apply_checked`] applies only if `expect` holds.
+    pub fn delete_if(&mut self, kind: impl Into<String>, id: impl Into<String>, expect: Expect) {
         self.writes.push(Write::Delete { kind: kind.into(), id: id.into() });
+        self.expects.push(expect);
+    }
+
+    /// What the write at `index` expects of the stored entity ([`Expect::Any`] past the end).
+    pub fn expect(&self, index: usize) -> &Expect {
+        self.expects.get(index).unwrap_or(&Expect::Any)
+    }
+
+    /// Appends the writes of `other` at positions `range`, with their expectations.
+    pub(crate) fn extend_from(&mut self, other: &WriteBatch, range: std::ops::Range<usize>) {
+        self.writes.extend_from_slice(&other.writes[range.clone()]);
+        self.expects.extend_from_slice(&other.expects[range]);
     }
 
     /// The writes, in the order added.
@@ -158,11 +223,13 @@ impl WriteBatch {
     /// Drops the writes after the first `len`.
     pub fn truncate(&mut self, len: usize) {
         self.writes.truncate(len);
+        self.expects.truncate(len);
     }
 
     /// Removes every write.
     pub fn clear(&mut self) {
         self.writes.clear();
+        self.expects.clear();
     }
 }
 
@@ -429,6 +496,31 @@ pub(crate) mod conformance {
         assert!(ids[0].len() == 32 && ids[0].bytes().all(|b| b.is_ascii_hexdigit()), "{}", ids[0]);
         assert!(ids.iter().all(|id| *id == ids[0]), "one store, one id: {ids:?}");
         assert_ne!(other.store_id().unwrap(), ids[0], "two stores, two ids");
+    }
+
+    pub(crate) fn checked_writes_apply_only_if_unchanged(store: &dyn Store) {
+        fill(store, "K", &["a".to_owned(), "b".to_owned()]);
+        // Every expectation holds: all stored.
+        let mut batch = WriteBatch::new();
+        batch.put_if("K", "a", vec![1], Expect::Unchanged(b"a".to_vec()));
+        batch.put_if("K", "new", vec![2], Expect::Absent);
+        batch.delete_if("K", "b", Expect::Unchanged(b"b".to_vec()));
+        batch.put_if("K", "a", vec![3], Expect::Unchanged(vec![1]));
+        assert_eq!(store.apply_checked(&batch).unwrap(), Vec::<usize>::new());
+        assert_eq!(store.get("K", "a").unwrap(), Some(vec![3]));
+        assert_eq!(store.get("K", "new").unwrap(), Some(vec![2]));
+        assert_eq!(store.get("K", "b").unwrap(), None);
+        // Two fail: nothing of the batch is stored, and both are named.
+        let mut batch = WriteBatch::new();
+        batch.put_if("K", "a", vec![9], Expect::Unchanged(b"a".to_vec()));
+        batch.put("K", "other", vec![9]);
+        batch.put_if("K", "new", vec![9], Expect::Absent);
+        batch.delete_if("K", "b", Expect::Unchanged(b"b".to_vec()));
+        assert_eq!(store.apply_checked(&batch).unwrap(), vec![0, 2, 3]);
+        assert_eq!(store.get("K", "a").unwrap(), Some(vec![3]));
+        assert_eq!(store.get("K", "new").unwrap(), Some(vec![2]));
+        assert_eq!(store.get("K", "other").unwrap(), None);
+        assert_eq!(store.count("K").unwrap(), 2);
     }
 
     pub(crate) fn scan_stops_when_asked(store: &dyn Store) {

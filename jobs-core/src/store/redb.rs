@@ -300,15 +300,28 @@ impl Store for RedbStore {
     }
 
     fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        self.write_batch(batch, false).map(|_| ())
+    }
+
+    fn apply_checked(&self, batch: &WriteBatch) -> Result<Vec<usize>, StoreError> {
+        self.write_batch(batch, true)
+    }
+}
+
+impl RedbStore {
+    /// Stores `batch` in one write transaction; if `checked`, first checks each write's
+    /// expectation inside it and, if any fails, aborts the transaction and names the failures.
+    fn write_batch(&self, batch: &WriteBatch, checked: bool) -> Result<Vec<usize>, StoreError> {
+        let mut conflicts = Vec::new();
         if batch.is_empty() {
-            return Ok(());
+            return Ok(conflicts);
         }
         // One write transaction: redb commits it atomically, so a crash keeps all or nothing.
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
         {
             // Batches are mostly runs of one kind: reopen the table only when the kind changes.
             let mut open: Option<(&str, redb::Table<'_, &str, &[u8]>)> = None;
-            for write in batch.writes() {
+            for (index, write) in batch.writes().iter().enumerate() {
                 let (Write::Put { kind, .. } | Write::Delete { kind, .. }) = write;
                 let table = match &mut open {
                     Some((open_kind, table)) if *open_kind == kind.as_str() => table,
@@ -320,6 +333,13 @@ impl Store for RedbStore {
                         &mut slot.insert((kind.as_str(), table)).1
                     }
                 };
+                if checked {
+                    let (Write::Put { id, .. } | Write::Delete { id, .. }) = write;
+                    let stored = table.get(id.as_str()).map_err(|e| self.error(e))?;
+                    if !batch.expect(index).holds(stored.as_ref().map(|v| v.value())) {
+                        conflicts.push(index);
+                    }
+                }
                 match write {
                     Write::Put { id, bytes, .. } => {
                         table.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.error(e))?;
@@ -330,7 +350,13 @@ impl Store for RedbStore {
                 }
             }
         }
-        txn.commit().map_err(|e| self.error(e))
+        if !conflicts.is_empty() {
+            // Dropping an uncommitted transaction stores nothing.
+            txn.abort().map_err(|e| self.error(e))?;
+            return Ok(conflicts);
+        }
+        txn.commit().map_err(|e| self.error(e))?;
+        Ok(conflicts)
     }
 }
 
@@ -348,6 +374,11 @@ mod tests {
     #[test]
     fn every_entity_is_read_exactly_once() {
         conformance::every_entity_is_read_exactly_once(&store().1);
+    }
+
+    #[test]
+    fn checked_writes_apply_only_if_unchanged() {
+        conformance::checked_writes_apply_only_if_unchanged(&store().1);
     }
 
     #[test]

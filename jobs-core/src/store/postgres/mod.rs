@@ -18,7 +18,7 @@ pub use self::url::DEFAULT_SCHEMA;
 use self::url::StoreUrl;
 use super::identity::{format_store_id, random_store_id};
 use super::split::split_sorted_ids;
-use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
+use super::{Expect, KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
 /// The newest format of a PostgreSQL store this version reads, and the one it writes.
 pub const POSTGRES_FORMAT_VERSION: u32 = 1;
@@ -526,6 +526,117 @@ impl Store for PostgresStore {
         txn.commit().map_err(|e| self.error(&e))
     }
 
+    fn apply_checked(&self, batch: &WriteBatch) -> Result<Vec<usize>, StoreError> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let models = &self.tables.models;
+        // The entities some write expects something of: locked for the transaction, so no
+        // other writer changes them between the check and the commit.
+        let mut checked: Vec<(&str, &str)> = Vec::new();
+        for (index, write) in batch.writes().iter().enumerate() {
+            let (Write::Put { kind, id, .. } | Write::Delete { kind, id }) = write;
+            if *batch.expect(index) != Expect::Any {
+                checked.push((kind.as_str(), id.as_str()));
+            }
+        }
+        checked.sort_unstable();
+        checked.dedup();
+        let mut client = self.connection()?;
+        // Dropping the transaction before `commit`, on any error or conflict, rolls it back.
+        let mut txn = client.transaction().map_err(|e| self.error(&e))?;
+        let mut view: HashMap<(String, String), Option<Vec<u8>>> = HashMap::new();
+        if !checked.is_empty() {
+            let kinds: Vec<&str> = checked.iter().map(|c| c.0).collect();
+            let ids: Vec<&str> = checked.iter().map(|c| c.1).collect();
+            let rows = txn
+                .query(
+                    &format!(
+                        "SELECT m.kind, m.id, m.bytes FROM {models} AS m \
+                         JOIN unnest($1::text[], $2::text[]) AS c(kind, id) ON m.kind = c.kind AND m.id = c.id \
+                         ORDER BY m.kind, m.id FOR UPDATE OF m"
+                    ),
+                    &[&kinds, &ids],
+                )
+                .map_err(|e| self.error(&e))?;
+            for row in rows {
+                view.insert((row.get(0), row.get(1)), Some(row.get(2)));
+            }
+        }
+        let mut conflicts = Vec::new();
+        let mut absent_at_check: Vec<(&str, &str)> = Vec::new();
+        for (index, write) in batch.writes().iter().enumerate() {
+            let (Write::Put { kind, id, .. } | Write::Delete { kind, id }) = write;
+            let key = (kind.clone(), id.clone());
+            let expect = batch.expect(index);
+            if *expect != Expect::Any {
+                let stored = view.get(&key).and_then(|bytes| bytes.as_deref());
+                if !expect.holds(stored) {
+                    conflicts.push(index);
+                }
+                if !view.contains_key(&key) {
+                    absent_at_check.push((kind.as_str(), id.as_str()));
+                }
+            }
+            let after = match write {
+                Write::Put { bytes, .. } => Some(bytes.clone()),
+                Write::Delete { .. } => None,
+            };
+            view.insert(key, after);
+        }
+        if !conflicts.is_empty() {
+            return Ok(conflicts);
+        }
+        let (puts, deletes) = final_writes(batch);
+        // A row absent at the check cannot be locked: its put inserts only if still absent.
+        let (fresh, rest): (Vec<Put<'_>>, Vec<Put<'_>>) =
+            puts.into_iter().partition(|p| absent_at_check.contains(&(p.0, p.1)));
+        if !deletes.is_empty() {
+            let kinds: Vec<&str> = deletes.iter().map(|d| d.0).collect();
+            let ids: Vec<&str> = deletes.iter().map(|d| d.1).collect();
+            txn.execute(
+                &format!(
+                    "DELETE FROM {models} AS m USING unnest($1::text[], $2::text[]) AS d(kind, id) \
+                     WHERE m.kind = d.kind AND m.id = d.id"
+                ),
+                &[&kinds, &ids],
+            )
+            .map_err(|e| self.error(&e))?;
+        }
+        for (puts, upsert) in [(&rest, true), (&fresh, false)] {
+            if puts.is_empty() {
+                continue;
+            }
+            let kinds: Vec<&str> = puts.iter().map(|p| p.0).collect();
+            let ids: Vec<&str> = puts.iter().map(|p| p.1).collect();
+            let bytes: Vec<&[u8]> = puts.iter().map(|p| p.2).collect();
+            let on_conflict = if upsert { "DO UPDATE SET bytes = EXCLUDED.bytes" } else { "DO NOTHING" };
+            let stored = txn
+                .execute(
+                    &format!(
+                        "INSERT INTO {models} (kind, id, bytes) \
+                         SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[]) \
+                         ON CONFLICT (kind, id) {on_conflict}"
+                    ),
+                    &[&kinds, &ids, &bytes],
+                )
+                .map_err(|e| self.error(&e))?;
+            if !upsert && stored != puts.len() as u64 {
+                // Another writer created one of them meanwhile: name every write to those ids.
+                for (index, write) in batch.writes().iter().enumerate() {
+                    let (Write::Put { kind, id, .. } | Write::Delete { kind, id }) = write;
+                    if *batch.expect(index) == Expect::Absent && absent_at_check.contains(&(kind.as_str(), id.as_str()))
+                    {
+                        conflicts.push(index);
+                    }
+                }
+                return Ok(conflicts);
+            }
+        }
+        txn.commit().map_err(|e| self.error(&e))?;
+        Ok(conflicts)
+    }
+
     fn bulk_load(&self, batch: &WriteBatch) -> Result<(), StoreError> {
         let (puts, deletes) = final_writes(batch);
         if puts.is_empty() || !deletes.is_empty() {
@@ -634,6 +745,14 @@ mod tests {
     fn every_entity_is_read_exactly_once() {
         with_store("every_entity_is_read_exactly_once", |store, _| {
             conformance::every_entity_is_read_exactly_once(store)
+        });
+    }
+
+    #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
+    fn checked_writes_apply_only_if_unchanged() {
+        with_store("checked_writes_apply_only_if_unchanged", |store, _| {
+            conformance::checked_writes_apply_only_if_unchanged(store);
         });
     }
 
