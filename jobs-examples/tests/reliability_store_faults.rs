@@ -107,6 +107,24 @@ fn a_missing_store_is_a_usage_error_and_is_not_created() {
     assert!(!path.exists(), "no empty store was created");
 }
 
+#[test]
+fn an_empty_store_file_is_a_usage_error_and_is_left_empty() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("z.redb");
+    std::fs::write(&path, b"").expect("create an empty file");
+    for args in [&["run", "InteractionAuditOneOffJob"][..], &["runs"], &["export", "ExplorationModel"]] {
+        let refused = ran(jobs_command(&path, args));
+        refused.assert_code(2);
+        assert!(
+            refused.err.contains(&format!("the store {} is an empty file (0 bytes), not a store", path.display())),
+            "{args:?}: {}",
+            refused.err
+        );
+        let len = std::fs::metadata(&path).expect("the empty file is still there").len();
+        assert_eq!(len, 0, "{args:?} wrote to the empty file");
+    }
+}
+
 /// `jobs --store <store> args...`, run as the unprivileged user `nobody` when the test runs as
 /// root (as CI does), since root may write any file whatever its permissions. The binary is
 /// then linked (or copied) into `dir` first: the build directory may sit under a home

@@ -190,7 +190,7 @@ impl CliError {
             | CliError::Param(_)
             | CliError::Run(RunError::InvalidShards { .. })
             | CliError::UnknownKind { .. }
-            | CliError::Store(StoreError::Missing { .. })
+            | CliError::Store(StoreError::Missing { .. } | StoreError::Empty { .. })
             | CliError::NotOffered { .. }
             | CliError::Runs(
                 RunsError::InvalidRunId { .. } | RunsError::UnknownRun { .. } | RunsError::AlreadyActive { .. },

@@ -358,8 +358,17 @@ impl Cli {
     fn open_existing_store(&self, path: &Path) -> Result<Box<dyn RunLog>, CliError> {
         // A URL names a server store, not a file (an opener may dispatch on it).
         let is_url = path.to_str().is_some_and(|text| text.contains("://"));
-        if self.stores_are_files && !is_url && !path.exists() {
-            return Err(StoreError::Missing { path: path.to_path_buf() }.into());
+        if self.stores_are_files && !is_url {
+            match std::fs::metadata(path) {
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(StoreError::Missing { path: path.to_path_buf() }.into());
+                }
+                // Opening would make it a new, empty store: refused like a missing one.
+                Ok(metadata) if metadata.is_file() && metadata.len() == 0 => {
+                    return Err(StoreError::Empty { path: path.to_path_buf() }.into());
+                }
+                _ => {}
+            }
         }
         self.open_store(path)
     }

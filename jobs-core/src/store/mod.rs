@@ -273,6 +273,16 @@ pub enum StoreError {
         /// The path given.
         path: PathBuf,
     },
+    /// The store file is empty (0 bytes): not a store, and the command only works on an
+    /// existing one. The file is left as it is.
+    #[error(
+        "the store {path} is an empty file (0 bytes), not a store; it was left as it is: pass the --store of an \
+         existing store, or remove the empty file and create the store with `jobs seed` or `jobs import KIND FILE`"
+    )]
+    Empty {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The store file cannot be written: its permissions, or a read-only file system.
     #[error(
         "the store {path} cannot be written ({reason}); jobs records every run in the store, so it needs write \
