@@ -375,7 +375,10 @@ impl Reduce for ReadGenerations {
 }
 
 const SLOTS: usize = 5_000;
-const BATCH: usize = 500;
+/// The writer's commit boundary: an entity's writes commit with its read batch (256 entities,
+/// the pairs of entities that wrote waiting for their writes), or sooner every 500 writes; one
+/// thread writing one slot per entity commits every 256.
+const BATCH: usize = 256;
 const WRITER_PASSES: u32 = 4;
 const READERS: usize = 3;
 
