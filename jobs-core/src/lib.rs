@@ -110,15 +110,21 @@ pub mod prelude {
 /// ([`param`](__private::param)), and a missing `Reduce` impl is reported where the job is
 /// registered ([`job_descriptor`](__private::job_descriptor)). The attribute also implements
 /// [`ListedModel<M>`](crate::job::ListedModel) for each listed model, which `Map<M>` requires,
-/// so a `Map` impl for an unlisted model does not compile; and it defines a hidden
-/// `#[macro_export]` macro named after the job (`__jobs_job_named_<name>`), so two jobs of one
-/// name in one crate are a "defined multiple times" error (across crates, [`registry()`]
-/// reports them).
+/// so a `Map` impl for an unlisted model does not compile; it checks every pair of listed
+/// models for a shared kind ([`same_kind`](__private::same_kind)); and it defines a hidden
+/// `#[macro_export]` macro named after the job
+/// (`two_jobs_are_named_<name>__rename_one_with_the_name_key`, worded as the advice the user
+/// reads), so two jobs of one name in one crate are a "defined multiple times" error (across
+/// crates, [`registry()`] reports them, and two models of one kind too).
+///
+/// Generated code reaches this module through the path the macros resolved (`::jobs_core`, a
+/// renamed dependency, or `crate = "..."`), calls its functions by full path and its probes'
+/// methods as inherent methods, so no name in the user's scope can capture a call.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::MapContext;
     pub use crate::job::{Failure, Job, ListedModel, Map, Outcome, Reduce};
-    pub use crate::model::{Model, ModelDescriptor, ModelId};
+    pub use crate::model::{Model, ModelDescriptor, ModelId, id_text};
     pub use crate::params::{Param, ParamError, ParamSpec, Params};
     pub use crate::registry::JobDescriptor;
     pub use ::core;
@@ -230,13 +236,6 @@ pub mod __private {
     /// derive recorded: then the compiler's own "conflicting implementations" already says so.
     pub const fn same_model<A: Model, B: Model>() -> bool {
         !A::__TYPE_PATH.is_empty() && same_kind(A::__TYPE_PATH, B::__TYPE_PATH)
-    }
-
-    /// The id of a model, from its id field. The one place the id field's type must be a
-    /// `String`, checked by type rather than by spelling (so an alias of `String` is fine).
-    #[inline]
-    pub fn model_id<T: ModelId + ?Sized>(id: &T) -> &str {
-        id.as_model_id()
     }
 
     /// How a job parameter of type `T` is described and parsed. Built by [`param`], the one

@@ -82,6 +82,15 @@ impl ModelId for String {
     }
 }
 
+/// The text of a model's id field, which `#[derive(Model)]`'s `id()` returns: the one place
+/// the id field's type must be a [`ModelId`], checked by type rather than by spelling (an alias
+/// of `String` is fine).
+#[doc(hidden)]
+#[inline]
+pub fn id_text<T: ModelId + ?Sized>(id: &T) -> &str {
+    id.as_model_id()
+}
+
 /// What a model kind is, for code that only has its name: `jobs import`/`jobs export` and the
 /// admin page. `#[derive(Model)]` registers one per model.
 #[derive(Debug)]

@@ -301,4 +301,29 @@ mod tests {
         assert!(messages[1].starts_with("`shards` is given twice"), "{messages:?}");
         assert!(messages[2].starts_with("unknown key `colour`"), "{messages:?}");
     }
+
+    #[test]
+    fn oppia_names_strings_and_crate_are_understood() {
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(entity_classes_to_map_over = [A], shard_count = 4), &mut errors);
+        assert!(args.models_attempted);
+        let messages = errors.messages();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("here the key is `models`"), "{messages:?}");
+        assert!(messages[1].contains("here the key is `shards`"), "{messages:?}");
+
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(models = ["A", B]), &mut errors);
+        assert!(args.models.is_none() && args.models_attempted);
+        let messages = errors.messages();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("`models` lists model types, not strings: write `A`"), "{messages:?}");
+
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(crate = "app::jobs_core", models = [A]), &mut errors);
+        assert!(errors.is_empty(), "{:?}", errors.messages());
+        let path = args.krate.expect("the crate path");
+        assert_eq!(quote::quote!(#path).to_string().replace(' ', ""), "app::jobs_core");
+        assert_eq!(args.models.map(|m| m.types.len()), Some(1));
+    }
 }

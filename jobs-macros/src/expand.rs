@@ -5,8 +5,8 @@
 //! dependency, or the `crate = "..."` key) and, through it, `__private::…` only; it sits in
 //! `const _: () = {…}` so no helper name reaches the user's namespace, calls every helper by
 //! its full path (or an inherent method, which no trait of the user's can shadow), and names
-//! its own locals with `Span::mixed_site()` so that a user's `const params` cannot turn them
-//! into patterns. Each check is one call spanned at the token it is about, so its error lands
+//! its own locals with `Span::mixed_site()`, beside block-local functions of the same names so
+//! that a user's `const params` cannot turn them into patterns. Each check is one call spanned at the token it is about, so its error lands
 //! there, once:
 //!
 //! * `kind_of::<M>()`, at each listed model: the type must be a `Model`;
@@ -41,11 +41,20 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
     let max_failures =
         job.max_failures.map(|limit| quote!(const MAX_FAILURES: #private::core::primitive::u64 = #limit;));
 
-    // The generated functions' own names, hygienic: no name of the user's can capture them.
+    // The generated functions' own parameters, hygienic (`Span::mixed_site()`). Hygiene does
+    // not hide the user's items, though, and a user's `const params` in scope would make the
+    // parameter `params` a constant pattern; so the block also defines a function of each name,
+    // which shadows any such constant there, and a function name in a pattern is a binding.
     let params = Ident::new("params", Span::mixed_site());
     let bytes = Ident::new("bytes", Span::mixed_site());
     let ctx = Ident::new("ctx", Span::mixed_site());
     let model = Ident::new("model", Span::mixed_site());
+    let shadows = [&params, &bytes, &ctx, &model].map(|local| {
+        quote! {
+            #[allow(dead_code)]
+            fn #local() {}
+        }
+    });
     let str_ = quote!(#private::core::primitive::str);
     let usize_ = quote!(#private::core::primitive::usize);
 
@@ -94,6 +103,8 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
         #item
 
         const _: () = {
+            #(#shadows)*
+
             #(#listed)*
 
             #distinct_kinds
@@ -149,9 +160,11 @@ fn distinct_kinds(job: &valid::Job<'_>, private: &TokenStream) -> TokenStream {
                 spelled(second),
                 spelled(first),
             );
-            // The user's own span, not `at`: the compiler reports a failed constant at the
-            // outermost macro call, which for `at` would be the whole attribute. Nothing here
-            // is a local, so hygiene has nothing to protect.
+            // The user's own span, not `at`, on every token (the path to jobs-core too): the
+            // compiler reports a failed constant at the `panic!` call, and a call whose tokens
+            // come from two expansions is shown at the whole attribute. Nothing here is a
+            // local, so hygiene has nothing to protect.
+            let private = respan(private.clone(), second.span());
             checks.extend(quote_spanned! {second.span()=>
                 const _: () = if #private::same_kind(#private::kind_of::<#first>(), #private::kind_of::<#second>())
                     && !#private::same_model::<#first, #second>()
@@ -162,6 +175,23 @@ fn distinct_kinds(job: &valid::Job<'_>, private: &TokenStream) -> TokenStream {
         }
     }
     checks
+}
+
+/// `tokens`, every one of them (inside groups too) spanned at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut inner = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                inner.set_span(span);
+                tree = proc_macro2::TokenTree::Group(inner);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }
 
 /// A type as the user wrote it, without the token spacing.

@@ -81,7 +81,9 @@ fn lookup() -> Lookup {
     };
     let manifest = dir.join("Cargo.toml");
     let modified = std::fs::metadata(&manifest).and_then(|m| m.modified()).ok();
-    static CACHE: Mutex<Option<HashMap<PathBuf, (Option<SystemTime>, Lookup)>>> = Mutex::new(None);
+    /// Per manifest: its modification time when read, and what it said.
+    type Cache = HashMap<PathBuf, (Option<SystemTime>, Lookup)>;
+    static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
     if let Ok(cache) = CACHE.lock()
         && let Some((when, found)) = cache.as_ref().and_then(|c| c.get(&manifest))
         && *when == modified

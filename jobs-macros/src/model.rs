@@ -217,7 +217,7 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
 
 /// The `Model` impl and the model's registry entry.
 ///
-/// The id is read through `model_id::<T>`, spanned at the id field's type, the one place that
+/// The id is read through `id_text::<T>`, spanned at the id field's type, the one place that
 /// type must be a `String`.
 fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> TokenStream {
     let private = quote!(#krate::__private);
@@ -227,7 +227,7 @@ fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> Token
     let id_ty = model.id_ty;
     let type_name = ident.unraw().to_string();
     let impl_model = quote_spanned!(ident.span()=> impl #private::Model for #ident);
-    let id_of = quote_spanned!(Span::call_site().located_at(id_ty.span())=> #private::model_id::<#id_ty>(&self.#id));
+    let id_of = quote_spanned!(Span::call_site().located_at(id_ty.span())=> #private::id_text::<#id_ty>(&self.#id));
     quote! {
         const _: () = {
             #impl_model {
