@@ -30,7 +30,7 @@ impl Model for Note {
     }
 }
 
-inventory::submit! { ModelDescriptor::__new::<Note>("Note") }
+inventory::submit! { ModelDescriptor::__new::<Note>("Note", module_path!(), file!(), line!()) }
 
 /// Counts words of at least `min_len` letters; the word `boom` fails its note.
 struct CliTestWordCount {
