@@ -96,9 +96,7 @@ impl From<RunsError> for HttpError {
             RunsError::AlreadyActive { .. }
             | RunsError::NoOutput { .. }
             | RunsError::FullOutputNotKept { .. }
-            | RunsError::AlreadyRunning { .. } => {
-                StatusCode::CONFLICT
-            }
+            | RunsError::AlreadyRunning { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
