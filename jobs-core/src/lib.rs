@@ -145,20 +145,27 @@ pub mod prelude {
 /// ([`param`](__private::param)), and a missing `Reduce` impl is reported where the job is
 /// registered ([`job_descriptor`](__private::job_descriptor)). The attribute also implements
 /// [`ListedModel<M>`](crate::job::ListedModel) for each listed model, which `Map<M>` requires,
-/// so a `Map` impl for an unlisted model does not compile; and it defines a hidden
-/// `#[macro_export]` macro named after the job (`__jobs_job_named_<name>`), so two jobs of one
-/// name in one crate are a "defined multiple times" error (across crates, [`registry()`]
-/// reports them).
+/// so a `Map` impl for an unlisted model does not compile; it checks every pair of listed
+/// models for a shared kind ([`same_kind`](__private::same_kind)); and it defines a hidden
+/// `#[macro_export]` macro named after the job
+/// (`two_jobs_are_named_<name>__rename_one_with_the_name_key`, worded as the advice the user
+/// reads), so two jobs of one name in one crate are a "defined multiple times" error (across
+/// crates, [`registry()`] reports them, and two models of one kind too).
+///
+/// Generated code reaches this module through the path the macros resolved (`::jobs_core`, a
+/// renamed dependency, or `crate = "..."`), calls its functions by full path and its probes'
+/// methods as inherent methods, so no name in the user's scope can capture a call.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::context::MapContext;
     pub use crate::job::{Failure, Job, ListedModel, Map, Outcome, Reduce};
-    pub use crate::model::{Model, ModelDescriptor};
+    pub use crate::model::{Model, ModelDescriptor, ModelId, id_text};
     pub use crate::params::{Param, ParamError, ParamSpec, Params};
     pub use crate::registry::JobDescriptor;
     pub use ::core;
     pub use ::inventory;
     pub use ::serde;
+    pub use ::std;
 
     use ::core::marker::PhantomData;
 
@@ -198,12 +205,15 @@ pub mod __private {
 
     impl<J: Job> ReducingJob for J {}
 
-    /// Chooses how the job's `map_stored` reaches the listed model `M`, by method resolution
-    /// (autoref specialisation): `(&ModelProbe::<J, M>::NEW).dispatch(..)` resolves to
-    /// [`DispatchModel::dispatch`] when `M` is a model, and then requires `J: Map<M>` at the
-    /// call (the listed type's span); when `M` is not a model it resolves to
-    /// [`DispatchNonModel::dispatch`], which requires nothing, so the only error is the one
+    /// Chooses how the job's `map_stored` reaches the listed model `M`, by method resolution:
+    /// `ModelProbe::<J, M>::NEW.map_listed(..)` resolves to the inherent method below when `M`
+    /// is a model, which then requires `J: Map<M>` at the call (the listed type's span); when
+    /// `M` is not a model that impl does not apply, and resolution goes on through `Deref` to
+    /// [`NotAModel::map_listed`], which requires nothing, so the only error is the one
     /// [`kind_of`] reports.
+    ///
+    /// Both methods are inherent, and inherent methods win over trait methods of the same
+    /// name, so no trait of the user's in scope can make the call ambiguous.
     pub struct ModelProbe<J, M>(PhantomData<fn() -> (J, M)>);
 
     impl<J, M> ModelProbe<J, M> {
@@ -211,11 +221,10 @@ pub mod __private {
         pub const NEW: Self = ModelProbe(PhantomData);
     }
 
-    /// See [`ModelProbe`]: the dispatch for a listed type that is a model.
-    pub trait DispatchModel<J, M: Model> {
+    impl<J: Reduce, M: Model> ModelProbe<J, M> {
         /// Decodes the entity as `M` and maps it.
         #[inline]
-        fn dispatch(&self, job: &J, bytes: &[u8], ctx: &mut MapContext<'_, J>) -> Outcome
+        pub fn map_listed(self, job: &J, bytes: &[u8], ctx: &mut MapContext<'_, J>) -> Outcome
         where
             J: Map<M>,
         {
@@ -223,18 +232,46 @@ pub mod __private {
         }
     }
 
-    impl<J, M: Model> DispatchModel<J, M> for ModelProbe<J, M> {}
+    impl<J, M> ::core::ops::Deref for ModelProbe<J, M> {
+        type Target = NotAModel<J>;
+        fn deref(&self) -> &NotAModel<J> {
+            &NotAModel(PhantomData)
+        }
+    }
 
-    /// See [`ModelProbe`]: the dispatch for a listed type that is not a model, which only
+    /// See [`ModelProbe`]: where a listed type that is not a model is dispatched, which only
     /// exists so that the one real error is not followed by others.
-    pub trait DispatchNonModel<J: Reduce> {
+    pub struct NotAModel<J>(PhantomData<fn() -> J>);
+
+    impl<J: Reduce> NotAModel<J> {
         /// Never called: a job listing a non-model does not compile.
-        fn dispatch(&self, _job: &J, _bytes: &[u8], _ctx: &mut MapContext<'_, J>) -> Outcome {
+        pub fn map_listed(&self, _job: &J, _bytes: &[u8], _ctx: &mut MapContext<'_, J>) -> Outcome {
             Err(Failure::new("not a model"))
         }
     }
 
-    impl<J: Reduce, M> DispatchNonModel<J> for &ModelProbe<J, M> {}
+    /// Whether two listed models are stored under one kind: the job would read that kind
+    /// twice. `#[one_off_job]` checks every pair of its models with it, in a constant.
+    pub const fn same_kind(a: &str, b: &str) -> bool {
+        let (a, b) = (a.as_bytes(), b.as_bytes());
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    /// Whether two models are one type (listed twice under two spellings), by the path the
+    /// derive recorded: then the compiler's own "conflicting implementations" already says so.
+    pub const fn same_model<A: Model, B: Model>() -> bool {
+        !A::__TYPE_PATH.is_empty() && same_kind(A::__TYPE_PATH, B::__TYPE_PATH)
+    }
 
     /// How a job parameter of type `T` is described and parsed. Built by [`param`], the one
     /// place a field's type must be a [`Param`], so a type that is not one is reported once.

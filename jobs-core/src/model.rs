@@ -89,6 +89,40 @@ pub trait Model: Serialize + DeserializeOwned + Send + 'static {
 
     /// The entity's id, unique within its kind. Entities are stored and scanned in id order.
     fn id(&self) -> &str;
+
+    /// The type's path where the derive found it (`module_path!()` and the name), which tells
+    /// two models of one kind apart from one model listed twice. Set by `#[derive(Model)]`.
+    #[doc(hidden)]
+    const __TYPE_PATH: &'static str = "";
+}
+
+/// The type of a model's id field: `String` (or an alias of it), and nothing else.
+/// `#[derive(Model)]` reads the id through it, so an id field of another type is reported at
+/// that field's type, with this advice.
+#[diagnostic::on_unimplemented(
+    message = "a model id must be a `String`, not `{Self}`",
+    label = "the id field's type",
+    note = "entities are stored and split into shards by id text: make the id field a `String` (or an alias of it), and convert other ids with `to_string()` when building the model"
+)]
+pub trait ModelId {
+    /// The id as text.
+    fn as_model_id(&self) -> &str;
+}
+
+impl ModelId for String {
+    #[inline]
+    fn as_model_id(&self) -> &str {
+        self
+    }
+}
+
+/// The text of a model's id field, which `#[derive(Model)]`'s `id()` returns: the one place
+/// the id field's type must be a [`ModelId`], checked by type rather than by spelling (an alias
+/// of `String` is fine).
+#[doc(hidden)]
+#[inline]
+pub fn id_text<T: ModelId + ?Sized>(id: &T) -> &str {
+    id.as_model_id()
 }
 
 /// What a model kind is, for code that only has its name: `jobs import`/`jobs export` and the
@@ -97,6 +131,9 @@ pub trait Model: Serialize + DeserializeOwned + Send + 'static {
 pub struct ModelDescriptor {
     kind: &'static str,
     type_name: &'static str,
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
     from_json: JsonToStored,
     to_json: fn(&[u8]) -> Result<String, String>,
 }
@@ -108,8 +145,21 @@ inventory::collect!(ModelDescriptor);
 
 impl ModelDescriptor {
     #[doc(hidden)]
-    pub const fn __new<M: Model>(type_name: &'static str) -> Self {
-        ModelDescriptor { kind: M::KIND, type_name, from_json: json_to_stored::<M>, to_json: stored_to_json::<M> }
+    pub const fn __new<M: Model>(
+        type_name: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    ) -> Self {
+        ModelDescriptor {
+            kind: M::KIND,
+            type_name,
+            module_path,
+            file,
+            line,
+            from_json: json_to_stored::<M>,
+            to_json: stored_to_json::<M>,
+        }
     }
 
     /// The kind name, as stored.
@@ -120,6 +170,16 @@ impl ModelDescriptor {
     /// The Rust type that defines the model.
     pub fn type_name(&self) -> &'static str {
         self.type_name
+    }
+
+    /// The module that defines it, e.g. `jobs_examples::models`.
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
+    /// Where it is defined, as `file:line`.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.file, self.line)
     }
 
     /// Parses one JSON object into the model, returning its id and stored bytes.
@@ -146,9 +206,24 @@ pub fn models() -> Vec<&'static ModelDescriptor> {
     all
 }
 
-/// The model registered under `kind`, if any.
+/// The model registered under `kind`, if any. Two models of one kind in one binary are an
+/// error that [`registry()`](crate::registry()) reports; until it is fixed this returns the
+/// first one registered.
 pub fn find_model(kind: &str) -> Option<&'static ModelDescriptor> {
     inventory::iter::<ModelDescriptor>.into_iter().find(|m| m.kind == kind)
+}
+
+/// Two model types stored under one kind: the kind and both places, `file:line (type in
+/// module)`, in a stable order.
+pub fn duplicate_kind(
+    models: impl IntoIterator<Item = &'static ModelDescriptor>,
+) -> Option<(&'static str, String, String)> {
+    let mut all: Vec<&'static ModelDescriptor> = models.into_iter().collect();
+    all.sort_by_key(|m| (m.kind, m.module_path, m.file, m.line, m.type_name));
+    all.windows(2).find(|pair| pair[0].kind == pair[1].kind).map(|pair| {
+        let place = |m: &ModelDescriptor| format!("{} (`{}` in {})", m.location(), m.type_name, m.module_path);
+        (pair[0].kind, place(pair[0]), place(pair[1]))
+    })
 }
 
 fn json_to_stored<M: Model>(json: &str) -> Result<(String, Vec<u8>), String> {

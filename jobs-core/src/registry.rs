@@ -269,6 +269,19 @@ pub enum RegistryError {
         /// The second definition's place.
         second: String,
     },
+    /// Two model types linked into the binary are stored under the same kind, so one kind's
+    /// entities would be read as either.
+    #[error(
+        "two models are stored as the kind `{kind}`: one at {first}, one at {second}; give one another kind with `#[model(kind = \"...\")]`, or remove one"
+    )]
+    DuplicateKind {
+        /// The shared kind.
+        kind: &'static str,
+        /// The first model's place and type.
+        first: String,
+        /// The second model's place and type.
+        second: String,
+    },
     /// No job has the name asked for.
     #[error("no job is named `{name}`{}; `jobs list` shows them all", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownJob {
@@ -283,10 +296,20 @@ pub enum RegistryError {
 /// the first time it is read.
 ///
 /// # Errors
-/// Two jobs share a name; the error names both places. Every later call returns it again.
+/// Two jobs share a name, or two models a kind; the error names both places. Every later call
+/// returns it again.
 pub fn registry() -> Result<&'static Registry, RegistryError> {
     static REGISTRY: OnceLock<Result<Registry, RegistryError>> = OnceLock::new();
-    REGISTRY.get_or_init(|| Registry::from_descriptors(inventory::iter::<JobDescriptor>)).as_ref().map_err(Clone::clone)
+    REGISTRY
+        .get_or_init(|| {
+            let registry = Registry::from_descriptors(inventory::iter::<JobDescriptor>)?;
+            match crate::model::duplicate_kind(inventory::iter::<crate::model::ModelDescriptor>) {
+                Some((kind, first, second)) => Err(RegistryError::DuplicateKind { kind, first, second }),
+                None => Ok(registry),
+            }
+        })
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 /// Links a crate of jobs into the binary and checks, at start, that it registered some.

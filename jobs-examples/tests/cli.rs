@@ -303,16 +303,27 @@ fn an_unknown_kind_exits_2_naming_the_known_kinds() {
 }
 
 #[test]
-fn a_store_path_that_is_not_a_store_exits_1_naming_the_file() {
+fn a_store_path_that_is_not_a_store_exits_2_naming_the_file() {
     let work = Workdir::new();
     work.write("notes.txt", "these are my notes, not a database\n");
     for args in [&["run", "InteractionAuditOneOffJob"][..], &["export", "ExplorationModel"], &["seed"]] {
         let ran = work.jobs("notes.txt", args);
-        ran.assert_code(1);
+        ran.assert_code(2);
         assert!(ran.err.contains("notes.txt is not a jobs store"), "{args:?}: {}", ran.err);
     }
     let text = std::fs::read_to_string(work.path("notes.txt")).expect("the notes");
     assert_eq!(text, "these are my notes, not a database\n", "the file is left alone");
+}
+
+#[test]
+fn a_missing_import_file_exits_2_naming_it_and_stores_nothing() {
+    let work = Workdir::new();
+    let ran = work.jobs("jobs.redb", &["import", "ExplorationModel", "no-such-file.jsonl"]);
+    ran.assert_code(2);
+    assert!(ran.err.contains("cannot read no-such-file.jsonl"), "{}", ran.err);
+    let exported = work.jobs("jobs.redb", &["export", "ExplorationModel"]);
+    exported.assert_code(0);
+    assert_eq!(exported.out, "", "nothing was imported");
 }
 
 #[test]

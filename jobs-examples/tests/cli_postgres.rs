@@ -72,7 +72,7 @@ fn every_example_job_prints_the_same_over_postgres_as_over_redb() {
     // In order, the migration last: it rewrites models, in both stores alike.
     for job in EXAMPLE_JOBS {
         let over_redb = jobs(redb, &["run", job]);
-        let over_postgres = jobs(postgres, &["run", job, "--shards", "16", "--threads", "2"]);
+        let over_postgres = jobs(postgres, &["run", job, "--shards", "16", "--threads", "2", "--keep-output"]);
         over_redb.assert_code(0);
         over_postgres.assert_code(0);
         assert!(!over_postgres.out.is_empty(), "{job} printed nothing");

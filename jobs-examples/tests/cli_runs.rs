@@ -156,7 +156,7 @@ fn while_outrun<T>(what: &str, mut scenario: impl FnMut() -> Option<T>) -> T {
 fn run_records_a_completed_run_shown_by_runs_and_status() {
     let work = Workdir::new();
     work.seed("150");
-    let ran = work.jobs(&["run", "InteractionAuditOneOffJob"]);
+    let ran = work.jobs(&["run", "InteractionAuditOneOffJob", "--keep-output"]);
     ran.assert_code(0);
     let id = ran.run_id();
     assert!(id.starts_with("InteractionAuditOneOffJob-"), "{id}");
@@ -220,7 +220,7 @@ fn detach_prints_only_the_run_id_and_the_run_completes_in_the_background() {
 fn output_is_cut_at_the_output_limit_and_full_gives_every_line() {
     let work = Workdir::new();
     work.seed("150");
-    let ran = work.jobs(&["run", "InteractionAuditOneOffJob", "--output-limit", "100"]);
+    let ran = work.jobs(&["run", "InteractionAuditOneOffJob", "--output-limit", "100", "--keep-output"]);
     ran.assert_code(0);
     let id = ran.run_id();
     assert!(ran.out.lines().count() > 1, "{}", ran.out);

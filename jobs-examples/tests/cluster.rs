@@ -269,7 +269,7 @@ fn every_example_job_on_two_and_three_processes_prints_the_local_engines_output(
     for processes in [2, 3] {
         cluster.set_processes(processes);
         for (job, local) in jobs.iter().zip(&local) {
-            let ran = cluster.run_all(job, &["--workers", "2", "--dry-run", "--shards", "5"]);
+            let ran = cluster.run_all(job, &["--workers", "2", "--dry-run", "--shards", "5", "--keep-output"]);
             ran[0].assert_code(0);
             assert!(ran[0].out == local.out, "{job} on {processes} processes:\n{}\nlocal:\n{}", ran[0].out, local.out);
             for (process, peer) in ran.iter().enumerate().skip(1) {

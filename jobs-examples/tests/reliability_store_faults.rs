@@ -89,7 +89,7 @@ fn a_file_that_is_not_a_store_is_refused_and_left_byte_for_byte() {
     let text = b"these are my notes, not a database\n".repeat(100);
     std::fs::write(&path, &text).expect("write");
     let refused = ran(jobs_command(&path, &["run", MIGRATION]));
-    refused.assert_code(1);
+    refused.assert_code(2);
     assert!(refused.err.contains(&format!("{} is not a jobs store", path.display())), "{}", refused.err);
     assert!(refused.err.contains("pass the path of a store file"), "{}", refused.err);
     assert_eq!(std::fs::read(&path).expect("read"), text, "the file is untouched");

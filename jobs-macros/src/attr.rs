@@ -4,8 +4,8 @@
 //! as written (with their spans); whether they make sense is [`valid`](crate::valid)'s business.
 
 use proc_macro2::{TokenStream, TokenTree};
+use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
-use syn::punctuated::Punctuated;
 use syn::{Ident, LitInt, LitStr, Token, Type, bracketed};
 
 use crate::errors::Errors;
@@ -18,6 +18,19 @@ pub(crate) const KEYS: &[(&str, &str)] = &[
     ("max_failures", "`max_failures = 10`"),
 ];
 
+/// Keys that are not shown in the list of keys an unknown key gets: `crate` is for the rare
+/// crate that reaches jobs-core through a facade.
+const RARE_KEYS: &[(&str, &str)] = &[("crate", "`crate = \"app::jobs_core\"`")];
+
+/// Oppia's names for what the attribute's keys say, as a user porting a job would write them.
+const OPPIA_KEYS: &[(&str, &str)] = &[
+    ("entity_classes_to_map_over", "models"),
+    ("entity_classes", "models"),
+    ("shard_count", "shards"),
+    ("num_shards", "shards"),
+    ("job_name", "name"),
+];
+
 /// The arguments as written, before they are checked against each other and the struct.
 #[derive(Default)]
 pub(crate) struct JobArgs {
@@ -28,6 +41,10 @@ pub(crate) struct JobArgs {
     pub(crate) shards: Option<Count>,
     pub(crate) name: Option<LitStr>,
     pub(crate) max_failures: Option<Count>,
+    /// `crate = "app::jobs_core"`: the path of jobs-core, for a crate that re-exports it.
+    pub(crate) krate: Option<syn::Path>,
+    /// Whether `crate` was written, even if it did not parse.
+    pub(crate) krate_attempted: bool,
 }
 
 /// `models = [A, B]`.
@@ -75,9 +92,38 @@ fn parse_keys(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) {
 }
 
 fn parse_one_key(input: ParseStream, args: &mut JobArgs, errors: &mut Errors) -> syn::Result<()> {
-    let key: Ident =
-        input.parse().map_err(|e| syn::Error::new(e.span(), format!("expected a key: {}", key_forms())))?;
+    let key: Ident = input
+        .call(Ident::parse_any)
+        .map_err(|e| syn::Error::new(e.span(), format!("expected a key: {}", key_forms())))?;
     let key_text = key.to_string();
+    if let Some((_, ours)) = OPPIA_KEYS.iter().find(|(oppia, _)| *oppia == key_text) {
+        if *ours == "models" {
+            args.models_attempted = true;
+        }
+        errors.spanned(
+            &key,
+            format!("`{key_text}` is Oppia's name for it; here the key is `{ours}`: write {}", form_of(ours)),
+        );
+        skip_value(input);
+        return Ok(());
+    }
+    if key_text == "crate" {
+        args.krate_attempted = true;
+        if !input.peek(Token![=]) {
+            return Err(syn::Error::new_spanned(&key, format!("`crate` needs a value: {}", form_of("crate"))));
+        }
+        input.parse::<Token![=]>()?;
+        if args.krate.is_some() {
+            errors.spanned(&key, "`crate` is given twice: keep one `crate = ...` and remove the other");
+            skip_value(input);
+            return Ok(());
+        }
+        let value = take_value(input);
+        let lit = syn::parse2::<LitStr>(value.clone())
+            .map_err(|_| syn::Error::new_spanned(&value, format!("`crate` must be a string: {}", form_of("crate"))))?;
+        args.krate = Some(crate::krate::parse_explicit(&lit)?);
+        return Ok(());
+    }
     if !KEYS.iter().any(|(k, _)| *k == key_text) {
         let suggestion = closest_key(&key_text);
         if suggestion == Some("models") {
@@ -127,10 +173,45 @@ fn parse_models(key: Ident, input: ParseStream) -> syn::Result<Models> {
     }
     let content;
     bracketed!(content in input);
-    let types = Punctuated::<Type, Token![,]>::parse_terminated(&content).map_err(|e| {
-        syn::Error::new(e.span(), "expected a model type: `models = [ExplorationModel, UserSettingsModel]`")
-    })?;
-    Ok(Models { key, types: types.into_iter().collect() })
+    let mut types = Vec::new();
+    let mut strings = Vec::new();
+    while !content.is_empty() {
+        if content.peek(LitStr) {
+            let lit: LitStr = content.parse()?;
+            strings.push(lit);
+        } else {
+            let ty: Type = content.parse().map_err(|e| {
+                syn::Error::new(e.span(), "expected a model type: `models = [ExplorationModel, UserSettingsModel]`")
+            })?;
+            types.push(ty);
+        }
+        if content.is_empty() {
+            break;
+        }
+        content.parse::<Token![,]>().map_err(|e| {
+            syn::Error::new(e.span(), "expected `,` between models: `models = [ExplorationModel, UserSettingsModel]`")
+        })?;
+    }
+    if let Some(first) = strings.first() {
+        let mut error = string_models_error(first);
+        for lit in &strings[1..] {
+            error.combine(string_models_error(lit));
+        }
+        return Err(error);
+    }
+    Ok(Models { key, types })
+}
+
+/// `models = ["ExplorationModel"]`: the list holds types, so the fix is to drop the quotes.
+fn string_models_error(lit: &LitStr) -> syn::Error {
+    let value = lit.value();
+    let shown = if syn::parse_str::<syn::Path>(&value).is_ok() { value } else { "ExplorationModel".to_owned() };
+    syn::Error::new_spanned(
+        lit,
+        format!(
+            "`models` lists model types, not strings: write `{shown}` without the quotes, e.g. `models = [{shown}]`"
+        ),
+    )
 }
 
 fn parse_count(input: ParseStream) -> Count {
@@ -182,7 +263,7 @@ fn unknown_key_message(key: &str, suggestion: Option<&str>) -> String {
 }
 
 fn form_of(key: &str) -> &'static str {
-    KEYS.iter().find(|(k, _)| *k == key).map_or("", |(_, form)| form)
+    KEYS.iter().chain(RARE_KEYS).find(|(k, _)| *k == key).map_or("", |(_, form)| form)
 }
 
 /// "`models = [ExplorationModel]`, `shards = 64` and `name = \"MyJob\"`".
@@ -219,5 +300,30 @@ mod tests {
         assert!(messages[0].starts_with("unknown key `modles`: did you mean `models`?"), "{messages:?}");
         assert!(messages[1].starts_with("`shards` is given twice"), "{messages:?}");
         assert!(messages[2].starts_with("unknown key `colour`"), "{messages:?}");
+    }
+
+    #[test]
+    fn oppia_names_strings_and_crate_are_understood() {
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(entity_classes_to_map_over = [A], shard_count = 4), &mut errors);
+        assert!(args.models_attempted);
+        let messages = errors.messages();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("here the key is `models`"), "{messages:?}");
+        assert!(messages[1].contains("here the key is `shards`"), "{messages:?}");
+
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(models = ["A", B]), &mut errors);
+        assert!(args.models.is_none() && args.models_attempted);
+        let messages = errors.messages();
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert!(messages[0].starts_with("`models` lists model types, not strings: write `A`"), "{messages:?}");
+
+        let mut errors = Errors::default();
+        let args = parse(quote::quote!(crate = "app::jobs_core", models = [A]), &mut errors);
+        assert!(errors.is_empty(), "{:?}", errors.messages());
+        let path = args.krate.expect("the crate path");
+        assert_eq!(quote::quote!(#path).to_string().replace(' ', ""), "app::jobs_core");
+        assert_eq!(args.models.map(|m| m.types.len()), Some(1));
     }
 }

@@ -16,6 +16,7 @@ mod attr;
 mod errors;
 mod expand;
 mod fallback;
+mod krate;
 mod model;
 mod valid;
 
@@ -23,9 +24,12 @@ use proc_macro::TokenStream;
 
 /// Turns a struct into a one-off job: `#[one_off_job(models = [ExplorationModel], shards = 64)]`.
 ///
-/// Keys: `models` (required, a list of `Model` types), `shards` (1 to 256, default 8), and
-/// `name` (default: the struct's name). The struct's doc comment becomes the job's
-/// description and its named fields its parameters. See `jobs_core` for a full example.
+/// Keys: `models` (required, a list of `Model` types), `shards` (1 to 256, default 8),
+/// `name` (default: the struct's name), `max_failures` (default 0), and `crate` (the path of
+/// jobs-core, for a crate that reaches it through a facade: `crate = "app::jobs_core"`; a
+/// renamed dependency needs nothing, it is found in the crate's `Cargo.toml`). The struct's doc
+/// comment becomes the job's description and its named fields its parameters (a raw
+/// identifier such as `r#type` is the parameter `type`). See `jobs_core` for a full example.
 #[proc_macro_attribute]
 pub fn one_off_job(args: TokenStream, item: TokenStream) -> TokenStream {
     one_off_job_impl(args.into(), item.into()).into()
@@ -33,8 +37,10 @@ pub fn one_off_job(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Implements `jobs_core::Model` for a struct and registers its kind.
 ///
-/// The id is the `String` field marked `#[model(id)]`, or the field named `id`.
-/// `#[model(kind = "...")]` on the struct sets the stored kind name (default: the type's name).
+/// The id is the `String` field (or a field whose type is an alias of `String`) marked
+/// `#[model(id)]`, or the field named `id`. `#[model(kind = "...")]` on the struct sets the
+/// stored kind name (default: the type's name); `#[model(crate = "app::jobs_core")]` names
+/// jobs-core for a crate that reaches it through a facade.
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     model::derive(input.into()).into()
@@ -44,16 +50,27 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 fn one_off_job_impl(args: proc_macro2::TokenStream, input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
     let mut errors = errors::Errors::default();
     let args = attr::parse(args, &mut errors);
-    let item: syn::Item = match syn::parse2(input.clone()) {
+    // A `crate = ...` that did not parse has had its error; the manifest's name (if any) still
+    // lets the fallback keep the rest of the user's code compiling. Without one, the manifest
+    // decides.
+    let krate = if args.krate.is_none() && args.krate_attempted {
+        krate::path(None, "").ok()
+    } else {
+        krate::path(args.krate.as_ref(), "`#[one_off_job(crate = \"app::jobs_core\", ...)]`")
+            .map_err(|error| errors.push(error))
+            .ok()
+    };
+    let mut item: syn::Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(error) => {
             errors.push(error);
-            return fallback::job(input, None, errors);
+            return fallback::job(input, None, krate.as_ref(), errors);
         }
     };
-    let job = valid::item(&item, &mut errors).and_then(|item| valid::job(args, item, &mut errors));
+    valid::repeated_attribute(&mut item, &mut errors);
+    let job = valid::item(&item, &mut errors).and_then(|item| valid::job(args, krate.clone(), item, &mut errors));
     match job {
         Some(job) if errors.is_empty() => expand::job(&job),
-        _ => fallback::job(input, Some(&item), errors),
+        _ => fallback::job(quote::ToTokens::to_token_stream(&item), Some(&item), krate.as_ref(), errors),
     }
 }

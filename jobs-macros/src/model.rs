@@ -1,12 +1,14 @@
 //! `#[derive(Model)]`: parse the struct and its `#[model(...)]` attributes, check them, and
 //! implement `Model` plus the model's registry entry.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::{Data, DeriveInput, Field, Fields, Ident, LitStr, Type};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Field, Fields, Ident, LitStr, Token, Type};
 
 use crate::errors::Errors;
+use crate::krate;
 
 /// The derive's entry point.
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
@@ -16,21 +18,35 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     };
     let mut errors = Errors::default();
     let model = check(&input, &mut errors);
-    match model {
-        Some(model) if errors.is_empty() => generate(&input.ident, &model),
-        _ => fallback(&input, errors),
+    let krate = match &model {
+        // A `crate` that did not parse has had its error; the manifest's name still serves the
+        // fallback.
+        Some(model) if model.krate_attempted && model.krate.is_none() => krate::path(None, "").ok(),
+        _ => krate::path(
+            model.as_ref().and_then(|model| model.krate.as_ref()),
+            "`#[model(crate = \"app::jobs_core\")]` on the struct",
+        )
+        .map_err(|error| errors.push(error))
+        .ok(),
+    };
+    match (model, krate) {
+        (Some(model), Some(krate)) if errors.is_empty() => generate(&input.ident, &model, &krate),
+        (_, krate) => fallback(&input, krate.as_ref(), errors),
     }
 }
 
 /// The errors, and an inert `Model` impl so that the type's other uses (in a job's `models`
 /// list, say) do not add "is not a jobs model" to the real mistake. Its bounds are written
 /// `for<'a>` so the compiler accepts them even when false; then the impl just does not apply.
-fn fallback(input: &DeriveInput, errors: Errors) -> TokenStream {
+fn fallback(input: &DeriveInput, krate: Option<&TokenStream>, errors: Errors) -> TokenStream {
     let errors = errors.into_compile_errors();
+    let Some(krate) = krate else {
+        return errors;
+    };
     if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
         return errors;
     }
-    let private = quote!(::jobs_core::__private);
+    let private = quote!(#krate::__private);
     let ident = &input.ident;
     let kind = ident.unraw().to_string();
     quote! {
@@ -40,8 +56,8 @@ fn fallback(input: &DeriveInput, errors: Errors) -> TokenStream {
             where
                 for<'a> #ident: #private::serde::Serialize + #private::serde::de::DeserializeOwned + #private::core::marker::Send,
             {
-                const KIND: &'static str = #kind;
-                fn id(&self) -> &str {
+                const KIND: &'static #private::core::primitive::str = #kind;
+                fn id(&self) -> &#private::core::primitive::str {
                     #private::core::unreachable!("a model whose definition has errors does not compile")
                 }
             }
@@ -55,14 +71,32 @@ struct ValidModel<'a> {
     kind: String,
     /// The id field.
     id: &'a Ident,
+    /// The id field's type.
+    id_ty: &'a Type,
+    /// `#[model(crate = "...")]`, when given.
+    krate: Option<syn::Path>,
+    /// Whether `crate` was written, even if it did not parse.
+    krate_attempted: bool,
 }
 
 /// Checks the struct and its `#[model(...)]` attributes, recording every problem.
 fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'a>> {
     let mut kind = None;
+    let mut krate = None;
+    let mut krate_attempted = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("model")) {
         let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("kind") {
+            if meta.path.is_ident("crate") {
+                krate_attempted = true;
+                let lit: LitStr = meta.value()?.parse()?;
+                let path = krate::parse_explicit(&lit)?;
+                if krate.replace(path).is_some() {
+                    errors.spanned(&meta.path, "`crate` is given twice: keep one");
+                }
+                Ok(())
+            } else if meta.path.is_ident("id") {
+                Err(meta.error("`#[model(id)]` goes on the id field, not on the struct: mark the field that identifies an entity"))
+            } else if meta.path.is_ident("kind") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if lit.value().is_empty() || lit.value().contains('/') {
                     errors.spanned(&lit, "the kind must be a non-empty name without `/`");
@@ -72,7 +106,7 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
                 }
                 Ok(())
             } else {
-                Err(meta.error("unknown model attribute: on the struct write `#[model(kind = \"...\")]`; mark the id field with `#[model(id)]`"))
+                Err(meta.error("unknown model attribute: on the struct write `#[model(kind = \"...\")]` (or `#[model(crate = \"...\")]`); mark the id field with `#[model(id)]`"))
             }
         });
         if let Err(error) = result {
@@ -108,6 +142,26 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
         for attr in field.attrs.iter().filter(|a| a.path().is_ident("model")) {
             let result = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("id") {
+                    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+                        // `#[model(id = true)]`: one error, and the value is skipped so the
+                        // attribute's parser adds none of its own.
+                        let value: TokenStream = meta.input.step(|cursor| {
+                            let mut rest = *cursor;
+                            let mut tokens = TokenStream::new();
+                            while let Some((tree, next)) = rest.token_tree() {
+                                if matches!(&tree, proc_macro2::TokenTree::Punct(p) if p.as_char() == ',') {
+                                    break;
+                                }
+                                tokens.extend([tree]);
+                                rest = next;
+                            }
+                            Ok((tokens, rest))
+                        })?;
+                        errors.spanned(
+                            quote!(#value),
+                            "`id` takes no value: the mark alone makes this the id field, so write `#[model(id)]`",
+                        );
+                    }
                     if marked.iter().any(|f| std::ptr::eq(*f, field)) {
                         return Err(meta.error("`id` is given twice on this field"));
                     }
@@ -150,43 +204,48 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
         );
         return None;
     };
-    if !is_string(&id_field.ty) {
-        errors.spanned(
-            &id_field.ty,
-            "a model id must be a `String`: entities are stored and split into shards by id text; convert other ids with `to_string()` when building the model",
-        );
-    }
-    Some(ValidModel { kind: kind.unwrap_or_else(|| input.ident.unraw().to_string()), id: id_field.ident.as_ref()? })
-}
-
-/// Whether `ty` is written as `String` (or a path ending in it, `std::string::String`).
-fn is_string(ty: &Type) -> bool {
-    match ty {
-        Type::Path(path) if path.qself.is_none() => {
-            path.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty())
-        }
-        _ => false,
-    }
+    // Whether the id is a `String` is checked by type, not by spelling (an alias of `String`
+    // is fine): see `generate`.
+    Some(ValidModel {
+        kind: kind.unwrap_or_else(|| input.ident.unraw().to_string()),
+        id: id_field.ident.as_ref()?,
+        id_ty: &id_field.ty,
+        krate,
+        krate_attempted,
+    })
 }
 
 /// The `Model` impl and the model's registry entry.
-fn generate(ident: &Ident, model: &ValidModel<'_>) -> TokenStream {
-    let private = quote!(::jobs_core::__private);
+///
+/// The id is read through `id_text::<T>`, spanned at the id field's type, the one place that
+/// type must be a `String`.
+fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> TokenStream {
+    let private = quote!(#krate::__private);
+    let str_ = quote!(#private::core::primitive::str);
     let kind = &model.kind;
     let id = model.id;
-    let type_name = ident.to_string();
+    let id_ty = model.id_ty;
+    let type_name = ident.unraw().to_string();
     let impl_model = quote_spanned!(ident.span()=> impl #private::Model for #ident);
+    let id_of = quote_spanned!(Span::call_site().located_at(id_ty.span())=> #private::id_text::<#id_ty>(&self.#id));
     quote! {
         const _: () = {
             #impl_model {
-                const KIND: &'static str = #kind;
-                fn id(&self) -> &str {
-                    &self.#id
+                const KIND: &'static #str_ = #kind;
+                const __TYPE_PATH: &'static #str_ =
+                    #private::core::concat!(#private::core::module_path!(), "::", #type_name);
+                fn id(&self) -> &#str_ {
+                    #id_of
                 }
             }
 
             #private::inventory::submit! {
-                #private::ModelDescriptor::__new::<#ident>(#type_name)
+                #private::ModelDescriptor::__new::<#ident>(
+                    #type_name,
+                    #private::core::module_path!(),
+                    #private::core::file!(),
+                    #private::core::line!(),
+                )
             }
         };
     }

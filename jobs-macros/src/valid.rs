@@ -1,7 +1,7 @@
 //! Validate: check the parsed arguments against each other and against the item, and reduce
 //! them to the plain facts [`expand`](crate::expand) needs.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::{Attribute, Expr, Fields, Ident, Item, ItemStruct, Lit, LitStr, Meta, Type};
@@ -17,6 +17,8 @@ pub(crate) const DEFAULT_SHARDS: u64 = 8;
 
 /// A job definition that passed every check.
 pub(crate) struct Job<'a> {
+    /// The path that names jobs-core in the user's crate.
+    pub(crate) krate: TokenStream,
     pub(crate) item: &'a ItemStruct,
     pub(crate) name: String,
     /// Where the name comes from: the `name = ".."` literal or the struct's ident.
@@ -34,6 +36,28 @@ pub(crate) struct Param<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) ty: &'a Type,
     pub(crate) doc: String,
+}
+
+/// `#[one_off_job]` written twice on one item: the second one (still on the item while the
+/// first expands) is reported, at itself, and removed so that it does not expand again.
+pub(crate) fn repeated_attribute(item: &mut Item, errors: &mut Errors) {
+    let attrs = match item {
+        Item::Struct(item) => &mut item.attrs,
+        Item::Enum(item) => &mut item.attrs,
+        Item::Union(item) => &mut item.attrs,
+        Item::Fn(item) => &mut item.attrs,
+        _ => return,
+    };
+    attrs.retain(|attr| {
+        let ours = attr.path().segments.last().is_some_and(|segment| segment.ident == "one_off_job");
+        if ours {
+            errors.spanned(
+                attr,
+                "`#[one_off_job]` is given twice on this item: keep one, with every key in it, and remove the other",
+            );
+        }
+        !ours
+    });
 }
 
 /// Checks the item the attribute is on. Returns the struct if it is one a job can be.
@@ -72,7 +96,12 @@ pub(crate) fn item<'a>(item: &'a Item, errors: &mut Errors) -> Option<&'a ItemSt
 }
 
 /// Checks the arguments against each other and the struct.
-pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) -> Option<Job<'a>> {
+pub(crate) fn job<'a>(
+    args: JobArgs,
+    krate: Option<TokenStream>,
+    item: &'a ItemStruct,
+    errors: &mut Errors,
+) -> Option<Job<'a>> {
     let models = models(args.models, args.models_attempted, errors);
     let shards = shards(args.shards, errors);
     let max_failures = args.max_failures.and_then(|count| max_failures(&count, errors));
@@ -88,7 +117,17 @@ pub(crate) fn job<'a>(args: JobArgs, item: &'a ItemStruct, errors: &mut Errors) 
     if models.is_empty() {
         return None;
     }
-    Some(Job { item, name, name_span, models, shards, max_failures, description: doc_comment(&item.attrs), params })
+    Some(Job {
+        krate: krate?,
+        item,
+        name,
+        name_span,
+        models,
+        shards,
+        max_failures,
+        description: doc_comment(&item.attrs),
+        params,
+    })
 }
 
 /// The listed models: at least one, each once (as written: `A` and `crate::A` are told apart

@@ -2,9 +2,10 @@
 //! registry reports them, naming both places, the first time it is read.
 //!
 //! This test binary registers a second descriptor for a job under the same name, as a second
-//! crate defining a job of that name would.
+//! crate defining a job of that name would, and a second model of the kind `Thing`, as a second
+//! crate defining a model of that kind would.
 
-use jobs_core::__private::{JobDescriptor, inventory};
+use jobs_core::__private::{JobDescriptor, ModelDescriptor, inventory};
 use jobs_core::prelude::*;
 use jobs_core::{RegistryError, registry};
 
@@ -33,6 +34,22 @@ impl Reduce for SameName {
 
 inventory::submit! {
     JobDescriptor::__of::<SameName>("", "other_crate::jobs", "other_crate/src/jobs.rs", 7)
+}
+
+inventory::submit! {
+    ModelDescriptor::__new::<Thing>("OtherThing", "other_crate::models", "other_crate/src/models.rs", 3)
+}
+
+#[test]
+fn a_duplicate_model_kind_is_reported_with_both_types_and_places() {
+    let (kind, first, second) = jobs_core::model::duplicate_kind(inventory::iter::<ModelDescriptor>).unwrap();
+    assert_eq!(kind, "Thing");
+    assert_eq!(first, "other_crate/src/models.rs:3 (`OtherThing` in other_crate::models)");
+    assert!(second.starts_with("tests/tests/registry_duplicates.rs:"), "{second}");
+    assert!(second.ends_with("(`Thing` in registry_duplicates)"), "{second}");
+    let message = RegistryError::DuplicateKind { kind, first, second }.to_string();
+    assert!(message.starts_with("two models are stored as the kind `Thing`: one at other_crate/"), "{message}");
+    assert!(message.contains("give one another kind with `#[model(kind = \"...\")]`"), "{message}");
 }
 
 #[test]

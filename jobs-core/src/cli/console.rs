@@ -14,13 +14,17 @@ pub(crate) struct Console<'a> {
     pub(crate) progress_bar: bool,
     /// Whether Ctrl-C cancels a run (the process-wide handler is installed).
     pub(crate) interrupts: bool,
+    /// The running program's name, which every command a message suggests is given under.
+    pub(crate) program: &'a str,
 }
 
 impl Console<'_> {
     /// Writes one line for a person. A message that cannot be written is dropped: there is
     /// nowhere else to say so.
+    /// Commands it suggests (`` `jobs list` ``, as the library's errors spell them) are given
+    /// under the running program's name.
     pub(crate) fn say(&mut self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "{message}");
+        let _ = writeln!(self.err, "{}", in_program(&message.to_string(), self.program));
     }
 
     /// Writes one line of data.
@@ -39,5 +43,29 @@ impl Console<'_> {
         if error.is_reported() {
             self.say(format_args!("error: {error}"));
         }
+    }
+}
+
+/// `message` with every command it quotes (`` `jobs ...` ``, as the library's own messages spell
+/// them) named after `program`, the binary that is running: `myapp` suggests `` `myapp list` ``.
+pub(crate) fn in_program(message: &str, program: &str) -> String {
+    if program == "jobs" {
+        return message.to_owned();
+    }
+    message.replace("`jobs ", &format!("`{program} "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_program;
+
+    #[test]
+    fn quoted_commands_take_the_programs_name_and_nothing_else_changes() {
+        assert_eq!(
+            in_program("no job is named `X`; `jobs list` shows them all (jobs run here)", "myapp"),
+            "no job is named `X`; `myapp list` shows them all (jobs run here)"
+        );
+        assert_eq!(in_program("`jobs cancel A`, `jobs status A`", "my-app"), "`my-app cancel A`, `my-app status A`");
+        assert_eq!(in_program("`jobs list`", "jobs"), "`jobs list`");
     }
 }

@@ -32,6 +32,9 @@ pub(crate) enum CliError {
          `main` with `jobs_core::link_jobs!(that_crate)`, and check that it defines jobs with #[one_off_job]"
     )]
     NoJobs,
+    /// The crate that defines the jobs registered none: `link_jobs!`'s message.
+    #[error("{0}")]
+    NotLinked(String),
     /// A `--param` was wrong.
     #[error("{0}; `jobs list` shows each job's parameters")]
     Param(#[from] ParamError),
@@ -50,6 +53,17 @@ pub(crate) enum CliError {
         suggestion: Option<&'static str>,
         /// Every known kind.
         known: Vec<&'static str>,
+    },
+    /// The `--store` file does not exist, and the command only works on an existing store.
+    #[error(
+        "the store {} does not exist; create it with {}`jobs import KIND FILE`, or pass the --store of an existing one",
+        path.display(), if *seeder { "`jobs seed` or " } else { "" }
+    )]
+    StoreMissing {
+        /// The path given.
+        path: PathBuf,
+        /// Whether this program has a seeder, so that `seed` can be suggested.
+        seeder: bool,
     },
     /// A file could not be read or written.
     #[error("cannot {action} {}: {source}", path.display())]
@@ -190,13 +204,18 @@ impl CliError {
             | CliError::Param(_)
             | CliError::Run(RunError::InvalidShards { .. })
             | CliError::UnknownKind { .. }
-            | CliError::Store(StoreError::Missing { .. } | StoreError::Empty { .. })
+            | CliError::Store(StoreError::Missing { .. } | StoreError::Empty { .. } | StoreError::NotAStore { .. })
+            | CliError::StoreMissing { .. }
             | CliError::NotOffered { .. }
             | CliError::Runs(
                 RunsError::InvalidRunId { .. } | RunsError::UnknownRun { .. } | RunsError::AlreadyActive { .. },
             ) => EXIT_USAGE,
             #[cfg(feature = "timely")]
             CliError::ClusterUsage(_) => EXIT_USAGE,
+            // A file named on the command line (`import KIND FILE`) that is not there.
+            CliError::File { action: "read", source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                EXIT_USAGE
+            }
             CliError::Canceled => EXIT_CANCELED,
             _ => EXIT_FAILED,
         }

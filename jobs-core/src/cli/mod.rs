@@ -103,8 +103,8 @@
 //! | code | meaning |
 //! | --- | --- |
 //! | 0 | done |
-//! | 1 | the work failed: the run ended `failed` (more entities or keys failed than `--max-failures` or the job's `max_failures` allow, 0 by default; the engine or store gave up; it could not be recorded), the store or a file could not be used, the import file has bad lines, seeding failed, no job is linked in, `output` of a run that did not complete, `cancel` of a run that already completed or failed (or did not stop within `--wait`), a `--detach` background process that could not start |
-//! | 2 | the command line is wrong: bad arguments, unknown job, model kind or run id, bad `--param`, shard count out of `1..=256`, a `--store` file that does not exist; or `--exclusive` refused because the job has a run queued or started (nothing was run) |
+//! | 1 | the work failed: the run ended `failed` (more entities or keys failed than `--max-failures` or the job's `max_failures` allow, 0 by default; the engine or store gave up; it could not be recorded), the store could not be read or written (locked, read-only, full, newer format), a file could not be written, the import file has bad lines, seeding failed, no job is linked in, `output` of a run that did not complete, `cancel` of a run that already completed or failed (or did not stop within `--wait`), a `--detach` background process that could not start |
+//! | 2 | the command line is wrong: bad arguments, unknown job, model kind or run id, bad `--param`, shard count out of `1..=256`, a `--store` file that does not exist or is not a store, an import file that does not exist; or `--exclusive` refused because the job has a run queued or started (nothing was run) |
 //! | 130 | a run was canceled: with Ctrl-C (the first Ctrl-C cancels cleanly, a second one stops at once) or by `jobs cancel` from another process |
 
 mod args;
@@ -134,7 +134,7 @@ use clap::{CommandFactory, FromArgMatches};
 use self::console::Console;
 use self::error::CliError;
 use crate::runs::{RunLog, RunsError};
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// An error returned by a [seeder](Cli::seeder) or a [store opener](Cli::store_opener).
 pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -171,6 +171,8 @@ pub struct Cli {
     /// Whether `--store` names a file (the default opener), so that a missing one can be
     /// refused by commands that only read or run: a typo must not create an empty store.
     stores_are_files: bool,
+    /// Why the application's crate of jobs was not found linked, as [`link_jobs!`](crate::link_jobs) said.
+    link_error: Option<String>,
 }
 
 impl std::fmt::Debug for Cli {
@@ -184,7 +186,8 @@ impl std::fmt::Debug for Cli {
 }
 
 impl Cli {
-    /// A command line called `name` (shown in help and usage messages), with `list`, `run`,
+    /// A command line called `name` (shown in help and usage messages, and in every command a
+    /// message suggests, such as `` `myapp list` ``), with `list`, `run`,
     /// `runs`, `status`, `output`, `cancel`, `prune`, `export` and `import`, over redb stores
     /// opened with [`runs::open_store`](crate::runs::open_store), or (feature `postgres`)
     /// PostgreSQL stores given as `postgres://` URLs.
@@ -198,7 +201,29 @@ impl Cli {
             demo_job: None,
             open_store: Box::new(store::open),
             stores_are_files: true,
+            link_error: None,
         }
+    }
+
+    /// Takes what [`link_jobs!`](crate::link_jobs) found, so that `main` stays one expression:
+    ///
+    /// ```no_run
+    /// # mod my_jobs {}
+    /// fn main() -> std::process::ExitCode {
+    ///     # let linked = Ok(()); // `jobs_core::link_jobs!(my_jobs)` in a real binary
+    ///     jobs_core::cli::Cli::new("myapp").jobs(linked).run()
+    /// }
+    /// ```
+    ///
+    /// When the crate registered no job, every command (but `--help` and `--version`) prints
+    /// the message and exits 1, so a binary that lost its jobs says so instead of listing none.
+    /// [`cli::main!`](crate::cli::main) does all of this in one line.
+    #[must_use]
+    pub fn jobs(mut self, linked: Result<(), String>) -> Self {
+        if let Err(message) = linked {
+            self.link_error = Some(message);
+        }
+        self
     }
 
     /// Replaces the one-line description shown at the top of `--help`.
@@ -282,7 +307,8 @@ impl Cli {
         let mut out = io::BufWriter::new(stdout.lock());
         let mut err = stderr;
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let mut console = Console { out: &mut out, err: &mut err, progress_bar: terminal, interrupts: true };
+            let mut console =
+                Console { out: &mut out, err: &mut err, progress_bar: terminal, interrupts: true, program: self.name };
             self.execute(std::env::args_os(), &mut console)
         }))
         .unwrap_or(error::EXIT_FAILED);
@@ -297,7 +323,7 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let mut console = Console { out, err, progress_bar: false, interrupts: false };
+        let mut console = Console { out, err, progress_bar: false, interrupts: false, program: self.name };
         ExitCode::from(self.execute(args, &mut console))
     }
 
@@ -320,6 +346,11 @@ impl Cli {
             }
         };
         tracing::debug!(?args, "parsed the command line");
+        if let Some(message) = &self.link_error {
+            let error = CliError::NotLinked(message.clone());
+            console.report(&error);
+            return error.exit_code();
+        }
         match commands::dispatch(self, &args, &matches, console) {
             Ok(()) => error::EXIT_OK,
             Err(e) => {
@@ -361,7 +392,7 @@ impl Cli {
         if self.stores_are_files && !is_url {
             match std::fs::metadata(path) {
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(StoreError::Missing { path: path.to_path_buf() }.into());
+                    return Err(CliError::StoreMissing { path: path.to_path_buf(), seeder: self.seeder.is_some() });
                 }
                 // Opening would make it a new, empty store: refused like a missing one.
                 Ok(metadata) if metadata.is_file() && metadata.len() == 0 => {
@@ -379,6 +410,57 @@ impl Cli {
         Ok(store)
     }
 }
+
+/// The whole `main` of an application's binary: the command line named after the binary
+/// (`CARGO_BIN_NAME`), versioned by its package (`CARGO_PKG_VERSION`), over the jobs of the
+/// crate it names.
+///
+/// ```ignore
+/// // src/main.rs of a package whose library (src/lib.rs) is the crate `my_app`:
+/// fn main() -> std::process::ExitCode {
+///     jobs_core::cli::main!(my_app)
+/// }
+/// ```
+///
+/// * `main!(my_app)`: links the crate `my_app` with [`link_jobs!`](crate::link_jobs) and hands
+///   what it found to [`Cli::jobs`]: if `my_app` registered no job, every command says so and
+///   exits 1.
+/// * `main!(my_app, |cli| cli.seeder(seed).demo_job("MyJob"))`: the same, with the [`Cli`]
+///   configured further by a function (or a non-capturing closure) from `Cli` to `Cli`.
+/// * `main!()` and `main!(, |cli| ...)`: for a package without a library, whose jobs are
+///   defined in the binary's own modules (they are linked because they are part of it).
+///
+/// It expands to an expression of type [`ExitCode`], so it can only be used where
+/// `CARGO_BIN_NAME` is set: in a binary target (`tests/minimal-user` compiles and runs one).
+#[macro_export]
+#[doc(hidden)]
+macro_rules! __jobs_cli_main {
+    () => {
+        $crate::__jobs_cli_main!(, |cli| cli)
+    };
+    ($krate:ident) => {
+        $crate::__jobs_cli_main!($krate, |cli| cli)
+    };
+    (, $configure:expr) => {{
+        let configure: fn($crate::cli::Cli) -> $crate::cli::Cli = $configure;
+        configure(
+            $crate::cli::Cli::new(::core::env!("CARGO_BIN_NAME")).version(::core::env!("CARGO_PKG_VERSION")),
+        )
+        .run()
+    }};
+    ($krate:ident, $configure:expr) => {{
+        let configure: fn($crate::cli::Cli) -> $crate::cli::Cli = $configure;
+        configure(
+            $crate::cli::Cli::new(::core::env!("CARGO_BIN_NAME"))
+                .version(::core::env!("CARGO_PKG_VERSION"))
+                .jobs($crate::link_jobs!($krate)),
+        )
+        .run()
+    }};
+}
+
+#[doc(inline)]
+pub use crate::__jobs_cli_main as main;
 
 /// Replaces Rust's panic message (a thread name and a source path) with one that says what to
 /// do. Panics inside job code never get here: the engine turns them into failures.

@@ -133,7 +133,8 @@ mod tests {
     #[test]
     fn a_watched_run_returns_its_result_or_its_panic() {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let mut console = Console { out: &mut out, err: &mut err, progress_bar: false, interrupts: false };
+        let mut console =
+            Console { out: &mut out, err: &mut err, progress_bar: false, interrupts: false, program: "jobs" };
         let progress = Progress::new();
         let cancel = CancelToken::new();
         assert_eq!(watch(&mut console, &progress, &cancel, || 7), Ok(7));

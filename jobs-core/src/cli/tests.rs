@@ -30,7 +30,7 @@ impl Model for Note {
     }
 }
 
-inventory::submit! { ModelDescriptor::__new::<Note>("Note") }
+inventory::submit! { ModelDescriptor::__new::<Note>("Note", module_path!(), file!(), line!()) }
 
 /// Counts words of at least `min_len` letters; the word `boom` fails its note.
 struct CliTestWordCount {
@@ -367,7 +367,7 @@ fn a_file_that_is_not_a_store_fails_by_name() {
     let path = dir.path().join("notes.txt");
     std::fs::write(&path, "just some text\n").unwrap();
     let ran = jobs(&cli(), &path, &["run", "CliTestWordCount"]);
-    assert_eq!(ran.code, ExitCode::from(1));
+    assert_eq!(ran.code, ExitCode::from(2), "a --store that is no store is a bad argument");
     assert!(ran.err.starts_with("error: ") && ran.err.contains("notes.txt is not a jobs store"), "{}", ran.err);
 }
 
@@ -761,4 +761,104 @@ fn a_background_process_that_exits_without_starting_its_run_is_reported_and_the_
     let expected_end = format!(") before starting it; the run was canceled. Its log is {}\n", log.display());
     assert!(ran.err.starts_with(&expected_start) && ran.err.ends_with(&expected_end), "{}", ran.err);
     assert!(std::fs::read_to_string(&log).unwrap().contains("store"), "the log says why it stopped");
+}
+
+#[test]
+fn messages_name_the_running_program_and_suggest_only_the_commands_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let bare = Cli::new("myapp");
+    let missing = jobs(&bare, &store, &["run", "CliTestWordCount"]);
+    assert_eq!(missing.code, ExitCode::from(2), "{}", missing.err);
+    assert_eq!(
+        missing.err,
+        format!(
+            "error: the store {} does not exist; create it with `myapp import KIND FILE`, or pass the --store of an \
+             existing one\n",
+            store.display()
+        ),
+        "no seeder, so no `seed` hint"
+    );
+    let seeding = Cli::new("myapp").seeder(seed_notes);
+    let missing = jobs(&seeding, &store, &["runs"]);
+    assert!(
+        missing.err.contains("create it with `myapp seed` or `myapp import KIND FILE`"),
+        "with a seeder, `seed` is suggested: {}",
+        missing.err
+    );
+
+    let store = existing_store_in(&dir);
+    let unknown = jobs(&bare, &store, &["run", "CliTestWordCnt"]);
+    assert_eq!(unknown.code, ExitCode::from(2));
+    assert!(unknown.err.contains("`myapp list` shows them all"), "{}", unknown.err);
+    assert!(!unknown.err.contains("`jobs "), "{}", unknown.err);
+    let bad_param = jobs(&bare, &store, &["run", "CliTestWordCount", "--param", "nonsense"]);
+    assert_eq!(bad_param.code, ExitCode::from(2));
+    assert!(bad_param.err.contains("`myapp list` shows each job's parameters"), "{}", bad_param.err);
+    let no_run = jobs(&bare, &store, &["status", "CliTestWordCount-1718000000000-abcdef"]);
+    assert_eq!(no_run.code, ExitCode::from(2));
+    assert!(no_run.err.contains("`myapp runs` lists recent runs"), "{}", no_run.err);
+    let seed = jobs(&bare, &store, &["seed"]);
+    assert_eq!(seed.code, ExitCode::from(2));
+    assert!(seed.err.contains("`myapp seed` is not available"), "{}", seed.err);
+}
+
+#[test]
+fn every_kind_of_bad_input_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = cli();
+    let store = existing_store_in(&dir);
+
+    let not_a_store = dir.path().join("notes.txt");
+    std::fs::write(&not_a_store, "these are notes, not a store\n").unwrap();
+    for args in [&["run", "CliTestWordCount"][..], &["runs"], &["import", "CliTestNote", "-"]] {
+        let ran = jobs(&cli, &not_a_store, args);
+        assert_eq!(ran.code, ExitCode::from(2), "{args:?}: {}", ran.err);
+        assert!(ran.err.contains("is not a jobs store"), "{args:?}: {}", ran.err);
+    }
+    assert_eq!(std::fs::read_to_string(&not_a_store).unwrap(), "these are notes, not a store\n", "left alone");
+
+    let absent = dir.path().join("absent.jsonl");
+    let import = jobs(&cli, &store, &["import", "CliTestNote", absent.to_str().unwrap()]);
+    assert_eq!(import.code, ExitCode::from(2), "{}", import.err);
+    assert!(import.err.contains(&format!("cannot read {}", absent.display())), "{}", import.err);
+
+    let missing_store = jobs(&cli, &store_in(&tempfile::tempdir().unwrap()), &["export", "CliTestNote"]);
+    assert_eq!(missing_store.code, ExitCode::from(2), "{}", missing_store.err);
+    let unknown_kind = jobs(&cli, &store, &["export", "CliTestNoet"]);
+    assert_eq!(unknown_kind.code, ExitCode::from(2), "{}", unknown_kind.err);
+    let bad_flag = jobs(&cli, &store, &["run", "CliTestWordCount", "--shards", "many"]);
+    assert_eq!(bad_flag.code, ExitCode::from(2), "{}", bad_flag.err);
+
+    // Bad lines in an import file are bad data, not a bad command line: the work failed.
+    let bad_lines = dir.path().join("bad.jsonl");
+    std::fs::write(&bad_lines, "not json\n").unwrap();
+    let import = jobs(&cli, &store, &["import", "CliTestNote", bad_lines.to_str().unwrap()]);
+    assert_eq!(import.code, ExitCode::from(1), "{}", import.err);
+}
+
+#[test]
+fn a_crate_of_jobs_that_is_not_linked_is_reported_by_every_command_but_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = existing_store_in(&dir);
+    let unlinked = Cli::new("myapp").jobs(crate::registry::__check_linked("my_missing_jobs"));
+    for args in [&["list"][..], &["run", "CliTestWordCount"], &["runs"]] {
+        let ran = jobs(&unlinked, &store, args);
+        assert_eq!(ran.code, ExitCode::from(1), "{args:?}: {}", ran.err);
+        assert_eq!(
+            ran.err,
+            "error: no job from the crate `my_missing_jobs` is registered: is it linked into this binary, and does it \
+             define jobs with #[one_off_job]?\n",
+            "{args:?}"
+        );
+        assert_eq!(ran.out, "", "{args:?}");
+    }
+    let help = jobs(&unlinked, &store, &["--help"]);
+    assert_eq!(help.code, ExitCode::SUCCESS, "{}", help.err);
+    assert!(help.out.contains("Usage: myapp"), "{}", help.out);
+
+    let linked = Cli::new("myapp").jobs(Ok(()));
+    let listed = jobs(&linked, &store, &["list"]);
+    assert_eq!(listed.code, ExitCode::SUCCESS, "{}", listed.err);
+    assert!(listed.out.contains("CliTestWordCount"), "{}", listed.out);
 }

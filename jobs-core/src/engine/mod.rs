@@ -74,7 +74,7 @@ mod spill;
 mod task_fold;
 mod worker_shuffle;
 
-pub use self::budget::default_max_memory;
+pub use self::budget::{DEFAULT_MAX_MEMORY_CAP, default_max_memory};
 // The engine-neutral types, under the paths they had when they lived here.
 pub use crate::exec::{
     CancelToken, DEFAULT_SHARDS, FailureRecord, FailureSite, MAX_REPORTED_FAILURES, MAX_SHARDS, Phase, Progress,

@@ -93,9 +93,10 @@ impl From<RunsError> for HttpError {
             RunsError::Params(_) | RunsError::Engine(crate::exec::RunError::InvalidShards { .. }) => {
                 StatusCode::BAD_REQUEST
             }
-            RunsError::AlreadyActive { .. } | RunsError::NoOutput { .. } | RunsError::AlreadyRunning { .. } => {
-                StatusCode::CONFLICT
-            }
+            RunsError::AlreadyActive { .. }
+            | RunsError::NoOutput { .. }
+            | RunsError::FullOutputNotKept { .. }
+            | RunsError::AlreadyRunning { .. } => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -77,6 +77,19 @@ fn cpu_time(usage: &libc::rusage) -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// This process's own peak resident set, in KiB (`VmHWM`). Linux reports a child's peak as at
+/// least this: the child starts as a copy of (or, spawned with `vfork`, in) this process's
+/// memory, and `exec` carries that high-water mark over. Figures at this floor mean "at most".
+pub fn own_peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+            line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()
+        })
+        .unwrap_or(0)
+}
+
 /// The 1-, 5- and 15-minute load averages, as `/proc/loadavg` gives them.
 pub fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")

@@ -151,6 +151,10 @@ fn main() -> Result<()> {
         );
     }
     println!(
+        "memory peak RSS figures at or below {:.1} MiB (this bench's own peak) only say \"at most that\": Linux reports a child's peak as at least its parent's",
+        process::own_peak_kib() as f64 / 1024.0
+    );
+    println!(
         "store  the file grew by at most {:.2} MiB per run ({:.0} MiB now)",
         store_growth as f64 / f64::from(1 << 20),
         file_mib(&path)?

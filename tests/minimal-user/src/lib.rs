@@ -40,9 +40,37 @@ impl Reduce for UsernameLengthJob {
     }
 }
 
+/// Trims spaces around usernames and stores the users it changed; counts `TRIMMED` and
+/// `UNCHANGED`.
+#[one_off_job(models = [UserSettingsModel], name = "TrimUsernames")]
+pub struct TrimUsernamesJob;
+
+impl Map<UserSettingsModel> for TrimUsernamesJob {
+    fn map(&self, mut user: UserSettingsModel, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        let trimmed = user.username.as_deref().map(str::trim).map(str::to_owned);
+        let outcome = if trimmed == user.username {
+            "UNCHANGED"
+        } else {
+            user.username = trimmed;
+            ctx.put(&user)?; // with --dry-run: counted as a put, not stored
+            "TRIMMED"
+        };
+        ctx.emit(outcome.to_owned(), 1);
+        Ok(())
+    }
+}
+
+impl Reduce for TrimUsernamesJob {
+    type Key = String;
+    type Value = u64;
+    fn reduce(&self, outcome: String, ones: Values<'_, u64>, out: &mut Output) -> Outcome {
+        out.json(&(outcome, ones.sum::<u64>()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use jobs_core::{MemoryStore, Params, registry, testing};
+    use jobs_core::{MemoryStore, Params, Store, registry, testing};
 
     use super::*;
 
@@ -61,5 +89,19 @@ mod tests {
         testing::put_all(&store, &[user("u1", Some("ann")), user("u2", Some("bo")), user("u3", None)]).unwrap();
         let report = testing::run(&UsernameLengthJob { min_len: 3 }, &store).unwrap();
         assert_eq!(report.output, ["[3,1]"]);
+    }
+
+    #[test]
+    fn the_migration_trims_and_stores_the_users_it_changed() {
+        let store = MemoryStore::new();
+        let user = |id: &str, name: &str| UserSettingsModel { user_id: id.into(), username: Some(name.into()) };
+        testing::put_all(&store, &[user("u1", " ann "), user("u2", "bo")]).unwrap();
+
+        let report = testing::run(&TrimUsernamesJob, &store).unwrap();
+        assert_eq!(report.output, [r#"["TRIMMED",1]"#, r#"["UNCHANGED",1]"#]);
+
+        let bytes = store.get(UserSettingsModel::KIND, "u1").unwrap().expect("u1 is stored");
+        let u1: UserSettingsModel = jobs_core::model::decode(&bytes).unwrap();
+        assert_eq!(u1.username.as_deref(), Some("ann"));
     }
 }

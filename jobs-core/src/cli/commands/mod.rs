@@ -59,8 +59,10 @@ fn jobs() -> Result<&'static Registry, CliError> {
     if registry.is_empty() { Err(CliError::NoJobs) } else { Ok(registry) }
 }
 
-/// The model registered as `kind`, or an error naming the known kinds.
+/// The model registered as `kind`, or an error naming the known kinds. Refused, like the
+/// registry, when two models share a kind (the registry reports both).
 fn find_model(kind: &str) -> Result<&'static ModelDescriptor, CliError> {
+    registry::registry()?;
     model::find_model(kind).ok_or_else(|| {
         let known: Vec<&'static str> = model::models().iter().map(|m| m.kind()).collect();
         let lower = kind.to_lowercase();

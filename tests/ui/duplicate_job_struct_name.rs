@@ -1,0 +1,55 @@
+use jobs_core::prelude::*;
+
+#[derive(Model, Serialize, Deserialize)]
+pub struct Exploration {
+    id: String,
+}
+
+// Two jobs whose struct names agree, in two modules: both are named `Audit`.
+mod users {
+    use super::Exploration;
+    use jobs_core::prelude::*;
+
+    #[one_off_job(models = [Exploration])]
+    pub struct Audit;
+
+    impl Map<Exploration> for Audit {
+        fn map(&self, item: Exploration, ctx: &mut MapContext<'_, Self>) -> Outcome {
+            ctx.emit(item.id, 1);
+            Ok(())
+        }
+    }
+
+    impl Reduce for Audit {
+        type Key = String;
+        type Value = u32;
+        fn reduce(&self, _key: String, _values: Values<'_, u32>, _out: &mut Output) -> Outcome {
+            Ok(())
+        }
+    }
+}
+
+mod explorations {
+    use super::Exploration;
+    use jobs_core::prelude::*;
+
+    #[one_off_job(models = [Exploration])]
+    pub struct Audit;
+
+    impl Map<Exploration> for Audit {
+        fn map(&self, item: Exploration, ctx: &mut MapContext<'_, Self>) -> Outcome {
+            ctx.emit(item.id, 1);
+            Ok(())
+        }
+    }
+
+    impl Reduce for Audit {
+        type Key = String;
+        type Value = u32;
+        fn reduce(&self, _key: String, _values: Values<'_, u32>, _out: &mut Output) -> Outcome {
+            Ok(())
+        }
+    }
+}
+
+fn main() {}
