@@ -396,7 +396,7 @@ impl Cli {
                 }
                 // Opening would make it a new, empty store: refused like a missing one.
                 Ok(metadata) if metadata.is_file() && metadata.len() == 0 => {
-                    return Err(StoreError::Empty { path: path.to_path_buf() }.into());
+                    return Err(crate::StoreError::Empty { path: path.to_path_buf() }.into());
                 }
                 _ => {}
             }
