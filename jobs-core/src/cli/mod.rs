@@ -32,11 +32,12 @@
 //! | `list [--json]` | every registered job: name, models, default shards, summary, parameters |
 //! | `seed [FLAGS]` | fills the store with demo data (needs a [seeder](Cli::seeder), which defines the flags) |
 //! | `run NAME [--shards N] [--threads N] [--param k=v]... [--dry-run] [--exclusive] [--max-failures N] [--output-limit CHARS]` | runs a job as a recorded run; its report lines go to stdout |
-//! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process |
+//! | `run NAME ... --keep-output` | also keeps the full output for `output --full` (beside a store file, gzip); otherwise the run's record and stored output are kept, and the full output only printed |
+//! | `run NAME ... --detach` | queues the run, prints its id, and carries it out in a background process (keeping its full output) |
 //! | `run NAME --engine timely [--workers W] [--processes N --process I --hosts FILE] [--retries K] [--connect-timeout SECS]` | (feature `timely`) the same run on the timely-dataflow engine, in one process or a cluster (module `cluster`); process 0 records and reports it, the others exit 0, 130 or 1 as it ended |
 //! | `runs [--days N] [--limit N] [--job NAME] [--json]` | recorded runs, newest first: by default the last 14 days, at most 100 |
 //! | `status ID [--json]` | one run: status, times, options, progress per shard, counters, output summary, failures, error |
-//! | `output ID [--full] [--output FILE]` | a completed run's output (or one that failed only by its failure limit): as stored (folded, cut), or every line |
+//! | `output ID [--full] [--output FILE]` | a completed run's output (or one that failed only by its failure limit): as stored (folded, cut), or every line, if the run kept it |
 //! | `cancel ID [--wait SECS]` | stops a queued or started run from any process, and waits (10 s) until it has stopped |
 //! | `prune [--older-than DAYS]` | removes finished runs older than DAYS days (84: Oppia's twelve weeks) |
 //! | `export KIND [--output FILE]` | one JSON object per entity, in id order |
