@@ -74,7 +74,7 @@ pub enum RunsError {
     /// The run completed without keeping its full output: it was printed as the run ended, and
     /// only the stored output (folded and cut) was kept.
     #[error(
-        "run {id} did not keep its full output (it was printed when the run ended); its stored output, folded and cut, is kept"
+        "run {id} did not keep its full output (it was printed when the run ended); its stored output, folded and cut, is kept. To keep the full output of a run, start it with `--keep-output` (RunnerOptions::keep_full_output)"
     )]
     FullOutputNotKept {
         /// The run.
