@@ -64,6 +64,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     let workers = shared.threads.max(1);
     let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(workers * QUEUED_BATCHES_PER_WORKER);
     let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, BatchOutput)>();
+    // Mapped batches go back to the reader to be filled again.
+    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Batch>(workers * (QUEUED_BATCHES_PER_WORKER + 1));
     // Set when the store or a spill fails, so the reader and the workers stop.
     let abort = AtomicBool::new(false);
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
@@ -88,6 +90,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
             .map(|_| {
                 let batch_rx = batch_rx.clone();
                 let done_tx = done_tx.clone();
+                let spare_tx = spare_tx.clone();
                 let (env, abort, fail) = (&env, &abort, &fail);
                 scope.spawn(move || {
                     let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
@@ -106,6 +109,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                             }
                             Err(error) => fail(error),
                         }
+                        // When the reader has enough spares, this one is dropped.
+                        let _ = spare_tx.try_send(batch);
                     }
                     (shuffle.into_runs(), writes.committed)
                 })
@@ -115,7 +120,10 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
         drop(batch_rx);
         drop(done_tx);
         let stop = || shared.options.cancel.is_canceled() || abort.load(Ordering::Relaxed);
-        if let Err(error) = reader::read(shared.store, tasks, &stop, &mut |batch| batch_tx.send(batch).is_ok()) {
+        drop(spare_tx);
+        let spare = || spare_rx.try_recv().ok();
+        if let Err(error) = reader::read(shared.store, tasks, &stop, &spare, &mut |batch| batch_tx.send(batch).is_ok())
+        {
             fail(error.into());
         }
         drop(batch_tx);

