@@ -198,28 +198,7 @@ impl Cli {
     pub fn new(name: &'static str) -> Self {
         Cli { name: Some(name).filter(|name| !name.is_empty()), ..Cli::default() }
     }
-}
 
-impl Default for Cli {
-    /// A command line like [`Cli::new`]'s, named after the running binary: the file name of the
-    /// program path it was started with (`argv[0]`, the first of [`run_with`](Cli::run_with)'s
-    /// arguments), without `.exe`; `jobs` if there is none. A binary installed as `myapp`
-    /// suggests `` `myapp list` ``, and is still right when renamed.
-    fn default() -> Self {
-        Cli {
-            name: None,
-            about: None,
-            version: None,
-            seeder: None,
-            demo_job: None,
-            open_store: Box::new(store::open),
-            stores_are_files: true,
-            link_error: None,
-        }
-    }
-}
-
-impl Cli {
     /// Takes what [`link_jobs!`](crate::link_jobs) found, so that `main` stays one expression:
     ///
     /// ```no_run
@@ -446,6 +425,25 @@ impl Cli {
         let store = (self.open_store)(path)?;
         tracing::info!(store = %store.location(), "opened the store");
         Ok(store)
+    }
+}
+
+impl Default for Cli {
+    /// A command line like [`Cli::new`]'s, named after the running binary: the file name of the
+    /// program path it was started with (`argv[0]`, the first of [`run_with`](Cli::run_with)'s
+    /// arguments), without `.exe`; `jobs` if there is none. A binary installed as `myapp`
+    /// suggests `` `myapp list` ``, and is still right when renamed.
+    fn default() -> Self {
+        Cli {
+            name: None,
+            about: None,
+            version: None,
+            seeder: None,
+            demo_job: None,
+            open_store: Box::new(store::open),
+            stores_are_files: true,
+            link_error: None,
+        }
     }
 }
 
