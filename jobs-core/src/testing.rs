@@ -1,11 +1,16 @@
 //! Helpers for testing jobs: fill a store with models, run a job synchronously, read what it
 //! produced (Oppia's `run_job_and_check_output`).
 //!
-//! * [`put_all`] stores models in one batch.
+//! * [`put_all`] stores models in one batch; [`get`] reads one back (after a migration, say).
 //! * [`run`] runs a job value over a store and returns its [`RunReport`]: output lines in key
-//!   order, the job's counters, the built-in counts, the failures.
+//!   order, the job's counters, the built-in counts, the failures. [`run_with`] does the same
+//!   with [`RunOptions`] (`dry_run`, `shards`, `max_failures`, ...).
+//! * [`run_named`] runs a registered job by name with text parameters (`"min_len=3"`, as
+//!   `--param` takes them) and options, as the command line would, but without recording it.
 //! * [`run_recorded`] runs a job by name, with text parameters, as a recorded run (as
 //!   `jobs run` does), and returns its record with both forms of its output.
+//! * [`assert_counters`] and [`assert_failures`] check a report's counters and failures, and
+//!   say all of them when they do not match.
 //!
 //! ```
 //! use jobs_core::prelude::*;
@@ -47,9 +52,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::engine::{self, RunError, RunOptions, RunReport};
+use std::fmt::Write as _;
+
+use crate::context::{Counters, GetError};
+use crate::engine::{self, FailureRecord, RunError, RunOptions, RunReport};
 use crate::job::Job;
 use crate::model::{self, CodecError, Model};
+use crate::params::{ParamError, Params};
+use crate::registry::{RegistryError, StartError};
 use crate::runs::{self, RunLog, RunRecord, RunRequest, RunnerOptions, RunsError};
 use crate::store::{Store, StoreError, WriteBatch};
 
@@ -122,6 +132,289 @@ pub fn put_all<M: Model>(store: &dyn Store, models: &[M]) -> Result<(), PutError
 /// The store failed.
 pub fn run<J: Job>(job: &J, store: &dyn Store) -> Result<RunReport, RunError> {
     engine::run(job, store, &RunOptions::default())
+}
+
+/// Reads the model `M` with id `id` back from `store`: `None` when no entity has that id.
+/// Use it after a migration to check what it stored.
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::{MemoryStore, testing};
+///
+/// #[derive(Model, Serialize, Deserialize, Debug, PartialEq)]
+/// pub struct UserSettings { id: String, username: String }
+///
+/// /// Lower-cases usernames, storing the users it changes.
+/// #[one_off_job(models = [UserSettings])]
+/// pub struct LowerCaseUsernames;
+///
+/// impl Map<UserSettings> for LowerCaseUsernames {
+///     fn map(&self, mut user: UserSettings, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         let lower = user.username.to_lowercase();
+///         if lower != user.username {
+///             user.username = lower;
+///             ctx.put(&user)?;
+///             ctx.count("lowered", 1);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for LowerCaseUsernames {
+///     type Key = String;
+///     type Value = u64;
+///     fn reduce(&self, _: String, _: Values<'_, u64>, _: &mut Output) -> Outcome { Ok(()) }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[UserSettings { id: "u1".into(), username: "Ann".into() }])?;
+/// testing::run(&LowerCaseUsernames, &store)?;
+/// let u1: Option<UserSettings> = testing::get(&store, "u1")?;
+/// assert_eq!(u1, Some(UserSettings { id: "u1".into(), username: "ann".into() }));
+/// assert_eq!(testing::get::<UserSettings>(&store, "u2")?, None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// The store could not be read, or the stored entity does not decode as `M`.
+pub fn get<M: Model>(store: &dyn Store, id: &str) -> Result<Option<M>, GetError> {
+    let Some(bytes) = store.get(M::KIND, id)? else {
+        return Ok(None);
+    };
+    model::decode(&bytes).map(Some).map_err(|source| GetError::Decode { kind: M::KIND, id: id.to_owned(), source })
+}
+
+/// Runs `job` over `store` like [`run`], with `options`: a dry run, a number of shards or
+/// threads, a failure limit other than the job's own.
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::{MemoryStore, RunOptions, testing};
+///
+/// #[derive(Model, Serialize, Deserialize, Debug, PartialEq)]
+/// pub struct Note { id: String, text: String }
+///
+/// /// Trims notes, storing the ones it changes.
+/// #[one_off_job(models = [Note])]
+/// pub struct TrimNotes;
+///
+/// impl Map<Note> for TrimNotes {
+///     fn map(&self, mut note: Note, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         if note.text.trim() != note.text {
+///             note.text = note.text.trim().to_owned();
+///             ctx.put(&note)?;
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for TrimNotes {
+///     type Key = String;
+///     type Value = u64;
+///     fn reduce(&self, _: String, _: Values<'_, u64>, _: &mut Output) -> Outcome { Ok(()) }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[Note { id: "n1".into(), text: " hi ".into() }])?;
+/// let dry_run = RunOptions::default().with_dry_run(true).with_shards(2);
+/// let report = testing::run_with(&TrimNotes, &store, &dry_run)?;
+/// testing::assert_counters(&report.counters, &[("puts", 1)]);
+/// assert_eq!(report.shards, 2);
+/// let note: Option<Note> = testing::get(&store, "n1")?;
+/// assert_eq!(note.map(|n| n.text).as_deref(), Some(" hi "), "a dry run stores nothing");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// The store failed, or an option is out of range (such as `shards: Some(0)`).
+pub fn run_with<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<RunReport, RunError> {
+    engine::run(job, store, options)
+}
+
+/// Runs the registered job called `name` over `store` with text parameters (`"min_len=3"`, as
+/// `--param` takes them) and `options`, as the command line would, without recording the run.
+/// The job is built from its parameters, so this also tests that they parse.
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::{MemoryStore, RunOptions, testing};
+///
+/// #[derive(Model, Serialize, Deserialize)]
+/// pub struct UserSettings { id: String, username: String }
+///
+/// /// Counts usernames at least `min_len` letters long.
+/// #[one_off_job(models = [UserSettings], name = "LongUsernames")]
+/// pub struct LongUsernames { min_len: usize }
+///
+/// impl Map<UserSettings> for LongUsernames {
+///     fn map(&self, user: UserSettings, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         if user.username.len() >= self.min_len {
+///             ctx.count("long", 1);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for LongUsernames {
+///     type Key = String;
+///     type Value = u64;
+///     fn reduce(&self, _: String, _: Values<'_, u64>, _: &mut Output) -> Outcome { Ok(()) }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[
+///     UserSettings { id: "u1".into(), username: "al".into() },
+///     UserSettings { id: "u2".into(), username: "carmen".into() },
+/// ])?;
+/// let report = testing::run_named(&store, "LongUsernames", ["min_len=3"], &RunOptions::default())?;
+/// testing::assert_counters(&report.counters, &[("long", 1)]);
+///
+/// let error = testing::run_named(&store, "LongUsernames", ["min_len=three"], &RunOptions::default());
+/// assert!(error.is_err(), "a parameter that does not parse is an error; nothing ran");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// No job is called `name` (or two are), a parameter is malformed, unknown, missing or of the
+/// wrong type, or the run failed as a whole (the store, an option out of range).
+pub fn run_named<I, S>(
+    store: &dyn Store,
+    name: &str,
+    params: I,
+    options: &RunOptions,
+) -> Result<RunReport, RunNamedError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let job = crate::registry::registry()?.get(name)?;
+    let params = Params::parse_args(params)?;
+    Ok(job.run(store, &params, options)?)
+}
+
+/// [`run_named`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunNamedError {
+    /// No job has that name, or two jobs share a name.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A parameter is not of the form `name=value`.
+    #[error(transparent)]
+    Params(#[from] ParamError),
+    /// A parameter was wrong for the job, or the run failed as a whole.
+    #[error(transparent)]
+    Start(#[from] StartError),
+}
+
+/// Checks that each named counter has the expected value (a counter never counted is 0);
+/// counters not named are not checked. Takes a report's counters (`report.counters`) or a
+/// recorded run's (`run.record.counters`). The built-in counters `puts` and `deletes` count
+/// the models a job stored and deleted (or, in a dry run, would have).
+///
+/// ```
+/// use jobs_core::{Counters, testing};
+///
+/// let mut counters = Counters::default();
+/// counters.add("TRIMMED", 2);
+/// testing::assert_counters(&counters, &[("TRIMMED", 2), ("UNCHANGED", 0)]);
+/// let mismatch = std::panic::catch_unwind(|| testing::assert_counters(&counters, &[("TRIMMED", 3)]));
+/// assert!(mismatch.is_err());
+/// ```
+///
+/// # Panics
+/// A counter differs: the message lists the differences and every counter the run had.
+#[track_caller]
+pub fn assert_counters(counters: &Counters, expected: &[(&str, u64)]) {
+    let mut differences = String::new();
+    for &(name, value) in expected {
+        let actual = counters.get(name);
+        if actual != value {
+            let _ = writeln!(differences, "  {name}: expected {value}, counted {actual}");
+        }
+    }
+    if !differences.is_empty() {
+        let all: Vec<String> = counters.iter().map(|(name, value)| format!("{name}={value}")).collect();
+        panic!(
+            "counters differ:\n{differences}the run counted: {}",
+            if all.is_empty() { "nothing".to_owned() } else { all.join(", ") }
+        );
+    }
+}
+
+/// Checks that the failures are exactly `expected`, in any order, each written as the report
+/// writes it: `"<Kind> <id>: <message>"` for an entity, `"reduce key <key as JSON>: <message>"`
+/// for a key. `&[]` checks that nothing failed. Takes a report's failures
+/// (`&report.failures`) or a recorded run's (`&run.record.failures`), which keep the first
+/// 100; `stats.failures` counts them all.
+///
+/// ```
+/// use jobs_core::prelude::*;
+/// use jobs_core::{Failure, MemoryStore, testing};
+///
+/// #[derive(Model, Serialize, Deserialize)]
+/// pub struct Exploration { id: String, title: String }
+///
+/// /// Counts explorations by title length; an empty title fails.
+/// #[one_off_job(models = [Exploration], max_failures = 5)]
+/// pub struct TitleLengths;
+///
+/// impl Map<Exploration> for TitleLengths {
+///     fn map(&self, exploration: Exploration, ctx: &mut MapContext<'_, Self>) -> Outcome {
+///         if exploration.title.is_empty() {
+///             return Err(Failure::new("the title is empty"));
+///         }
+///         ctx.emit(exploration.title.len(), 1);
+///         Ok(())
+///     }
+/// }
+///
+/// impl Reduce for TitleLengths {
+///     type Key = usize;
+///     type Value = u64;
+///     fn reduce(&self, len: usize, ones: Values<'_, u64>, out: &mut Output) -> Outcome {
+///         out.json(&(len, ones.sum::<u64>()))
+///     }
+/// }
+///
+/// let store = MemoryStore::new();
+/// testing::put_all(&store, &[
+///     Exploration { id: "e1".into(), title: "".into() },
+///     Exploration { id: "e2".into(), title: "Fractions".into() },
+///     Exploration { id: "e3".into(), title: "".into() },
+/// ])?;
+/// let report = testing::run(&TitleLengths, &store)?;
+/// testing::assert_failures(&report.failures, &[
+///     "Exploration e3: the title is empty",
+///     "Exploration e1: the title is empty",
+/// ]);
+/// assert!(!report.exceeds_failure_limit(), "5 may fail");
+/// assert_eq!(report.output, ["[9,1]"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Panics
+/// The failures differ: the message lists the ones missing and the ones not expected.
+#[track_caller]
+pub fn assert_failures(failures: &[FailureRecord], expected: &[&str]) {
+    let mut unexpected: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    let mut missing = Vec::new();
+    for &want in expected {
+        match unexpected.iter().position(|got| got == want) {
+            Some(found) => {
+                unexpected.remove(found);
+            }
+            None => missing.push(want),
+        }
+    }
+    if !missing.is_empty() || !unexpected.is_empty() {
+        let list = |lines: &[&str]| lines.iter().map(|line| format!("\n  {line}")).collect::<String>();
+        let unexpected: Vec<&str> = unexpected.iter().map(String::as_str).collect();
+        panic!(
+            "failures differ\nexpected but not there:{}\nthere but not expected:{}",
+            if missing.is_empty() { " none".to_owned() } else { list(&missing) },
+            if unexpected.is_empty() { " none".to_owned() } else { list(&unexpected) },
+        );
+    }
 }
 
 /// A run carried out by [`run_recorded`]: what was recorded, and its output in both forms.

@@ -320,6 +320,10 @@ async fn the_login_form_and_assets_need_no_token() {
     let login = app.get("/login", None).await;
     assert_eq!(login.status, StatusCode::OK);
     assert!(login.body.contains(r#"name="token""#));
+    // The hint names the command to type under the running binary's name (here this test's).
+    let binary = std::env::current_exe().unwrap();
+    let binary = binary.file_stem().unwrap().to_string_lossy();
+    assert!(login.body.contains(&format!("<code>{binary} serve</code>")), "{}", login.body);
     for (path, kind) in [("/assets/app.css", "text/css"), ("/assets/app.js", "text/javascript")] {
         let reply = app.get(path, None).await;
         assert_eq!(reply.status, StatusCode::OK, "{path}");

@@ -12,7 +12,9 @@ use crate::models::{ExplorationInteractions, ExplorationModel, ExplorationRights
 ///
 /// Deleted explorations are skipped. Each report line is
 /// `[interaction_id, ["<exp_id> <state_name>", ...]]`, e.g.
-/// `["TextInput",["exp1 Intro","exp2 End"]]`; a state with no interaction is listed under `""`.
+/// `["TextInput",["exp1 Intro","exp2 End"]]`. A state with no interaction chosen has the
+/// interaction id `""`, so such states are listed under the key `""`, which sorts first: the
+/// demo data leaves a few states so on purpose, for `ExplorationValidityJob` to find.
 ///
 /// It maps over [`ExplorationInteractions`], a view of the stored explorations that decodes
 /// only what it reads, so contents and hints are skipped rather than allocated.

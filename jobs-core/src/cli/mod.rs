@@ -163,7 +163,8 @@ pub type StoreOpener = dyn Fn(&Path) -> Result<Box<dyn RunLog>, RunsError>;
 /// from `main`. Jobs come from [`registry()`](crate::registry()) and models from
 /// [`model::models()`](crate::model::models); the CLI itself knows none of them.
 pub struct Cli {
-    name: &'static str,
+    /// The name given to [`Cli::new`]; `None` (or empty): the running binary's file name.
+    name: Option<&'static str>,
     about: Option<String>,
     version: Option<&'static str>,
     seeder: Option<Seeder>,
@@ -191,19 +192,11 @@ impl Cli {
     /// message suggests, such as `` `myapp list` ``), with `list`, `run`,
     /// `runs`, `status`, `output`, `cancel`, `prune`, `export` and `import`, over redb stores
     /// opened with [`runs::open_store`](crate::runs::open_store), or (feature `postgres`)
-    /// PostgreSQL stores given as `postgres://` URLs.
+    /// PostgreSQL stores given as `postgres://` URLs. An empty `name` is no name: see
+    /// [`Cli::default`].
     #[must_use]
     pub fn new(name: &'static str) -> Self {
-        Cli {
-            name,
-            about: None,
-            version: None,
-            seeder: None,
-            demo_job: None,
-            open_store: Box::new(store::open),
-            stores_are_files: true,
-            link_error: None,
-        }
+        Cli { name: Some(name).filter(|name| !name.is_empty()), ..Cli::default() }
     }
 
     /// Takes what [`link_jobs!`](crate::link_jobs) found, so that `main` stays one expression:
@@ -301,7 +294,9 @@ impl Cli {
     pub fn run(self) -> ExitCode {
         logging::init();
         interrupt::install();
-        install_panic_message(self.name);
+        let args: Vec<OsString> = std::env::args_os().collect();
+        let program = self.program(args.first());
+        install_panic_message(&program);
         let stdout = io::stdout();
         let stderr = io::stderr();
         let terminal = stderr.is_terminal();
@@ -309,8 +304,8 @@ impl Cli {
         let mut err = stderr;
         let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut console =
-                Console { out: &mut out, err: &mut err, progress_bar: terminal, interrupts: true, program: self.name };
-            self.execute(std::env::args_os(), &mut console)
+                Console { out: &mut out, err: &mut err, progress_bar: terminal, interrupts: true, program: &program };
+            self.execute(args, &mut console)
         }))
         .unwrap_or(error::EXIT_FAILED);
         ExitCode::from(code)
@@ -324,8 +319,24 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        let mut console = Console { out, err, progress_bar: false, interrupts: false, program: self.name };
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let program = self.program(args.first());
+        let mut console = Console { out, err, progress_bar: false, interrupts: false, program: &program };
         ExitCode::from(self.execute(args, &mut console))
+    }
+
+    /// The name messages give the program: the one given to [`Cli::new`], else the file name
+    /// of `argv0` (the path the binary was started with) without `.exe`, else `jobs`.
+    fn program(&self, argv0: Option<&OsString>) -> String {
+        if let Some(name) = self.name {
+            return name.to_owned();
+        }
+        argv0
+            .and_then(|path| Path::new(path).file_name())
+            .map(|name| name.to_string_lossy())
+            .map(|name| name.strip_suffix(".exe").map(str::to_owned).unwrap_or_else(|| name.into_owned()))
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "jobs".to_owned())
     }
 
     /// Parses `args`, runs the command, reports any error, and returns the exit code.
@@ -335,7 +346,7 @@ impl Cli {
         T: Into<OsString> + Clone,
     {
         let parsed = self
-            .command()
+            .command(console.program)
             .try_get_matches_from(args)
             .and_then(|matches| args::Args::from_arg_matches(&matches).map(|args| (args, matches)));
         let (args, matches) = match parsed {
@@ -361,9 +372,14 @@ impl Cli {
         }
     }
 
-    /// The clap command, named and trimmed to what this binary offers.
-    fn command(&self) -> clap::Command {
-        let mut command = args::Args::command().name(self.name).bin_name(self.name);
+    /// The clap command, named `program` and trimmed to what this binary offers.
+    fn command(&self, program: &str) -> clap::Command {
+        let mut command = args::Args::command();
+        if let Some(name) = self.name {
+            command = command.name(name);
+        }
+        // Usage lines, `--help` and `--version` show these (`name` wants a `&'static str`).
+        command = command.bin_name(program).display_name(program);
         if let Some(about) = &self.about {
             command = command.about(about.clone());
         }
@@ -409,6 +425,25 @@ impl Cli {
         let store = (self.open_store)(path)?;
         tracing::info!(store = %store.location(), "opened the store");
         Ok(store)
+    }
+}
+
+impl Default for Cli {
+    /// A command line like [`Cli::new`]'s, named after the running binary: the file name of the
+    /// program path it was started with (`argv[0]`, the first of [`run_with`](Cli::run_with)'s
+    /// arguments), without `.exe`; `jobs` if there is none. A binary installed as `myapp`
+    /// suggests `` `myapp list` ``, and is still right when renamed.
+    fn default() -> Self {
+        Cli {
+            name: None,
+            about: None,
+            version: None,
+            seeder: None,
+            demo_job: None,
+            open_store: Box::new(store::open),
+            stores_are_files: true,
+            link_error: None,
+        }
     }
 }
 

@@ -764,6 +764,35 @@ fn a_background_process_that_exits_without_starting_its_run_is_reported_and_the_
 }
 
 #[test]
+fn a_command_line_given_no_name_is_named_after_the_binary_it_runs_as() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = existing_store_in(&dir);
+    let run = |cli: &Cli, argv0: &str, args: &[&str]| {
+        let mut argv = vec![argv0.to_owned(), "--store".to_owned(), store.display().to_string()];
+        argv.extend(args.iter().map(|a| (*a).to_owned()));
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = cli.run_with(argv, &mut out, &mut err);
+        (code, String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned())
+    };
+    for unnamed in [Cli::default(), Cli::new("")] {
+        let (code, _, err) = run(&unnamed, "/opt/tools/bin/renamed-app", &["run", "CliTestWordCnt"]);
+        assert_eq!(code, ExitCode::from(2), "{err}");
+        assert!(err.contains("`renamed-app list` shows them all"), "{err}");
+        let (code, out, _) = run(&unnamed, "C:\\apps\\win-app.exe", &["--help"]);
+        assert_eq!(code, ExitCode::from(0));
+        let usage = if cfg!(windows) { "Usage: win-app [OPTIONS]" } else { "Usage: C:\\apps\\win-app [OPTIONS]" };
+        assert!(out.contains(usage), "{out}");
+        let (_, _, err) = run(&unnamed, "", &["run", "CliTestWordCnt"]);
+        assert!(err.contains("`jobs list` shows them all"), "no program path: `jobs`: {err}");
+    }
+    let named = Cli::new("myapp").version("1.2.3");
+    let (code, out, _) = run(&named, "/opt/tools/bin/renamed-app", &["--version"]);
+    assert_eq!((code, out.as_str()), (ExitCode::from(0), "myapp 1.2.3\n"), "a name given is kept");
+    let (code, out, _) = run(&Cli::default().version("1.2.3"), "/opt/tools/bin/renamed-app", &["--version"]);
+    assert_eq!((code, out.as_str()), (ExitCode::from(0), "renamed-app 1.2.3\n"));
+}
+
+#[test]
 fn messages_name_the_running_program_and_suggest_only_the_commands_it_has() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_in(&dir);

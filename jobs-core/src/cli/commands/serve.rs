@@ -21,7 +21,8 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ServeArgs, console: &mut 
     let location = store.location();
     let config = ServeConfig { bind: args.bind, token, ..ServeConfig::default() };
     let server = AdminServer::bind(store, config).map_err(web_error)?;
-    console.say(format_args!("jobs admin page for {location}: {}", server.login_url()));
+    let program = console.program.to_owned();
+    console.say(format_args!("{program} admin page for {location}: {}", server.login_url()));
     if !server.token_was_generated() {
         console.say(format_args!("log in with the token in {TOKEN_ENV}"));
     }

@@ -86,7 +86,7 @@ pub(crate) fn login_page(error: Option<&str>) -> Html<String> {
             div.login.card {
                 h1 { "Log in" }
                 p.sub {
-                    "Paste the admin token: " code { "jobs serve" } " prints a login URL with it when it starts, or it is the value of "
+                    "Paste the admin token: " code { (program()) " serve" } " prints a login URL with it when it starts, or it is the value of "
                     code { "JOBS_ADMIN_TOKEN" } "."
                 }
                 @if let Some(error) = error {
@@ -99,4 +99,17 @@ pub(crate) fn login_page(error: Option<&str>) -> Html<String> {
             }
         },
     )
+}
+
+/// The running binary's file name (`argv[0]`'s, without `.exe`), as hints name the command to
+/// type: the server runs inside the application's own binary, so `my-app serve`, not
+/// `jobs serve`. `jobs` if the process was started without one.
+fn program() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .and_then(|path| std::path::Path::new(path).file_name())
+        .map(|name| name.to_string_lossy().trim_end_matches(".exe").to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "jobs".to_owned())
 }
