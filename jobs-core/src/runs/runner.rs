@@ -55,7 +55,7 @@ pub struct RunRequest {
     /// instead of going ahead and reporting it in [`Queued::already_active`].
     pub exclusive: bool,
     /// The most memory, in bytes, the shuffle may hold before it spills to disk; the engine's
-    /// default (a quarter of RAM, at most 512 MiB) when `None`. Kept in the run's record, so a detached run
+    /// default (a quarter of RAM, at most 256 MiB) when `None`. Kept in the run's record, so a detached run
     /// uses it too.
     pub max_memory: Option<u64>,
 }
