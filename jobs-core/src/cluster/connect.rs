@@ -377,6 +377,9 @@ fn unproven(them: usize, who: &str, they_have: bool, we_have: bool, me: usize) -
 enum Joined {
     /// The other side failed or refused a proof: try again until the deadline.
     Unproven(String),
+    /// The connection closed before the challenge (a process restarting, a proxy whose
+    /// target is not up yet): try again until the deadline.
+    Early(String),
     /// Anything else: stop.
     Failed(ClusterError),
 }
@@ -397,6 +400,16 @@ fn join(
         match handshake(&mut stream, me, purpose, peer) {
             Ok(plan) => return Ok((stream, plan)),
             Err(Joined::Failed(error)) => return Err(error),
+            Err(Joined::Early(reason)) => {
+                tracing::debug!(process = me.me, peer, %reason, "the handshake was cut short; dialing again");
+                drop(stream);
+                if deadline.remaining()? <= RETRY_PAUSE {
+                    return Err(ClusterError::ConnectTimeout(format!(
+                        "could not connect to process {peer} at {host} in time: {reason}"
+                    )));
+                }
+                std::thread::sleep(RETRY_PAUSE);
+            }
             Err(Joined::Unproven(reason)) => {
                 if !warned {
                     warned = true;
@@ -428,8 +441,9 @@ fn handshake<S: Read + Write>(
     let ours = nonce().map_err(|e| Joined::Failed(ClusterError::Io(e)))?;
     let greeting =
         Greeting { protocol: PROTOCOL_VERSION, process: me.me, purpose, nonce: ours, secret: me.secret.is_some() };
-    write_frame(stream, &greeting).map_err(lost)?;
-    let (their_nonce, their_proof, they_have) = match read_frame_within(stream, MAX_GREETING).map_err(lost)? {
+    let early = |e: std::io::Error| Joined::Early(format!("the connection closed before the challenge: {e}"));
+    write_frame(stream, &greeting).map_err(early)?;
+    let (their_nonce, their_proof, they_have) = match read_frame_within(stream, MAX_GREETING).map_err(early)? {
         Challenge::Prove { process, nonce, proof, secret } if process == peer => (nonce, proof, secret),
         Challenge::Prove { process, .. } => {
             return Err(Joined::Failed(ClusterError::Mismatch(format!(
