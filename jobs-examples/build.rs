@@ -41,7 +41,8 @@ fn main() {
     if !browser && !ci {
         println!("cargo::rustc-cfg=jobs_no_test_browser");
     }
-    if !ci && !(is_root() && IP.iter().any(|path| Path::new(path).exists())) {
+    let netns = is_root() && IP.iter().any(|path| Path::new(path).exists());
+    if !ci && !netns {
         println!("cargo::rustc-cfg=jobs_no_test_netns");
     }
 }

@@ -4,6 +4,8 @@
 //!
 //! * Three hosts over a slow link (20 ms each way, added by a user-space proxy: the kernel
 //!   may have no `netem`) print, for every example job, what the local engine prints.
+//! * A stranger on the network that sends junk, or runs a process with another secret, is
+//!   turned away while the cluster waits for the right process.
 //! * A host cut off mid-run (`ip link set ... down`): the other process fails within 30 s
 //!   with an error naming the lost process, the run is recorded `failed` with no output;
 //!   with `--retries 1` the run completes once the host is back.
@@ -301,19 +303,21 @@ fn threads_of(pid: u32) -> String {
         .collect()
 }
 
-/// Starts `jobs run JOB --engine timely` on every host; the host file names each process
-/// `hosts[i]`.
-fn start_all(network: &Network, store: &str, hosts_file: &str, job: &str, extra: &[&str]) -> Vec<Child> {
-    let processes = network.hosts.len().to_string();
-    (0..network.hosts.len())
-        .map(|i| {
-            let process = i.to_string();
-            let mut args =
-                vec!["run", job, "--engine", "timely", "--processes", &processes, "--process", &process, "--hosts"];
-            args.push(hosts_file);
-            args.extend(extra);
-            network.jobs(i, store, &args).spawn().expect("jobs starts in its namespace")
-        })
+/// Starts `jobs run JOB --engine timely` as process `i` of `processes` in host `i`'s namespace.
+fn process_command(network: &Network, processes: usize, i: usize, run: (&str, &str, &str), extra: &[&str]) -> Command {
+    let (store, hosts_file, job) = run;
+    let (processes, process) = (processes.to_string(), i.to_string());
+    let mut args = vec!["run", job, "--engine", "timely", "--processes", &processes, "--process", &process, "--hosts"];
+    args.push(hosts_file);
+    args.extend(extra);
+    network.jobs(i, store, &args)
+}
+
+/// Starts `jobs run JOB --engine timely` on the first `processes` hosts; the host file names
+/// each process.
+fn start_all(network: &Network, processes: usize, run: (&str, &str, &str), extra: &[&str]) -> Vec<Child> {
+    (0..processes)
+        .map(|i| process_command(network, processes, i, run, extra).spawn().expect("jobs starts in its namespace"))
         .collect()
 }
 
@@ -362,7 +366,7 @@ fn three_hosts_over_a_slow_link_print_the_local_engines_output_for_every_job() {
         // Dry runs, so the migration job leaves the data as the next job expects it.
         let local = database.jobs(&["run", job, "--dry-run"]);
         local.assert_code(0);
-        let children = start_all(&network, &database.bridged, &hosts_file, job, &["--workers", "1", "--dry-run"]);
+        let children = start_all(&network, 3, (&database.bridged, &hosts_file, job), &["--workers", "1", "--dry-run"]);
         let ran: Vec<Ran> = children
             .into_iter()
             .enumerate()
@@ -386,7 +390,8 @@ fn three_hosts_over_a_slow_link_print_the_local_engines_output_for_every_job() {
     ignore = "needs root, the ip command (network namespaces) and PostgreSQL: set JOBS_TEST_POSTGRES_URL"
 )]
 fn a_host_cut_off_fails_the_run_in_seconds_and_a_retry_completes_when_it_is_back() {
-    let network = Network::new(2, 2);
+    // Hosts 0 and 1 run the cluster; host 2 is a stranger on the same network.
+    let network = Network::new(2, 3);
     let database = Database::new(&network, "a_host_cut_off", Duration::ZERO);
     database.jobs(&["seed", "--explorations", "30000", "--users", "300"]).assert_code(0);
     let local = database.jobs(&["run", "InteractionAuditOneOffJob"]);
@@ -405,10 +410,32 @@ fn a_host_cut_off_fails_the_run_in_seconds_and_a_retry_completes_when_it_is_back
     };
     let job = "InteractionAuditOneOffJob";
 
-    // Cut off without retries: both processes stop, each naming the other, and the run is
-    // failed, with no output.
-    let mut children = start_all(&network, &database.bridged, &hosts_file, job, &["--workers", "1"]).into_iter();
-    let (zero, one) = (children.next().expect("process 0"), children.next().expect("process 1"));
+    let run = (database.bridged.as_str(), hosts_file.as_str(), job);
+
+    // A stranger on the network sends process 0 junk, then starts a process 1 with another
+    // secret: both are turned away, and process 0 goes on waiting for the real process 1.
+    let zero = process_command(&network, 2, 0, run, &["--workers", "1"]).spawn().expect("process 0 starts");
+    let junk = format!(
+        "for i in $(seq 100); do (head -c 100000 /dev/urandom > /dev/tcp/{}/7100) 2>/dev/null && exit 0; sleep 0.1; done; exit 1",
+        network.address(0)
+    );
+    let sent = Command::new("ip").args(["netns", "exec", &network.hosts[2], "bash", "-c", &junk]).status();
+    assert!(sent.expect("bash runs").success(), "the stranger reached process 0");
+    // Its own host file lists host 2's address for process 1, where it can listen.
+    let impostor_hosts = dir.path().join("impostor-hosts");
+    std::fs::write(&impostor_hosts, format!("{}:7100\n{}:7100\n", network.address(0), network.address(2)))
+        .expect("the impostor's host file is written");
+    let impostor_hosts = impostor_hosts.display().to_string();
+    let args = ["run", job, "--engine", "timely", "--processes", "2", "--process", "1", "--connect-timeout", "3"];
+    let mut impostor = network.jobs(2, run.0, &[&args[..], &["--hosts", &impostor_hosts]].concat());
+    impostor.env("JOBS_CLUSTER_SECRET", "not-the-cluster-secret-at-all");
+    let impostor = finish(impostor.spawn().expect("the impostor starts"), PATIENCE);
+    impostor.assert_code(1);
+    assert!(impostor.err.contains("has another cluster secret than process 1"), "{}", impostor.err);
+
+    // Cut off without retries: process 0 stops within seconds naming process 1, and the run
+    // is failed, with no output.
+    let one = process_command(&network, 2, 1, run, &["--workers", "1"]).spawn().expect("process 1 starts");
     mapping(&database);
     network.set_link(1, false);
     let cut_at = Instant::now();
@@ -418,6 +445,8 @@ fn a_host_cut_off_fails_the_run_in_seconds_and_a_retry_completes_when_it_is_back
     assert!(zero_stopped < FAIL_STOP_WITHIN, "process 0 took {zero_stopped:?} to stop");
     zero.assert_code(1);
     assert!(zero.err.contains("lost process 1"), "{}", zero.err);
+    assert!(zero.err.contains("ignored a connection"), "the junk is reported:\n{}", zero.err);
+    assert!(zero.err.contains("refused this process"), "the impostor is reported:\n{}", zero.err);
     // The cut-off host lost its store too: it stops once the link is back, naming process 0.
     network.set_link(1, true);
     let one = finish(one, PATIENCE);
@@ -434,7 +463,7 @@ fn a_host_cut_off_fails_the_run_in_seconds_and_a_retry_completes_when_it_is_back
     // Cut off with a retry: once host 1 is back, both processes run the job again and it
     // completes with the local engine's output.
     let extra = ["--workers", "1", "--retries", "1", "--connect-timeout", "40"];
-    let mut children = start_all(&network, &database.bridged, &hosts_file, job, &extra).into_iter();
+    let mut children = start_all(&network, 2, run, &extra).into_iter();
     let (zero, one) = (children.next().expect("process 0"), children.next().expect("process 1"));
     mapping(&database);
     network.set_link(1, false);
