@@ -177,9 +177,9 @@ pub(super) fn connect(
             None => return Err(ClusterError::Protocol("process 0 sent no plan".to_owned())),
         }
         control.push((0, stream));
-        for peer in 0..me {
+        for (peer, slot) in data.iter_mut().enumerate().take(me) {
             let (stream, _) = join(&me_too, Purpose::Data, peer, deadline)?;
-            data[peer] = Some(stream);
+            *slot = Some(stream);
         }
     }
     let Some(plan) = plan else {
@@ -698,6 +698,9 @@ mod tests {
         bytes
     }
 
+    /// What process 0's side of the handshake concluded.
+    type Admitted = Result<Option<(Purpose, usize)>, String>;
+
     /// Runs process 0's side of the handshake on `input`.
     fn admit_bytes(
         input: Vec<u8>,
@@ -773,10 +776,7 @@ mod tests {
 
     /// Process 1 dials process 0 over loopback, each with `secrets`; returns what each side
     /// concluded.
-    fn shake(
-        zero: Option<&ClusterSecret>,
-        one: Option<&ClusterSecret>,
-    ) -> (Result<Option<(Purpose, usize)>, String>, Result<bool, String>) {
+    fn shake(zero: Option<&ClusterSecret>, one: Option<&ClusterSecret>) -> (Admitted, Result<bool, String>) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let settings = settings();
@@ -788,6 +788,7 @@ mod tests {
                     Ok(plan) => Ok(plan.is_some()),
                     Err(Joined::Unproven(reason)) => Err(format!("unproven: {reason}")),
                     Err(Joined::Failed(error)) => Err(format!("failed: {error}")),
+                    Err(Joined::Early(reason)) => Err(format!("early: {reason}")),
                 }
             });
             let (mut stream, _) = listener.accept().unwrap();
