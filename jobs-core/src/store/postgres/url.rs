@@ -81,7 +81,7 @@ impl StoreUrl {
 
     /// The schema, quoted for SQL.
     pub(crate) fn quoted_schema(&self) -> String {
-        // `take_schema` admits only letters, digits and `_`: quoting cannot be escaped.
+        // `take_params` admits only letters, digits and `_`: quoting cannot be escaped.
         format!("\"{}\"", self.schema)
     }
 }
@@ -201,6 +201,35 @@ pub(crate) fn without_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sslmode_and_sslrootcert_are_taken_out_for_tls() {
+        let taken =
+            take_params("postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem&schema=s&connect_timeout=3").unwrap();
+        assert_eq!(taken.driver_url, "postgres://h/db?connect_timeout=3");
+        assert_eq!(taken.schema, "s");
+        assert_eq!(taken.tls, Some(Tls { root: Some("/ca.pem".into()), check_name: true }));
+        let require = take_params("postgres://h/db?sslmode=require").unwrap();
+        assert_eq!(require.driver_url, "postgres://h/db?sslmode=require");
+        assert_eq!(require.tls, Some(Tls { root: None, check_name: false }));
+        let verify_ca = take_params("postgres://h/db?sslmode=verify-ca&sslrootcert=ca").unwrap();
+        assert_eq!(verify_ca.tls, Some(Tls { root: Some("ca".into()), check_name: false }));
+        for plain in ["postgres://h/db", "postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=prefer"] {
+            assert_eq!(take_params(plain).unwrap().tls, None, "{plain}");
+        }
+        let error = take_params("postgres://h/db?sslmode=verify-ca").err().unwrap();
+        assert!(error.contains("sslmode=verify-ca needs sslrootcert=FILE"), "{error}");
+        let error = take_params("postgres://h/db?sslmode=on").err().unwrap();
+        assert!(error.contains("sslmode=on is not known"), "{error}");
+        let parsed = StoreUrl::parse("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=/ca.pem");
+        if cfg!(feature = "postgres-tls") {
+            let url = parsed.unwrap();
+            assert_eq!(url.config.get_ssl_mode(), postgres::config::SslMode::Require);
+        } else {
+            let error = parsed.unwrap_err().to_string();
+            assert!(error.contains("built without it") && !error.contains("pw"), "{error}");
+        }
+    }
 
     #[test]
     fn the_schema_is_taken_out_and_the_password_never_shown() {
