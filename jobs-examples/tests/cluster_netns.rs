@@ -2,8 +2,8 @@
 //! a namespace of its own, with its own address on a bridge, PostgreSQL reachable on the
 //! bridge's address, and the cluster's shared secret required (the hosts are off loopback).
 //!
-//! * Three hosts over a slow link (20 ms each way, added by a user-space proxy: the kernel
-//!   may have no `netem`) print, for every example job, what the local engine prints.
+//! * Three hosts over a slow link (20 ms each way and 1 MB/s, added by a user-space proxy: the
+//!   kernel may have no `netem`) print, for every example job, what the local engine prints.
 //! * A stranger on the network that sends junk, or runs a process with another secret, is
 //!   turned away while the cluster waits for the right process.
 //! * A host cut off mid-run (`ip link set ... down`): the other process fails within 30 s
@@ -38,6 +38,8 @@ const PATIENCE: Duration = Duration::from_secs(90);
 const FAIL_STOP_WITHIN: Duration = Duration::from_secs(30);
 /// The latency the proxy adds, each way.
 const LATENCY: Duration = Duration::from_millis(20);
+/// The slow link's throughput, each way, in bytes a second (1 MB/s).
+const RATE: u64 = 1 << 20;
 /// The secret every process proves.
 const SECRET: &str = "a-test-secret-for-the-namespaced-cluster";
 
@@ -143,15 +145,15 @@ impl Drop for Network {
     }
 }
 
-/// A TCP proxy that delivers every byte `delay` after it arrived, both ways, with no limit on
-/// throughput: latency without `netem`.
+/// A TCP proxy that delivers every byte `delay` after it arrived, both ways, at most `rate`
+/// bytes a second each way when given: latency and a slow link without `netem`.
 struct Proxy {
     stop: Arc<AtomicBool>,
     accepting: Option<JoinHandle<()>>,
 }
 
 impl Proxy {
-    fn start(listen: &str, target: SocketAddr, delay: Duration) -> Self {
+    fn start(listen: &str, target: SocketAddr, delay: Duration, rate: Option<u64>) -> Self {
         let listener = TcpListener::bind(listen).unwrap_or_else(|e| panic!("the proxy listens on {listen}: {e}"));
         listener.set_nonblocking(true).expect("a non-blocking listener");
         let stop = Arc::new(AtomicBool::new(false));
@@ -166,7 +168,7 @@ impl Proxy {
                         let _ = client.set_nonblocking(false);
                         for (from, to) in [(&client, &server), (&server, &client)] {
                             if let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) {
-                                pump(from, to, delay, Arc::clone(&stopping));
+                                pump(from, to, (delay, rate), Arc::clone(&stopping));
                             }
                         }
                     }
@@ -187,8 +189,8 @@ impl Drop for Proxy {
     }
 }
 
-/// Copies `from` to `to`, each chunk `delay` after it was read.
-fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, stop: Arc<AtomicBool>) {
+/// Copies `from` to `to`, each chunk `delay` after it was read, at most `rate` bytes a second.
+fn pump(mut from: TcpStream, mut to: TcpStream, (delay, rate): (Duration, Option<u64>), stop: Arc<AtomicBool>) {
     let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::spawn(move || {
         let _ = from.set_read_timeout(Some(Duration::from_millis(200)));
@@ -208,10 +210,16 @@ fn pump(mut from: TcpStream, mut to: TcpStream, delay: Duration, stop: Arc<Atomi
         let _ = from.shutdown(Shutdown::Read);
     });
     std::thread::spawn(move || {
+        // When the link is free again after the bytes already sent.
+        let mut free_at = Instant::now();
         for (due, bytes) in rx {
-            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            std::thread::sleep(due.max(free_at).saturating_duration_since(Instant::now()));
             if to.write_all(&bytes).is_err() {
                 break;
+            }
+            if let Some(rate) = rate {
+                let busy = Duration::from_secs_f64(bytes.len() as f64 / rate as f64);
+                free_at = free_at.max(Instant::now()) + busy;
             }
         }
         let _ = to.shutdown(Shutdown::Write);
@@ -237,7 +245,7 @@ impl Database {
         let host_port = after_scheme.split('@').nth(1).unwrap_or(after_scheme).split(['/', '?']).next().expect("host");
         let target: SocketAddr = host_port.parse().expect("the test server's URL names an IP address and a port");
         let listen = format!("{}:15432", network.gateway());
-        let proxy = Proxy::start(&listen, target, delay);
+        let proxy = Proxy::start(&listen, target, delay, None);
         let bridged = url.replacen(host_port, &listen, 1);
         Database { _proxy: proxy, bridged, schema }
     }
@@ -336,7 +344,7 @@ fn three_hosts_over_a_slow_link_print_the_local_engines_output_for_every_job() {
     let _proxies: Vec<Proxy> = (0..3)
         .map(|j| {
             let target = format!("{}:{}", network.address(j), ports[j]).parse().expect("an address");
-            Proxy::start(&format!("{}:{}", network.gateway(), ports[j]), target, LATENCY)
+            Proxy::start(&format!("{}:{}", network.gateway(), ports[j]), target, LATENCY, Some(RATE))
         })
         .collect();
     for i in 0..3 {
@@ -381,7 +389,11 @@ fn three_hosts_over_a_slow_link_print_the_local_engines_output_for_every_job() {
         assert_eq!(record.engine, "timely");
         assert_eq!(record.threads, 3);
     }
-    eprintln!("{} jobs on three hosts with {LATENCY:?} each way took {:?}", jobs.len(), started.elapsed());
+    eprintln!(
+        "{} jobs on three hosts with {LATENCY:?} each way at {RATE} bytes/s took {:?}",
+        jobs.len(),
+        started.elapsed()
+    );
 }
 
 #[test]
