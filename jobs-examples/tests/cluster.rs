@@ -432,6 +432,85 @@ fn bad_cluster_flags_are_usage_errors_that_name_the_problem() {
 }
 
 #[test]
+fn a_host_off_loopback_needs_a_secret_and_a_short_secret_is_refused() {
+    let cluster = Cluster::over_redb("10", 2);
+    let remote = cluster.dir.path().join("remote-hosts");
+    std::fs::write(&remote, "127.0.0.1:7000\n10.9.8.7:7000\n").expect("written");
+    let remote = remote.display().to_string();
+    let args = ["run", "HintsAuditOneOffJob", "--engine", "timely", "--processes", "2", "--hosts", &remote];
+    let ran = cluster.jobs(&args);
+    ran.assert_code(2);
+    assert!(ran.err.contains("the host file names 10.9.8.7:7000, which is not a loopback address"), "{}", ran.err);
+    assert!(ran.err.contains("JOBS_CLUSTER_SECRET"), "{}", ran.err);
+    let short = cluster.command(&args).env("JOBS_CLUSTER_SECRET", "guessable\n").output().expect("jobs runs");
+    let short = Ran::from(short);
+    short.assert_code(2);
+    assert!(short.err.contains("the cluster secret from JOBS_CLUSTER_SECRET is 9 bytes long"), "{}", short.err);
+    let file = cluster.dir.path().join("missing-secret");
+    let file = file.display().to_string();
+    let ran = cluster.jobs(&[&args[..], &["--cluster-secret-file", &file]].concat());
+    ran.assert_code(2);
+    assert!(ran.err.contains(&format!("cannot read the cluster secret file {file}")), "{}", ran.err);
+    // No run was started by any of them.
+    assert!(cluster.newest_run().is_none());
+}
+
+#[test]
+fn a_process_with_another_secret_is_refused_by_name_and_the_right_one_is_awaited() {
+    let cluster = Cluster::over_redb("100", 2);
+    let secret_file = cluster.dir.path().join("secret");
+    std::fs::write(&secret_file, "the-right-cluster-secret-0123456789\n").expect("written");
+    let secret_file = secret_file.display().to_string();
+    let local = cluster.jobs(&["run", "HintsAuditOneOffJob"]);
+    local.assert_code(0);
+    // Process 0 reads the secret from a file, the others from the environment.
+    let zero =
+        cluster.start(0, "HintsAuditOneOffJob", &["--connect-timeout", "60", "--cluster-secret-file", &secret_file]);
+    let mut impostor = cluster.command(&[
+        "run",
+        "HintsAuditOneOffJob",
+        "--engine",
+        "timely",
+        "--processes",
+        "2",
+        "--process",
+        "1",
+        "--hosts",
+        &cluster.hosts.display().to_string(),
+        "--connect-timeout",
+        "3",
+    ]);
+    impostor.env("JOBS_CLUSTER_SECRET", "another-cluster-secret-0123456789");
+    let impostor = finish(spawn(impostor), FAIL_STOP_WITHIN);
+    impostor.assert_code(1);
+    assert!(impostor.err.contains("the cluster did not connect"), "{}", impostor.err);
+    assert!(impostor.err.contains("has another cluster secret than process 1"), "{}", impostor.err);
+    assert!(!impostor.err.contains("the-right-cluster-secret"), "the secret is never printed");
+    // Process 0 is still waiting: the right process 1 joins and the run completes.
+    let mut right = cluster.command(&[
+        "run",
+        "HintsAuditOneOffJob",
+        "--engine",
+        "timely",
+        "--processes",
+        "2",
+        "--process",
+        "1",
+        "--hosts",
+        &cluster.hosts.display().to_string(),
+    ]);
+    right.env("JOBS_CLUSTER_SECRET", "the-right-cluster-secret-0123456789");
+    let right = finish(spawn(right), PATIENCE);
+    let zero = finish(zero, PATIENCE);
+    right.assert_code(0);
+    zero.assert_code(0);
+    assert!(zero.out == local.out, "the authenticated cluster's output differs from the local engine's");
+    assert!(zero.err.contains("process 1 ("), "{}", zero.err);
+    assert!(zero.err.contains("refused this process") && zero.err.contains("another cluster secret"), "{}", zero.err);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Completed);
+}
+
+#[test]
 fn processes_started_with_different_settings_refuse_each_other_by_name() {
     let cluster = Cluster::over_redb("100", 2);
     let zero = cluster.start(0, "HintsAuditOneOffJob", &["--shards", "4", "--connect-timeout", "20"]);

@@ -140,6 +140,10 @@ pub(crate) struct EngineArgs {
     /// How long processes wait for each other to connect, in seconds.
     #[arg(long, value_name = "SECS", value_parser = RangedU64ValueParser::<u64>::new().range(1..))]
     pub(crate) connect_timeout: Option<u64>,
+    /// A file holding the cluster's shared secret (instead of JOBS_CLUSTER_SECRET); required
+    /// when the host file names an address off the loopback interface.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cluster_secret_file: Option<PathBuf>,
 }
 
 /// The engines `--engine` names.

@@ -13,7 +13,8 @@ use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::progress;
 use crate::cluster::{
-    self, ClusterConfig, ClusterError, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_TIMEOUT, TimelyEngine,
+    self, ClusterConfig, ClusterError, ClusterSecret, DEFAULT_CONNECT_TIMEOUT, DEFAULT_HEARTBEAT_TIMEOUT, SECRET_ENV,
+    TimelyEngine,
 };
 use crate::engines::EngineChoice;
 use crate::exec::{self, Progress, RunError, RunOptions};
@@ -37,6 +38,7 @@ pub(crate) fn config(args: &RunArgs) -> Result<Option<ClusterConfig>, CliError> 
             ("--hosts", flags.hosts.is_some()),
             ("--retries", flags.retries.is_some()),
             ("--connect-timeout", flags.connect_timeout.is_some()),
+            ("--cluster-secret-file", flags.cluster_secret_file.is_some()),
         ];
         if let Some((flag, _)) = given.iter().find(|(_, given)| *given) {
             return usage(format!("{flag} applies to `--engine timely`; the local engine takes --threads"));
@@ -82,9 +84,29 @@ pub(crate) fn config(args: &RunArgs) -> Result<Option<ClusterConfig>, CliError> 
         if processes > 1 { ClusterConfig::cluster(workers, process, hosts) } else { ClusterConfig::single(workers) }
             .with_retries(flags.retries.unwrap_or(0))
             .with_connect_timeout(flags.connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_secs))
-            .with_heartbeat_timeout(DEFAULT_HEARTBEAT_TIMEOUT);
+            .with_heartbeat_timeout(DEFAULT_HEARTBEAT_TIMEOUT)
+            .with_secret(secret(flags.cluster_secret_file.as_deref())?);
     config.check().map_err(|e| CliError::ClusterUsage(e.to_string()))?;
     Ok(Some(config))
+}
+
+/// The cluster secret: from `--cluster-secret-file` when given, else from
+/// `JOBS_CLUSTER_SECRET` when set.
+///
+/// # Errors
+/// The file cannot be read, the variable is not UTF-8, or the secret is too short (exit 2).
+fn secret(file: Option<&std::path::Path>) -> Result<Option<ClusterSecret>, CliError> {
+    let usage = |e: cluster::SecretError| CliError::ClusterUsage(e.to_string());
+    if let Some(path) = file {
+        return ClusterSecret::from_file(path).map(Some).map_err(usage);
+    }
+    match std::env::var(SECRET_ENV) {
+        Ok(text) => ClusterSecret::new(&text, SECRET_ENV).map(Some).map_err(usage),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(CliError::ClusterUsage(format!("{SECRET_ENV} is not UTF-8 text: use a printable secret")))
+        }
+    }
 }
 
 /// Does the part of process `config.process` (not 0) in the run: maps and reduces its share,

@@ -151,7 +151,7 @@ impl SessionState {
     pub(super) fn send_verdict(&self, verdict: &Verdict) {
         self.finished.store(true, Ordering::SeqCst);
         for (_, _, link) in &self.links {
-            let _ = write_frame(&mut lock(link), &Message::Done(verdict.clone()));
+            let _ = write_frame(&mut *lock(link), &Message::Done(verdict.clone()));
         }
     }
 
@@ -159,7 +159,7 @@ impl SessionState {
     pub(super) fn send_abort(&self, reason: &str) {
         self.finished.store(true, Ordering::SeqCst);
         for (_, _, link) in &self.links {
-            let _ = write_frame(&mut lock(link), &Message::Abort(reason.to_owned()));
+            let _ = write_frame(&mut *lock(link), &Message::Abort(reason.to_owned()));
         }
     }
 
@@ -239,7 +239,7 @@ impl SessionState {
     fn broadcast(&self, message: &Message) {
         for (_, _, link) in &self.links {
             // A write that fails is seen by the link's reader as well; it reports it.
-            let _ = write_frame(&mut lock(link), message);
+            let _ = write_frame(&mut *lock(link), message);
         }
     }
 }

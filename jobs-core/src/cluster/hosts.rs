@@ -94,6 +94,24 @@ pub fn parse_hosts(text: &str, path: &str) -> Result<Vec<String>, HostsError> {
     Ok(hosts.into_iter().map(|(_, host)| host).collect())
 }
 
+/// Whether a host file's `host:port` names this machine's loopback interface only: an address
+/// in `127.0.0.0/8`, `::1`, or `localhost`. Any other name counts as reachable from elsewhere,
+/// even one that resolves to a loopback address today.
+///
+/// ```
+/// # use jobs_core::cluster::is_loopback;
+/// assert!(is_loopback("127.0.0.1:7100") && is_loopback("[::1]:7100") && is_loopback("localhost:7100"));
+/// assert!(!is_loopback("10.0.0.2:7100") && !is_loopback("node-2:7100") && !is_loopback("0.0.0.0:7100"));
+/// ```
+pub fn is_loopback(host_port: &str) -> bool {
+    let host = host_port.rsplit_once(':').map_or(host_port, |(host, _)| host);
+    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

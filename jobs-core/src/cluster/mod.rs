@@ -32,6 +32,7 @@ mod hosts;
 mod map;
 mod quiet;
 mod reduce;
+mod secret;
 mod session;
 mod unwind;
 mod wire;
@@ -39,7 +40,8 @@ mod worker;
 
 use std::time::{Duration, Instant};
 
-pub use self::hosts::{HostsError, parse_hosts, read_hosts};
+pub use self::hosts::{HostsError, is_loopback, parse_hosts, read_hosts};
+pub use self::secret::{ClusterSecret, MIN_SECRET_LEN, SECRET_ENV, SecretError};
 
 use crate::exec::{Engine, MAX_SHARDS, RunError, RunOptions, RunReport, shards_for};
 use crate::job::Job;
@@ -71,6 +73,9 @@ pub struct ClusterConfig {
     pub connect_timeout: Duration,
     /// How long a silent peer is waited for.
     pub heartbeat_timeout: Duration,
+    /// The shared secret every process proves when connecting; required when a host is not
+    /// on the loopback interface.
+    pub secret: Option<ClusterSecret>,
 }
 
 impl ClusterConfig {
@@ -84,6 +89,7 @@ impl ClusterConfig {
             retries: 0,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+            secret: None,
         }
     }
 
@@ -114,10 +120,19 @@ impl ClusterConfig {
         self
     }
 
-    /// Checks that the numbers fit together.
+    /// Sets [`secret`](Self::secret).
+    #[must_use]
+    pub fn with_secret(mut self, secret: Option<ClusterSecret>) -> Self {
+        self.secret = secret;
+        self
+    }
+
+    /// Checks that the numbers fit together, and that a cluster reachable from other
+    /// machines has a secret.
     ///
     /// # Errors
-    /// No worker, `process` not below `processes`, or a host list of the wrong length.
+    /// No worker, `process` not below `processes`, a host list of the wrong length, or a host
+    /// off the loopback interface without a secret.
     pub fn check(&self) -> Result<(), ClusterError> {
         if self.workers == 0 {
             return Err(ClusterError::Config("--workers must be at least 1".to_owned()));
@@ -139,6 +154,16 @@ impl ClusterConfig {
                 self.hosts.len(),
                 if self.hosts.len() == 1 { "" } else { "es" },
                 self.processes
+            )));
+        }
+        if self.processes > 1
+            && self.secret.is_none()
+            && let Some(host) = self.hosts.iter().find(|host| !is_loopback(host))
+        {
+            return Err(ClusterError::Config(format!(
+                "the host file names {host}, which is not a loopback address: a cluster reachable from other machines \
+                 needs a shared secret; set {SECRET_ENV} (or --cluster-secret-file) to the same random secret on \
+                 every process, e.g. from `openssl rand -hex 32`"
             )));
         }
         Ok(())

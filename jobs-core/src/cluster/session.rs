@@ -52,7 +52,7 @@ pub(super) fn run<J: Job>(
         let (builders, _) = CommunicationConfig::Process(config.workers).try_build().map_err(ClusterError::Io)?;
         (builders, None, plan, SessionState::new(Vec::new(), Vec::new(), Vec::new()))
     } else {
-        let connected = connect(me, settings, plan, config.connect_timeout, &options.cancel)?;
+        let connected = connect(me, settings, config.secret.as_ref(), plan, config.connect_timeout, &options.cancel)?;
         let mut data_sockets = Vec::new();
         let mut control_sockets = Vec::new();
         let mut links = Vec::new();

@@ -41,19 +41,31 @@ impl From<Output> for Ran {
     }
 }
 
-/// `jobs --store <store> args...`, not yet started, with no store or log settings inherited
-/// from the environment and nothing on stdin.
+/// `jobs --store <store> args...`, not yet started, with no store or log settings (or cluster
+/// secret) inherited from the environment and nothing on stdin.
 pub fn jobs_command(store: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
-    command.arg("--store").arg(store).args(args).env_remove("JOBS_STORE").env_remove("JOBS_LOG").stdin(Stdio::null());
+    command
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env_remove("JOBS_STORE")
+        .env_remove("JOBS_LOG")
+        .env_remove("JOBS_CLUSTER_SECRET")
+        .stdin(Stdio::null());
     command
 }
 
 /// `jobs args...` on the store at `location`, given through the `JOBS_STORE` environment
 /// variable rather than `--store`, so that a URL's password stays out of the process list;
-/// no log settings inherited, nothing on stdin.
+/// no log settings or cluster secret inherited, nothing on stdin.
 pub fn jobs_command_via_env(location: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jobs"));
-    command.args(args).env("JOBS_STORE", location).env_remove("JOBS_LOG").stdin(Stdio::null());
+    command
+        .args(args)
+        .env("JOBS_STORE", location)
+        .env_remove("JOBS_LOG")
+        .env_remove("JOBS_CLUSTER_SECRET")
+        .stdin(Stdio::null());
     command
 }

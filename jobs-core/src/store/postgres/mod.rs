@@ -1,6 +1,8 @@
 //! The server store, [`PostgresStore`]: models and run records in PostgreSQL.
 
 pub(crate) mod pool;
+#[cfg(feature = "postgres-tls")]
+mod tls;
 mod url;
 
 use std::collections::HashMap;
@@ -38,8 +40,9 @@ const ID_LOW_KEY: &str = "store_id_low";
 /// # URL
 ///
 /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME&...]`: the driver's URL
-/// syntax (`sslmode`, `connect_timeout`, `application_name`, ... as in libpq; TLS is not
-/// built in, so use it on a trusted network or through a tunnel), plus `schema`, the schema
+/// syntax (`sslmode`, `connect_timeout`, `application_name`, ... as in libpq; TLS with the
+/// `postgres-tls` feature: `sslmode=require|verify-ca|verify-full` and `sslrootcert=FILE`),
+/// plus `schema`, the schema
 /// that holds the store's tables (default `public`). Several stores can share one database,
 /// each in a schema of its own. Messages show the URL without its password.
 ///

@@ -71,14 +71,24 @@ impl Pool {
 
     fn connect(&self) -> Result<Client, StoreError> {
         tracing::debug!(store = %self.url.location, "opening a PostgreSQL connection");
-        self.url.config.connect(NoTls).map_err(|error| StoreError::Io {
+        #[cfg(feature = "postgres-tls")]
+        if let Some(tls) = &self.url.tls {
+            let connector = super::tls::connector(tls)
+                .map_err(|message| StoreError::Io { location: self.url.location.clone(), message })?;
+            return self.url.config.connect(connector).map_err(|error| self.refused(&error));
+        }
+        self.url.config.connect(NoTls).map_err(|error| self.refused(&error))
+    }
+
+    fn refused(&self, error: &postgres::Error) -> StoreError {
+        StoreError::Io {
             location: self.url.location.clone(),
             message: format!(
                 "cannot connect to the PostgreSQL server ({}); check that it runs and accepts connections, and the \
-                 user, password and database in the URL",
-                describe(&error)
+                 user, password, database and sslmode in the URL",
+                describe(error)
             ),
-        })
+        }
     }
 }
 

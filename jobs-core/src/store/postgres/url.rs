@@ -23,6 +23,17 @@ pub(crate) struct StoreUrl {
     pub(crate) schema: String,
     /// `postgres://user@host:port/db?schema=s`: the URL without its password, for messages.
     pub(crate) location: String,
+    /// TLS, when `sslmode` is `require`, `verify-ca` or `verify-full`.
+    pub(crate) tls: Option<Tls>,
+}
+
+/// How the server's certificate is checked over TLS (see `tls.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tls {
+    /// `sslrootcert`: the CA the server's certificate must chain to; none checks no chain.
+    pub(crate) root: Option<std::path::PathBuf>,
+    /// `verify-full`: the certificate must name the URL's host.
+    pub(crate) check_name: bool,
 }
 
 impl std::fmt::Debug for StoreUrl {
@@ -44,12 +55,20 @@ impl StoreUrl {
         if !is_postgres_url(url) {
             return Err(bad("not a PostgreSQL URL: it must start with postgres://".to_owned()));
         }
-        let (driver_url, schema) = take_schema(url).map_err(bad)?;
+        let Taken { driver_url, schema, tls } = take_params(url).map_err(bad)?;
+        if tls.is_some() && !cfg!(feature = "postgres-tls") {
+            return Err(bad("the URL asks for TLS (sslmode), but this program was built without it: enable the \
+                 `postgres-tls` feature of jobs-core"
+                .to_owned()));
+        }
         let mut config = postgres::Config::from_str(&driver_url).map_err(|e| {
             bad(format!(
                 "not a valid PostgreSQL URL ({e}); the form is postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?schema=NAME]"
             ))
         })?;
+        if tls.is_some() {
+            config.ssl_mode(postgres::config::SslMode::Require);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
@@ -57,22 +76,34 @@ impl StoreUrl {
             config.application_name("jobs");
         }
         let location = location(&config, &schema);
-        Ok(StoreUrl { config, schema, location })
+        Ok(StoreUrl { config, schema, location, tls })
     }
 
     /// The schema, quoted for SQL.
     pub(crate) fn quoted_schema(&self) -> String {
-        // `take_schema` admits only letters, digits and `_`: quoting cannot be escaped.
+        // `take_params` admits only letters, digits and `_`: quoting cannot be escaped.
         format!("\"{}\"", self.schema)
     }
 }
 
-/// Removes the `schema` parameter from the query string; returns the rest and the schema.
-fn take_schema(url: &str) -> Result<(String, String), String> {
+/// What [`take_params`] takes out of a URL.
+struct Taken {
+    /// The URL for the driver, without the parameters it does not know.
+    driver_url: String,
+    schema: String,
+    tls: Option<Tls>,
+}
+
+/// Removes the parameters the driver does not know from the query string: `schema`, and
+/// `sslmode=verify-ca|verify-full` and `sslrootcert` (the driver knows only `disable`,
+/// `prefer` and `require`); returns the rest, the schema and the TLS settings.
+fn take_params(url: &str) -> Result<Taken, String> {
     let Some((base, query)) = url.split_once('?') else {
-        return Ok((url.to_owned(), DEFAULT_SCHEMA.to_owned()));
+        return Ok(Taken { driver_url: url.to_owned(), schema: DEFAULT_SCHEMA.to_owned(), tls: None });
     };
     let mut schema = None;
+    let mut mode = None;
+    let mut root = None;
     let mut rest = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         match pair.split_once('=') {
@@ -83,11 +114,35 @@ fn take_schema(url: &str) -> Result<(String, String), String> {
                 check_schema(name)?;
                 schema = Some(name.to_owned());
             }
+            Some(("sslmode", value)) => {
+                match value {
+                    "disable" | "prefer" | "require" | "verify-ca" | "verify-full" => mode = Some(value.to_owned()),
+                    _ => {
+                        return Err(format!(
+                            "sslmode={value} is not known: use disable, prefer, require, verify-ca or verify-full"
+                        ));
+                    }
+                }
+                if value == "require" {
+                    rest.push(pair);
+                }
+            }
+            Some(("sslrootcert", path)) => root = Some(std::path::PathBuf::from(path)),
             _ => rest.push(pair),
         }
     }
+    let tls = match mode.as_deref() {
+        Some("require") => Some(Tls { root, check_name: false }),
+        Some(mode @ ("verify-ca" | "verify-full")) => {
+            let Some(root) = root else {
+                return Err(format!("sslmode={mode} needs sslrootcert=FILE: the CA certificate(s) to trust, in PEM"));
+            };
+            Some(Tls { root: Some(root), check_name: mode == "verify-full" })
+        }
+        _ => None,
+    };
     let driver_url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
-    Ok((driver_url, schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned())))
+    Ok(Taken { driver_url, schema: schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned()), tls })
 }
 
 fn check_schema(name: &str) -> Result<(), String> {
@@ -146,6 +201,35 @@ pub(crate) fn without_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sslmode_and_sslrootcert_are_taken_out_for_tls() {
+        let taken =
+            take_params("postgres://h/db?sslmode=verify-full&sslrootcert=/ca.pem&schema=s&connect_timeout=3").unwrap();
+        assert_eq!(taken.driver_url, "postgres://h/db?connect_timeout=3");
+        assert_eq!(taken.schema, "s");
+        assert_eq!(taken.tls, Some(Tls { root: Some("/ca.pem".into()), check_name: true }));
+        let require = take_params("postgres://h/db?sslmode=require").unwrap();
+        assert_eq!(require.driver_url, "postgres://h/db?sslmode=require");
+        assert_eq!(require.tls, Some(Tls { root: None, check_name: false }));
+        let verify_ca = take_params("postgres://h/db?sslmode=verify-ca&sslrootcert=ca").unwrap();
+        assert_eq!(verify_ca.tls, Some(Tls { root: Some("ca".into()), check_name: false }));
+        for plain in ["postgres://h/db", "postgres://h/db?sslmode=disable", "postgres://h/db?sslmode=prefer"] {
+            assert_eq!(take_params(plain).unwrap().tls, None, "{plain}");
+        }
+        let error = take_params("postgres://h/db?sslmode=verify-ca").err().unwrap();
+        assert!(error.contains("sslmode=verify-ca needs sslrootcert=FILE"), "{error}");
+        let error = take_params("postgres://h/db?sslmode=on").err().unwrap();
+        assert!(error.contains("sslmode=on is not known"), "{error}");
+        let parsed = StoreUrl::parse("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=/ca.pem");
+        if cfg!(feature = "postgres-tls") {
+            let url = parsed.unwrap();
+            assert_eq!(url.config.get_ssl_mode(), postgres::config::SslMode::Require);
+        } else {
+            let error = parsed.unwrap_err().to_string();
+            assert!(error.contains("built without it") && !error.contains("pw"), "{error}");
+        }
+    }
 
     #[test]
     fn the_schema_is_taken_out_and_the_password_never_shown() {
