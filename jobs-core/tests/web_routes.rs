@@ -510,6 +510,8 @@ async fn bad_api_values_get_400_naming_the_field() {
     let app = app();
     for (body, field, words) in [
         (serde_json::json!({ "shards": 300 }), "shards", "from 1 to 256"),
+        (serde_json::json!({ "threads": 0 }), "threads", "from 1 to 256"),
+        (serde_json::json!({ "threads": 100000 }), "threads", "from 1 to 256"),
         (serde_json::json!({ "params": { "min_len": "x" } }), "min_len", "is not an unsigned integer"),
         (serde_json::json!({ "params": { "min_len": [1] } }), "min_len", "a string, a number or a boolean"),
         (serde_json::json!({ "params": { "nope": 1 } }), "nope", "has no parameter `nope`"),
@@ -568,6 +570,20 @@ async fn a_run_started_from_the_page_completes_with_its_output_on_its_page_and_d
     assert_eq!(app.finished(&id), Status::Completed);
     let record = app.store.get_run(&RunId::parse(&id).unwrap()).unwrap();
     assert_eq!((record.shards, record.dry_run), (3, true));
+
+    let threads =
+        app.post_form("/jobs/WebEcho/start", Some(&browser), Some(&browser.csrf), &[("threads", "3000")]).await;
+    assert_eq!(threads.status, StatusCode::BAD_REQUEST);
+    assert!(
+        threads.body.contains("`3000` is not a thread count: use a whole number from 1 to 256"),
+        "{}",
+        threads.body
+    );
+    let two = started_run(
+        &app.post_form("/jobs/WebEcho/start", Some(&browser), Some(&browser.csrf), &[("threads", "2")]).await,
+    );
+    assert_eq!(app.finished(&two), Status::Completed);
+    assert_eq!(app.store.get_run(&RunId::parse(&two).unwrap()).unwrap().threads, 2);
 
     let page = app.get(&format!("/runs/{id}"), Some(&browser)).await;
     assert_eq!(page.status, StatusCode::OK);

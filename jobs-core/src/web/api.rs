@@ -107,6 +107,8 @@ pub(crate) async fn output(
 pub(crate) struct StartBody {
     /// Shards per model; the job's default when absent.
     shards: Option<u64>,
+    /// Worker threads, 1 to [`MAX_THREADS`](crate::runs::MAX_THREADS); one per core when absent.
+    threads: Option<u64>,
     /// Count writes instead of storing them.
     #[serde(default)]
     dry_run: bool,
@@ -127,6 +129,7 @@ pub(crate) async fn start(
     let job = registry::registry()?.get(&name)?;
     let mut form = StartForm {
         shards: body.shards.map(|n| n.to_string()).unwrap_or_default(),
+        threads: body.threads.map(|n| n.to_string()).unwrap_or_default(),
         dry_run: body.dry_run,
         max_failures: body.max_failures.map(|n| n.to_string()).unwrap_or_default(),
         params: BTreeMap::new(),
