@@ -14,7 +14,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use jobs_core::prelude::*;
 use jobs_core::runs::{self, RunId, RunLog, Status};
-use jobs_core::web::{self, AdminServer, AdminToken, ServeConfig, ThrottleConfig, WebError};
+use jobs_core::web::{self, AdminServer, AdminToken, ConnectionLimits, ServeConfig, ThrottleConfig, WebError};
 use jobs_core::{MemoryStore, testing};
 use tower::ServiceExt;
 
@@ -153,6 +153,7 @@ fn throttle() -> ThrottleConfig {
         base_delay: Duration::from_millis(150),
         max_delay: Duration::from_millis(600),
         forget_after: Duration::from_secs(60),
+        ..ThrottleConfig::default()
     }
 }
 
@@ -370,7 +371,13 @@ async fn the_free_failures_are_answered_without_the_delay_and_the_next_one_waits
     let hour = Duration::from_secs(3600);
     let app = app_throttled(
         &["alpha"],
-        ThrottleConfig { free_failures: 2, base_delay: hour, max_delay: hour, forget_after: hour * 2 },
+        ThrottleConfig {
+            free_failures: 2,
+            base_delay: hour,
+            max_delay: hour,
+            forget_after: hour * 2,
+            ..ThrottleConfig::default()
+        },
     );
     for free in 0..2 {
         let reply =
@@ -382,6 +389,97 @@ async fn the_free_failures_are_answered_without_the_delay_and_the_next_one_waits
     let third =
         tokio::time::timeout(Duration::from_millis(500), app.post_form("/login", None, None, &[("token", "x")]));
     assert!(third.await.is_err(), "the third failure was answered without waiting");
+}
+
+/// `POST /login` with `token`, as if from `ip`.
+fn login_from(ip: [u8; 4], token: &str) -> Request<Body> {
+    let mut request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("token={}", encode(token))))
+        .unwrap();
+    request.extensions_mut().insert(axum::extract::ConnectInfo(SocketAddr::from((ip, 40000))));
+    request
+}
+
+#[tokio::test]
+async fn the_right_token_is_never_delayed_by_earlier_failures() {
+    let hour = Duration::from_secs(3600);
+    let config = ThrottleConfig {
+        free_failures: 1,
+        base_delay: hour,
+        max_delay: hour,
+        forget_after: hour * 2,
+        global_free_failures: 1,
+        ..ThrottleConfig::default()
+    };
+    let app = app_throttled(&["alpha"], config);
+    let free = app.send(login_from([10, 0, 0, 1], "wrong")).await;
+    assert_eq!(free.status, StatusCode::UNAUTHORIZED);
+    // The next wrong token from that address waits an hour; the right one does not wait.
+    let router = app.router.clone();
+    let waiting = tokio::spawn(async move { router.oneshot(login_from([10, 0, 0, 1], "wrong")).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    for ip in [[10, 0, 0, 1], [10, 0, 0, 2]] {
+        let right = tokio::time::timeout(Duration::from_secs(60), app.send(login_from(ip, TOKEN)))
+            .await
+            .unwrap_or_else(|_| panic!("the right token from {ip:?} was delayed"));
+        assert_eq!(right.status, StatusCode::SEE_OTHER, "{}", right.body);
+    }
+    let bearer = tokio::time::timeout(Duration::from_secs(60), app.api(Method::GET, "/api/jobs", Some(TOKEN), None))
+        .await
+        .expect("the right bearer token was delayed");
+    assert_eq!(bearer.status, StatusCode::OK);
+    assert!(!waiting.is_finished(), "the wrong token is still waiting");
+    waiting.abort();
+}
+
+#[tokio::test]
+async fn failures_from_many_addresses_are_delayed_once_the_overall_allowance_is_spent() {
+    let hour = Duration::from_secs(3600);
+    let config = ThrottleConfig {
+        free_failures: 100,
+        base_delay: hour,
+        max_delay: hour,
+        forget_after: hour * 2,
+        global_free_failures: 3,
+        ..ThrottleConfig::default()
+    };
+    let app = app_throttled(&["alpha"], config);
+    for i in 0..3 {
+        let reply = tokio::time::timeout(Duration::from_secs(60), app.send(login_from([10, 0, 1, i], "wrong")))
+            .await
+            .unwrap_or_else(|_| panic!("free failure {i} was delayed"));
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    let fourth = tokio::time::timeout(Duration::from_millis(500), app.send(login_from([10, 0, 1, 99], "wrong")));
+    assert!(fourth.await.is_err(), "a fresh address got a free guess beyond the overall allowance");
+}
+
+#[tokio::test]
+async fn wrong_tokens_sent_at_once_are_answered_a_few_at_a_time() {
+    let delay = Duration::from_millis(300);
+    let config = ThrottleConfig {
+        free_failures: 0,
+        base_delay: delay,
+        max_delay: delay,
+        forget_after: Duration::from_secs(60),
+        global_free_failures: 0,
+        max_concurrent_failures: 2,
+    };
+    let app = app_throttled(&["alpha"], config);
+    let started = Instant::now();
+    let guesses: Vec<_> = (0..8u8)
+        .map(|i| {
+            let router = app.router.clone();
+            tokio::spawn(async move { router.oneshot(login_from([10, 0, 2, i], "wrong")).await.unwrap().status() })
+        })
+        .collect();
+    for guess in guesses {
+        assert_eq!(guess.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    // 8 guesses, 2 at a time, 300 ms each: at least 1.2 s (a lower bound, which load cannot
+    // break); answered all at once they would take 300 ms.
+    assert!(started.elapsed() >= delay * 4, "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -767,7 +865,84 @@ fn a_real_server_on_loopback_serves_the_login_url_and_throttles_by_address() {
     serving.join().unwrap().unwrap();
 }
 
-/// A GET over a plain socket: the whole response, head and body.
+/// Serves `log` on a free loopback port with `config` until the returned flag is set.
+fn serve_on_loopback(
+    log: Arc<dyn RunLog>,
+    config: ServeConfig,
+) -> (SocketAddr, String, Arc<AtomicBool>, std::thread::JoinHandle<Result<(), WebError>>) {
+    let server = AdminServer::bind(log, config).unwrap();
+    let addr = server.local_addr();
+    let url = server.login_url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
+    let serving = std::thread::spawn(move || {
+        server.run_until(async move {
+            while !stopped.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    });
+    (addr, url, stop, serving)
+}
+
+/// Whether the server closed `stream` within `within` (it reads end of file or a reset).
+fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[test]
+fn a_flood_of_half_sent_requests_is_closed_and_a_valid_request_is_still_answered() {
+    let log: Arc<dyn RunLog> = Arc::new(MemoryStore::new());
+    let limits = ConnectionLimits {
+        max_connections: 64,
+        header_timeout: Duration::from_secs(1),
+        idle_timeout: Duration::from_secs(2),
+    };
+    let config =
+        ServeConfig { bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), connections: limits, ..ServeConfig::default() };
+    let (addr, _, stop, serving) = serve_on_loopback(log, config);
+
+    // 500 connections that send a request line and one header, and never the blank line.
+    let mut flood = Vec::new();
+    for _ in 0..500 {
+        let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+        flood.push(stream);
+    }
+    let login = raw_get(addr, "/login", "");
+    assert!(login.starts_with("HTTP/1.1 200"), "a valid request during the flood: {login}");
+
+    // Every half-sent request is closed by the server: the oldest to make room, the rest at
+    // the header timeout (1 s; 20 s allowed for a loaded machine, below hyper's own 30 s default).
+    for (i, stream) in flood.iter_mut().enumerate() {
+        assert!(closed_by_server(stream, Duration::from_secs(20)), "half-sent connection {i} was kept open");
+    }
+
+    // A kept-alive connection is answered, then closed once idle past the idle timeout.
+    let mut kept = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    write!(kept, "GET /login HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    kept.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = [0u8; 12];
+    kept.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert!(closed_by_server(&mut kept, Duration::from_secs(20)), "an idle kept-alive connection was kept open");
+
+    stop.store(true, Ordering::SeqCst);
+    serving.join().unwrap().unwrap();
+}
+
+/// A GET over a plain socket: the whole response, head and body./// A GET over a plain socket: the whole response, head and body.
 fn raw_get(addr: SocketAddr, path: &str, extra_headers: &str) -> String {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

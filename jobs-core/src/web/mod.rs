@@ -57,8 +57,13 @@
 //!   of the page with fragments rendered the same way. The Content-Security-Policy allows
 //!   only this server's own script and styles (no inline script), no framing, no forms to
 //!   elsewhere; responses are `nosniff` and pages `no-store`.
-//! * **Failures**: a wrong token gets 401 and the same words whatever was wrong; after a few,
-//!   checks from that address are delayed, doubling up to 8 s ([`ThrottleConfig`]).
+//! * **Failures**: a wrong token gets 401 and the same words whatever was wrong; after a few
+//!   from one address, or a few more from all together, answers to wrong tokens are delayed,
+//!   doubling up to 8 s, and only 4 are waited on at once ([`ThrottleConfig`]). The right
+//!   token is never delayed.
+//! * **Connections**: at most 256 open; a request's headers must arrive within 10 s and a
+//!   kept-alive connection is closed after 60 s idle; at the limit the connection idle the
+//!   longest makes room for a new one ([`ConnectionLimits`]).
 //!
 //! # Runs
 //!
@@ -70,6 +75,7 @@
 mod api;
 mod assets;
 mod auth;
+mod connections;
 mod error;
 mod form;
 mod format;
@@ -85,6 +91,7 @@ mod throttle;
 mod views;
 
 pub use self::auth::{AdminToken, MIN_TOKEN_CHARS, SESSION_LIFETIME, TOKEN_ENV};
+pub use self::connections::ConnectionLimits;
 pub use self::error::WebError;
 pub use self::server::{AdminServer, DEFAULT_BIND, ServeConfig, router};
 pub use self::throttle::ThrottleConfig;

@@ -9,6 +9,7 @@ use axum::Router;
 use crate::runs::RunLog;
 
 use super::auth::{AdminToken, Auth};
+use super::connections::{self, ConnectionLimits};
 use super::error::WebError;
 use super::routes;
 use super::runner::Runner;
@@ -29,12 +30,19 @@ pub struct ServeConfig {
     pub token: Option<AdminToken>,
     /// How repeated token failures are slowed down.
     pub throttle: ThrottleConfig,
+    /// How many connections are kept open, and how long idle ones may wait.
+    pub connections: ConnectionLimits,
 }
 
 impl Default for ServeConfig {
     /// `127.0.0.1:8080`, a generated token, the default throttle.
     fn default() -> Self {
-        ServeConfig { bind: DEFAULT_BIND, token: None, throttle: ThrottleConfig::default() }
+        ServeConfig {
+            bind: DEFAULT_BIND,
+            token: None,
+            throttle: ThrottleConfig::default(),
+            connections: ConnectionLimits::default(),
+        }
     }
 }
 
@@ -64,6 +72,7 @@ pub struct AdminServer {
     router: Router,
     token: AdminToken,
     generated: bool,
+    limits: ConnectionLimits,
 }
 
 impl AdminServer {
@@ -87,7 +96,7 @@ impl AdminServer {
         // one machine keep their sessions apart.
         let cookie_name = format!("jobs_session_{}", addr.port());
         let router = build(log, token.clone(), config.throttle, cookie_name);
-        Ok(AdminServer { listener, addr, router, token, generated })
+        Ok(AdminServer { listener, addr, router, token, generated, limits: config.connections })
     }
 
     /// The address it listens on (with the actual port when port 0 was asked for).
@@ -139,14 +148,11 @@ impl AdminServer {
             .thread_name("jobs-web")
             .build()
             .map_err(WebError::Serve)?;
-        let AdminServer { listener, addr, router, .. } = self;
+        let AdminServer { listener, addr, router, limits, .. } = self;
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).map_err(WebError::Serve)?;
             tracing::info!(%addr, "admin page listening");
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(WebError::Serve)
+            connections::serve(listener, router, limits, shutdown).await.map_err(WebError::Serve)
         })
     }
 }
