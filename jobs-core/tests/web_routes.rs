@@ -344,7 +344,8 @@ async fn a_wrong_token_gets_401_and_the_same_words_whatever_was_wrong() {
     let none = app.api(Method::GET, "/api/jobs", None, None).await;
     assert_eq!((bearer.status, &bearer.body), (StatusCode::UNAUTHORIZED, &none.body));
     let url = app.get("/login?token=wrong", None).await;
-    assert_eq!(url.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(url.status, StatusCode::OK, "a GET checks no token: it fills in the form");
+    assert!(url.headers.get(header::SET_COOKIE).is_none());
 }
 
 #[tokio::test]
@@ -485,7 +486,7 @@ async fn wrong_tokens_sent_at_once_are_answered_a_few_at_a_time() {
 #[tokio::test]
 async fn the_token_is_exchanged_for_an_httponly_strict_session_cookie() {
     let app = app();
-    let reply = app.get(&format!("/login?token={TOKEN}"), None).await;
+    let reply = app.post_form("/login", None, None, &[("token", TOKEN)]).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.location(), "/");
     let set_cookie = reply.headers[header::SET_COOKIE].to_str().unwrap();
@@ -504,6 +505,42 @@ async fn the_token_is_exchanged_for_an_httponly_strict_session_cookie() {
     let logout = app.post_form("/logout", Some(&browser), Some(&browser.csrf), &[]).await;
     assert_eq!((logout.status, logout.location()), (StatusCode::SEE_OTHER, "/login"));
     assert_eq!(app.get("/runs", Some(&browser)).await.status, StatusCode::UNAUTHORIZED, "logged out");
+}
+
+#[tokio::test]
+async fn gets_record_nothing_and_the_next_write_records_a_dead_run_interrupted() {
+    let app = app();
+    // A run recorded `started` whose process is gone (nobody holds its claim), recorded after
+    // the server started.
+    let queued = runs::queue(app.store.as_ref(), &runs::RunRequest::new("WebEcho")).unwrap();
+    let id = queued.record.id().clone();
+    app.store.transition(&id, Status::Started, &mut |_| {}).unwrap();
+    let browser = app.login().await;
+    for path in ["/", "/runs", "/live/runs", &format!("/runs/{id}")] {
+        assert_eq!(app.get(path, Some(&browser)).await.status, StatusCode::OK, "GET {path}");
+    }
+    for path in ["/api/jobs", "/api/runs", &format!("/api/runs/{id}")] {
+        assert_eq!(app.api(Method::GET, path, Some(TOKEN), None).await.status, StatusCode::OK, "GET {path}");
+    }
+    let output = app.api(Method::GET, &format!("/api/runs/{id}/output?full=true"), Some(TOKEN), None).await;
+    assert_eq!(output.status, StatusCode::CONFLICT, "{}", output.body);
+    let download = app.get(&format!("/runs/{id}/output.txt"), Some(&browser)).await;
+    assert_eq!(download.status, StatusCode::CONFLICT, "{}", download.body);
+    // `load_run`: the record as stored (`get_run` would record the dead run itself).
+    let record = app.store.load_run(&id).unwrap().unwrap();
+    assert_eq!(record.status(), Status::Started, "a GET recorded the dead run: {:?}", record.error);
+
+    // A login URL opened by a GET (an `<img>` on another site, say) opens no session.
+    let url = app.get(&format!("/login?token={TOKEN}"), None).await;
+    assert_eq!(url.status, StatusCode::OK);
+    assert!(url.headers.get(header::SET_COOKIE).is_none(), "a GET opened a session");
+    assert!(url.body.contains(r#"method="post" action="/login""#), "{}", url.body);
+
+    // The next write records it.
+    let started = app.api(Method::POST, "/api/jobs/WebEcho/runs", Some(TOKEN), Some(serde_json::json!({}))).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let record = app.store.load_run(&id).unwrap().unwrap();
+    assert_eq!((record.status(), record.error.as_deref()), (Status::Failed, Some(runs::INTERRUPTED)));
 }
 
 #[tokio::test]
@@ -842,7 +879,17 @@ fn a_real_server_on_loopback_serves_the_login_url_and_throttles_by_address() {
         })
     });
 
-    let login = raw_get(addr, &format!("/login?token={token}"), "");
+    let form = raw_get(addr, &format!("/login?token={token}"), "");
+    assert!(form.starts_with("HTTP/1.1 200"), "{form}");
+    assert!(!form.to_ascii_lowercase().contains("set-cookie:"), "a GET opens no session: {form}");
+    assert!(form.contains(&format!(r#"value="{token}""#)), "the login URL fills the token in: {form}");
+    let login = raw_request(
+        addr,
+        "POST",
+        "/login",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        &format!("token={token}"),
+    );
     assert!(login.starts_with("HTTP/1.1 303"), "{login}");
     let cookie_line = login.lines().find(|l| l.to_ascii_lowercase().starts_with("set-cookie:")).unwrap();
     let cookie = cookie_line.split_once(':').unwrap().1.trim().split(';').next().unwrap();
@@ -942,7 +989,22 @@ fn a_flood_of_half_sent_requests_is_closed_and_a_valid_request_is_still_answered
     serving.join().unwrap().unwrap();
 }
 
-/// A GET over a plain socket: the whole response, head and body./// A GET over a plain socket: the whole response, head and body.
+/// A GET over a plain socket: the whole response, head and body./// A request over a plain socket: the whole response, head and body.
+fn raw_request(addr: SocketAddr, method: &str, path: &str, extra_headers: &str, body: &str) -> String {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n{extra_headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// A GET over a plain socket: the whole response, head and body.
 fn raw_get(addr: SocketAddr, path: &str, extra_headers: &str) -> String {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -19,7 +19,7 @@ use crate::runs::{ListQuery, RunId};
 use super::error::{ApiError, HttpError};
 use super::form::{self, StartForm};
 use super::json::{CancelJson, JobJson, OutputJson, RunJson, RunsJson, StartedJson};
-use super::state::{AppState, blocking};
+use super::state::{AppState, blocking, read_finished_run, read_run};
 
 type App = State<Arc<AppState>>;
 
@@ -27,11 +27,8 @@ type App = State<Arc<AppState>>;
 pub(crate) async fn jobs(State(app): App) -> Result<Json<Vec<JobJson>>, ApiError> {
     let registry = registry::registry()?;
     let log = Arc::clone(&app.log);
-    let active = blocking(move || {
-        log.recover_interrupted()?;
-        Ok(log.active_runs()?)
-    })
-    .await?;
+    // Reads only, as `GET /` does.
+    let active = blocking(move || Ok(log.active_runs()?)).await?;
     Ok(Json(registry.jobs().iter().map(|job| JobJson::new(job, &active)).collect()))
 }
 
@@ -50,7 +47,8 @@ pub(crate) async fn runs(State(app): App, Query(query): Query<RunsQuery>) -> Res
     let (active, recent) = blocking(move || {
         let mut list = ListQuery::recent(now);
         list.job = query.job.clone();
-        let recent = log.list(&list)?;
+        // `list_runs`, not `list`: a GET records nothing.
+        let recent = log.list_runs(&list)?;
         let mut active = log.active_runs()?;
         if let Some(job) = &query.job {
             active.retain(|r| &r.job == job);
@@ -68,7 +66,7 @@ pub(crate) async fn runs(State(app): App, Query(query): Query<RunsQuery>) -> Res
 pub(crate) async fn run(State(app): App, Path(id): Path<String>) -> Result<Json<RunJson>, ApiError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
-    let record = blocking(move || Ok(log.get_run(&id)?)).await?;
+    let record = blocking(move || Ok(read_run(&*log, &id)?)).await?;
     Ok(Json(RunJson::new(&record, now_ms(), true)))
 }
 
@@ -89,8 +87,9 @@ pub(crate) async fn output(
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let (record, lines) = blocking(move || {
+        let record = read_finished_run(&*log, &id)?;
         let lines = if query.full { log.full_output(&id)? } else { log.stored_output(&id)? };
-        Ok((log.get_run(&id)?, lines))
+        Ok((record, lines))
     })
     .await?;
     Ok(Json(OutputJson {
@@ -171,6 +170,7 @@ pub(crate) async fn cancel(State(app): App, Path(id): Path<String>) -> Result<Js
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let (outcome, record) = blocking(move || {
+        log.recover_interrupted()?;
         let outcome = log.request_cancel(&id)?;
         Ok((outcome, log.get_run(&id)?))
     })

@@ -18,7 +18,7 @@
 //!
 //! | method | path | returns |
 //! | --- | --- | --- |
-//! | GET | `/login` | the login form; `?token=T` logs in (the URL printed at start) |
+//! | GET | `/login` | the login form; `?token=T` (the URL printed at start) fills the token in, and logging in is the form's POST: no GET opens a session |
 //! | POST | `/login` | form `token`: sets the session cookie, 303 to `/`; 401 if wrong |
 //! | GET | `/assets/app.css`, `/assets/app.js` | the stylesheet and script |
 //! | GET | `/` | the jobs: models, shards, description, parameters, start forms |

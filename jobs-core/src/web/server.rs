@@ -55,6 +55,11 @@ pub fn router(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig)
 }
 
 fn build(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig, cookie_name: String) -> Router {
+    // Runs whose process died are recorded `interrupted` here, at start-up, and before each
+    // write (a start, a cancel); never by a GET.
+    if let Err(error) = log.recover_interrupted() {
+        tracing::warn!(%error, "could not record the runs interrupted before the admin page started");
+    }
     let state = AppState {
         store: log.location(),
         runner: Runner::new(Arc::clone(&log)),
