@@ -171,6 +171,18 @@ fn app_throttled(notes: &[&str], throttle: ThrottleConfig) -> App {
     App { router, store }
 }
 
+/// As [`app_with`], carrying out at most `max_running` runs at once.
+fn app_running_at_most(notes: &[&str], max_running: usize) -> App {
+    let store = Arc::new(MemoryStore::new());
+    let notes: Vec<Note> =
+        notes.iter().enumerate().map(|(i, text)| Note { id: format!("n{i:04}"), text: (*text).to_owned() }).collect();
+    testing::put_all(store.as_ref(), &notes).unwrap();
+    let log: Arc<dyn RunLog> = store.clone();
+    let config = ServeConfig { throttle: throttle(), max_running, ..ServeConfig::default() };
+    let router = web::router_with(log, AdminToken::new(TOKEN).unwrap(), &config);
+    App { router, store }
+}
+
 fn app() -> App {
     app_with(&["alpha", "beta", "gamma"])
 }
@@ -774,6 +786,48 @@ async fn a_long_run_shows_live_progress_a_warning_and_stops_when_canceled() {
     assert_eq!(app.finished(&id), Status::Canceled);
     let live = app.get(&format!("/live/runs/{id}"), Some(&browser)).await;
     assert!(live.body.contains("data-finished") && live.body.contains(r#"data-status="canceled""#), "{}", live.body);
+}
+
+#[tokio::test]
+async fn runs_beyond_the_concurrency_limit_wait_queued_and_start_in_order() {
+    let notes: Vec<String> = (0..400).map(|i| format!("note {i}")).collect();
+    let app = app_running_at_most(&notes.iter().map(String::as_str).collect::<Vec<_>>(), 1);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let reply = app
+            .api(
+                Method::POST,
+                "/api/jobs/WebSlow/runs",
+                Some(TOKEN),
+                Some(serde_json::json!({ "params": { "delay_ms": 25 } })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        ids.push(RunId::parse(body["run"]["id"].as_str().unwrap()).unwrap());
+    }
+    let status = |id: &RunId| app.store.load_run(id).unwrap().unwrap().status();
+    let wait_for = |id: &RunId, wanted: Status| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while status(id) != wanted {
+            assert!(Instant::now() < deadline, "{id} never became {wanted}: {}", status(id));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for(&ids[0], Status::Started);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!((status(&ids[1]), status(&ids[2])), (Status::Queued, Status::Queued), "one run at a time");
+
+    app.store.request_cancel(&ids[0]).unwrap();
+    wait_for(&ids[1], Status::Started);
+    assert_eq!(status(&ids[0]), Status::Canceled);
+    assert_eq!(status(&ids[2]), Status::Queued, "the third still waits its turn");
+    for id in &ids[1..] {
+        app.store.request_cancel(id).unwrap();
+    }
+    for id in &ids {
+        assert_eq!(app.finished(id.as_str()), Status::Canceled);
+    }
 }
 
 #[tokio::test]

@@ -93,5 +93,5 @@ mod views;
 pub use self::auth::{AdminToken, MIN_TOKEN_CHARS, SESSION_LIFETIME, TOKEN_ENV};
 pub use self::connections::ConnectionLimits;
 pub use self::error::WebError;
-pub use self::server::{AdminServer, DEFAULT_BIND, ServeConfig, router};
+pub use self::server::{AdminServer, DEFAULT_BIND, ServeConfig, router, router_with};
 pub use self::throttle::ThrottleConfig;

@@ -32,16 +32,21 @@ pub struct ServeConfig {
     pub throttle: ThrottleConfig,
     /// How many connections are kept open, and how long idle ones may wait.
     pub connections: ConnectionLimits,
+    /// How many runs started from the page (or the API) are carried out at once; the others
+    /// wait `queued` and start in order as these finish. At least 1.
+    pub max_running: usize,
 }
 
 impl Default for ServeConfig {
-    /// `127.0.0.1:8080`, a generated token, the default throttle.
+    /// `127.0.0.1:8080`, a generated token, the default throttle and connection limits, as many
+    /// runs at once as there are cores.
     fn default() -> Self {
         ServeConfig {
             bind: DEFAULT_BIND,
             token: None,
             throttle: ThrottleConfig::default(),
             connections: ConnectionLimits::default(),
+            max_running: crate::exec::default_threads(),
         }
     }
 }
@@ -51,10 +56,22 @@ impl Default for ServeConfig {
 /// `jobs_session`. Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so that
 /// token failures are throttled per client address.
 pub fn router(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig) -> Router {
-    build(log, token, throttle, "jobs_session".to_owned())
+    build(log, token, throttle, crate::exec::default_threads(), "jobs_session".to_owned())
 }
 
-fn build(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig, cookie_name: String) -> Router {
+/// As [`router`], with the throttle and [`max_running`](ServeConfig::max_running) of `config`
+/// (its address and connection limits are the serving application's business).
+pub fn router_with(log: Arc<dyn RunLog>, token: AdminToken, config: &ServeConfig) -> Router {
+    build(log, token, config.throttle, config.max_running, "jobs_session".to_owned())
+}
+
+fn build(
+    log: Arc<dyn RunLog>,
+    token: AdminToken,
+    throttle: ThrottleConfig,
+    max_running: usize,
+    cookie_name: String,
+) -> Router {
     // Runs whose process died are recorded `interrupted` here, at start-up, and before each
     // write (a start, a cancel); never by a GET.
     if let Err(error) = log.recover_interrupted() {
@@ -62,7 +79,7 @@ fn build(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig, cook
     }
     let state = AppState {
         store: log.location(),
-        runner: Runner::new(Arc::clone(&log)),
+        runner: Runner::new(Arc::clone(&log), max_running),
         auth: Arc::new(Auth::new(token, throttle, cookie_name)),
         log,
     };
@@ -100,7 +117,7 @@ impl AdminServer {
         // Cookies are per host, not per port: name it after the port, so that two servers on
         // one machine keep their sessions apart.
         let cookie_name = format!("jobs_session_{}", addr.port());
-        let router = build(log, token.clone(), config.throttle, cookie_name);
+        let router = build(log, token.clone(), config.throttle, config.max_running, cookie_name);
         Ok(AdminServer { listener, addr, router, token, generated, limits: config.connections })
     }
 
