@@ -831,6 +831,39 @@ async fn runs_beyond_the_concurrency_limit_wait_queued_and_start_in_order() {
 }
 
 #[tokio::test]
+async fn a_large_full_output_is_streamed_whole_by_the_api_and_the_download() {
+    // 30,000 distinct lines of 40 characters: 1.2 MB, many chunks.
+    let notes: Vec<String> = (0..30_000).map(|i| format!("{i:06} {}", "x".repeat(33))).collect();
+    let app = app_with(&notes.iter().map(String::as_str).collect::<Vec<_>>());
+    let started = app.api(Method::POST, "/api/jobs/WebEcho/runs", Some(TOKEN), Some(serde_json::json!({}))).await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    let body: serde_json::Value = serde_json::from_str(&started.body).unwrap();
+    let id = body["run"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.finished(&id), Status::Completed);
+
+    for path in [format!("/api/runs/{id}/output?full=true"), format!("/runs/{id}/output.txt")] {
+        let request = Request::get(&path).header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        let response = app.router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        use http_body::Body as _;
+        assert_eq!(response.body().size_hint().exact(), None, "{path} was built whole before it was sent");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        let lines: Vec<String> = if path.contains("/api/") {
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!((json["id"].as_str(), json["kind"].as_str()), (Some(id.as_str()), Some("full")));
+            assert_eq!(json["summary"]["lines"], 30_000, "{}", json["summary"]);
+            json["lines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_owned()).collect()
+        } else {
+            text.lines().map(str::to_owned).collect()
+        };
+        assert_eq!(lines, notes, "{path}");
+    }
+    let missing = app.api(Method::GET, "/api/runs/WebEcho-1-abc/output?full=true", Some(TOKEN), None).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND, "checked before streaming: {}", missing.body);
+}
+
+#[tokio::test]
 async fn the_api_lists_jobs_and_runs_and_starts_and_cancels_with_a_bearer_token() {
     let notes: Vec<String> = (0..200).map(|i| format!("note {i}")).collect();
     let app = app_with(&notes.iter().map(String::as_str).collect::<Vec<_>>());

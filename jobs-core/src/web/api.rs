@@ -3,23 +3,25 @@
 //! Errors are `{"error": "..."}` with a fitting status; a refused start names its field.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::exec::now_ms;
 use crate::registry;
-use crate::runs::{ListQuery, RunId};
+use crate::runs::{ListQuery, OutputKind, RunId, RunLog};
 
 use super::error::{ApiError, HttpError};
 use super::form::{self, StartForm};
 use super::json::{CancelJson, JobJson, OutputJson, RunJson, RunsJson, StartedJson};
-use super::state::{AppState, blocking, read_finished_run, read_run};
+use super::state::{AppState, blocking, read_finished_run, read_full_output_run, read_run};
 
 type App = State<Arc<AppState>>;
 
@@ -78,14 +80,18 @@ pub(crate) struct OutputQuery {
     full: bool,
 }
 
-/// `GET /api/runs/{id}/output[?full=true]`: a completed run's output lines (409 before).
+/// `GET /api/runs/{id}/output[?full=true]`: a completed run's output lines (409 before). The
+/// full output, which may be far larger than memory, is streamed.
 pub(crate) async fn output(
     State(app): App,
     Path(id): Path<String>,
     Query(query): Query<OutputQuery>,
-) -> Result<Json<OutputJson>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
+    if query.full {
+        return full_output(log, id).await;
+    }
     let (record, lines) = blocking(move || {
         let record = read_finished_run(&*log, &id)?;
         let lines = if query.full { log.full_output(&id)? } else { log.stored_output(&id)? };
@@ -97,7 +103,47 @@ pub(crate) async fn output(
         kind: if query.full { "full" } else { "stored" },
         summary: record.output,
         lines,
-    }))
+    })
+    .into_response())
+}
+
+/// The [`OutputJson`] of run `id`'s full output, written line by line as it is read.
+async fn full_output(log: Arc<dyn RunLog>, id: RunId) -> Result<Response, ApiError> {
+    let (check_log, check_id) = (Arc::clone(&log), id.clone());
+    let record = blocking(move || Ok(read_full_output_run(&*check_log, &check_id)?)).await?;
+    let to_json = |e: serde_json::Error| HttpError::internal(e.to_string());
+    let head = format!(
+        r#"{{"id":{},"kind":"full","summary":{},"lines":["#,
+        serde_json::to_string(record.id().as_str()).map_err(to_json)?,
+        serde_json::to_string(&record.output).map_err(to_json)?
+    );
+    let body = super::stream::streamed("a run's output", move |out| {
+        out.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+        let mut first = true;
+        let mut failed = None;
+        log.visit_output(&id, OutputKind::Full, &mut |line| {
+            let separator: &[u8] = if first { b"" } else { b"," };
+            first = false;
+            let written = out
+                .write_all(separator)
+                .and_then(|()| serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from));
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(error) => {
+                    failed = Some(error);
+                    ControlFlow::Break(())
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(error) = failed {
+            return Err(error.to_string());
+        }
+        out.write_all(b"]}").map_err(|e| e.to_string())
+    });
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
 }
 
 /// The body of `POST /api/jobs/{name}/runs`; every field may be left out.

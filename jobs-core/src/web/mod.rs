@@ -87,6 +87,7 @@ mod runner;
 mod secret;
 mod server;
 mod state;
+mod stream;
 mod throttle;
 mod views;
 

@@ -16,7 +16,7 @@ use crate::runs::RunId;
 use super::auth::{ClientIp, Principal};
 use super::error::{HttpError, PageError};
 use super::form::{self, StartForm};
-use super::state::{AppState, blocking, read_finished_run, read_run};
+use super::state::{AppState, blocking, read_full_output_run, read_run};
 use super::{paths, views};
 
 type App = State<Arc<AppState>>;
@@ -130,19 +130,20 @@ pub(crate) async fn cancel(State(app): App, Path(id): Path<String>) -> Result<Re
     Ok(Redirect::to(&target))
 }
 
-/// `GET /runs/{id}/output.txt`: every line of a completed run's output, as a download.
+/// `GET /runs/{id}/output.txt`: every line of a completed run's output, as a download,
+/// streamed.
 pub(crate) async fn download(State(app): App, Path(id): Path<String>) -> Result<Response, PageError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let file_name = file_name(&id);
-    let bytes = blocking(move || {
-        read_finished_run(&*log, &id)?;
-        let mut bytes = Vec::new();
-        log.export_full_output(&id, &mut bytes)?;
-        Ok(bytes)
-    })
-    .await?;
-    let mut response = bytes.into_response();
+    // Checked first, so that a run without a full output gets its 404 or 409; then the
+    // lines are streamed, never held whole.
+    let (check_log, check_id) = (Arc::clone(&log), id.clone());
+    blocking(move || Ok(read_full_output_run(&*check_log, &check_id)?)).await?;
+    let body = super::stream::streamed("a run's output", move |out| {
+        log.export_full_output(&id, out).map(|_| ()).map_err(|e| e.to_string())
+    });
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {

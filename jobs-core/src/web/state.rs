@@ -52,6 +52,20 @@ pub(crate) fn read_finished_run(log: &dyn RunLog, id: &RunId) -> Result<RunRecor
     }
 }
 
+/// As [`read_finished_run`], for a GET of the run's full output: it must have kept one.
+///
+/// # Errors
+/// As [`read_finished_run`], the run has no output ([`RunsError::NoOutput`]), or it did not
+/// keep its full output ([`RunsError::FullOutputNotKept`]).
+pub(crate) fn read_full_output_run(log: &dyn RunLog, id: &RunId) -> Result<RunRecord, RunsError> {
+    let record = read_finished_run(log, id)?;
+    match &record.output {
+        None => Err(RunsError::NoOutput { id: id.clone(), status: record.status() }),
+        Some(summary) if !summary.full_output_kept => Err(RunsError::FullOutputNotKept { id: id.clone() }),
+        Some(_) => Ok(record),
+    }
+}
+
 /// Runs `work` (store reads and writes, which block) on tokio's blocking threads.
 ///
 /// # Errors
