@@ -22,7 +22,7 @@
 //! | POST | `/login` | form `token`: sets the session cookie, 303 to `/`; 401 if wrong |
 //! | GET | `/assets/app.css`, `/assets/app.js` | the stylesheet and script |
 //! | GET | `/` | the jobs: models, shards, description, parameters, start forms |
-//! | POST | `/jobs/{name}/start` | form `shards`, `dry_run`, `param.<name>`: 303 to the run, or 400 with errors under the fields |
+//! | POST | `/jobs/{name}/start` | form `shards`, `threads`, `max_failures`, `dry_run`, `param.<name>`: 303 to the run, or 400 with errors under the fields |
 //! | GET | `/runs` | unfinished runs (live progress, Cancel) and recent runs |
 //! | GET | `/runs/{id}` | one run: progress, facts, parameters, counters, failures, output |
 //! | POST | `/runs/{id}/cancel` | asks the run to stop; 303 to its page |
@@ -30,10 +30,10 @@
 //! | GET | `/live/runs`, `/live/runs/{id}` | the live parts of the runs and run pages (HTML fragments) |
 //! | POST | `/logout` | ends the session |
 //! | GET | `/api/jobs` | the jobs, with parameters and active runs |
-//! | POST | `/api/jobs/{name}/runs` | JSON `{"shards", "dry_run", "params"}`: 201 with the queued run |
+//! | POST | `/api/jobs/{name}/runs` | JSON `{"shards", "threads", "max_failures", "dry_run", "params"}` (`threads` 1 to 256): 201 with the queued run |
 //! | GET | `/api/runs[?job=NAME]` | `{"active": [...], "recent": [...]}` |
 //! | GET | `/api/runs/{id}` | one run, with per-shard progress |
-//! | GET | `/api/runs/{id}/output[?full=true]` | its stored (folded, cut) or full output lines |
+//! | GET | `/api/runs/{id}/output[?full=true]` | its stored (folded, cut) or full output lines (the full output streamed) |
 //! | POST | `/api/runs/{id}/cancel` | `{"outcome": "canceled" \| "requested" \| "already_finished", "status"}` |
 //!
 //! Every route but `/login` and `/assets/*` needs the admin token: 401 without it, 403 for a
@@ -68,7 +68,8 @@
 //! # Runs
 //!
 //! A run started from the page is queued and recorded like any other, then carried out in
-//! this process on a thread of its own, through the same engine as `jobs run`; pages read its
+//! this process on a worker thread, through the same engine as `jobs run`, at most
+//! [`ServeConfig::max_running`] at once (the others wait `queued`, in order); pages read its
 //! record, so it survives page reloads. If the server stops, the next process that opens the
 //! store records the run `interrupted` (see [`runs::liveness`](crate::runs::liveness)).
 
