@@ -168,6 +168,21 @@ fn a_completed_run_records_output_counters_failures_and_progress() {
 }
 
 #[test]
+fn thread_counts_outside_1_to_max_threads_are_refused_before_anything_is_recorded() {
+    let store = MemoryStore::new();
+    testing::put_all(&store, &ticks(5)).unwrap();
+    for threads in [0, runs::MAX_THREADS + 1, 100_000] {
+        let request = RunRequest::new("RunsParity").with_threads(threads);
+        let err = runs::queue(&store, &request).unwrap_err();
+        assert!(matches!(err, RunsError::InvalidThreads { threads: t } if t == threads), "{err:?}");
+        assert!(err.to_string().contains("from 1 to 256 threads"), "{err}");
+    }
+    assert!(store.recent().unwrap().is_empty(), "nothing was queued");
+    let request = RunRequest::new("RunsParity").with_threads(runs::MAX_THREADS);
+    assert_eq!(runs::queue(&store, &request).unwrap().record.threads, runs::MAX_THREADS);
+}
+
+#[test]
 fn output_is_folded_and_truncated_and_the_full_output_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let store = redb_store(&dir, 1000);

@@ -183,6 +183,21 @@ fn shard_counts_outside_1_to_256_exit_2() {
 }
 
 #[test]
+fn thread_counts_outside_1_to_256_exit_2_naming_the_real_range() {
+    let work = Workdir::new();
+    work.seed("jobs.redb");
+    for threads in ["0", "257", "100000"] {
+        let ran = work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--threads", threads]);
+        ran.assert_code(2);
+        assert!(ran.err.contains("--threads"), "{}", ran.err);
+        assert!(ran.err.contains("1..=256"), "{}", ran.err);
+        assert!(!ran.err.contains("18446744073709551615"), "{}", ran.err);
+    }
+    assert!(work.jobs("jobs.redb", &["runs"]).err.starts_with("0 runs"), "nothing was recorded");
+    work.jobs("jobs.redb", &["run", "InteractionAuditOneOffJob", "--threads", "256"]).assert_code(0);
+}
+
+#[test]
 fn params_are_passed_to_the_job() {
     let work = Workdir::new();
     work.seed("jobs.redb");
@@ -225,6 +240,47 @@ fn a_run_with_more_failures_than_allowed_lists_them_fails_and_exits_1() {
     assert!(allowed.err.contains(": completed"), "{}", allowed.err);
 }
 
+/// An id that retitles the terminal and clears the screen when printed raw.
+const HOSTILE_ID: &str = "evil\u{1b}]0;PWNED\u{7}\u{1b}[2J";
+
+/// Whether `text` holds a control character a terminal acts on (newline and tab aside).
+fn has_terminal_controls(text: &str) -> bool {
+    text.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+#[test]
+fn ids_with_terminal_escapes_are_printed_escaped_for_people_and_exact_in_json() {
+    let work = Workdir::new();
+    let rights = serde_json::json!({"id": HOSTILE_ID, "status": "private", "viewable_if_private": true}).to_string();
+    let file = work.write("rights.jsonl", &format!("{rights}\n"));
+    work.jobs("evil.redb", &["import", "ExplorationRightsModel", arg(&file)]).assert_code(0);
+
+    // A failure line naming the id, on stderr.
+    let ran = work.jobs("evil.redb", &["run", "ViewableExplorationsAuditJob"]);
+    ran.assert_code(1);
+    assert!(ran.err.contains("has rights but is not stored"), "{}", ran.err);
+    assert!(!has_terminal_controls(&ran.err), "raw control characters on stderr: {:?}", ran.err);
+    assert!(ran.err.contains("evil\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J"), "{}", ran.err);
+
+    // `jobs status` for a person escapes it; `--json` keeps it exact.
+    let id = ran.run_id();
+    let status = work.jobs("evil.redb", &["status", &id]);
+    status.assert_code(0);
+    assert!(status.out.contains("evil\\u{1b}]0;PWNED"), "{}", status.out);
+    assert!(!has_terminal_controls(&status.out), "raw control characters in status: {:?}", status.out);
+    let json = work.jobs("evil.redb", &["status", &id, "--json"]);
+    json.assert_code(0);
+    let _: serde_json::Value = serde_json::from_str(json.out.trim()).expect("one JSON object");
+    assert!(json.out.contains("\\u001b]0;PWNED\\u0007"), "{}", json.out);
+
+    // An error message quoting the id.
+    let twice = work.write("twice.jsonl", &format!("{rights}\n{rights}\n"));
+    let refused = work.jobs("evil.redb", &["import", "ExplorationRightsModel", arg(&twice)]);
+    refused.assert_code(1);
+    assert!(refused.err.contains("is already used on line 1"), "{}", refused.err);
+    assert!(!has_terminal_controls(&refused.err), "raw control characters in the error: {:?}", refused.err);
+}
+
 #[test]
 fn import_of_a_bad_file_stores_nothing_and_names_the_line() {
     let work = Workdir::new();
@@ -247,6 +303,39 @@ fn import_of_a_bad_file_stores_nothing_and_names_the_line() {
     work.jobs("source.redb", &["import", "ExplorationModel", arg(&bad)]).assert_code(1);
     let unchanged = work.jobs("source.redb", &["export", "ExplorationModel"]);
     assert_eq!(unchanged.out, exported.out);
+}
+
+#[test]
+fn import_refuses_fields_the_model_does_not_have_unless_allowed() {
+    let work = Workdir::new();
+    work.seed("source.redb");
+    let exported = work.jobs("source.redb", &["export", "ExplorationModel"]);
+    exported.assert_code(0);
+    let mut lines: Vec<String> = exported.out.lines().take(4).map(str::to_owned).collect();
+    let mut misspelt: serde_json::Value = serde_json::from_str(&lines[1]).expect("JSON");
+    misspelt["delted"] = serde_json::json!(true);
+    lines[1] = misspelt.to_string();
+    let mut nested: serde_json::Value = serde_json::from_str(&lines[3]).expect("JSON");
+    let states = nested["states"].as_object_mut().expect("states");
+    let first_state = states.values_mut().next().expect("a state");
+    first_state["interaction"]["extra"] = serde_json::json!(1);
+    lines[3] = nested.to_string();
+    let file = work.write("unknown.jsonl", &(lines.join("\n") + "\n"));
+
+    let refused = work.jobs("fresh.redb", &["import", "ExplorationModel", arg(&file)]);
+    refused.assert_code(1);
+    assert!(refused.err.contains("nothing was imported: 2 lines are"), "{}", refused.err);
+    assert!(refused.err.contains("line 2: the field `delted` is not a field of ExplorationModel"), "{}", refused.err);
+    assert!(refused.err.contains("line 4: the field `states."), "{}", refused.err);
+    assert!(refused.err.contains(".interaction.extra` is not a field"), "{}", refused.err);
+    assert!(refused.err.contains("--allow-unknown-fields"), "{}", refused.err);
+    assert_eq!(work.jobs("fresh.redb", &["export", "ExplorationModel"]).out, "", "nothing stored");
+
+    let allowed = work.jobs("fresh.redb", &["import", "ExplorationModel", "--allow-unknown-fields", arg(&file)]);
+    allowed.assert_code(0);
+    assert!(allowed.err.contains("imported 4 ExplorationModel entities"), "{}", allowed.err);
+    let stored = work.jobs("fresh.redb", &["export", "ExplorationModel"]);
+    assert!(!stored.out.contains("delted") && !stored.out.contains("extra"), "{}", stored.out);
 }
 
 #[test]

@@ -125,6 +125,27 @@ fn an_empty_store_file_is_a_usage_error_and_is_left_empty() {
     }
 }
 
+#[test]
+fn a_store_file_cut_short_is_called_truncated_by_name_and_left_as_it_is() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = std::fs::read(small_store(dir.path(), "whole.redb")).expect("read the store");
+    for cut in [10, 1000, 4000] {
+        let path = dir.path().join(format!("cut-{cut}.redb"));
+        std::fs::write(&path, &whole[..cut]).expect("write the cut copy");
+        for args in [&["run", "InteractionAuditOneOffJob"][..], &["runs"], &["import", "ExplorationModel", "-"]] {
+            let refused = ran(jobs_command(&path, args));
+            refused.assert_code(2);
+            assert!(
+                refused.err.contains(&format!("the store {} is truncated: the file has {cut} bytes", path.display())),
+                "{cut} {args:?}: {}",
+                refused.err
+            );
+            assert!(!refused.err.contains("fill whole buffer"), "{}", refused.err);
+            assert_eq!(std::fs::read(&path).expect("still there"), &whole[..cut], "{args:?} changed the file");
+        }
+    }
+}
+
 /// `jobs --store <store> args...`, run as the unprivileged user `nobody` when the test runs as
 /// root (as CI does), since root may write any file whatever its permissions. The binary is
 /// then linked (or copied) into `dir` first: the build directory may sit under a home

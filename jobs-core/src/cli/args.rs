@@ -76,8 +76,8 @@ pub(crate) struct RunArgs {
     /// Shards per model, from 1 to 256 [default: the job's].
     #[arg(long, value_name = "N", value_parser = shard_count())]
     pub(crate) shards: Option<usize>,
-    /// Worker threads, at least 1 [default: one per core].
-    #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    /// Worker threads, from 1 to 256 [default: one per core].
+    #[arg(long, value_name = "N", value_parser = thread_count())]
     pub(crate) threads: Option<usize>,
     /// A job parameter; repeat for several. `jobs list` shows each job's parameters.
     #[arg(long = "param", value_name = "NAME=VALUE")]
@@ -122,8 +122,8 @@ pub(crate) struct EngineArgs {
     /// on one process or several).
     #[arg(long, value_enum, default_value_t = EngineName::Local)]
     pub(crate) engine: EngineName,
-    /// Timely worker threads in each process [default: one per core].
-    #[arg(long, value_name = "W", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
+    /// Timely worker threads in each process, from 1 to 256 [default: one per core].
+    #[arg(long, value_name = "W", value_parser = thread_count())]
     pub(crate) workers: Option<usize>,
     /// How many processes the timely cluster has.
     #[arg(long, value_name = "N", value_parser = RangedU64ValueParser::<usize>::new().range(1..))]
@@ -247,6 +247,10 @@ pub(crate) struct ImportArgs {
     /// A file of JSON lines, one entity each; stdin when absent or `-`. Blank lines are
     /// skipped; an entity whose id is already stored replaces it.
     pub(crate) file: Option<PathBuf>,
+    /// Import lines with fields the model does not have, dropping those fields (after a
+    /// deliberate schema change). Without it such a line is refused, naming the field.
+    #[arg(long)]
+    pub(crate) allow_unknown_fields: bool,
 }
 
 /// `jobs serve`.
@@ -264,6 +268,11 @@ pub(crate) const DAY_SECS: u64 = 24 * 3600;
 
 fn shard_count() -> RangedU64ValueParser<usize> {
     RangedU64ValueParser::<usize>::new().range(1..=MAX_SHARDS as u64)
+}
+
+/// 1 to [`MAX_THREADS`](crate::runs::MAX_THREADS): `--threads 0` says `0 is not in 1..=256`.
+fn thread_count() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::<usize>::new().range(1..=crate::runs::MAX_THREADS as u64)
 }
 
 /// Parses a size in bytes: `1048576`, or a number with a K, M, G or T suffix (powers of 1024;
@@ -324,7 +333,16 @@ mod tests {
         let args = Args::try_parse_from(["jobs", "run", "J", "--shards", "256", "--threads", "3"]).unwrap();
         let Command::Run(run) = args.command else { panic!("not run") };
         assert_eq!((run.shards, run.threads), (Some(256), Some(3)));
-        assert_eq!(Args::try_parse_from(["jobs", "run", "J", "--threads", "0"]).unwrap_err().exit_code(), 2);
+        for bad in ["0", "257", "100000"] {
+            let err = Args::try_parse_from(["jobs", "run", "J", "--threads", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            let message = err.to_string();
+            assert!(message.contains("1..=256"), "{message}");
+            assert!(!message.contains("18446744073709551615"), "{message}");
+        }
+        let args = Args::try_parse_from(["jobs", "run", "J", "--threads", "256"]).unwrap();
+        let Command::Run(run) = args.command else { panic!("not run") };
+        assert_eq!(run.threads, Some(crate::runs::MAX_THREADS));
     }
 
     #[test]

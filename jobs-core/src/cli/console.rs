@@ -1,5 +1,7 @@
 //! Where a command writes: data to `out`, messages for a person to `err`.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use super::error::CliError;
@@ -24,7 +26,14 @@ impl Console<'_> {
     /// Commands it suggests (`` `jobs list` ``, as the library's errors spell them) are given
     /// under the running program's name.
     pub(crate) fn say(&mut self, message: impl std::fmt::Display) {
-        let _ = writeln!(self.err, "{}", in_program(&message.to_string(), self.program));
+        let text = in_program(&message.to_string(), self.program);
+        let _ = writeln!(self.err, "{}", for_terminal(&text));
+    }
+
+    /// Writes one line for a person on stdout (a table, `jobs status`), its control characters
+    /// escaped as [`for_terminal`] does. Data meant for programs goes through [`Console::data`].
+    pub(crate) fn text(&mut self, line: &str) -> Result<(), CliError> {
+        self.data(&for_terminal(line))
     }
 
     /// Writes one line of data.
@@ -46,6 +55,26 @@ impl Console<'_> {
     }
 }
 
+/// `text` made safe to print on a terminal: every control character but newline and tab (the
+/// C0 and C1 controls, DEL; escape sequences start with them) is written as `\u{..}`, so a
+/// stored id or title cannot retitle the terminal, clear it or move its cursor. Text without
+/// them is returned as it is.
+pub(crate) fn for_terminal(text: &str) -> Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut safe = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if escaped(c) {
+            let _ = write!(safe, "\\u{{{:x}}}", c as u32);
+        } else {
+            safe.push(c);
+        }
+    }
+    Cow::Owned(safe)
+}
+
 /// `message` with every command it quotes (`` `jobs ...` ``, as the library's own messages spell
 /// them) named after `program`, the binary that is running: `myapp` suggests `` `myapp list` ``.
 pub(crate) fn in_program(message: &str, program: &str) -> String {
@@ -57,7 +86,16 @@ pub(crate) fn in_program(message: &str, program: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::in_program;
+    use super::{for_terminal, in_program};
+
+    #[test]
+    fn control_characters_are_escaped_and_other_text_is_kept() {
+        assert_eq!(
+            for_terminal("id \u{1b}]0;PWNED\u{7}\u{1b}[2J \r\u{7f}\u{9b}"),
+            "id \\u{1b}]0;PWNED\\u{7}\\u{1b}[2J \\u{d}\\u{7f}\\u{9b}"
+        );
+        assert_eq!(for_terminal("two\tcolumns\nand lines, é ✓"), "two\tcolumns\nand lines, é ✓");
+    }
 
     #[test]
     fn quoted_commands_take_the_programs_name_and_nothing_else_changes() {

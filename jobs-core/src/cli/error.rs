@@ -204,11 +204,19 @@ impl CliError {
             | CliError::Param(_)
             | CliError::Run(RunError::InvalidShards { .. })
             | CliError::UnknownKind { .. }
-            | CliError::Store(StoreError::Missing { .. } | StoreError::Empty { .. } | StoreError::NotAStore { .. })
+            | CliError::Store(
+                StoreError::Missing { .. }
+                | StoreError::Empty { .. }
+                | StoreError::NotAStore { .. }
+                | StoreError::Truncated { .. },
+            )
             | CliError::StoreMissing { .. }
             | CliError::NotOffered { .. }
             | CliError::Runs(
-                RunsError::InvalidRunId { .. } | RunsError::UnknownRun { .. } | RunsError::AlreadyActive { .. },
+                RunsError::InvalidRunId { .. }
+                | RunsError::UnknownRun { .. }
+                | RunsError::AlreadyActive { .. }
+                | RunsError::InvalidThreads { .. },
             ) => EXIT_USAGE,
             #[cfg(feature = "timely")]
             CliError::ClusterUsage(_) => EXIT_USAGE,

@@ -512,7 +512,8 @@ fn install_panic_message(name: &str) {
         let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let _ = writeln!(
             io::stderr(),
-            "error: {name} hit an internal error{location}: {message}\nThis is a bug; please report it with the command you ran (set RUST_BACKTRACE=1 for a backtrace)."
+            "error: {name} hit an internal error{location}: {}\nThis is a bug; please report it with the command you ran (set RUST_BACKTRACE=1 for a backtrace).",
+            console::for_terminal(&message)
         );
         if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
             let _ = writeln!(io::stderr(), "{}", std::backtrace::Backtrace::force_capture());

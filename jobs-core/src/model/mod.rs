@@ -143,6 +143,7 @@ pub struct ModelDescriptor {
     file: &'static str,
     line: u32,
     from_json: JsonToStored,
+    from_json_strict: JsonToStored,
     to_json: fn(&[u8]) -> Result<String, String>,
 }
 
@@ -166,6 +167,7 @@ impl ModelDescriptor {
             file,
             line,
             from_json: json_to_stored::<M>,
+            from_json_strict: json_to_stored_strict::<M>,
             to_json: stored_to_json::<M>,
         }
     }
@@ -196,6 +198,17 @@ impl ModelDescriptor {
     /// The JSON does not describe this model; the message says which field is wrong.
     pub fn json_to_stored(&self, json: &str) -> Result<(String, Vec<u8>), String> {
         (self.from_json)(json)
+    }
+
+    /// As [`json_to_stored`](Self::json_to_stored), refusing a field the model does not have
+    /// (a misspelt `"delted": true` would otherwise be dropped without a word), in nested
+    /// objects too.
+    ///
+    /// # Errors
+    /// As `json_to_stored`, or the JSON has a field the model does not: the message names the
+    /// first, by its path (`title`, `states.intro.extra`).
+    pub fn json_to_stored_strict(&self, json: &str) -> Result<(String, Vec<u8>), String> {
+        (self.from_json_strict)(json)
     }
 
     /// Decodes stored bytes and renders them as one line of JSON.
@@ -236,6 +249,30 @@ pub fn duplicate_kind(
 
 fn json_to_stored<M: Model>(json: &str) -> Result<(String, Vec<u8>), String> {
     let model: M = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let id = model.id().to_owned();
+    if id.is_empty() {
+        return Err("the id is empty".to_owned());
+    }
+    let bytes = encode(&model).map_err(|e| e.to_string())?;
+    Ok((id, bytes))
+}
+
+fn json_to_stored_strict<M: Model>(json: &str) -> Result<(String, Vec<u8>), String> {
+    let mut unknown: Option<String> = None;
+    let mut decoder = serde_json::Deserializer::from_str(json);
+    let model: M = serde_ignored::deserialize(&mut decoder, |path| {
+        if unknown.is_none() {
+            unknown = Some(path.to_string());
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    decoder.end().map_err(|e| e.to_string())?;
+    if let Some(field) = unknown {
+        return Err(format!(
+            "the field `{field}` is not a field of {} (--allow-unknown-fields imports the line without it)",
+            M::KIND
+        ));
+    }
     let id = model.id().to_owned();
     if id.is_empty() {
         return Err("the id is empty".to_owned());

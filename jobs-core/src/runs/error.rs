@@ -13,6 +13,13 @@ use super::{RunId, Status};
 /// wrong: the run id, both states of a refused transition, the lock file.
 #[derive(Debug, thiserror::Error)]
 pub enum RunsError {
+    /// A run was asked to use no worker threads, or more than
+    /// [`MAX_THREADS`](super::MAX_THREADS).
+    #[error("{threads} worker threads is out of range: a run uses from 1 to {} threads", super::MAX_THREADS)]
+    InvalidThreads {
+        /// The thread count asked for.
+        threads: usize,
+    },
     /// The text given is not shaped like a run id.
     #[error(
         "`{text}` is not a run id ({reason}); run ids look like `JobName-1718000000000-k3x9qa`, as `jobs runs` prints them"

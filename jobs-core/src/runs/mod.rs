@@ -85,8 +85,8 @@ pub use self::record::{
     INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord, failure_limit_error,
 };
 pub use self::runner::{
-    DEFAULT_POLL_INTERVAL, OutputHandoff, Queued, RunRequest, RunnerOptions, queue, queue_claimed, run, run_claimed,
-    run_queued, wait,
+    DEFAULT_POLL_INTERVAL, MAX_THREADS, OutputHandoff, Queued, RunRequest, RunnerOptions, check_threads, queue,
+    queue_claimed, run, run_claimed, run_queued, wait,
 };
 pub use self::status::{Status, UnknownStatus};
 

@@ -33,6 +33,20 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// commits.
 const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
+/// The most worker threads a run may use ([`RunRequest::threads`]); the command line's
+/// `--threads`, the admin page's form and its API refuse more, as [`RunsError::InvalidThreads`].
+/// Threads beyond the cores only add memory (each holds its share of the shuffle): a run of
+/// 100,000 threads was killed for want of memory before this limit.
+pub const MAX_THREADS: usize = 256;
+
+/// `threads`, if a run may use that many worker threads (1 to [`MAX_THREADS`]).
+///
+/// # Errors
+/// [`RunsError::InvalidThreads`]: it is 0 or above [`MAX_THREADS`].
+pub fn check_threads(threads: usize) -> Result<usize, RunsError> {
+    if (1..=MAX_THREADS).contains(&threads) { Ok(threads) } else { Err(RunsError::InvalidThreads { threads }) }
+}
+
 /// What to run: [`RunRequest::new`] with the job's defaults, then a `with_*` method per
 /// setting to change.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,7 +58,8 @@ pub struct RunRequest {
     pub params: Params,
     /// Shards per model; the job's default when `None`.
     pub shards: Option<usize>,
-    /// Worker threads; the number of cores when `None`.
+    /// Worker threads, from 1 to [`MAX_THREADS`]; the number of cores (at most
+    /// `MAX_THREADS`) when `None`.
     pub threads: Option<usize>,
     /// Count writes (`put`, `delete`) instead of storing them.
     pub dry_run: bool,
@@ -274,7 +289,10 @@ fn enqueue(log: &dyn RunLog, request: &RunRequest, claim: bool) -> Result<(Queue
     let job = crate::registry::registry()?.get(&request.job)?;
     job.check_params(&request.params)?;
     let shards = Shards::new(request.shards.unwrap_or(job.default_shards())).map_err(RunError::from)?.get();
-    let threads = request.threads.unwrap_or_else(exec::default_threads).max(1);
+    let threads = match request.threads {
+        Some(threads) => check_threads(threads)?,
+        None => exec::default_threads().clamp(1, MAX_THREADS),
+    };
     log.recover_interrupted()?;
 
     let mut record =

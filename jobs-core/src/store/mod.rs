@@ -252,6 +252,18 @@ pub enum StoreError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The file starts as a redb store does but ends early: it was cut short (a copy that
+    /// stopped, a full disk). Nothing was written to it.
+    #[error(
+        "the store {path} is truncated: the file has {size} bytes and ends before the store's data does (a copy that \
+         stopped early, or a full disk?); it was left as it is: restore it from the original or a backup"
+    )]
+    Truncated {
+        /// The store file.
+        path: PathBuf,
+        /// Its size in bytes.
+        size: u64,
+    },
     /// The store was written by a newer version of jobs.
     #[error(
         "the store {path} has format version {found}, newer than this program's {supported}; upgrade jobs to read it"

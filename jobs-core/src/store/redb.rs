@@ -166,12 +166,25 @@ fn check_is_redb_file(path: &Path) -> Result<(), StoreError> {
             }
         }
     }
-    if filled == 0 || head[..filled] == REDB_MAGIC[..filled] && filled == head.len() {
-        Ok(())
-    } else {
-        Err(StoreError::NotAStore { path: path.to_path_buf(), reason: "it does not start with a redb header".into() })
+    if filled == 0 {
+        return Ok(());
     }
+    if head[..filled] != REDB_MAGIC[..filled] {
+        return Err(StoreError::NotAStore {
+            path: path.to_path_buf(),
+            reason: "it does not start with a redb header".into(),
+        });
+    }
+    let size = file.metadata().map_or(filled as u64, |m| m.len());
+    if size < MIN_REDB_FILE_BYTES {
+        return Err(StoreError::Truncated { path: path.to_path_buf(), size });
+    }
+    Ok(())
 }
+
+/// No redb file is smaller: its header fills the first page. A file that starts like one and
+/// is smaller was cut short, which redb would report as "failed to fill whole buffer".
+const MIN_REDB_FILE_BYTES: u64 = 4096;
 
 fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
     match error {
@@ -197,6 +210,11 @@ fn classify(path: &Path, error: redb::Error) -> StoreError {
             }
             ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => {
                 return StoreError::ReadOnly { path: path.to_path_buf(), reason };
+            }
+            // A read past the end of the file: it was cut short after its first page.
+            ErrorKind::UnexpectedEof => {
+                let size = std::fs::metadata(path).map_or(0, |m| m.len());
+                return StoreError::Truncated { path: path.to_path_buf(), size };
             }
             _ => {}
         }
@@ -441,6 +459,27 @@ mod tests {
         let err = RedbStore::open(&path).unwrap_err();
         assert!(matches!(err, StoreError::NotAStore { .. }), "{err}");
         assert!(err.to_string().contains("notes.txt"), "{err}");
+    }
+
+    #[test]
+    fn a_store_cut_short_is_called_truncated_by_name_and_left_as_it_is() {
+        let (dir, store) = store();
+        let mut batch = WriteBatch::new();
+        batch.put("Note", "a", b"x".to_vec());
+        store.apply(&batch).unwrap();
+        drop(store);
+        let whole = std::fs::read(dir.path().join("jobs.redb")).unwrap();
+        assert!(whole.len() as u64 > MIN_REDB_FILE_BYTES, "{}", whole.len());
+        for cut in [3, 100, 4000, 4095] {
+            let path = dir.path().join(format!("cut-{cut}.redb"));
+            std::fs::write(&path, &whole[..cut]).unwrap();
+            let err = RedbStore::open(&path).unwrap_err();
+            assert!(matches!(err, StoreError::Truncated { size, .. } if size == cut as u64), "{cut}: {err}");
+            let message = err.to_string();
+            assert!(message.contains("is truncated") && message.contains(&format!("cut-{cut}.redb")), "{message}");
+            assert!(!message.contains("fill whole buffer"), "{message}");
+            assert_eq!(std::fs::read(&path).unwrap(), &whole[..cut], "the file is left as it was");
+        }
     }
 
     #[test]

@@ -3,23 +3,25 @@
 //! Errors are `{"error": "..."}` with a fitting status; a refused start names its field.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::exec::now_ms;
 use crate::registry;
-use crate::runs::{ListQuery, RunId};
+use crate::runs::{ListQuery, OutputKind, RunId, RunLog};
 
 use super::error::{ApiError, HttpError};
 use super::form::{self, StartForm};
 use super::json::{CancelJson, JobJson, OutputJson, RunJson, RunsJson, StartedJson};
-use super::state::{AppState, blocking};
+use super::state::{AppState, blocking, read_finished_run, read_full_output_run, read_run};
 
 type App = State<Arc<AppState>>;
 
@@ -27,11 +29,8 @@ type App = State<Arc<AppState>>;
 pub(crate) async fn jobs(State(app): App) -> Result<Json<Vec<JobJson>>, ApiError> {
     let registry = registry::registry()?;
     let log = Arc::clone(&app.log);
-    let active = blocking(move || {
-        log.recover_interrupted()?;
-        Ok(log.active_runs()?)
-    })
-    .await?;
+    // Reads only, as `GET /` does.
+    let active = blocking(move || Ok(log.active_runs()?)).await?;
     Ok(Json(registry.jobs().iter().map(|job| JobJson::new(job, &active)).collect()))
 }
 
@@ -50,7 +49,8 @@ pub(crate) async fn runs(State(app): App, Query(query): Query<RunsQuery>) -> Res
     let (active, recent) = blocking(move || {
         let mut list = ListQuery::recent(now);
         list.job = query.job.clone();
-        let recent = log.list(&list)?;
+        // `list_runs`, not `list`: a GET records nothing.
+        let recent = log.list_runs(&list)?;
         let mut active = log.active_runs()?;
         if let Some(job) = &query.job {
             active.retain(|r| &r.job == job);
@@ -68,7 +68,7 @@ pub(crate) async fn runs(State(app): App, Query(query): Query<RunsQuery>) -> Res
 pub(crate) async fn run(State(app): App, Path(id): Path<String>) -> Result<Json<RunJson>, ApiError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
-    let record = blocking(move || Ok(log.get_run(&id)?)).await?;
+    let record = blocking(move || Ok(read_run(&*log, &id)?)).await?;
     Ok(Json(RunJson::new(&record, now_ms(), true)))
 }
 
@@ -80,17 +80,22 @@ pub(crate) struct OutputQuery {
     full: bool,
 }
 
-/// `GET /api/runs/{id}/output[?full=true]`: a completed run's output lines (409 before).
+/// `GET /api/runs/{id}/output[?full=true]`: a completed run's output lines (409 before). The
+/// full output, which may be far larger than memory, is streamed.
 pub(crate) async fn output(
     State(app): App,
     Path(id): Path<String>,
     Query(query): Query<OutputQuery>,
-) -> Result<Json<OutputJson>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
+    if query.full {
+        return full_output(log, id).await;
+    }
     let (record, lines) = blocking(move || {
+        let record = read_finished_run(&*log, &id)?;
         let lines = if query.full { log.full_output(&id)? } else { log.stored_output(&id)? };
-        Ok((log.get_run(&id)?, lines))
+        Ok((record, lines))
     })
     .await?;
     Ok(Json(OutputJson {
@@ -98,7 +103,47 @@ pub(crate) async fn output(
         kind: if query.full { "full" } else { "stored" },
         summary: record.output,
         lines,
-    }))
+    })
+    .into_response())
+}
+
+/// The [`OutputJson`] of run `id`'s full output, written line by line as it is read.
+async fn full_output(log: Arc<dyn RunLog>, id: RunId) -> Result<Response, ApiError> {
+    let (check_log, check_id) = (Arc::clone(&log), id.clone());
+    let record = blocking(move || Ok(read_full_output_run(&*check_log, &check_id)?)).await?;
+    let to_json = |e: serde_json::Error| HttpError::internal(e.to_string());
+    let head = format!(
+        r#"{{"id":{},"kind":"full","summary":{},"lines":["#,
+        serde_json::to_string(record.id().as_str()).map_err(to_json)?,
+        serde_json::to_string(&record.output).map_err(to_json)?
+    );
+    let body = super::stream::streamed("a run's output", move |out| {
+        out.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+        let mut first = true;
+        let mut failed = None;
+        log.visit_output(&id, OutputKind::Full, &mut |line| {
+            let separator: &[u8] = if first { b"" } else { b"," };
+            first = false;
+            let written = out
+                .write_all(separator)
+                .and_then(|()| serde_json::to_writer(&mut *out, line).map_err(std::io::Error::from));
+            match written {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(error) => {
+                    failed = Some(error);
+                    ControlFlow::Break(())
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(error) = failed {
+            return Err(error.to_string());
+        }
+        out.write_all(b"]}").map_err(|e| e.to_string())
+    });
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
 }
 
 /// The body of `POST /api/jobs/{name}/runs`; every field may be left out.
@@ -107,6 +152,8 @@ pub(crate) async fn output(
 pub(crate) struct StartBody {
     /// Shards per model; the job's default when absent.
     shards: Option<u64>,
+    /// Worker threads, 1 to [`MAX_THREADS`](crate::runs::MAX_THREADS); one per core when absent.
+    threads: Option<u64>,
     /// Count writes instead of storing them.
     #[serde(default)]
     dry_run: bool,
@@ -127,6 +174,7 @@ pub(crate) async fn start(
     let job = registry::registry()?.get(&name)?;
     let mut form = StartForm {
         shards: body.shards.map(|n| n.to_string()).unwrap_or_default(),
+        threads: body.threads.map(|n| n.to_string()).unwrap_or_default(),
         dry_run: body.dry_run,
         max_failures: body.max_failures.map(|n| n.to_string()).unwrap_or_default(),
         params: BTreeMap::new(),
@@ -168,6 +216,7 @@ pub(crate) async fn cancel(State(app): App, Path(id): Path<String>) -> Result<Js
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let (outcome, record) = blocking(move || {
+        log.recover_interrupted()?;
         let outcome = log.request_cancel(&id)?;
         Ok((outcome, log.get_run(&id)?))
     })

@@ -140,6 +140,8 @@ pub(crate) struct Auth {
     token: AdminToken,
     sessions: Mutex<HashMap<String, Session>>,
     throttle: Throttle,
+    /// Turns to wait out a wrong token's delay: only so many at once.
+    failing: tokio::sync::Semaphore,
     cookie_name: String,
 }
 
@@ -151,22 +153,28 @@ pub(crate) struct NewSession {
 impl Auth {
     /// Checks requests against `token`; the session cookie is called `cookie_name`.
     pub(crate) fn new(token: AdminToken, throttle: ThrottleConfig, cookie_name: String) -> Self {
-        Auth { token, sessions: Mutex::new(HashMap::new()), throttle: Throttle::new(throttle), cookie_name }
+        let throttle = Throttle::new(throttle);
+        let failing = tokio::sync::Semaphore::new(throttle.max_concurrent_failures());
+        Auth { token, sessions: Mutex::new(HashMap::new()), throttle, failing, cookie_name }
     }
 
-    /// Checks a token given by `client`, after the throttle's delay for that client.
+    /// Checks a token given by `client`. The right token is answered at once, whatever failed
+    /// before; a wrong one waits for its turn (only a few are waited on at once), then for the
+    /// throttle's delay, before it is answered.
     pub(crate) async fn check_token(&self, client: Option<IpAddr>, given: &str) -> bool {
+        if self.token.matches(given) {
+            self.throttle.succeeded(client);
+            return true;
+        }
+        // The semaphore is never closed; were it, the wrong token would still be answered
+        // only after its delay.
+        let _turn = self.failing.acquire().await;
         let delay = self.throttle.delay(client);
+        self.throttle.failed(client);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        if self.token.matches(given) {
-            self.throttle.succeeded(client);
-            true
-        } else {
-            self.throttle.failed(client);
-            false
-        }
+        false
     }
 
     /// Opens a session after a successful login.

@@ -90,9 +90,9 @@ impl From<RunsError> for HttpError {
             RunsError::UnknownRun { .. }
             | RunsError::InvalidRunId { .. }
             | RunsError::Registry(RegistryError::UnknownJob { .. }) => StatusCode::NOT_FOUND,
-            RunsError::Params(_) | RunsError::Engine(crate::exec::RunError::InvalidShards { .. }) => {
-                StatusCode::BAD_REQUEST
-            }
+            RunsError::Params(_)
+            | RunsError::InvalidThreads { .. }
+            | RunsError::Engine(crate::exec::RunError::InvalidShards { .. }) => StatusCode::BAD_REQUEST,
             RunsError::AlreadyActive { .. }
             | RunsError::NoOutput { .. }
             | RunsError::FullOutputNotKept { .. }

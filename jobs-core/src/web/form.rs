@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use crate::exec::{MAX_SHARDS, Shards};
 use crate::params::{ParamError, Params};
 use crate::registry::JobDescriptor;
-use crate::runs::RunRequest;
+use crate::runs::{MAX_THREADS, RunRequest, check_threads};
 
 /// The form field of the shard count.
 pub(crate) const SHARDS: &str = "shards";
+/// The form field of the worker thread count.
+pub(crate) const THREADS: &str = "threads";
 /// The form field of the failure limit.
 pub(crate) const MAX_FAILURES: &str = "max_failures";
 /// The form field of the dry-run checkbox.
@@ -22,6 +24,8 @@ pub(crate) const PARAM_PREFIX: &str = "param.";
 pub(crate) struct StartForm {
     /// The shard count, empty for the job's default.
     pub(crate) shards: String,
+    /// The worker thread count, empty for one per core.
+    pub(crate) threads: String,
     /// Whether "dry run" was ticked.
     pub(crate) dry_run: bool,
     /// How many entities and keys may fail, empty for the job's limit.
@@ -37,6 +41,8 @@ impl StartForm {
         for (name, value) in fields {
             if name == SHARDS {
                 form.shards = value;
+            } else if name == THREADS {
+                form.threads = value;
             } else if name == MAX_FAILURES {
                 form.max_failures = value;
             } else if name == DRY_RUN {
@@ -59,6 +65,8 @@ impl StartForm {
 pub(crate) enum Field {
     /// The shard count.
     Shards,
+    /// The worker thread count.
+    Threads,
     /// The failure limit.
     MaxFailures,
     /// A parameter, by name.
@@ -70,6 +78,7 @@ impl Field {
     pub(crate) fn name(&self) -> &str {
         match self {
             Field::Shards => SHARDS,
+            Field::Threads => THREADS,
             Field::MaxFailures => MAX_FAILURES,
             Field::Param(name) => name,
         }
@@ -131,6 +140,19 @@ pub(crate) fn request(job: &'static JobDescriptor, form: &StartForm) -> Result<R
             }
         },
     };
+    let threads = match form.threads.trim() {
+        "" => None,
+        text => match text.parse::<usize>().ok().map(check_threads) {
+            Some(Ok(threads)) => Some(threads),
+            _ => {
+                errors.push(
+                    Field::Threads,
+                    format!("`{text}` is not a thread count: use a whole number from 1 to {MAX_THREADS}"),
+                );
+                None
+            }
+        },
+    };
     let max_failures = match form.max_failures.trim() {
         "" => None,
         text => match text.parse::<u64>() {
@@ -173,6 +195,7 @@ pub(crate) fn request(job: &'static JobDescriptor, form: &StartForm) -> Result<R
         job: job.name().to_owned(),
         params,
         shards,
+        threads,
         dry_run: form.dry_run,
         max_failures,
         ..RunRequest::default()

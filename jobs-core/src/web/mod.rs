@@ -18,11 +18,11 @@
 //!
 //! | method | path | returns |
 //! | --- | --- | --- |
-//! | GET | `/login` | the login form; `?token=T` logs in (the URL printed at start) |
+//! | GET | `/login` | the login form; `?token=T` (the URL printed at start) fills the token in, and logging in is the form's POST: no GET opens a session |
 //! | POST | `/login` | form `token`: sets the session cookie, 303 to `/`; 401 if wrong |
 //! | GET | `/assets/app.css`, `/assets/app.js` | the stylesheet and script |
 //! | GET | `/` | the jobs: models, shards, description, parameters, start forms |
-//! | POST | `/jobs/{name}/start` | form `shards`, `dry_run`, `param.<name>`: 303 to the run, or 400 with errors under the fields |
+//! | POST | `/jobs/{name}/start` | form `shards`, `threads`, `max_failures`, `dry_run`, `param.<name>`: 303 to the run, or 400 with errors under the fields |
 //! | GET | `/runs` | unfinished runs (live progress, Cancel) and recent runs |
 //! | GET | `/runs/{id}` | one run: progress, facts, parameters, counters, failures, output |
 //! | POST | `/runs/{id}/cancel` | asks the run to stop; 303 to its page |
@@ -30,10 +30,10 @@
 //! | GET | `/live/runs`, `/live/runs/{id}` | the live parts of the runs and run pages (HTML fragments) |
 //! | POST | `/logout` | ends the session |
 //! | GET | `/api/jobs` | the jobs, with parameters and active runs |
-//! | POST | `/api/jobs/{name}/runs` | JSON `{"shards", "dry_run", "params"}`: 201 with the queued run |
+//! | POST | `/api/jobs/{name}/runs` | JSON `{"shards", "threads", "max_failures", "dry_run", "params"}` (`threads` 1 to 256): 201 with the queued run |
 //! | GET | `/api/runs[?job=NAME]` | `{"active": [...], "recent": [...]}` |
 //! | GET | `/api/runs/{id}` | one run, with per-shard progress |
-//! | GET | `/api/runs/{id}/output[?full=true]` | its stored (folded, cut) or full output lines |
+//! | GET | `/api/runs/{id}/output[?full=true]` | its stored (folded, cut) or full output lines (the full output streamed) |
 //! | POST | `/api/runs/{id}/cancel` | `{"outcome": "canceled" \| "requested" \| "already_finished", "status"}` |
 //!
 //! Every route but `/login` and `/assets/*` needs the admin token: 401 without it, 403 for a
@@ -57,19 +57,26 @@
 //!   of the page with fragments rendered the same way. The Content-Security-Policy allows
 //!   only this server's own script and styles (no inline script), no framing, no forms to
 //!   elsewhere; responses are `nosniff` and pages `no-store`.
-//! * **Failures**: a wrong token gets 401 and the same words whatever was wrong; after a few,
-//!   checks from that address are delayed, doubling up to 8 s ([`ThrottleConfig`]).
+//! * **Failures**: a wrong token gets 401 and the same words whatever was wrong; after a few
+//!   from one address, or a few more from all together, answers to wrong tokens are delayed,
+//!   doubling up to 8 s, and only 4 are waited on at once ([`ThrottleConfig`]). The right
+//!   token is never delayed.
+//! * **Connections**: at most 256 open; a request's headers must arrive within 10 s and a
+//!   kept-alive connection is closed after 60 s idle; at the limit the connection idle the
+//!   longest makes room for a new one ([`ConnectionLimits`]).
 //!
 //! # Runs
 //!
 //! A run started from the page is queued and recorded like any other, then carried out in
-//! this process on a thread of its own, through the same engine as `jobs run`; pages read its
+//! this process on a worker thread, through the same engine as `jobs run`, at most
+//! [`ServeConfig::max_running`] at once (the others wait `queued`, in order); pages read its
 //! record, so it survives page reloads. If the server stops, the next process that opens the
 //! store records the run `interrupted` (see [`runs::liveness`](crate::runs::liveness)).
 
 mod api;
 mod assets;
 mod auth;
+mod connections;
 mod error;
 mod form;
 mod format;
@@ -81,10 +88,12 @@ mod runner;
 mod secret;
 mod server;
 mod state;
+mod stream;
 mod throttle;
 mod views;
 
 pub use self::auth::{AdminToken, MIN_TOKEN_CHARS, SESSION_LIFETIME, TOKEN_ENV};
+pub use self::connections::ConnectionLimits;
 pub use self::error::WebError;
-pub use self::server::{AdminServer, DEFAULT_BIND, ServeConfig, router};
+pub use self::server::{AdminServer, DEFAULT_BIND, ServeConfig, router, router_with};
 pub use self::throttle::ThrottleConfig;

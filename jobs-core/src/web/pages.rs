@@ -16,7 +16,7 @@ use crate::runs::RunId;
 use super::auth::{ClientIp, Principal};
 use super::error::{HttpError, PageError};
 use super::form::{self, StartForm};
-use super::state::{AppState, blocking};
+use super::state::{AppState, blocking, read_full_output_run, read_run};
 use super::{paths, views};
 
 type App = State<Arc<AppState>>;
@@ -26,11 +26,9 @@ type Caller = Extension<Principal>;
 pub(crate) async fn jobs(State(app): App, Extension(principal): Caller) -> Result<Html<String>, PageError> {
     let registry = registry::registry()?;
     let log = Arc::clone(&app.log);
-    let active = blocking(move || {
-        log.recover_interrupted()?;
-        Ok(log.active_runs()?)
-    })
-    .await?;
+    // Reads only: runs whose process died are recorded `interrupted` at start-up and before
+    // each write, never by a GET.
+    let active = blocking(move || Ok(log.active_runs()?)).await?;
     let view = views::JobsView { jobs: registry.jobs(), active: &active, rejected: None };
     Ok(views::jobs_page(&app.page(&principal), view))
 }
@@ -82,7 +80,8 @@ async fn load_runs(
 ) -> Result<(Vec<crate::runs::RunRecord>, Vec<crate::runs::RunRecord>), HttpError> {
     let log = Arc::clone(&app.log);
     blocking(move || {
-        let recent = log.recent()?;
+        // `list_runs`, not `recent`: a GET records nothing (see `jobs`).
+        let recent = log.list_runs(&crate::runs::ListQuery::recent(now_ms()))?;
         let active = log.active_runs()?;
         Ok((active, recent))
     })
@@ -98,9 +97,10 @@ pub(crate) async fn run(
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let (record, output) = blocking(move || {
-        let record = log.get_run(&id)?;
+        let record = read_run(&*log, &id)?;
         // A run that failed only by having more failures than it allows keeps its output too.
-        let output = if record.output.is_some() { Some(log.stored_output(&id)?) } else { None };
+        let output =
+            if record.output.is_some() && record.status().is_finished() { Some(log.stored_output(&id)?) } else { None };
         Ok((record, output))
     })
     .await?;
@@ -112,7 +112,7 @@ pub(crate) async fn run(
 pub(crate) async fn run_live(State(app): App, Path(id): Path<String>) -> Result<Html<String>, PageError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
-    let record = blocking(move || Ok(log.get_run(&id)?)).await?;
+    let record = blocking(move || Ok(read_run(&*log, &id)?)).await?;
     Ok(Html(views::run_live(&record, now_ms()).into_string()))
 }
 
@@ -122,22 +122,28 @@ pub(crate) async fn cancel(State(app): App, Path(id): Path<String>) -> Result<Re
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let target = paths::run(&id);
-    blocking(move || Ok(log.request_cancel(&id)?)).await?;
+    blocking(move || {
+        log.recover_interrupted()?;
+        Ok(log.request_cancel(&id)?)
+    })
+    .await?;
     Ok(Redirect::to(&target))
 }
 
-/// `GET /runs/{id}/output.txt`: every line of a completed run's output, as a download.
+/// `GET /runs/{id}/output.txt`: every line of a completed run's output, as a download,
+/// streamed.
 pub(crate) async fn download(State(app): App, Path(id): Path<String>) -> Result<Response, PageError> {
     let id = RunId::parse(&id)?;
     let log = Arc::clone(&app.log);
     let file_name = file_name(&id);
-    let bytes = blocking(move || {
-        let mut bytes = Vec::new();
-        log.export_full_output(&id, &mut bytes)?;
-        Ok(bytes)
-    })
-    .await?;
-    let mut response = bytes.into_response();
+    // Checked first, so that a run without a full output gets its 404 or 409; then the
+    // lines are streamed, never held whole.
+    let (check_log, check_id) = (Arc::clone(&log), id.clone());
+    blocking(move || Ok(read_full_output_run(&*check_log, &check_id)?)).await?;
+    let body = super::stream::streamed("a run's output", move |out| {
+        log.export_full_output(&id, out).map(|_| ()).map_err(|e| e.to_string())
+    });
+    let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
@@ -162,15 +168,12 @@ pub(crate) struct TokenInput {
     token: Option<String>,
 }
 
-/// `GET /login`: the login form; with `?token=...` (the URL `jobs serve` prints), logs in.
-pub(crate) async fn login_form(
-    State(app): App,
-    ClientIp(client): ClientIp,
-    headers: HeaderMap,
-    Query(input): Query<TokenInput>,
-) -> Response {
+/// `GET /login`: the login form; with `?token=...` (the URL `jobs serve` prints), the form
+/// with the token filled in. A GET never opens a session (nor counts a failure): logging in
+/// is the form's `POST`.
+pub(crate) async fn login_form(State(app): App, headers: HeaderMap, Query(input): Query<TokenInput>) -> Response {
     match input.token {
-        Some(token) => log_in(&app, client, &token).await,
+        Some(token) => views::login_page_with(None, Some(token.trim())).into_response(),
         None if app.auth.session(&headers).is_some() => Redirect::to("/").into_response(),
         None => views::login_page(None).into_response(),
     }

@@ -9,6 +9,7 @@ use axum::Router;
 use crate::runs::RunLog;
 
 use super::auth::{AdminToken, Auth};
+use super::connections::{self, ConnectionLimits};
 use super::error::WebError;
 use super::routes;
 use super::runner::Runner;
@@ -29,12 +30,24 @@ pub struct ServeConfig {
     pub token: Option<AdminToken>,
     /// How repeated token failures are slowed down.
     pub throttle: ThrottleConfig,
+    /// How many connections are kept open, and how long idle ones may wait.
+    pub connections: ConnectionLimits,
+    /// How many runs started from the page (or the API) are carried out at once; the others
+    /// wait `queued` and start in order as these finish. At least 1.
+    pub max_running: usize,
 }
 
 impl Default for ServeConfig {
-    /// `127.0.0.1:8080`, a generated token, the default throttle.
+    /// `127.0.0.1:8080`, a generated token, the default throttle and connection limits, as many
+    /// runs at once as there are cores.
     fn default() -> Self {
-        ServeConfig { bind: DEFAULT_BIND, token: None, throttle: ThrottleConfig::default() }
+        ServeConfig {
+            bind: DEFAULT_BIND,
+            token: None,
+            throttle: ThrottleConfig::default(),
+            connections: ConnectionLimits::default(),
+            max_running: crate::exec::default_threads(),
+        }
     }
 }
 
@@ -43,13 +56,30 @@ impl Default for ServeConfig {
 /// `jobs_session`. Serve it with `into_make_service_with_connect_info::<SocketAddr>()` so that
 /// token failures are throttled per client address.
 pub fn router(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig) -> Router {
-    build(log, token, throttle, "jobs_session".to_owned())
+    build(log, token, throttle, crate::exec::default_threads(), "jobs_session".to_owned())
 }
 
-fn build(log: Arc<dyn RunLog>, token: AdminToken, throttle: ThrottleConfig, cookie_name: String) -> Router {
+/// As [`router`], with the throttle and [`max_running`](ServeConfig::max_running) of `config`
+/// (its address and connection limits are the serving application's business).
+pub fn router_with(log: Arc<dyn RunLog>, token: AdminToken, config: &ServeConfig) -> Router {
+    build(log, token, config.throttle, config.max_running, "jobs_session".to_owned())
+}
+
+fn build(
+    log: Arc<dyn RunLog>,
+    token: AdminToken,
+    throttle: ThrottleConfig,
+    max_running: usize,
+    cookie_name: String,
+) -> Router {
+    // Runs whose process died are recorded `interrupted` here, at start-up, and before each
+    // write (a start, a cancel); never by a GET.
+    if let Err(error) = log.recover_interrupted() {
+        tracing::warn!(%error, "could not record the runs interrupted before the admin page started");
+    }
     let state = AppState {
         store: log.location(),
-        runner: Runner::new(Arc::clone(&log)),
+        runner: Runner::new(Arc::clone(&log), max_running),
         auth: Arc::new(Auth::new(token, throttle, cookie_name)),
         log,
     };
@@ -64,6 +94,7 @@ pub struct AdminServer {
     router: Router,
     token: AdminToken,
     generated: bool,
+    limits: ConnectionLimits,
 }
 
 impl AdminServer {
@@ -86,8 +117,8 @@ impl AdminServer {
         // Cookies are per host, not per port: name it after the port, so that two servers on
         // one machine keep their sessions apart.
         let cookie_name = format!("jobs_session_{}", addr.port());
-        let router = build(log, token.clone(), config.throttle, cookie_name);
-        Ok(AdminServer { listener, addr, router, token, generated })
+        let router = build(log, token.clone(), config.throttle, config.max_running, cookie_name);
+        Ok(AdminServer { listener, addr, router, token, generated, limits: config.connections })
     }
 
     /// The address it listens on (with the actual port when port 0 was asked for).
@@ -139,14 +170,11 @@ impl AdminServer {
             .thread_name("jobs-web")
             .build()
             .map_err(WebError::Serve)?;
-        let AdminServer { listener, addr, router, .. } = self;
+        let AdminServer { listener, addr, router, limits, .. } = self;
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).map_err(WebError::Serve)?;
             tracing::info!(%addr, "admin page listening");
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(WebError::Serve)
+            connections::serve(listener, router, limits, shutdown).await.map_err(WebError::Serve)
         })
     }
 }

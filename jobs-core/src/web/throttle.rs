@@ -1,11 +1,16 @@
-//! Slowing down repeated token failures, per client address.
+//! Slowing down repeated token failures, per client address and overall.
 //!
-//! Every wrong admin token (at the login form, in a login URL, or as a `Bearer` token) counts
-//! against the address it came from. The first few are free, for typos; after that each check
-//! of a token from that address, right or wrong, waits first, twice as long after each further
-//! failure, up to a cap. A success clears the count, and a count is forgotten after a quiet
-//! spell. With a 256-bit token, guessing is hopeless anyway; the delay keeps a runaway script
-//! from filling the log and the CPU.
+//! Every wrong admin token (at the login form or as a `Bearer` token) counts against the
+//! address it came from and against the server as a whole. The first few of each are free, for
+//! typos; after that the answer to each wrong token waits, twice as long after each further
+//! failure, up to a cap: the longer of the address's delay and the overall one, so that many
+//! addresses get no more free guesses than one. Only a few wrong tokens are waited on at once
+//! ([`ThrottleConfig::max_concurrent_failures`]); the others queue behind them, so that
+//! guesses sent in parallel are answered no faster than guesses sent one by one. The right
+//! token is never delayed: it is checked (in constant time) before anything waits, and clears
+//! its address's count. A count is forgotten after a quiet spell. With a 256-bit token,
+//! guessing is hopeless anyway; the delay keeps a runaway script from filling the log and the
+//! CPU.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -27,16 +32,24 @@ pub struct ThrottleConfig {
     pub max_delay: Duration,
     /// A count is forgotten when its address has not failed for this long.
     pub forget_after: Duration,
+    /// Failures allowed from all addresses together before every wrong token is delayed.
+    pub global_free_failures: u32,
+    /// How many wrong tokens are waited on at once; further ones wait for their turn first.
+    pub max_concurrent_failures: usize,
 }
 
 impl Default for ThrottleConfig {
-    /// 5 free failures, then 250 ms doubling up to 8 s; forgotten after 15 quiet minutes.
+    /// 5 free failures per address and 20 overall, then 250 ms doubling up to 8 s; 4 wrong
+    /// tokens waited on at once (so at most one answered every 2 s under attack); forgotten
+    /// after 15 quiet minutes.
     fn default() -> Self {
         ThrottleConfig {
             free_failures: 5,
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(8),
             forget_after: Duration::from_secs(15 * 60),
+            global_free_failures: 20,
+            max_concurrent_failures: 4,
         }
     }
 }
@@ -53,24 +66,42 @@ struct Failures {
 pub(crate) struct Throttle {
     config: ThrottleConfig,
     clients: Mutex<HashMap<Option<IpAddr>, Failures>>,
+    /// Every address's failures together.
+    global: Mutex<Option<Failures>>,
 }
 
 impl Throttle {
     pub(crate) fn new(config: ThrottleConfig) -> Self {
-        Throttle { config, clients: Mutex::new(HashMap::new()) }
+        Throttle { config, clients: Mutex::new(HashMap::new()), global: Mutex::new(None) }
     }
 
-    /// How long to wait before checking a token from `client`.
+    /// How many wrong tokens are waited on at once.
+    pub(crate) fn max_concurrent_failures(&self) -> usize {
+        self.config.max_concurrent_failures.max(1)
+    }
+
+    /// How long to wait before answering a wrong token from `client`: the longer of its
+    /// address's delay and the overall one.
     pub(crate) fn delay(&self, client: Option<IpAddr>) -> Duration {
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
-        match clients.get(&client) {
-            Some(failures) if failures.last.elapsed() < self.config.forget_after => self.delay_after(failures.count),
+        let own = match clients.get(&client) {
+            Some(failures) if failures.last.elapsed() < self.config.forget_after => {
+                self.delay_after(failures.count, self.config.free_failures)
+            }
             _ => Duration::ZERO,
-        }
+        };
+        drop(clients);
+        let global = match *self.global.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(failures) if failures.last.elapsed() < self.config.forget_after => {
+                self.delay_after(failures.count, self.config.global_free_failures)
+            }
+            _ => Duration::ZERO,
+        };
+        own.max(global)
     }
 
-    fn delay_after(&self, count: u32) -> Duration {
-        let Some(beyond) = count.checked_sub(self.config.free_failures) else {
+    fn delay_after(&self, count: u32, free: u32) -> Duration {
+        let Some(beyond) = count.checked_sub(free) else {
             return Duration::ZERO;
         };
         let factor = 1u32.checked_shl(beyond).unwrap_or(u32::MAX);
@@ -96,7 +127,16 @@ impl Throttle {
         }
         entry.count = entry.count.saturating_add(1);
         entry.last = now;
-        tracing::warn!(client = ?client, failures = entry.count, "wrong admin token");
+        let count = entry.count;
+        drop(clients);
+        let mut global = self.global.lock().unwrap_or_else(|p| p.into_inner());
+        let overall = match global.as_mut() {
+            Some(failures) if failures.last.elapsed() < self.config.forget_after => failures,
+            _ => global.insert(Failures { count: 0, last: now }),
+        };
+        overall.count = overall.count.saturating_add(1);
+        overall.last = now;
+        tracing::warn!(client = ?client, failures = count, overall = overall.count, "wrong admin token");
     }
 
     /// Clears `client`'s count after a right token.
@@ -115,6 +155,8 @@ mod tests {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(500),
             forget_after: Duration::from_secs(60),
+            global_free_failures: 3,
+            max_concurrent_failures: 2,
         })
     }
 
@@ -128,14 +170,26 @@ mod tests {
             throttle.failed(client);
         }
         assert_eq!(delays, [0, 0, 100, 200, 400, 500]);
-        assert_eq!(throttle.delay(None), Duration::ZERO, "other clients are not slowed");
+        // Six failures overall, three beyond the 3 free: every other address waits the cap.
+        assert_eq!(throttle.delay(None), Duration::from_millis(500), "the overall count slows everyone");
         throttle.succeeded(client);
-        assert_eq!(throttle.delay(client), Duration::ZERO, "a success clears the count");
+        assert_eq!(throttle.delay(client), Duration::from_millis(500), "a success clears only its address");
+    }
+
+    #[test]
+    fn many_addresses_get_no_more_free_failures_than_the_overall_allowance() {
+        let throttle = throttle();
+        for i in 0..3u8 {
+            let client = Some(IpAddr::from([10, 0, 0, i]));
+            assert_eq!(throttle.delay(client), Duration::ZERO, "address {i}");
+            throttle.failed(client);
+        }
+        assert_eq!(throttle.delay(Some(IpAddr::from([10, 0, 0, 99]))), Duration::from_millis(100));
     }
 
     #[test]
     fn huge_counts_do_not_overflow() {
         let throttle = throttle();
-        assert_eq!(throttle.delay_after(u32::MAX), Duration::from_millis(500));
+        assert_eq!(throttle.delay_after(u32::MAX, 2), Duration::from_millis(500));
     }
 }

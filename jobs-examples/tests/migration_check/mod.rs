@@ -86,7 +86,7 @@ fn check_expected_migrations_by_hand() {
 }
 
 /// Every entity of `kind` in `store`, with its stored bytes, by id.
-pub fn rows(store: &RedbStore, kind: &str) -> BTreeMap<String, Vec<u8>> {
+pub fn rows(store: &dyn Store, kind: &str) -> BTreeMap<String, Vec<u8>> {
     let mut rows = BTreeMap::new();
     store
         .scan(kind, &KeyRange::all(), &mut |id, bytes| {
@@ -123,7 +123,7 @@ pub struct Census {
 
 /// How the explorations in `store` compare with `originals` and their `expected` migrations.
 pub fn census(
-    store: &RedbStore,
+    store: &dyn Store,
     originals: &BTreeMap<String, Vec<u8>>,
     expected: &BTreeMap<String, Option<ExplorationModel>>,
 ) -> Census {
@@ -195,7 +195,7 @@ impl Seeded {
     }
 
     /// How the explorations in `store` compare with the seeded ones.
-    pub fn census(&self, store: &RedbStore) -> Census {
+    pub fn census(&self, store: &dyn Store) -> Census {
         census(store, &self.originals, &self.expected)
     }
 }

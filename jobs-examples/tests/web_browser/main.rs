@@ -337,7 +337,10 @@ fn restart(browser: &Session, server: Server, store: &Path) -> TestResult {
     drop(server); // SIGKILL, mid-run
 
     let server = serve(store);
+    // The login URL fills the token in; logging in is the form's POST, not the GET.
     browser.goto(&server.url)?;
+    browser.wait_for("h1", long, |b, h1| Ok(b.text(h1)? == "Log in"))?;
+    browser.click(&browser.find("#login")?)?;
     browser.wait_for("h1", long, |b, h1| Ok(b.text(h1)? == "Jobs"))?;
     browser.goto(&format!("{}/runs/{id}", server.url.split("/login").next().unwrap_or_default()))?;
     let status = browser.wait_for("#status", long, status_is("failed"))?;

@@ -1,5 +1,6 @@
 //! `jobs import`: all or nothing. Every line is checked (JSON that decodes as the model, a
-//! non-empty id, no id twice in the input) before anything is stored; then every entity is
+//! non-empty id, no id twice in the input, no field the model does not have unless
+//! `--allow-unknown-fields`) before anything is stored; then every entity is
 //! stored in one [`WriteBatch`], which the store applies atomically.
 //!
 //! An entity whose id is already stored is replaced; other stored entities are left alone.
@@ -33,14 +34,14 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &ImportArgs, console: &mut
                     model.kind()
                 ));
             }
-            let batch = read(model, stdin.lock(), "standard input", CliError::Stdin)?;
+            let batch = read(model, stdin.lock(), "standard input", args.allow_unknown_fields, CliError::Stdin)?;
             ("standard input".to_owned(), batch)
         }
         Some(path) => {
             let name = path.display().to_string();
             let file_error = |source| CliError::File { action: "read", path: path.to_path_buf(), source };
             let file = File::open(path).map_err(file_error)?;
-            let batch = read(model, BufReader::new(file), &name, file_error)?;
+            let batch = read(model, BufReader::new(file), &name, args.allow_unknown_fields, file_error)?;
             (name, batch)
         }
     };
@@ -61,7 +62,8 @@ struct Problem {
     what: String,
 }
 
-/// Reads and checks every line of `input`, and returns the puts of all of them.
+/// Reads and checks every line of `input`, and returns the puts of all of them. A field the
+/// model does not have is a bad line unless `allow_unknown_fields`.
 ///
 /// # Errors
 /// The input could not be read, or some lines are bad: the error lists them by number.
@@ -69,6 +71,7 @@ fn read(
     model: &ModelDescriptor,
     mut input: impl BufRead,
     source: &str,
+    allow_unknown_fields: bool,
     read_error: impl Fn(io::Error) -> CliError,
 ) -> Result<WriteBatch, CliError> {
     let mut batch = WriteBatch::new();
@@ -80,7 +83,7 @@ fn read(
         if input.read_until(b'\n', &mut bytes).map_err(&read_error)? == 0 {
             break;
         }
-        match check_line(model, &bytes, number == 1) {
+        match check_line(model, &bytes, number == 1, allow_unknown_fields) {
             Ok(None) => {}
             Ok(Some((id, encoded))) => match first_line_of.get(&id) {
                 Some(first) => problems
@@ -97,13 +100,19 @@ fn read(
 }
 
 /// The id and encoding of one line's entity; `None` for a blank line.
-fn check_line(model: &ModelDescriptor, bytes: &[u8], first: bool) -> Result<Option<(String, Vec<u8>)>, String> {
+fn check_line(
+    model: &ModelDescriptor,
+    bytes: &[u8],
+    first: bool,
+    allow_unknown_fields: bool,
+) -> Result<Option<(String, Vec<u8>)>, String> {
     let text = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8 ({e})"))?;
     let text = if first { text.trim_start_matches('\u{feff}') } else { text };
     if text.trim().is_empty() {
         return Ok(None);
     }
-    model.json_to_stored(text).map(Some).map_err(|e| without_json_position(&e))
+    let decoded = if allow_unknown_fields { model.json_to_stored(text) } else { model.json_to_stored_strict(text) };
+    decoded.map(Some).map_err(|e| without_json_position(&e))
 }
 
 /// serde_json ends its messages with "at line 1 column N", which would read as the input's
@@ -141,7 +150,7 @@ mod tests {
     }
 
     fn check(input: &str) -> Result<WriteBatch, String> {
-        read(note_model(), input.as_bytes(), "notes.jsonl", CliError::Stdin).map_err(|e| e.to_string())
+        read(note_model(), input.as_bytes(), "notes.jsonl", false, CliError::Stdin).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -174,9 +183,20 @@ mod tests {
 
     #[test]
     fn invalid_utf8_is_a_bad_line_not_a_crash() {
-        let err =
-            read(note_model(), &b"{\"id\":\"a\",\"words\":[]}\n\xff\xfe\n"[..], "x", CliError::Stdin).unwrap_err();
+        let err = read(note_model(), &b"{\"id\":\"a\",\"words\":[]}\n\xff\xfe\n"[..], "x", false, CliError::Stdin)
+            .unwrap_err();
         assert!(err.to_string().contains("line 2: not valid UTF-8"), "{err}");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_by_name_unless_allowed() {
+        let input = "{\"id\":\"a\",\"words\":[]}\n{\"id\":\"b\",\"words\":[],\"delted\":true}\n";
+        let err = check(input).unwrap_err();
+        assert!(err.starts_with("nothing was imported: 1 line is not a valid CliTestNote"), "{err}");
+        assert!(err.contains("\n  line 2: the field `delted` is not a field of CliTestNote"), "{err}");
+        assert!(!err.contains("line 1:"), "{err}");
+        let allowed = read(note_model(), input.as_bytes(), "notes.jsonl", true, CliError::Stdin).unwrap();
+        assert_eq!(allowed.len(), 2);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub(super) fn run(args: &ListArgs, console: &mut Console<'_>) -> Result<(), CliE
         }
     } else {
         for line in table(jobs) {
-            console.data(&line)?;
+            console.text(&line)?;
         }
     }
     Ok(())

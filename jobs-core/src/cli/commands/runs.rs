@@ -29,7 +29,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunsArgs, console: &mut C
         }
     } else if !records.is_empty() {
         for line in table(&records, now) {
-            console.data(&line)?;
+            console.text(&line)?;
         }
     }
     console.flush()?;

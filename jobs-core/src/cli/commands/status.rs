@@ -23,7 +23,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &StatusArgs, console: &mut
         console.data(&line)?;
     } else {
         for line in describe(&record, now_ms()) {
-            console.data(&line)?;
+            console.text(&line)?;
         }
     }
     Ok(())

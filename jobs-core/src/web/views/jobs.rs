@@ -7,7 +7,7 @@ use maud::{Markup, html};
 use crate::params::{Param, ParamSpec};
 use crate::registry::JobDescriptor;
 use crate::runs::RunRecord;
-use crate::web::form::{DRY_RUN, Field, FormErrors, MAX_FAILURES, PARAM_PREFIX, SHARDS, StartForm};
+use crate::web::form::{DRY_RUN, Field, FormErrors, MAX_FAILURES, PARAM_PREFIX, SHARDS, StartForm, THREADS};
 use crate::web::paths;
 
 use super::doc;
@@ -103,6 +103,15 @@ fn job_card(
                     &job.default_shards().to_string(),
                     "1 to 256 per model; empty for the job's default",
                     errors.for_field(&Field::Shards),
+                ))
+                (text_field(
+                    job.name(),
+                    THREADS,
+                    html! { "Threads" },
+                    &form.threads,
+                    &crate::exec::default_threads().clamp(1, crate::runs::MAX_THREADS).to_string(),
+                    "worker threads, 1 to 256; empty for one per core",
+                    errors.for_field(&Field::Threads),
                 ))
                 (text_field(
                     job.name(),

@@ -78,6 +78,12 @@ pub(crate) fn error_page(status: StatusCode, message: &str) -> Html<String> {
 
 /// The login form; `error` says why the last attempt failed.
 pub(crate) fn login_page(error: Option<&str>) -> Html<String> {
+    login_page_with(error, None)
+}
+
+/// The login form, with `token` (from the login URL) filled in: logging in is a `POST`, so a
+/// link or an `<img>` to the login URL opens no session.
+pub(crate) fn login_page_with(error: Option<&str>, token: Option<&str>) -> Html<String> {
     page(
         "Log in",
         Tab::None,
@@ -92,8 +98,11 @@ pub(crate) fn login_page(error: Option<&str>) -> Html<String> {
                 @if let Some(error) = error {
                     p.notice.error #login-error { (error) }
                 }
+                @if token.is_some() {
+                    p.notice #login-ready { "The token from the login URL is filled in: press Log in." }
+                }
                 form method="post" action="/login" {
-                    input #token type="password" name="token" autocomplete="current-password" placeholder="admin token" autofocus required;
+                    input #token type="password" name="token" autocomplete="current-password" placeholder="admin token" value=(token.unwrap_or("")) autofocus required;
                     button #login type="submit" { "Log in" }
                 }
             }

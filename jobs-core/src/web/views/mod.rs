@@ -18,6 +18,6 @@ mod run;
 mod runs;
 
 pub(crate) use self::jobs::{JobsView, Rejected, jobs_page};
-pub(crate) use self::layout::{PageContext, error_page, login_page};
+pub(crate) use self::layout::{PageContext, error_page, login_page, login_page_with};
 pub(crate) use self::run::{RunView, run_live, run_page};
 pub(crate) use self::runs::{runs_live, runs_page};
