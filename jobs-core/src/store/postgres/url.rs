@@ -23,7 +23,9 @@ pub(crate) struct StoreUrl {
     pub(crate) schema: String,
     /// `postgres://user@host:port/db?schema=s`: the URL without its password, for messages.
     pub(crate) location: String,
-    /// TLS, when `sslmode` is `require`, `verify-ca` or `verify-full`.
+    /// TLS, when `sslmode` is `require`, `verify-ca` or `verify-full`. Read only with the
+    /// `postgres-tls` feature: without it, such a URL is refused when parsed.
+    #[cfg_attr(not(feature = "postgres-tls"), allow(dead_code))]
     pub(crate) tls: Option<Tls>,
 }
 
