@@ -32,8 +32,8 @@ const SAMPLE_EVERY: u64 = 16;
 /// The default budget never exceeds this: past a few hundred MiB, holding more of the shuffle
 /// in memory saves little time (spilled runs are read back sequentially), while a one-off job
 /// beside a live application should not take gigabytes by default. At this cap the audit of
-/// a million explorations peaks at about 470 MB for the whole process (see the README's
-/// Performance section); at 512 MiB it was 680 MB, for no gain in time.
+/// a million explorations peaks at about 400 MiB for the whole process
+/// (`docs/performance.md`); at 512 MiB it was 650 MiB, for no gain in time.
 pub const DEFAULT_MAX_MEMORY_CAP: u64 = 256 << 20;
 
 /// The default shuffle budget: a quarter of the machine's RAM (`MemTotal` in

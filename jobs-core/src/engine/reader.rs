@@ -235,6 +235,29 @@ mod tests {
     }
 
     #[test]
+    fn batches_handed_back_are_refilled_with_nothing_of_their_old_contents() {
+        let store = store(&[("A", 600)]);
+        let tasks = plan(&store, &["A"], 2).unwrap();
+        let fresh = batches(&store, &["A"], 2);
+        // A spare full of another batch's entities, handed back before every new batch.
+        let mut used = Batch::new(99, 99);
+        for i in 0..300 {
+            used.push(&format!("old{i}"), &[0xee; 64]);
+        }
+        let spare = std::cell::RefCell::new(Some(used));
+        let mut refilled = Vec::new();
+        read(&store, &tasks, &|| false, &|| spare.borrow_mut().take(), &mut |batch| {
+            refilled.push((batch.number, batch.task, batch.entities().map(|(id, _)| id.to_owned()).collect()));
+            // Each stored value is one byte; the old ones were 64.
+            assert!(batch.entities().all(|(_, bytes)| bytes.len() == 1), "old bytes in batch {}", batch.number);
+            *spare.borrow_mut() = Some(batch);
+            true
+        })
+        .unwrap();
+        assert_eq!(refilled, fresh);
+    }
+
+    #[test]
     fn empty_shards_get_no_batch_and_the_reader_stops_when_asked() {
         let store = store(&[("A", 2)]);
         let batches = batches(&store, &["A"], 4);
