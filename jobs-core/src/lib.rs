@@ -104,8 +104,9 @@ pub mod params;
 pub mod registry;
 pub mod runs;
 pub mod store;
-pub mod testing;
 #[cfg(any(feature = "cli", feature = "web"))]
+mod sync;
+pub mod testing;
 mod timestamp;
 #[cfg(any(feature = "cli", feature = "web"))]
 mod views;

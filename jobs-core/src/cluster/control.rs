@@ -9,13 +9,14 @@
 //! socket of the session, so timely's threads and workers stop too, and peers notice.
 
 use std::net::{Shutdown, TcpStream};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::exec::CancelToken;
+use crate::sync::lock;
 
 use super::connect::{read_frame, write_frame};
 
@@ -61,10 +62,6 @@ pub(super) struct SessionState {
     finished: AtomicBool,
     /// Set when the sender should stop.
     stopped: AtomicBool,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl SessionState {

@@ -271,13 +271,13 @@ struct StartSignal {
 
 impl StartSignal {
     fn set(&self, go: bool) {
-        *self.decided.lock().unwrap_or_else(|p| p.into_inner()) = Some(go);
+        *crate::sync::lock(&self.decided) = Some(go);
         self.changed.notify_all();
     }
 
     /// Waits for the decision: `true` to go, `false` to stop at once.
     fn wait(&self) -> bool {
-        let mut decided = self.decided.lock().unwrap_or_else(|p| p.into_inner());
+        let mut decided = crate::sync::lock(&self.decided);
         loop {
             if let Some(go) = *decided {
                 return go;

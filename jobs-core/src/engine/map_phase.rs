@@ -71,7 +71,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
     let fail = |error: RunError| {
         abort.store(true, Ordering::Relaxed);
-        first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+        crate::sync::lock(&first_error).get_or_insert(error);
     };
     let env = MapEnv { store: shared.store, dry_run: shared.options.dry_run, queued_at_ms: shared.queued_at_ms };
     let combining = J::COMBINES && shared.options.combine;

@@ -59,7 +59,7 @@ pub(super) fn run<J: Job>(
                 for (index, runs) in work_rx {
                     let output = merge_down(runs, fan_in, read_buffer, spill_dir)
                         .and_then(|runs| reduce_partition(job, runs, read_buffer, cancel, progress));
-                    results.lock().unwrap_or_else(|p| p.into_inner())[index] = Some(output);
+                    crate::sync::lock(results)[index] = Some(output);
                 }
             });
         }

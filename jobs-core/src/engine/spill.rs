@@ -51,7 +51,7 @@ impl SpillDir {
     /// Creates a new, empty spill file.
     fn create_file(&self) -> Result<(PathBuf, File), SpillError> {
         let dir_path = {
-            let mut dir = self.dir.lock().unwrap_or_else(|p| p.into_inner());
+            let mut dir = crate::sync::lock(&self.dir);
             if dir.is_none() {
                 let created = tempfile::Builder::new()
                     .prefix("jobs-shuffle-")

@@ -77,7 +77,7 @@ impl ShardProgress {
     /// The job's own counters for this shard, as of the last snapshot (added after every batch
     /// of entities).
     pub fn counters(&self) -> Counters {
-        self.counters.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        crate::sync::lock(&self.counters).clone()
     }
 
     /// Whether the shard has been mapped completely.
@@ -102,7 +102,7 @@ impl ShardProgress {
     /// Adds a batch's counters to the shard's.
     pub(crate) fn add_counters(&self, counters: &Counters) {
         if !counters.is_empty() {
-            self.counters.lock().unwrap_or_else(|p| p.into_inner()).merge(counters);
+            crate::sync::lock(&self.counters).merge(counters);
         }
     }
 

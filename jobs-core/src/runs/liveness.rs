@@ -136,7 +136,7 @@ struct MemoryClaim {
 
 impl Drop for MemoryClaim {
     fn drop(&mut self) {
-        self.held.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+        crate::sync::lock(&self.held).remove(&self.id);
     }
 }
 
@@ -222,7 +222,7 @@ pub(crate) fn claim_session(claim: super::postgres::SessionClaim) -> RunClaim {
 
 /// Claims run `id` in an in-memory store: `None` when already claimed.
 pub(crate) fn claim_memory(held: &HeldIds, id: &RunId) -> Option<RunClaim> {
-    let mut ids = held.lock().unwrap_or_else(|p| p.into_inner());
+    let mut ids = crate::sync::lock(held);
     if !ids.insert(id.clone()) {
         return None;
     }

@@ -28,7 +28,7 @@ impl MemoryRuns {
     fn state(&self) -> MutexGuard<'_, State> {
         // Held only around plain map operations and the caller's closures, which leave the
         // maps whole even if one panics.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.state)
     }
 }
 

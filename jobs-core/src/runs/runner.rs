@@ -243,11 +243,11 @@ impl OutputHandoff {
     /// The full output of the run it was given to, once that run has completed (or failed by
     /// exceeding its failure limit, when its output is kept too).
     pub fn take(&self) -> Option<Vec<String>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take()
+        crate::sync::lock(&self.0).take()
     }
 
     fn give(&self, lines: Vec<String>) {
-        *self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lines);
+        *crate::sync::lock(&self.0) = Some(lines);
     }
 }
 

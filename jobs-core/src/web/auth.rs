@@ -182,7 +182,7 @@ impl Auth {
         let key = random_hex(8)?;
         let secret = random_hex(32)?;
         let csrf = random_hex(32)?;
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sessions = crate::sync::lock(&self.sessions);
         let now = Instant::now();
         sessions.retain(|_, session| session.expires > now);
         if sessions.len() >= MAX_SESSIONS
@@ -202,7 +202,7 @@ impl Auth {
 
     /// Ends the session `key`; returns the `Set-Cookie` value that clears the cookie.
     pub(crate) fn close_session(&self, key: &str) -> HeaderValue {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+        crate::sync::lock(&self.sessions).remove(key);
         let cookie = format!("{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", self.cookie_name);
         HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("jobs_session=; Max-Age=0"))
     }
@@ -211,7 +211,7 @@ impl Auth {
     pub(crate) fn session(&self, headers: &HeaderMap) -> Option<Principal> {
         let value = cookie(headers, &self.cookie_name)?;
         let (key, secret) = value.split_once('.')?;
-        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let sessions = crate::sync::lock(&self.sessions);
         let session = sessions.get(key)?;
         (session.expires > Instant::now() && constant_time_eq(secret.as_bytes(), session.secret.as_bytes()))
             .then(|| Principal::Session { key: key.to_owned(), csrf: session.csrf.clone() })

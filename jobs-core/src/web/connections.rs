@@ -77,7 +77,7 @@ impl Connection {
     }
 
     fn idle_since(&self) -> Instant {
-        *self.idle_since.lock().unwrap_or_else(|p| p.into_inner())
+        *crate::sync::lock(&self.idle_since)
     }
 
     /// How long it has been idle, `None` while busy.
@@ -100,7 +100,7 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        *self.0.idle_since.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        *crate::sync::lock(&self.0.idle_since) = Instant::now();
         self.0.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
@@ -192,7 +192,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let admitted = open.lock().unwrap_or_else(|p| p.into_inner()).admit(limits.max_connections);
+        let admitted = crate::sync::lock(&open).admit(limits.max_connections);
         let Some((id, connection)) = admitted else {
             tracing::warn!(%peer, max = limits.max_connections, "admin page refused a connection: all are busy");
             continue;
@@ -201,7 +201,7 @@ pub(crate) async fn serve(
         let open = Arc::clone(&open);
         tasks.spawn(async move {
             task.await;
-            open.lock().unwrap_or_else(|p| p.into_inner()).connections.remove(&id);
+            crate::sync::lock(&open).connections.remove(&id);
         });
     }
     let _ = stop.send(true);

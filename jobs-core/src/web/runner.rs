@@ -56,7 +56,7 @@ impl Runner {
         // it `interrupted`, not `queued` for ever.
         let (queued, claim) = runs::queue_claimed(&*self.log, request)?;
         let id = queued.record.id().clone();
-        let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+        let mut waiting = crate::sync::lock(&self.waiting);
         waiting.runs.push_back((id.clone(), claim));
         let ahead = waiting.runs.len() - 1;
         if waiting.workers >= self.max_running {
@@ -70,7 +70,7 @@ impl Runner {
         let spawned = thread::Builder::new().name("admin page runs".to_owned()).spawn(move || work(&*log, &queue));
         if let Err(error) = spawned {
             tracing::error!(run = %id, %error, "could not start a thread for the run");
-            let mut waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let mut waiting = crate::sync::lock(&self.waiting);
             waiting.workers -= 1;
             // Without any worker, nothing would ever take the waiting runs: cancel them all.
             let stranded: Vec<RunId> = if waiting.workers == 0 {
@@ -104,7 +104,7 @@ impl Runner {
 fn work(log: &dyn RunLog, waiting: &Mutex<Waiting>) {
     loop {
         let next = {
-            let mut waiting = waiting.lock().unwrap_or_else(|p| p.into_inner());
+            let mut waiting = crate::sync::lock(waiting);
             match waiting.runs.pop_front() {
                 Some(next) => next,
                 None => {

@@ -83,7 +83,7 @@ impl Throttle {
     /// How long to wait before answering a wrong token from `client`: the longer of its
     /// address's delay and the overall one.
     pub(crate) fn delay(&self, client: Option<IpAddr>) -> Duration {
-        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let clients = crate::sync::lock(&self.clients);
         let own = match clients.get(&client) {
             Some(failures) if failures.last.elapsed() < self.config.forget_after => {
                 self.delay_after(failures.count, self.config.free_failures)
@@ -91,7 +91,7 @@ impl Throttle {
             _ => Duration::ZERO,
         };
         drop(clients);
-        let global = match *self.global.lock().unwrap_or_else(|p| p.into_inner()) {
+        let global = match *crate::sync::lock(&self.global) {
             Some(failures) if failures.last.elapsed() < self.config.forget_after => {
                 self.delay_after(failures.count, self.config.global_free_failures)
             }
@@ -111,7 +111,7 @@ impl Throttle {
     /// Counts a wrong token from `client`.
     pub(crate) fn failed(&self, client: Option<IpAddr>) {
         let now = Instant::now();
-        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let mut clients = crate::sync::lock(&self.clients);
         if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
             let forget_after = self.config.forget_after;
             clients.retain(|_, failures| failures.last.elapsed() < forget_after);
@@ -129,7 +129,7 @@ impl Throttle {
         entry.last = now;
         let count = entry.count;
         drop(clients);
-        let mut global = self.global.lock().unwrap_or_else(|p| p.into_inner());
+        let mut global = crate::sync::lock(&self.global);
         let overall = match global.as_mut() {
             Some(failures) if failures.last.elapsed() < self.config.forget_after => failures,
             _ => global.insert(Failures { count: 0, last: now }),
@@ -141,7 +141,7 @@ impl Throttle {
 
     /// Clears `client`'s count after a right token.
     pub(crate) fn succeeded(&self, client: Option<IpAddr>) {
-        self.clients.lock().unwrap_or_else(|p| p.into_inner()).remove(&client);
+        crate::sync::lock(&self.clients).remove(&client);
     }
 }
 

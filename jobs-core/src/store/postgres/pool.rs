@@ -52,7 +52,7 @@ impl Pool {
 
     fn idle(&self) -> MutexGuard<'_, Vec<Client>> {
         // Only pushes and pops happen under the lock: the list stays whole if one panics.
-        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::sync::lock(&self.idle)
     }
 
     /// An idle connection, or a new one.
