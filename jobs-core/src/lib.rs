@@ -104,9 +104,9 @@ pub mod params;
 pub mod registry;
 pub mod runs;
 pub mod store;
-#[cfg(any(feature = "cli", feature = "web"))]
 mod sync;
 pub mod testing;
+#[cfg(any(feature = "cli", feature = "web"))]
 mod timestamp;
 #[cfg(any(feature = "cli", feature = "web"))]
 mod views;
