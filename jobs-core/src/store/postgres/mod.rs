@@ -111,6 +111,25 @@ pub(crate) struct Tables {
 }
 
 impl PostgresStore {
+    /// Deletes `deletes` (kind, id) in `txn`, in one statement.
+    fn delete_rows(&self, txn: &mut postgres::Transaction<'_>, deletes: &[(&str, &str)]) -> Result<(), StoreError> {
+        if deletes.is_empty() {
+            return Ok(());
+        }
+        let models = &self.tables.models;
+        let kinds: Vec<&str> = deletes.iter().map(|d| d.0).collect();
+        let ids: Vec<&str> = deletes.iter().map(|d| d.1).collect();
+        txn.execute(
+            &format!(
+                "DELETE FROM {models} AS m USING unnest($1::text[], $2::text[]) AS d(kind, id) \
+                 WHERE m.kind = d.kind AND m.id = d.id"
+            ),
+            &[&kinds, &ids],
+        )
+        .map_err(|e| self.error(&e))?;
+        Ok(())
+    }
+
     /// Connects to the store at `url` (see [`PostgresStore`] for its form), creating
     /// its schema and tables if they do not exist.
     ///
@@ -500,18 +519,7 @@ impl Store for PostgresStore {
         let mut client = self.connection()?;
         // Dropping the transaction before `commit`, on any error, rolls it back.
         let mut txn = client.transaction().map_err(|e| self.error(&e))?;
-        if !deletes.is_empty() {
-            let kinds: Vec<&str> = deletes.iter().map(|d| d.0).collect();
-            let ids: Vec<&str> = deletes.iter().map(|d| d.1).collect();
-            txn.execute(
-                &format!(
-                    "DELETE FROM {models} AS m USING unnest($1::text[], $2::text[]) AS d(kind, id) \
-                     WHERE m.kind = d.kind AND m.id = d.id"
-                ),
-                &[&kinds, &ids],
-            )
-            .map_err(|e| self.error(&e))?;
-        }
+        self.delete_rows(&mut txn, &deletes)?;
         if !puts.is_empty() {
             let kinds: Vec<&str> = puts.iter().map(|p| p.0).collect();
             let ids: Vec<&str> = puts.iter().map(|p| p.1).collect();
@@ -594,18 +602,7 @@ impl Store for PostgresStore {
         // A row absent at the check cannot be locked: its put inserts only if still absent.
         let (fresh, rest): (Vec<Put<'_>>, Vec<Put<'_>>) =
             puts.into_iter().partition(|p| absent_at_check.contains(&(p.0, p.1)));
-        if !deletes.is_empty() {
-            let kinds: Vec<&str> = deletes.iter().map(|d| d.0).collect();
-            let ids: Vec<&str> = deletes.iter().map(|d| d.1).collect();
-            txn.execute(
-                &format!(
-                    "DELETE FROM {models} AS m USING unnest($1::text[], $2::text[]) AS d(kind, id) \
-                     WHERE m.kind = d.kind AND m.id = d.id"
-                ),
-                &[&kinds, &ids],
-            )
-            .map_err(|e| self.error(&e))?;
-        }
+        self.delete_rows(&mut txn, &deletes)?;
         for (puts, upsert) in [(&rest, true), (&fresh, false)] {
             if puts.is_empty() {
                 continue;
