@@ -274,6 +274,9 @@ impl<V> Drop for Values<'_, V> {
 #[derive(Default, Debug)]
 pub struct Output {
     lines: Vec<String>,
+    /// Where [`json`](Self::json) serializes, kept between calls: a line grown by doubling
+    /// would be copied and faulted in about twice over, a line of megabytes included.
+    scratch: Vec<u8>,
 }
 
 impl Output {
@@ -297,7 +300,10 @@ impl Output {
     /// # Errors
     /// The value does not serialize to JSON (a map with non-string keys, say).
     pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Outcome {
-        self.lines.push(serde_json::to_string(value)?);
+        self.scratch.clear();
+        serde_json::to_writer(&mut self.scratch, value)?;
+        // serde_json writes UTF-8 only, so this never takes the lossy path.
+        self.lines.push(String::from_utf8_lossy(&self.scratch).into_owned());
         Ok(())
     }
 

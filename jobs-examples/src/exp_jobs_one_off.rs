@@ -17,7 +17,9 @@ use crate::models::{ExplorationInteractions, ExplorationModel, ExplorationRights
 /// demo data leaves a few states so on purpose, for `ExplorationValidityJob` to find.
 ///
 /// It maps over [`ExplorationInteractions`], a view of the stored explorations that decodes
-/// only what it reads, so contents and hints are skipped rather than allocated.
+/// only what it reads, so contents and hints are skipped rather than allocated. Its keys and
+/// values are [`CompactString`](compact_str::CompactString)s, short strings kept inline, so
+/// most states emit a pair without allocating.
 #[one_off_job(models = [ExplorationInteractions], shards = 64)]
 pub struct InteractionAuditOneOffJob;
 
@@ -27,17 +29,17 @@ impl Map<ExplorationInteractions> for InteractionAuditOneOffJob {
             return Ok(());
         }
         for (state_name, state) in item.states {
-            ctx.emit(state.interaction.id, format!("{} {state_name}", item.id));
+            ctx.emit(state.interaction.id, compact_str::format_compact!("{} {state_name}", item.id));
         }
         Ok(())
     }
 }
 
 impl Reduce for InteractionAuditOneOffJob {
-    type Key = String;
-    type Value = String;
+    type Key = compact_str::CompactString;
+    type Value = compact_str::CompactString;
 
-    fn reduce(&self, interaction_id: String, states: Values<'_, String>, out: &mut Output) -> Outcome {
+    fn reduce(&self, interaction_id: Self::Key, states: Values<'_, Self::Value>, out: &mut Output) -> Outcome {
         out.json(&(interaction_id, states.collect::<Vec<_>>()))
     }
 }

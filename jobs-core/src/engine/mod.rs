@@ -143,6 +143,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
         spill_dir: &spill_dir,
     };
     let mapped = map_phase::run(job, &shared, &tasks)?;
+    tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, pairs = mapped.pairs_shuffled, "mapped");
 
     let max_failures = options.max_failures.unwrap_or(J::MAX_FAILURES);
     let mut report =
@@ -163,6 +164,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
         progress.set_phase(Phase::Reduce);
         let reduced =
             reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads, max_memory, &spill_dir)?;
+        tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "reduced");
         report.canceled = options.cancel.is_canceled();
         report.stats.keys_reduced = reduced.keys_reduced;
         failure_count += reduced.failure_count;
