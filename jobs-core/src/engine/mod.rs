@@ -63,16 +63,17 @@
 
 #![forbid(unsafe_code)]
 
-mod budget;
 mod combine;
-mod group_merge;
 mod map_phase;
 mod partition_buffer;
 mod reader;
 mod reduce_phase;
-mod spill;
 mod task_fold;
 mod worker_shuffle;
+
+// The budget, the spill files and the merge are shared with the cluster, in the execution core;
+// named here so the engine's modules reach them as `super::spill` and the like.
+use crate::exec::{budget, group_merge, spill};
 
 pub use self::budget::{DEFAULT_MAX_MEMORY_CAP, default_max_memory};
 // The engine-neutral types, under the paths they had when they lived here.
