@@ -2,7 +2,7 @@
 
 //! The timely engine past its memory budget: reduce workers spill what they receive to disk
 //! and merge it back, with output byte-identical to the local engine's and to an unspilled
-//! run, on one process and on two (two clusters processes over TCP, here on threads of one
+//! run, on one process and on two (two cluster processes over TCP, here on threads of one
 //! test process); and the spill directory is gone however the run ends: success, a panic that
 //! fails the run, a cancel.
 

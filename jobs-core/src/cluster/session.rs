@@ -137,8 +137,8 @@ fn run_workers<J: Job>(
 ) -> WorkersOutcome {
     let stop = || options.cancel.is_canceled() || state.failed();
     let failed = || state.failed();
-    // Dropped when the workers are done with it, and so removed, however the attempt ends,
-    // a panic unwinding through here included.
+    // Removed once the workers are done (below), however they ended; if a panic unwinds
+    // through here instead, when its last handle drops.
     let spill_dir = Arc::new(spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent)));
     let shared = Shared {
         duty: MapDuty {

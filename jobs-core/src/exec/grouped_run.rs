@@ -36,6 +36,7 @@ impl<K, V> GroupedRun<K, V> {
 
 impl<K: Ord, V> GroupedRun<K, V> {
     /// The run of `pairs`, which are sorted (stably) by key: equal neighbours become one key.
+    #[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
     pub(crate) fn from_sorted_pairs(pairs: Vec<(K, V)>) -> Self {
         let mut run = GroupedRun { keys: Vec::new(), values: Vec::with_capacity(pairs.len()) };
         for (key, value) in pairs {

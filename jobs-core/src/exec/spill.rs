@@ -18,8 +18,9 @@
 //! All files of a run (of a cluster attempt, in each process) live in one directory
 //! ([`SpillDir`]), created on the first spill under the configured location and removed when
 //! the run ends however it ends: it is a [`tempfile::TempDir`] owned by the run, so success,
-//! failure, cancel and a panic unwinding through the engine all delete it. Sections are read with positioned reads on one shared
-//! handle per file, so a partition's many runs need no file descriptor each.
+//! failure, cancel and a panic unwinding through the engine all delete it. Sections are read
+//! with positioned reads on one shared handle per file, so a partition's many runs need no
+//! file descriptor each.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
