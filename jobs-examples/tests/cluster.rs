@@ -11,6 +11,7 @@
 //! store through `JOBS_STORE`, as a URL with a password should be given. Every wait is
 //! bounded; a process still running at its deadline is killed and fails the test.
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -126,12 +127,19 @@ impl Cluster {
 
     /// `jobs run JOB --engine timely ... --process I`, started.
     fn start(&self, process: usize, job: &str, extra: &[&str]) -> Child {
+        self.start_with_env(process, job, extra, &[])
+    }
+
+    /// [`start`](Self::start), with `env` added to the process's environment.
+    fn start_with_env(&self, process: usize, job: &str, extra: &[&str], env: &[(&str, &OsStr)]) -> Child {
         let (processes, process) = (self.processes.to_string(), process.to_string());
         let hosts = self.hosts.display().to_string();
         let mut args = vec!["run", job, "--engine", "timely", "--processes", &processes, "--process", &process];
         args.extend(["--hosts", &hosts]);
         args.extend(extra);
-        spawn(self.command(&args))
+        let mut command = self.command(&args);
+        command.envs(env.iter().copied());
+        spawn(command)
     }
 
     /// Runs `job` on every process of the cluster; returns what each process did, process 0
@@ -601,5 +609,98 @@ fn a_run_canceled_while_waiting_for_its_processes_ends_canceled(kind: StoreKind,
     let id = cluster.newest_run().expect("a run").id().to_string();
     cluster.jobs(&["cancel", &id]).assert_code(0);
     finish(alone, FAIL_STOP_WITHIN).assert_code(130);
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
+}
+
+/// A `--max-memory` far below what the shuffle of the seeded data holds.
+const TINY_BUDGET: &str = "64K";
+/// The log filter under which a reduce worker says each time it spills.
+const SPILL_LOG: &str = "jobs_core::cluster::inbox=debug";
+/// What that log line says.
+const SPILLED: &str = "a reduce worker spilled what it held";
+
+/// What is in `dir`.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .expect("the directory is listed")
+        .map(|entry| entry.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Starts every process of `cluster` with the tiny budget, each spilling into its own
+/// directory in `dirs` and logging its spills.
+fn start_budgeted(cluster: &Cluster, job: &str, extra: &[&str], dirs: &[tempfile::TempDir]) -> Vec<Child> {
+    let mut args = vec!["--max-memory", TINY_BUDGET];
+    args.extend(extra);
+    let log = OsStr::new(SPILL_LOG);
+    (0..cluster.processes)
+        .map(|p| {
+            cluster.start_with_env(p, job, &args, &[("JOBS_TMPDIR", dirs[p].path().as_os_str()), ("JOBS_LOG", log)])
+        })
+        .collect()
+}
+
+#[test]
+fn two_processes_past_their_memory_budget_spill_and_print_the_local_engines_output() {
+    let cluster = Cluster::over_redb("3000", 2);
+    let job = "InteractionAuditOneOffJob";
+    let local = cluster.jobs(&["run", job]);
+    local.assert_code(0);
+    let local_dir = tempfile::tempdir().expect("a temporary directory");
+    let mut local_spilled = cluster.command(&["run", job, "--max-memory", TINY_BUDGET]);
+    local_spilled.env("JOBS_TMPDIR", local_dir.path());
+    let local_spilled = finish(spawn(local_spilled), PATIENCE);
+    local_spilled.assert_code(0);
+    assert!(local_spilled.out == local.out, "the local engine's output changes with its budget");
+    let unspilled = cluster.run_all(job, &["--workers", "2"]);
+    unspilled[0].assert_code(0);
+    assert!(unspilled[0].out == local.out, "the unspilled cluster's output differs from the local engine's");
+
+    let dirs = [tempfile::tempdir().expect("a directory"), tempfile::tempdir().expect("a directory")];
+    let ran: Vec<Ran> =
+        start_budgeted(&cluster, job, &["--workers", "2"], &dirs).into_iter().map(|c| finish(c, PATIENCE)).collect();
+    for (process, ran) in ran.iter().enumerate() {
+        ran.assert_code(0);
+        assert!(ran.err.contains(SPILLED), "process {process} did not spill:\n{}", ran.err);
+        assert!(entries(dirs[process].path()).is_empty(), "process {process} left {:?}", entries(dirs[process].path()));
+    }
+    assert!(!local.out.is_empty());
+    assert!(ran[0].out == local.out, "the spilling cluster's output differs from the local engine's");
+    assert!(ran[0].out == unspilled[0].out, "the spilling cluster's output differs from the unspilled one's");
+    assert!(ran[1].out.is_empty());
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Completed);
+}
+
+#[test]
+fn a_spilling_run_that_fails_or_is_canceled_leaves_no_spill_file_on_any_process() {
+    let cluster = Cluster::over_redb(LONG_RUN_EXPLORATIONS, 2);
+    let job = "InteractionAuditOneOffJob";
+
+    // Process 1 killed once process 0 has spilled: process 0 fails, and cleans up.
+    let dirs = [tempfile::tempdir().expect("a directory"), tempfile::tempdir().expect("a directory")];
+    let mut children = start_budgeted(&cluster, job, &["--workers", "1"], &dirs).into_iter();
+    let (zero, mut one) = (children.next().expect("process 0"), children.next().expect("process 1"));
+    wait_until(PATIENCE, "process 0 to spill", || !entries(dirs[0].path()).is_empty());
+    one.kill().expect("process 1 is killed");
+    let _ = one.wait();
+    let ran = finish(zero, FAIL_STOP_WITHIN);
+    ran.assert_code(1);
+    assert!(ran.err.contains("lost process 1"), "{}", ran.err);
+    assert!(ran.err.contains(SPILLED), "{}", ran.err);
+    assert!(entries(dirs[0].path()).is_empty(), "process 0 left {:?}", entries(dirs[0].path()));
+    assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+
+    // Canceled once both have spilled: both stop, and clean up.
+    let dirs = [tempfile::tempdir().expect("a directory"), tempfile::tempdir().expect("a directory")];
+    let children = start_budgeted(&cluster, job, &["--workers", "1"], &dirs);
+    wait_until(PATIENCE, "both processes to spill", || dirs.iter().all(|dir| !entries(dir.path()).is_empty()));
+    let id = cluster.newest_run().expect("a run").id().to_string();
+    cluster.jobs(&["cancel", &id]).assert_code(0);
+    for (process, child) in children.into_iter().enumerate() {
+        let ran = finish(child, FAIL_STOP_WITHIN);
+        ran.assert_code(130);
+        assert!(ran.err.contains(SPILLED), "process {process}: {}", ran.err);
+        assert!(entries(dirs[process].path()).is_empty(), "process {process} left {:?}", entries(dirs[process].path()));
+    }
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Canceled);
 }

@@ -126,6 +126,8 @@ pub(crate) fn take_part(
     let progress = Arc::new(Progress::new());
     let mut options = RunOptions::default().with_dry_run(args.dry_run).with_progress(Arc::clone(&progress));
     options.shards = args.shards;
+    // Each process holds its reduce workers' pairs within its own budget.
+    options.max_memory = args.max_memory;
     let engine = EngineChoice::Timely(TimelyEngine::new(config.clone()));
     console.say(format_args!(
         "process {me} of {}: joining the cluster at {} for {}",

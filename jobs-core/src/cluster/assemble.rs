@@ -36,6 +36,10 @@ pub(super) fn assemble<J: Job>(
                 if let Some(error) = part.error {
                     return Err(ClusterError::Protocol(error));
                 }
+                if let Some(error) = part.spill_error {
+                    return Err(ClusterError::Spill(error));
+                }
+                report.spilled_bytes += part.spilled_bytes;
                 report.canceled |= part.canceled;
                 report.stats.keys_reduced += part.keys_reduced;
                 failure_count += part.failure_count;

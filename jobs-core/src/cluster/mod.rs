@@ -14,9 +14,15 @@
 //!   the execution core ([`exec`](crate::exec)), as the local engine does; writes are committed
 //!   in atomic batches (or only counted in a dry run). Pairs go to the worker that owns their key's hash,
 //!   in key-sorted chunks tagged (task, chunk), combined first if the job has a combiner.
+//! * **Receive** (`inbox.rs`): a worker takes each chunk bound for it in as it arrives, as a
+//!   sorted run; past its share of [`RunOptions::max_memory`] (each process has the whole
+//!   budget, split between its workers as the local engine splits it) it spills what it holds
+//!   to disk, through the execution core's spill files, in a directory removed when the
+//!   attempt ends, however it ends.
 //! * **Reduce** (`reduce.rs`): once every chunk has arrived (timely's progress tracking says
-//!   so), a worker orders its chunks by (task, chunk) and sorts stably by key, so each key's
-//!   values come in task order, then emit order: the local engine's order.
+//!   so), a worker merges its runs, in memory or spilled, ordered by (task, chunk), a key group
+//!   at a time, so each key's values come in task order, then emit order: the local engine's
+//!   order, whatever was spilled.
 //! * **Gather** (`assemble.rs`): counters, failures and each worker's (key, lines) go to
 //!   worker 0 of process 0, which sorts them by key and builds the [`RunReport`].
 //!
@@ -29,6 +35,7 @@ mod assemble;
 mod connect;
 mod control;
 mod hosts;
+mod inbox;
 mod map;
 mod quiet;
 mod reduce;
@@ -195,6 +202,9 @@ pub enum ClusterError {
     /// A message between workers was malformed.
     #[error("cluster protocol: {0}")]
     Protocol(String),
+    /// A reduce worker's spill files could not be written or read back.
+    #[error("{0}")]
+    Spill(String),
     /// The store failed in one of the workers.
     #[error("{0}")]
     Store(String),

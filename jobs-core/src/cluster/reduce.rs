@@ -1,55 +1,98 @@
-//! The reduce side: a worker orders the chunks it received by (task, chunk), so each key's
-//! values come in task order then emit order, sorts them stably by key and reduces key by key.
+//! The reduce side: a worker merges the runs its inbox holds (in memory or spilled), ordered
+//! by (task, chunk), a key group at a time, so each key's values come in task order, then emit
+//! order (the local engine's order), and reduces key by key.
 
+use std::sync::Arc;
+
+use crate::exec::budget;
+use crate::exec::group_merge::{GroupMerge, Run, merge_down, spilled_count};
 use crate::exec::reduce_one::KeyReducer;
+use crate::exec::spill::{SpillDir, SpillError};
 use crate::job::{Job, Reduce};
 
-use super::wire::{ReducedPart, Shipment, decode};
+use super::inbox::{Inbox, InboxError};
+use super::wire::ReducedPart;
 
-type Pairs<J> = Vec<(<J as Reduce>::Key, <J as Reduce>::Value)>;
+type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
 
-/// Reduces every key in `shipments`, stopping between keys once `stop` says so.
-pub(super) fn reduce_shipments<J: Job>(
+/// What a worker needs to hold, spill and merge its share of the shuffle.
+pub(super) struct ReduceDuty {
+    /// The run's memory budget for this process.
+    pub(super) max_memory: u64,
+    /// Worker threads in this process, which share the budget.
+    pub(super) workers_here: usize,
+    /// This process's spill directory, shared by its workers; made on the first spill and
+    /// removed when the attempt ends.
+    pub(super) dir: Arc<SpillDir>,
+}
+
+impl ReduceDuty {
+    /// An empty inbox that spills past this worker's share of the budget: half of it, split
+    /// between the workers, as the local engine splits it between its map workers.
+    pub(super) fn inbox<J: Job>(&self) -> Inbox<J::Key, J::Value> {
+        Inbox::new(budget::worker_limit(self.max_memory, self.workers_here), Arc::clone(&self.dir))
+    }
+}
+
+/// Reduces every key in `inbox`, stopping between keys once `stop` says so.
+pub(super) fn reduce_inbox<J: Job>(
     job: &J,
-    mut shipments: Vec<Shipment>,
+    inbox: Inbox<J::Key, J::Value>,
+    duty: &ReduceDuty,
     stop: &dyn Fn() -> bool,
 ) -> ReducedPart<J::Key> {
     let mut part = ReducedPart::<J::Key>::default();
-    shipments.sort_unstable_by_key(|s| (s.task, s.chunk));
-    let mut pairs: Pairs<J> = Vec::new();
-    for shipment in &shipments {
-        match decode::<Pairs<J>>(&shipment.pairs) {
-            Ok(chunk) => pairs.extend(chunk),
-            Err(error) => {
-                part.error = Some(format!("task {} chunk {}: {error}", shipment.task, shipment.chunk));
-                return part;
-            }
+    let received = match inbox.finish() {
+        Ok(received) => received,
+        Err(InboxError::Chunk(message)) => {
+            part.error = Some(message);
+            return part;
         }
+        Err(InboxError::Spill(error)) => {
+            part.spill_error = Some(error.to_string());
+            return part;
+        }
+    };
+    part.spilled_bytes = received.spilled_bytes;
+    if let Err(error) = reduce_runs(job, received.runs, duty, stop, &mut part) {
+        part.spill_error = Some(error.to_string());
     }
-    drop(shipments);
-    // Each chunk is sorted already, so this stable sort merges runs; equal keys keep their
-    // (task, chunk, emit) order.
-    pairs.sort_by(|a, b| a.0.cmp(&b.0));
+    part
+}
 
+/// Merges `runs` (in (task, chunk) order) down to what the reduce half of the budget can read
+/// at once, then reduces their key groups into `part`.
+fn reduce_runs<J: Job>(
+    job: &J,
+    runs: Runs<J>,
+    duty: &ReduceDuty,
+    stop: &dyn Fn() -> bool,
+    part: &mut ReducedPart<J::Key>,
+) -> Result<(), SpillError> {
+    let fan_in = budget::merge_fan_in(duty.max_memory, duty.workers_here);
+    let read_buffer = budget::read_buffer_len(duty.max_memory, spilled_count(&runs).min(fan_in), duty.workers_here);
+    let runs = merge_down(runs, fan_in, read_buffer, &duty.dir)?;
+    let mut groups = GroupMerge::new(runs, read_buffer)?;
     let mut reducer = KeyReducer::new(job);
-    let mut values: Vec<J::Value> = Vec::new();
-    let mut rest = pairs.into_iter().peekable();
-    while let Some((key, first)) = rest.next() {
+    let result = loop {
         if stop() {
             part.canceled = true;
-            break;
+            break Ok(());
         }
-        values.clear();
-        while let Some((_, value)) = rest.next_if(|(next, _)| *next == key) {
-            values.push(value);
-        }
-        let len = values.len() + 1;
-        reducer.reduce_key(key, first, &mut values.drain(..), len);
-    }
+        let (key, len) = match groups.next_group() {
+            Ok(Some(group)) => group,
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        };
+        let mut values = groups.values();
+        let Some(first) = values.next() else { continue };
+        // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
+        reducer.reduce_key(key, first, &mut values, len);
+    };
     let reduced = reducer.finish();
     part.lines = reduced.lines;
     part.failures = reduced.failures;
     part.failure_count = reduced.failure_count;
     part.keys_reduced = reduced.keys_reduced;
-    part
+    result
 }

@@ -2,7 +2,7 @@
 //! verdict, and take everything down again, with a bound on every wait.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use timely::communication::allocator::zero_copy::initialize::{CommsGuard, initialize_networking_from_sockets};
@@ -13,12 +13,14 @@ use timely::worker::{Config as WorkerConfig, Worker};
 use crate::context::MapEnv;
 use crate::exec::panic as engine_panic;
 use crate::exec::{Phase, Progress, RunOptions, RunReport, ShardProgress, now_ms};
+use crate::exec::{budget, spill};
 use crate::job::Job;
 use crate::store::Store;
 
 use super::connect::{SessionPlan, Settings, connect};
 use super::control::{SessionState, Verdict};
 use super::map::MapDuty;
+use super::reduce::ReduceDuty;
 use super::unwind::DropInUnwind;
 use super::wire::PlannedTask;
 use super::worker::{Stopped, drive};
@@ -135,6 +137,9 @@ fn run_workers<J: Job>(
 ) -> WorkersOutcome {
     let stop = || options.cancel.is_canceled() || state.failed();
     let failed = || state.failed();
+    // Removed once the workers are done (below), however they ended; if a panic unwinds
+    // through here instead, when its last handle drops.
+    let spill_dir = Arc::new(spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent)));
     let shared = Shared {
         duty: MapDuty {
             job,
@@ -143,6 +148,11 @@ fn run_workers<J: Job>(
             progress,
             workers: config.workers * config.processes,
             stop: &stop,
+        },
+        reduce: ReduceDuty {
+            max_memory: options.max_memory.unwrap_or_else(budget::default_max_memory),
+            workers_here: config.workers,
+            dir: Arc::clone(&spill_dir),
         },
         tasks: &plan.tasks,
         failed: &failed,
@@ -179,6 +189,8 @@ fn run_workers<J: Job>(
             .map(|handle| handle.join().map_err(|payload| engine_panic::payload_message(payload.as_ref()).to_owned()))
             .collect())
     });
+    // The workers are done: the directory goes now, whatever handle on it is left.
+    spill_dir.close();
     let results = match joined {
         Ok(results) => results,
         Err(error) => return WorkersOutcome::Failed(error),
@@ -231,6 +243,7 @@ type WorkerResult = Result<Result<Vec<Vec<u8>>, ClusterError>, String>;
 /// What every worker of this process borrows.
 struct Shared<'a, J: Job> {
     duty: MapDuty<'a, J>,
+    reduce: ReduceDuty,
     tasks: &'a [PlannedTask],
     failed: &'a (dyn Fn() -> bool + Sync),
     state: &'a SessionState,
@@ -245,7 +258,7 @@ fn work<J: Job>(shared: &Shared<'_, J>, allocator: Allocator) -> Result<Vec<Vec<
         // Dropping a worker flushes its operators to the peers, which panics again while
         // unwinding from a lost peer: caught, so the process does not abort (see `unwind`).
         let mut worker = DropInUnwind::new(Worker::new(WorkerConfig::default(), allocator, Some(Instant::now())));
-        drive(&mut worker, &shared.duty, shared.tasks, shared.failed)
+        drive(&mut worker, &shared.duty, &shared.reduce, shared.tasks, shared.failed)
     });
     match result {
         Ok(Ok(parts)) => Ok(parts),

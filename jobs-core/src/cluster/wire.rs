@@ -71,6 +71,10 @@ pub(super) struct ReducedPart<K> {
     pub(super) canceled: bool,
     /// A shipment did not decode: the run fails with this error.
     pub(super) error: Option<String>,
+    /// The worker's spill files could not be written or read: the run fails with this error.
+    pub(super) spill_error: Option<String>,
+    /// Bytes the worker spilled because its received pairs outgrew its share of the budget.
+    pub(super) spilled_bytes: u64,
 }
 
 impl<K> Default for ReducedPart<K> {
@@ -82,6 +86,8 @@ impl<K> Default for ReducedPart<K> {
             keys_reduced: 0,
             canceled: false,
             error: None,
+            spill_error: None,
+            spilled_bytes: 0,
         }
     }
 }

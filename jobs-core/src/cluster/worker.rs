@@ -21,7 +21,7 @@ use crate::exec::Phase;
 use crate::job::Job;
 
 use super::map::MapDuty;
-use super::reduce::reduce_shipments;
+use super::reduce::{ReduceDuty, reduce_inbox};
 use super::unwind::DropInUnwind;
 use super::wire::{Part, PlannedTask, Shipment, encode};
 
@@ -40,6 +40,7 @@ pub(super) enum Stopped {
 pub(super) fn drive<J: Job>(
     worker: &mut Worker,
     duty: &MapDuty<'_, J>,
+    reduce_duty: &ReduceDuty,
     plan: &[PlannedTask],
     failed: &dyn Fn() -> bool,
 ) -> Result<Vec<Vec<u8>>, Stopped> {
@@ -51,15 +52,22 @@ pub(super) fn drive<J: Job>(
         DropInUnwind::new(InputHandle::new());
     let mut parts: DropInUnwind<InputHandle<u64, CapacityContainerBuilder<Vec<Vec<u8>>>>> =
         DropInUnwind::new(InputHandle::new());
-    let received: Rc<RefCell<Vec<Shipment>>> = Rc::default();
+    // Chunks are taken in (and spilled past the budget) as they arrive, while this worker
+    // still maps.
+    let inbox = Rc::new(RefCell::new(reduce_duty.inbox::<J>()));
     let gathered: Rc<RefCell<Vec<Vec<u8>>>> = Rc::default();
     let shuffled = worker.dataflow::<u64, _, _>(|scope| {
         let stream = shipments.to_stream(scope);
-        collect(stream, Exchange::new(|s: &Shipment| u64::from(s.worker)), "Shuffle", Rc::clone(&received))
+        let inbox = Rc::clone(&inbox);
+        let receive = move |data: &mut Vec<Shipment>| inbox.borrow_mut().receive(data.drain(..));
+        collect(stream, Exchange::new(|s: &Shipment| u64::from(s.worker)), "Shuffle", receive)
     });
     let gathered_all = worker.dataflow::<u64, _, _>(|scope| {
         let stream = parts.to_stream(scope);
-        collect(stream, Exchange::new(|_: &Vec<u8>| 0), "Gather", Rc::clone(&gathered))
+        let gathered = Rc::clone(&gathered);
+        collect(stream, Exchange::new(|_: &Vec<u8>| 0), "Gather", move |data: &mut Vec<Vec<u8>>| {
+            gathered.borrow_mut().append(data);
+        })
     });
 
     // Task i goes to worker i mod peers: shards are spread evenly and in order.
@@ -82,8 +90,9 @@ pub(super) fn drive<J: Job>(
         duty.progress.set_phase(Phase::Reduce);
     }
 
-    let taken = std::mem::take(&mut *received.borrow_mut());
-    let part = reduce_shipments(duty.job, taken, &|| (duty.stop)());
+    // Every chunk has arrived; the operator no longer takes any.
+    let taken = inbox.replace(reduce_duty.inbox::<J>());
+    let part = reduce_inbox(duty.job, taken, reduce_duty, &|| (duty.stop)());
     duty.progress.add_keys_reduced(part.keys_reduced);
     parts.send(encode(&Part::Reduced(part)).map_err(Stopped::Encode)?);
     drop(parts);
@@ -108,17 +117,18 @@ fn step_until(worker: &mut Worker, probe: &ProbeHandle<u64>, failed: &dyn Fn() -
     Ok(())
 }
 
-/// Exchanges `stream` by `pact` into `into`; the returned probe is done once every record
-/// bound for this worker has arrived.
-fn collect<'scope, D, P>(
+/// Exchanges `stream` by `pact` and hands what arrives to `receive`; the returned probe is
+/// done once every record bound for this worker has arrived.
+fn collect<'scope, D, P, R>(
     stream: Stream<'scope, u64, Vec<D>>,
     pact: P,
     name: &str,
-    into: Rc<RefCell<Vec<D>>>,
+    mut receive: R,
 ) -> ProbeHandle<u64>
 where
     D: 'static,
     P: timely::dataflow::channels::pact::ParallelizationContract<u64, Vec<D>>,
+    R: FnMut(&mut Vec<D>) + 'static,
 {
     let probe = ProbeHandle::new();
     stream
@@ -127,7 +137,7 @@ where
             // follows its input's, which is what the probe watches.
             drop(capability);
             move |(input, _frontier), _output| {
-                input.for_each(|_time, data| into.borrow_mut().append(data));
+                input.for_each(|_time, data| receive(data));
             }
         })
         .probe_with(&probe);

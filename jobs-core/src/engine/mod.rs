@@ -11,13 +11,13 @@
 //!    (so sorting runs on every core). Writes are committed in atomic batches. A combining job's
 //!    values are folded per batch (`combine.rs`), then per task once every batch is mapped
 //!    (`task_fold.rs`).
-//! 3. **Bounded memory** (`budget.rs`, `spill.rs`): each worker holds at most its share of
-//!    [`RunOptions::max_memory`]; past it, it writes what it holds, sorted, to a spill file in a
-//!    temporary directory that lives as long as the run.
+//! 3. **Bounded memory** (`exec/budget.rs`, `exec/spill.rs`, shared with the cluster): each
+//!    worker holds at most its share of [`RunOptions::max_memory`]; past it, it writes what it
+//!    holds, sorted, to a spill file in a temporary directory that lives as long as the run.
 //! 4. **Reduce** (`reduce_phase.rs`): each partition merges its sorted runs, in memory or
-//!    spilled, taken in reading order, a key group at a time (`group_merge.rs`), so a key's values
-//!    stay in task order, then emit order, and stream to `reduce` without being gathered;
-//!    partitions run in parallel and their outputs are merged by key.
+//!    spilled, taken in reading order, a key group at a time (`exec/group_merge.rs`), so a
+//!    key's values stay in task order, then emit order, and stream to `reduce` without being
+//!    gathered; partitions run in parallel and their outputs are merged by key.
 //!
 //! Because reading order is model order then id order, and every stage keeps it, a job's
 //! output is byte-identical whatever the shard count, thread count or memory budget.
@@ -63,16 +63,17 @@
 
 #![forbid(unsafe_code)]
 
-mod budget;
 mod combine;
-mod group_merge;
 mod map_phase;
 mod partition_buffer;
 mod reader;
 mod reduce_phase;
-mod spill;
 mod task_fold;
 mod worker_shuffle;
+
+// The budget, the spill files and the merge are shared with the cluster, in the execution core;
+// named here so the engine's modules reach them as `super::spill` and the like.
+use crate::exec::{budget, group_merge, spill};
 
 pub use self::budget::{DEFAULT_MAX_MEMORY_CAP, default_max_memory};
 // The engine-neutral types, under the paths they had when they lived here.

@@ -11,6 +11,9 @@
 
 use hashbrown::HashTable;
 
+// The sorted run a buffer becomes is shared with the spill and the merge, in the execution core.
+pub(super) use crate::exec::grouped_run::GroupedRun;
+
 /// Distinct keys with their hashes; a key's index is its position.
 pub(super) type HashedKeys<K> = [(K, u64)];
 /// Values in emit order, each with its key's index.
@@ -24,16 +27,6 @@ pub(super) struct PartitionBuffer<K, V> {
     keys: Vec<(K, u64)>,
     /// The values in emit order, each with the index of its key.
     values: Vec<(u32, V)>,
-}
-
-/// A partition's pairs from one task (or part of one), sorted: each key once, in key order,
-/// with its values in emit order.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) struct GroupedRun<K, V> {
-    /// Each key, in order, with how many of `values` are its.
-    pub(super) keys: Vec<(K, usize)>,
-    /// The values, key by key.
-    pub(super) values: Vec<V>,
 }
 
 impl<K: Ord, V> PartitionBuffer<K, V> {
@@ -109,44 +102,6 @@ impl<K: Ord, V> PartitionBuffer<K, V> {
     }
 }
 
-impl<K, V> GroupedRun<K, V> {
-    /// How many values it holds.
-    pub(super) fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    /// The bytes its own arrays take (the heap data of keys and values aside).
-    pub(super) fn array_bytes(&self) -> usize {
-        self.keys.capacity() * size_of::<(K, usize)>() + self.values.capacity() * size_of::<V>()
-    }
-
-    /// Each key with its values, in order.
-    pub(super) fn groups(&self) -> impl Iterator<Item = (&K, &[V])> {
-        let mut values = self.values.as_slice();
-        self.keys.iter().map(move |(key, count)| {
-            let (group, rest) = values.split_at(*count);
-            values = rest;
-            (key, group)
-        })
-    }
-}
-
-impl<K: Ord, V> GroupedRun<K, V> {
-    /// The run of pairs sorted (stably) by key.
-    #[cfg(test)]
-    pub(super) fn from_sorted_pairs(pairs: Vec<(K, V)>) -> Self {
-        let mut run = GroupedRun { keys: Vec::new(), values: Vec::with_capacity(pairs.len()) };
-        for (key, value) in pairs {
-            match run.keys.last_mut() {
-                Some((last, count)) if *last == key => *count += 1,
-                _ => run.keys.push((key, 1)),
-            }
-            run.values.push(value);
-        }
-        run
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::{GroupedRun, PartitionBuffer};
@@ -182,13 +137,6 @@ mod tests {
         // i = 2, then every 5th.
         assert_eq!(run.keys, [("v", 100), ("w", 100), ("x", 100), ("y", 100), ("z", 100)]);
         assert_eq!(run.values[..3], [2, 7, 12]);
-    }
-
-    #[test]
-    fn from_sorted_pairs_counts_each_run_of_equal_keys() {
-        let run = GroupedRun::from_sorted_pairs(vec![("a", 1), ("a", 2), ("b", 3), ("c", 4), ("c", 5), ("c", 6)]);
-        assert_eq!(run.keys, [("a", 2), ("b", 1), ("c", 3)]);
-        assert_eq!(run.values, [1, 2, 3, 4, 5, 6]);
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! * **one key group** (`reduce_one.rs`): call `reduce`, catch a panic, keep the lines or
 //!   record the key as failed;
 //! * **combining** (`combine.rs`): a key's values from one map task folded by the job;
+//! * **bounded memory** (`budget.rs`, `grouped_run.rs`, `spill.rs`, `group_merge.rs`): the
+//!   budget's split, sorted runs in memory and in spill files, and their ordered merge;
 //! * **reporting**: [`RunReport`], [`FailureRecord`], [`Progress`], [`CancelToken`].
 //!
 //! Engines are leaves above it: the local engine ([`engine`](crate::engine)) and, with the
@@ -17,10 +19,13 @@
 
 #![forbid(unsafe_code)]
 
+pub(crate) mod budget;
 mod cancel;
 pub(crate) mod combine;
 mod engine;
 mod error;
+pub(crate) mod group_merge;
+pub(crate) mod grouped_run;
 pub(crate) mod map_one;
 mod options;
 pub(crate) mod panic;
@@ -28,6 +33,7 @@ mod progress;
 pub(crate) mod reduce_one;
 pub(crate) mod report;
 mod shards;
+pub(crate) mod spill;
 
 use std::hash::{Hash, Hasher};
 use std::time::{SystemTime, UNIX_EPOCH};

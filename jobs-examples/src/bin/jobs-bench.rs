@@ -32,6 +32,8 @@ mod args;
 mod baseline;
 #[path = "../bench/process.rs"]
 mod process;
+#[path = "../bench/scaling.rs"]
+mod scaling;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,6 +60,9 @@ fn main() -> Result<()> {
             bail!("usage: jobs-bench {BASELINE_FLAG} NAME STORE THREADS")
         };
         return baseline::run(name, Path::new(store), threads.parse().context("THREADS")?);
+    }
+    if argv.first().map(String::as_str) == Some("--scaling") {
+        return scaling::run(&Args::parse(&argv[1..])?);
     }
     let args = Args::parse(&argv)?;
     let jobs = jobs_binary(&args)?;

@@ -1,8 +1,9 @@
 //! Merges a partition's key-sorted runs, in memory or spilled, into key groups whose values
 //! stream out in order.
 //!
-//! Map workers sort their own buffers, in parallel, so reduce only merges. The runs come in
-//! (task, position in task) order. The merge works a group at a time: the heap holds one entry
+//! Runs are sorted where they are made (by the local engine's map workers, in parallel, or by
+//! the cluster's senders), so reduce only merges. The runs come in (task, position in task)
+//! order. The merge works a group at a time: the heap holds one entry
 //! per run (its next key, how many values that key has in the run, and the run's position);
 //! a group is every run whose head holds the smallest key, taken in run order, so a job with
 //! few distinct keys pays about one comparison per value, and a job with unique keys
@@ -11,18 +12,20 @@
 //!
 //! Values are not gathered: [`GroupMerge::values`] reads them from the runs as `reduce` asks,
 //! so a key's values cost no memory beyond what is already held (in-memory runs) or a read
-//! buffer per run (spilled runs).
+//! buffer per run (spilled runs). [`merge_down`] bounds those buffers: past a fan-in, runs are
+//! first merged, consecutive ones together, into longer spilled runs.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::partition_buffer::GroupedRun;
-use super::spill::{SpillError, SpillReader, SpilledRun};
+use super::grouped_run::GroupedRun;
+use super::spill::{SpillDir, SpillError, SpillReader, SpillWriter, SpilledRun};
 
 /// One sorted run of a partition.
-pub(super) enum Run<K, V> {
+pub(crate) enum Run<K, V> {
     /// Still in memory.
     Memory(GroupedRun<K, V>),
     /// In a spill file, sorted the same way.
@@ -30,7 +33,7 @@ pub(super) enum Run<K, V> {
 }
 
 /// The merge of key-sorted runs, yielding each key with a stream of its values.
-pub(super) struct GroupMerge<K, V> {
+pub(crate) struct GroupMerge<K, V> {
     sources: Vec<Source<K, V>>,
     heap: BinaryHeap<Reverse<Head<K>>>,
     /// The runs holding the current key, in run order.
@@ -47,7 +50,7 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> GroupMerge<K, V> {
     ///
     /// # Errors
     /// A spilled run's first key could not be read.
-    pub(super) fn new(runs: Vec<Run<K, V>>, read_buffer: usize) -> Result<Self, SpillError> {
+    pub(crate) fn new(runs: Vec<Run<K, V>>, read_buffer: usize) -> Result<Self, SpillError> {
         let mut merge = GroupMerge {
             sources: Vec::with_capacity(runs.len()),
             heap: BinaryHeap::with_capacity(runs.len()),
@@ -73,7 +76,7 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> GroupMerge<K, V> {
     ///
     /// # Errors
     /// A spilled run could not be read, now or while the previous key's values streamed.
-    pub(super) fn next_group(&mut self) -> Result<Option<(K, usize)>, SpillError> {
+    pub(crate) fn next_group(&mut self) -> Result<Option<(K, usize)>, SpillError> {
         if let Some(error) = self.error.take() {
             return Err(error);
         }
@@ -101,7 +104,7 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> GroupMerge<K, V> {
 
     /// The current key's values, in order. A spilled run that cannot be read ends them early;
     /// the next [`next_group`](Self::next_group) returns the error.
-    pub(super) fn values(&mut self) -> GroupValues<'_, K, V> {
+    pub(crate) fn values(&mut self) -> GroupValues<'_, K, V> {
         GroupValues { merge: self }
     }
 
@@ -115,7 +118,7 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> GroupMerge<K, V> {
 }
 
 /// The current key's values: see [`GroupMerge::values`].
-pub(super) struct GroupValues<'a, K, V> {
+pub(crate) struct GroupValues<'a, K, V> {
     merge: &'a mut GroupMerge<K, V>,
 }
 
@@ -215,11 +218,77 @@ impl<K: Ord> Ord for Head<K> {
     }
 }
 
+/// How many of `runs` are spilled.
+#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
+pub(crate) fn spilled_count<K, V>(runs: &[Run<K, V>]) -> usize {
+    runs.iter().filter(|run| matches!(run, Run::Spilled(_))).count()
+}
+
+/// Merges consecutive runs, `fan_in` at a time, into spilled runs (new files in `dir`) until
+/// no more than `fan_in` are spilled, so the read buffers of the final merge stay within the
+/// budget however much was spilled. Merging consecutive runs keeps their order, so the final
+/// merge gives the same groups, in the same order, as merging them all at once.
+///
+/// # Errors
+/// A run could not be read, or a merged one written.
+#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
+pub(crate) fn merge_down<K, V>(
+    mut runs: Vec<Run<K, V>>,
+    fan_in: usize,
+    read_buffer: usize,
+    dir: &SpillDir,
+) -> Result<Vec<Run<K, V>>, SpillError>
+where
+    K: Ord + Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    let fan_in = fan_in.max(2);
+    while spilled_count(&runs) > fan_in {
+        let mut merged = Vec::with_capacity(runs.len().div_ceil(fan_in));
+        let mut rest = runs.into_iter().peekable();
+        while rest.peek().is_some() {
+            let chunk: Vec<Run<K, V>> = rest.by_ref().take(fan_in).collect();
+            if chunk.len() == 1 {
+                merged.extend(chunk);
+                continue;
+            }
+            let mut writer = SpillWriter::create(dir)?;
+            write_merged(&mut writer, chunk, read_buffer)?;
+            merged.extend(writer.finish()?.into_iter().map(Run::Spilled));
+        }
+        runs = merged;
+    }
+    Ok(runs)
+}
+
+/// Writes the merge of `runs` (given in order) as the next section of `writer`.
+///
+/// # Errors
+/// A run could not be read, or the section written.
+#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
+pub(crate) fn write_merged<K, V>(
+    writer: &mut SpillWriter,
+    runs: Vec<Run<K, V>>,
+    read_buffer: usize,
+) -> Result<(), SpillError>
+where
+    K: Ord + Serialize + DeserializeOwned,
+    V: Serialize + DeserializeOwned,
+{
+    let mut merge = GroupMerge::new(runs, read_buffer)?;
+    let start = writer.start_section();
+    while let Some((key, len)) = merge.next_group()? {
+        writer.write_group::<K, V>(&key, len, merge.values())?;
+    }
+    writer.end_section(start);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::partition_buffer::GroupedRun;
+    use super::super::grouped_run::GroupedRun;
     use super::super::spill::{SpillDir, SpillWriter};
-    use super::{GroupMerge, Run};
+    use super::{GroupMerge, Run, merge_down, spilled_count};
 
     type Pairs = Vec<(u8, String)>;
 
@@ -312,5 +381,28 @@ mod tests {
         ];
         assert_eq!(groups(memory(&example()), 1), expected);
         assert_eq!(groups(spilled(&dir, &example()), 1), expected);
+    }
+
+    #[test]
+    fn merging_down_to_the_fan_in_keeps_every_group_and_its_order() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(temp.path().to_owned());
+        // 30 runs over a few repeating keys, every third in memory, the rest spilled.
+        let make = || -> Vec<Run<u8, String>> {
+            (0..30u8)
+                .flat_map(|run| {
+                    let mut items: Pairs = (0..run % 5).map(|i| ((run + i) % 4, format!("{run}.{i}"))).collect();
+                    items.sort_by_key(|(key, _)| *key);
+                    if run % 3 == 0 { memory(&[items]) } else { spilled(&dir, &[items]) }
+                })
+                .collect()
+        };
+        let expected = groups(make(), usize::MAX);
+        for fan_in in [2, 3, 8] {
+            let merged = merge_down(make(), fan_in, 16, &dir).unwrap();
+            assert!(spilled_count(&merged) <= fan_in, "fan-in {fan_in}");
+            assert_eq!(groups(merged, usize::MAX), expected, "fan-in {fan_in}");
+        }
+        assert_eq!(merge_down(make(), 64, 16, &dir).unwrap().len(), 30, "nothing to merge under the fan-in");
     }
 }

@@ -1,13 +1,16 @@
-//! The shuffle's memory budget: how much of it each map worker may hold, and how the bytes of
-//! buffered pairs are estimated.
+//! The shuffle's memory budget: how much of it each worker may hold, and how the bytes of
+//! buffered pairs are estimated. Both engines split it the same way; a cluster's processes
+//! each have the whole budget, split between their own workers.
 //!
 //! The budget ([`RunOptions::max_memory`](super::RunOptions::max_memory), by default a quarter
 //! of the machine's RAM, at most [`DEFAULT_MAX_MEMORY_CAP`]) is split in two halves:
 //!
-//! * **map**: each worker holds at most `half / threads` bytes of pairs (its current task's
-//!   buffers and the sorted buffers of the tasks it finished). Past it, the worker sorts what
-//!   it holds and writes it to one spill file (`spill.rs`), then starts afresh. When the map
-//!   phase ends, whatever the workers still hold (at most the half) stays in memory for reduce.
+//! * **holding pairs**: each worker holds at most `half / threads` bytes of pairs. In the local
+//!   engine a map worker holds its current task's buffers and the sorted buffers of the tasks
+//!   it finished; in the cluster a reduce worker holds the chunks shipped to it. Past it, the
+//!   worker writes what it holds, sorted, to one spill file (`spill.rs`), then starts afresh.
+//!   When the map phase ends, whatever the workers still hold (at most the half) stays in
+//!   memory for reduce.
 //! * **reduce**: the other half pays for reading the spilled runs back, a small buffer per run
 //!   ([`read_buffer_len`]), while the in-memory remainder is consumed.
 //!
@@ -53,8 +56,8 @@ fn mem_total(meminfo: &str) -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// What one map worker may hold before it spills, in bytes: half the budget, shared evenly.
-pub(super) fn worker_limit(max_memory: u64, threads: usize) -> usize {
+/// What one worker may hold before it spills, in bytes: half the budget, shared evenly.
+pub(crate) fn worker_limit(max_memory: u64, threads: usize) -> usize {
     usize::try_from(max_memory / 2 / threads.max(1) as u64).unwrap_or(usize::MAX)
 }
 
@@ -69,14 +72,14 @@ const MAX_FAN_IN: usize = 1024;
 /// the reduce half of the budget gives a 16 KiB buffer each. A partition with more spilled runs
 /// is first merged down, `fan_in` consecutive runs at a time, into longer spilled runs, so the
 /// memory reading them back does not grow with the data.
-pub(super) fn merge_fan_in(max_memory: u64, threads: usize) -> usize {
+pub(crate) fn merge_fan_in(max_memory: u64, threads: usize) -> usize {
     let runs = max_memory / 2 / threads.max(1) as u64 / FAN_IN_READ_BUFFER;
     usize::try_from(runs).unwrap_or(usize::MAX).clamp(MIN_FAN_IN, MAX_FAN_IN)
 }
 
 /// The read buffer for each of `runs` spilled runs when `threads` partitions are reduced at
 /// once, so that all of them fit in the reduce half of the budget.
-pub(super) fn read_buffer_len(max_memory: u64, runs: usize, threads: usize) -> usize {
+pub(crate) fn read_buffer_len(max_memory: u64, runs: usize, threads: usize) -> usize {
     let share = max_memory / 2 / (runs.max(1) as u64 * threads.max(1) as u64);
     usize::try_from(share).unwrap_or(usize::MAX).clamp(MIN_READ_BUFFER, MAX_READ_BUFFER)
 }
@@ -84,7 +87,7 @@ pub(super) fn read_buffer_len(max_memory: u64, runs: usize, threads: usize) -> u
 /// Estimates the heap bytes of emitted pairs from the encoded size of every
 /// [`SAMPLE_EVERY`]th one (the encoded size of a string is about its heap size; of a number,
 /// a byte or a few more than nothing, which errs on the safe side).
-pub(super) struct PairSizer {
+pub(crate) struct PairSizer {
     seen: u64,
     sampled: u64,
     sampled_key_bytes: u64,
@@ -93,13 +96,13 @@ pub(super) struct PairSizer {
 }
 
 impl PairSizer {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         PairSizer { seen: 0, sampled: 0, sampled_key_bytes: 0, sampled_value_bytes: 0, scratch: Vec::new() }
     }
 
     /// Notes one pair about to be buffered; measures it if it is a sample.
     #[inline]
-    pub(super) fn observe<K: Serialize, V: Serialize>(&mut self, key: &K, value: &V) {
+    pub(crate) fn observe<K: Serialize, V: Serialize>(&mut self, key: &K, value: &V) {
         if self.seen.is_multiple_of(SAMPLE_EVERY) {
             self.measure(key, value);
         }
@@ -122,7 +125,7 @@ impl PairSizer {
     }
 
     /// The estimated heap bytes of `keys` keys and `values` values.
-    pub(super) fn heap_bytes(&self, keys: usize, values: usize) -> usize {
+    pub(crate) fn heap_bytes(&self, keys: usize, values: usize) -> usize {
         if self.sampled == 0 {
             return 0;
         }

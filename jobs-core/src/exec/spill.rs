@@ -1,9 +1,11 @@
 //! Sorted runs of shuffle pairs on disk: the run's temporary directory, the file format, and
 //! reading a run back.
 //!
-//! A map worker that outgrows its share of the memory budget (`budget.rs`) writes everything
-//! it holds to one new file: a **section** per (task, partition) buffer, each sorted by key.
-//! A section is a sequence of key groups, every number little-endian:
+//! A worker that outgrows its share of the memory budget (`budget.rs`) writes everything it
+//! holds to one new file, a **section** per sorted run: in the local engine a map worker, a
+//! section per (task, partition) buffer; in the cluster a reduce worker, a section per
+//! stretch of consecutive chunks of one task it received. A section is a sequence of key
+//! groups, every number little-endian:
 //!
 //! ```text
 //! group   := u32 key_len, key, u64 count, count * (u32 value_len, value)
@@ -13,11 +15,12 @@
 //! type reads back as it was written). The count before the values lets reduce tell a key's
 //! number of values (`Values::len`) without reading them, and stream them afterwards.
 //!
-//! All files of a run live in one directory ([`SpillDir`]), created on the first spill under
-//! the configured location and removed when the run ends however it ends: it is a
-//! [`tempfile::TempDir`] owned by the run, so success, failure, cancel and a panic unwinding
-//! through the engine all delete it. Sections are read with positioned reads on one shared
-//! handle per file, so a partition's many runs need no file descriptor each.
+//! All files of a run (of a cluster attempt, in each process) live in one directory
+//! ([`SpillDir`]), created on the first spill under the configured location and removed when
+//! the run ends however it ends: it is a [`tempfile::TempDir`] owned by the run, so success,
+//! failure, cancel and a panic unwinding through the engine all delete it. Sections are read
+//! with positioned reads on one shared handle per file, so a partition's many runs need no
+//! file descriptor each.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -29,14 +32,14 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::partition_buffer::GroupedRun;
-pub use crate::exec::SpillError;
+pub(crate) use super::SpillError;
+use super::grouped_run::GroupedRun;
 
 /// The write buffer of a spill file.
 const WRITE_BUFFER: usize = 256 << 10;
 
 /// The run's directory of spill files, created on first use under `parent`.
-pub(super) struct SpillDir {
+pub(crate) struct SpillDir {
     parent: PathBuf,
     dir: Mutex<Option<tempfile::TempDir>>,
     next_file: AtomicU64,
@@ -44,7 +47,7 @@ pub(super) struct SpillDir {
 
 impl SpillDir {
     /// A directory to be created under `parent` when the first run spills.
-    pub(super) fn new(parent: PathBuf) -> Self {
+    pub(crate) fn new(parent: PathBuf) -> Self {
         SpillDir { parent, dir: Mutex::new(None), next_file: AtomicU64::new(0) }
     }
 
@@ -68,8 +71,11 @@ impl SpillDir {
     }
 
     /// Removes the directory now, logging (rather than failing on) a directory that will not go.
-    pub(super) fn close(self) {
-        if let Some(dir) = self.dir.into_inner().unwrap_or_else(|p| p.into_inner()) {
+    /// By reference, so an owner that shared it (the cluster's workers) removes it even if a
+    /// handle outlives the run.
+    pub(crate) fn close(&self) {
+        let dir = crate::sync::lock(&self.dir).take();
+        if let Some(dir) = dir {
             let path = dir.path().to_owned();
             if let Err(error) = dir.close() {
                 tracing::warn!(dir = %path.display(), %error, "could not remove the shuffle's temporary directory");
@@ -80,21 +86,21 @@ impl SpillDir {
 
 /// A spill file, open for reading by the runs in it.
 #[derive(Debug)]
-pub(super) struct SpillFile {
+pub(crate) struct SpillFile {
     path: PathBuf,
     file: File,
 }
 
 /// One sorted run in a spill file: a section's place.
 #[derive(Debug, Clone)]
-pub(super) struct SpilledRun {
+pub(crate) struct SpilledRun {
     file: Arc<SpillFile>,
     offset: u64,
     len: u64,
 }
 
 /// Writes sorted buffers as the sections of one new spill file.
-pub(super) struct SpillWriter {
+pub(crate) struct SpillWriter {
     path: PathBuf,
     out: BufWriter<File>,
     written: u64,
@@ -104,7 +110,7 @@ pub(super) struct SpillWriter {
 
 impl SpillWriter {
     /// Starts a new file in `dir`.
-    pub(super) fn create(dir: &SpillDir) -> Result<Self, SpillError> {
+    pub(crate) fn create(dir: &SpillDir) -> Result<Self, SpillError> {
         let (path, file) = dir.create_file()?;
         Ok(SpillWriter {
             path,
@@ -116,7 +122,7 @@ impl SpillWriter {
     }
 
     /// Writes `run` as the next section; returns its index in [`finish`](Self::finish)'s list.
-    pub(super) fn write_section<K: Serialize, V: Serialize>(
+    pub(crate) fn write_section<K: Serialize, V: Serialize>(
         &mut self,
         run: &GroupedRun<K, V>,
     ) -> Result<usize, SpillError> {
@@ -129,12 +135,12 @@ impl SpillWriter {
 
     /// Where the next section starts: give it to [`end_section`](Self::end_section) after
     /// writing its groups with [`write_group`](Self::write_group).
-    pub(super) fn start_section(&self) -> u64 {
+    pub(crate) fn start_section(&self) -> u64 {
         self.written
     }
 
     /// Writes one key group: `key`, then its `count` values.
-    pub(super) fn write_group<K: Serialize, V: Serialize>(
+    pub(crate) fn write_group<K: Serialize, V: Serialize>(
         &mut self,
         key: &K,
         count: usize,
@@ -149,18 +155,18 @@ impl SpillWriter {
     }
 
     /// Ends the section begun at `start`; returns its index in [`finish`](Self::finish)'s list.
-    pub(super) fn end_section(&mut self, start: u64) -> usize {
+    pub(crate) fn end_section(&mut self, start: u64) -> usize {
         self.sections.push((start, self.written - start));
         self.sections.len() - 1
     }
 
     /// Bytes written so far.
-    pub(super) fn written(&self) -> u64 {
+    pub(crate) fn written(&self) -> u64 {
         self.written
     }
 
     /// Flushes the file and returns its sections, in the order they were written.
-    pub(super) fn finish(mut self) -> Result<Vec<SpilledRun>, SpillError> {
+    pub(crate) fn finish(mut self) -> Result<Vec<SpilledRun>, SpillError> {
         self.out.flush().map_err(|source| SpillError::Io { path: self.path.clone(), source })?;
         let file =
             self.out.into_inner().map_err(|e| SpillError::Io { path: self.path.clone(), source: e.into_error() })?;
@@ -194,7 +200,7 @@ impl SpillWriter {
 }
 
 /// Reads one spilled run back, a key group at a time, through a buffer of its own.
-pub(super) struct SpillReader<K, V> {
+pub(crate) struct SpillReader<K, V> {
     run: SpilledRun,
     /// Bytes of the section not yet read into `buffer`.
     next_offset: u64,
@@ -209,7 +215,7 @@ pub(super) struct SpillReader<K, V> {
 
 impl<K: DeserializeOwned, V: DeserializeOwned> SpillReader<K, V> {
     /// A reader of `run` with a buffer of `buffer_len` bytes (it grows for larger frames).
-    pub(super) fn new(run: SpilledRun, buffer_len: usize) -> Self {
+    pub(crate) fn new(run: SpilledRun, buffer_len: usize) -> Self {
         let next_offset = run.offset;
         SpillReader {
             run,
@@ -224,7 +230,7 @@ impl<K: DeserializeOwned, V: DeserializeOwned> SpillReader<K, V> {
 
     /// The next key and its number of values; `None` at the end of the run. The previous
     /// group's values must all have been read.
-    pub(super) fn next_group(&mut self) -> Result<Option<(K, u64)>, SpillError> {
+    pub(crate) fn next_group(&mut self) -> Result<Option<(K, u64)>, SpillError> {
         debug_assert_eq!(self.left, 0, "a key group was left unread");
         if self.start == self.end && self.next_offset == self.run.offset + self.run.len {
             return Ok(None);
@@ -239,7 +245,7 @@ impl<K: DeserializeOwned, V: DeserializeOwned> SpillReader<K, V> {
     }
 
     /// The current group's next value; `None` when it has no more.
-    pub(super) fn next_value(&mut self) -> Result<Option<V>, SpillError> {
+    pub(crate) fn next_value(&mut self) -> Result<Option<V>, SpillError> {
         if self.left == 0 {
             return Ok(None);
         }
@@ -309,14 +315,14 @@ fn read_at(file: &File, buffer: &mut [u8], offset: u64) -> io::Result<usize> {
 
 /// Where a run's spill directory goes: `JOBS_TMPDIR` if set, else the system's temporary
 /// directory.
-pub(super) fn default_parent() -> PathBuf {
+pub(crate) fn default_parent() -> PathBuf {
     std::env::var_os("JOBS_TMPDIR").filter(|dir| !dir.is_empty()).map_or_else(std::env::temp_dir, PathBuf::from)
 }
 
 impl SpilledRun {
     /// The file the run is in.
     #[cfg(test)]
-    pub(super) fn path(&self) -> &std::path::Path {
+    pub(crate) fn path(&self) -> &std::path::Path {
         &self.file.path
     }
 }
