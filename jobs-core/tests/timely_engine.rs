@@ -123,8 +123,8 @@ fn seeded() -> MemoryStore {
 }
 
 /// The report without what legitimately differs between engines: wall time, thread count,
-/// and how the shuffle went (the engines combine over different batches of pairs, and only
-/// the local engine spills).
+/// and how the shuffle went (the engines combine over different batches of pairs, and spill
+/// at different points: each of their own share of the budget).
 fn comparable(mut report: RunReport) -> RunReport {
     report.elapsed = Default::default();
     report.threads = 0;

@@ -8,8 +8,8 @@ use std::sync::Mutex;
 use crate::exec::reduce_one::{KeyReducer, ReducedKeys};
 use crate::job::{Job, Reduce};
 
-use super::group_merge::{GroupMerge, Run};
-use super::spill::{SpillDir, SpillError, SpillWriter};
+use super::group_merge::{GroupMerge, Run, merge_down, spilled_count};
+use super::spill::{SpillDir, SpillError};
 use super::{CancelToken, FailureRecord, MAX_REPORTED_FAILURES, Progress, budget};
 
 type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
@@ -42,7 +42,7 @@ pub(super) fn run<J: Job>(
     let count = partitions.len();
     let together = threads.min(count.max(1));
     let fan_in = budget::merge_fan_in(max_memory, together);
-    let most_spilled = partitions.iter().map(|runs| spilled(runs)).max().unwrap_or(0).min(fan_in);
+    let most_spilled = partitions.iter().map(|runs| spilled_count(runs)).max().unwrap_or(0).min(fan_in);
     let read_buffer = budget::read_buffer_len(max_memory, most_spilled, together);
     let (work_tx, work_rx) = crossbeam_channel::unbounded();
     for (index, buffers) in partitions.into_iter().enumerate() {
@@ -69,47 +69,6 @@ pub(super) fn run<J: Job>(
         outputs.push(output?);
     }
     Ok(merge(outputs))
-}
-
-/// How many of `runs` are spilled.
-fn spilled<K, V>(runs: &[Run<K, V>]) -> usize {
-    runs.iter().filter(|run| matches!(run, Run::Spilled(_))).count()
-}
-
-/// Merges consecutive runs, `fan_in` at a time, into spilled runs until no more than `fan_in`
-/// are spilled. Merging consecutive runs keeps their order, so the final merge gives the same
-/// groups, in the same order, as merging them all at once.
-fn merge_down<K, V>(
-    mut runs: Vec<Run<K, V>>,
-    fan_in: usize,
-    read_buffer: usize,
-    dir: &SpillDir,
-) -> Result<Vec<Run<K, V>>, SpillError>
-where
-    K: Ord + serde::Serialize + serde::de::DeserializeOwned,
-    V: serde::Serialize + serde::de::DeserializeOwned,
-{
-    while spilled(&runs) > fan_in {
-        let mut merged = Vec::with_capacity(runs.len().div_ceil(fan_in));
-        let mut rest = runs.into_iter().peekable();
-        while rest.peek().is_some() {
-            let chunk: Vec<Run<K, V>> = rest.by_ref().take(fan_in).collect();
-            if chunk.len() == 1 {
-                merged.extend(chunk);
-                continue;
-            }
-            let mut merge = GroupMerge::new(chunk, read_buffer)?;
-            let mut writer = SpillWriter::create(dir)?;
-            let start = writer.start_section();
-            while let Some((key, len)) = merge.next_group()? {
-                writer.write_group::<K, V>(&key, len, merge.values())?;
-            }
-            writer.end_section(start);
-            merged.extend(writer.finish()?.into_iter().map(Run::Spilled));
-        }
-        runs = merged;
-    }
-    Ok(runs)
 }
 
 fn reduce_partition<J: Job>(
@@ -188,56 +147,5 @@ impl<K: Ord> PartialOrd for Head<K> {
 impl<K: Ord> Ord for Head<K> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key.cmp(&other.key)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::super::group_merge::{GroupMerge, Run};
-    use super::super::partition_buffer::GroupedRun;
-    use super::super::spill::{SpillDir, SpillWriter};
-    use super::{merge_down, spilled};
-
-    /// 40 runs, every third in memory, the rest spilled, over a few repeating keys.
-    fn runs(dir: &SpillDir) -> Vec<Run<u32, String>> {
-        (0..40u32)
-            .map(|run| {
-                let pairs: Vec<(u32, String)> =
-                    (0..run % 7).map(|i| ((run * 3 + i) % 5, format!("{run}.{i}"))).collect();
-                let mut pairs = pairs;
-                pairs.sort_by_key(|(key, _)| *key);
-                let grouped = GroupedRun::from_sorted_pairs(pairs);
-                if run % 3 == 0 {
-                    Run::Memory(grouped)
-                } else {
-                    let mut writer = SpillWriter::create(dir).unwrap();
-                    writer.write_section(&grouped).unwrap();
-                    Run::Spilled(writer.finish().unwrap().remove(0))
-                }
-            })
-            .collect()
-    }
-
-    fn groups(runs: Vec<Run<u32, String>>) -> Vec<(u32, usize, Vec<String>)> {
-        let mut merge = GroupMerge::new(runs, 64).unwrap();
-        let mut out = Vec::new();
-        while let Some((key, len)) = merge.next_group().unwrap() {
-            out.push((key, len, merge.values().collect()));
-        }
-        out
-    }
-
-    #[test]
-    fn merging_down_to_the_fan_in_keeps_every_group_and_its_order() {
-        let temp = tempfile::tempdir().unwrap();
-        let dir = SpillDir::new(temp.path().to_owned());
-        let expected = groups(runs(&dir));
-        for fan_in in [2, 3, 8] {
-            let merged = merge_down(runs(&dir), fan_in, 64, &dir).unwrap();
-            assert!(spilled(&merged) <= fan_in, "fan-in {fan_in}");
-            assert_eq!(groups(merged), expected, "fan-in {fan_in}");
-        }
-        let untouched = merge_down(runs(&dir), 64, 64, &dir).unwrap();
-        assert_eq!(untouched.len(), 40);
     }
 }

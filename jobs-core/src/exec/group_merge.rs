@@ -219,7 +219,6 @@ impl<K: Ord> Ord for Head<K> {
 }
 
 /// How many of `runs` are spilled.
-#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
 pub(crate) fn spilled_count<K, V>(runs: &[Run<K, V>]) -> usize {
     runs.iter().filter(|run| matches!(run, Run::Spilled(_))).count()
 }
@@ -231,7 +230,6 @@ pub(crate) fn spilled_count<K, V>(runs: &[Run<K, V>]) -> usize {
 ///
 /// # Errors
 /// A run could not be read, or a merged one written.
-#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
 pub(crate) fn merge_down<K, V>(
     mut runs: Vec<Run<K, V>>,
     fan_in: usize,
@@ -265,7 +263,6 @@ where
 ///
 /// # Errors
 /// A run could not be read, or the section written.
-#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
 pub(crate) fn write_merged<K, V>(
     writer: &mut SpillWriter,
     runs: Vec<Run<K, V>>,
