@@ -28,6 +28,8 @@
 //! [`RunLog::export_full_output`]: super::RunLog::export_full_output
 //! [`RunLog::stored_output`]: super::RunLog::stored_output
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 
 use super::OutputSummary;
@@ -53,6 +55,11 @@ pub enum OutputKind {
 /// Folds identical lines into `(Nx) line`, in the order each line was first seen. A line seen
 /// once is kept as it is.
 pub fn fold<S: AsRef<str>>(lines: &[S]) -> Vec<String> {
+    count_distinct(lines).into_iter().map(|(line, count)| folded(line, count).into_owned()).collect()
+}
+
+/// Each distinct line, in the order first seen, with how many times it occurs.
+fn count_distinct<S: AsRef<str>>(lines: &[S]) -> Vec<(&str, u64)> {
     let mut first_seen: FxHashMap<&str, usize> = FxHashMap::default();
     let mut counted: Vec<(&str, u64)> = Vec::new();
     for line in lines {
@@ -66,9 +73,11 @@ pub fn fold<S: AsRef<str>>(lines: &[S]) -> Vec<String> {
         }
     }
     counted
-        .into_iter()
-        .map(|(line, count)| if count == 1 { line.to_owned() } else { format!("({count}x) {line}") })
-        .collect()
+}
+
+/// `line` as folded: `(Nx) line` when it occurs more than once.
+fn folded(line: &str, count: u64) -> Cow<'_, str> {
+    if count == 1 { Cow::Borrowed(line) } else { Cow::Owned(format!("({count}x) {line}")) }
 }
 
 /// Cuts `lines` so that their characters (Unicode scalar values, line breaks not counted) add
@@ -102,18 +111,36 @@ pub struct StoredOutput {
     pub summary: OutputSummary,
 }
 
-/// Folds `full` and truncates it at `limit` characters.
+/// Folds `full` and truncates it at `limit` characters: [`fold`] then [`truncate`], copying
+/// only the lines kept (a run's full output can be far longer than what is stored).
 pub fn stored<S: AsRef<str>>(full: &[S], limit: usize) -> StoredOutput {
-    let mut lines = fold(full);
-    let distinct = lines.len() as u64;
-    let truncated = truncate(&mut lines, limit);
-    let marker = TRUNCATED_MARKER.chars().count() as u64;
-    let chars: u64 = lines.iter().map(|l| l.chars().count() as u64).sum::<u64>() - if truncated { marker } else { 0 };
+    let counted = count_distinct(full);
+    let distinct = counted.len() as u64;
+    let mut lines = Vec::new();
+    let mut remaining = limit;
+    let mut truncated = false;
+    for (line, count) in counted {
+        let line = folded(line, count);
+        let chars = line.chars().count();
+        if chars <= remaining {
+            remaining -= chars;
+            lines.push(line.into_owned());
+            continue;
+        }
+        let cut = line.char_indices().nth(remaining).map_or(line.len(), |(byte, _)| byte);
+        let mut last = String::with_capacity(cut + TRUNCATED_MARKER.len());
+        last.push_str(&line[..cut]);
+        last.push_str(TRUNCATED_MARKER);
+        lines.push(last);
+        remaining = 0;
+        truncated = true;
+        break;
+    }
     let summary = OutputSummary {
         lines: full.len() as u64,
         distinct,
         stored_lines: lines.len() as u64,
-        stored_chars: chars,
+        stored_chars: (limit - remaining) as u64,
         truncated,
         limit: limit as u64,
         full_output_kept: true,
@@ -214,6 +241,24 @@ mod tests {
                 })
                 .sum();
             prop_assert_eq!(total, lines.len() as u64);
+        }
+
+        /// `stored`, which copies only what it keeps, is `fold` then `truncate`, summary included.
+        #[test]
+        fn stored_is_fold_then_truncate(
+            lines in proptest::collection::vec("[aé(x]{0,6}", 0..40),
+            limit in 0usize..80,
+        ) {
+            let mut expected = fold(&lines);
+            let truncated = truncate(&mut expected, limit);
+            let marker = if truncated { TRUNCATED_MARKER.chars().count() } else { 0 };
+            let chars = expected.iter().map(|l| l.chars().count()).sum::<usize>() - marker;
+            let stored = stored(&lines, limit);
+            prop_assert_eq!(&stored.lines, &expected);
+            prop_assert_eq!(stored.summary.truncated, truncated);
+            prop_assert_eq!(stored.summary.stored_chars, chars as u64);
+            prop_assert_eq!(stored.summary.stored_lines, expected.len() as u64);
+            prop_assert_eq!(stored.summary.distinct, fold(&lines).len() as u64);
         }
     }
 }
