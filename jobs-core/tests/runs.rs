@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use jobs_core::prelude::*;
 use jobs_core::runs::{
-    self, CancelOutcome, OutputKind, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, RunsError, Status,
+    self, CancelOutcome, OutputKind, RunId, RunLog, RunRecord, RunRequest, RunStore, RunnerOptions, RunsError, Status,
 };
 use jobs_core::{Failure, MemoryStore, Params, RedbStore, Store, testing};
 

@@ -9,9 +9,11 @@
 //! ```
 //!
 //! * [`RunRecord`], [`RunId`], [`Status`]: what is stored about a run, and the lifecycle.
-//! * [`RunLog`]: where records live, implemented by [`RedbStore`] (in the store's own file)
-//!   and [`MemoryStore`](crate::MemoryStore); create, get, transition, list, cancel, prune,
-//!   output.
+//! * [`RunStore`]: where records live, the primitives a store implements: in
+//!   [`RedbStore`]'s own file, in [`MemoryStore`](crate::MemoryStore), in `PostgresStore`'s
+//!   database, or in a store outside this crate ([`conformance`] checks one).
+//! * [`RunLog`]: the lifecycle, which every [`RunStore`] has and none can change: create, get,
+//!   transition, list, cancel, prune, output.
 //! * [`queue`], [`run_queued`], [`run`], [`wait`]: running a registered job as a recorded run.
 //! * [`output`]: folding and truncating output as Oppia did.
 //! * [`liveness`]: telling a live run from one whose process died.
@@ -57,8 +59,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
-#[cfg(test)]
-mod conformance;
+pub mod conformance;
 mod error;
 mod id;
 pub mod liveness;
@@ -72,6 +73,7 @@ mod record;
 mod redb;
 mod runner;
 mod status;
+mod store;
 
 use std::path::Path;
 
@@ -89,6 +91,7 @@ pub use self::runner::{
     queue_claimed, run, run_claimed, run_queued, wait,
 };
 pub use self::status::{Status, UnknownStatus};
+pub use self::store::RunStore;
 
 pub(crate) use self::memory::MemoryRuns;
 

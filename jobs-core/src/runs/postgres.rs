@@ -1,4 +1,4 @@
-//! [`RunLog`] for [`PostgresStore`]: run records in the store's database, so every process
+//! [`RunStore`] for [`PostgresStore`]: run records in the store's database, so every process
 //! and admin page that opens the same URL sees the same runs.
 //!
 //! | table             | key                        | holds                                       |
@@ -28,9 +28,8 @@ use crate::store::postgres::pool::Pooled;
 use crate::store::{PostgresStore, Store};
 
 use super::codec::{decode_chunk, decode_record, encode_chunk, encode_record};
-use super::liveness;
 use super::output::{self, OutputKind};
-use super::{ListQuery, RunClaim, RunId, RunLog, RunRecord, RunsError};
+use super::{ClaimHold, ListQuery, RunClaim, RunId, RunRecord, RunStore, RunsError};
 
 /// How many output chunks (about 256 KB each) are fetched per round trip.
 const OUTPUT_CHUNKS_PER_FETCH: i32 = 4;
@@ -57,7 +56,7 @@ impl PostgresStore {
     }
 }
 
-impl RunLog for PostgresStore {
+impl RunStore for PostgresStore {
     fn insert_run(
         &self,
         record: &RunRecord,
@@ -233,12 +232,13 @@ impl RunLog for PostgresStore {
         if !taken {
             return Ok(None);
         }
-        Ok(Some(liveness::claim_session(SessionClaim { client: Some(client), key, location: self.location() })))
+        Ok(Some(RunClaim::held_by(SessionClaim { client: Some(client), key, location: self.location() })))
     }
 }
 
-/// A run claimed through an advisory lock held by this connection's session.
-pub(crate) struct SessionClaim {
+/// A run claimed through an advisory lock held by this connection's session. Abandoning it
+/// is letting go: the server keeps no file to leave behind.
+struct SessionClaim {
     client: Option<Pooled>,
     key: String,
     location: String,
@@ -249,6 +249,8 @@ impl std::fmt::Debug for SessionClaim {
         f.debug_struct("SessionClaim").field("key", &self.key).field("store", &self.location).finish_non_exhaustive()
     }
 }
+
+impl ClaimHold for SessionClaim {}
 
 impl Drop for SessionClaim {
     fn drop(&mut self) {
@@ -272,7 +274,7 @@ mod tests {
 
     use super::super::conformance;
     use super::*;
-    use crate::runs::Status;
+    use crate::runs::{RunLog, Status};
     use crate::testing::postgres_server::test_schema;
 
     /// Runs `check` on a store in a fresh schema (the test fails when no server is reachable;
