@@ -12,7 +12,7 @@ mod support;
 
 use std::process::{Child, Stdio};
 
-use jobs_core::RedbStore;
+use jobs_core::store::RedbStore;
 use jobs_core::runs::{RunLog, Status};
 
 use migration_check::{MIGRATION, Seeded, report_counts};

@@ -115,6 +115,7 @@ mod commands;
 mod console;
 mod detach;
 mod error;
+mod hints;
 mod interrupt;
 mod logging;
 mod progress;
@@ -274,7 +275,7 @@ impl Cli {
         self
     }
 
-    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::RedbStore) opened with
+    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::store::RedbStore) opened with
     /// [`runs::open_store`](crate::runs::open_store) by default), for an application that keeps
     /// its models elsewhere. The store also keeps the run records, so `jobs runs`, `status`,
     /// `cancel` and `run --detach` see the same runs from every process that opens it.
@@ -413,7 +414,7 @@ impl Cli {
                 }
                 // Opening would make it a new, empty store: refused like a missing one.
                 Ok(metadata) if metadata.is_file() && metadata.len() == 0 => {
-                    return Err(crate::StoreError::Empty { path: path.to_path_buf() }.into());
+                    return Err(crate::store::StoreError::Empty { path: path.to_path_buf() }.into());
                 }
                 _ => {}
             }

@@ -182,7 +182,7 @@ fn store_in(dir: &tempfile::TempDir) -> PathBuf {
 /// A new, empty store file in `dir`.
 fn existing_store_in(dir: &tempfile::TempDir) -> PathBuf {
     let path = store_in(dir);
-    crate::RedbStore::open(&path).unwrap();
+    crate::store::RedbStore::open(&path).unwrap();
     path
 }
 

@@ -97,7 +97,7 @@ pub fn lifecycle_is_enforced_and_persisted(log: &dyn RunLog) {
 /// The store does not behave so.
 pub fn unknown_ids_are_named(log: &dyn RunLog) {
     let id = queued("Ghost", 1).id().clone();
-    let expected = format!("no run has the id `{id}`; `jobs runs` lists recent runs");
+    let expected = format!("no run has the id `{id}`");
     assert_eq!(log.get_run(&id).unwrap_err().to_string(), expected);
     assert_eq!(log.transition(&id, Status::Started, &mut |_| {}).unwrap_err().to_string(), expected);
     assert_eq!(log.request_cancel(&id).unwrap_err().to_string(), expected);

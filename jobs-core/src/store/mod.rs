@@ -238,7 +238,7 @@ impl WriteBatch {
 pub enum StoreError {
     /// Another process holds the store file in a way that excludes us.
     #[error(
-        "the store {path} is in use by another process that does not share it; stop that process or use another --store"
+        "the store {path} is in use by another process that does not share it"
     )]
     Locked {
         /// The store file.
@@ -278,8 +278,7 @@ pub enum StoreError {
     },
     /// The store file does not exist, and the command only works on an existing store.
     #[error(
-        "the store {path} does not exist; create it with `jobs seed` or `jobs import KIND FILE`, or pass the --store \
-         of an existing one"
+        "the store {path} does not exist"
     )]
     Missing {
         /// The path given.
@@ -288,8 +287,7 @@ pub enum StoreError {
     /// The store file is empty (0 bytes): not a store, and the command only works on an
     /// existing one. The file is left as it is.
     #[error(
-        "the store {path} is an empty file (0 bytes), not a store; it was left as it is: pass the --store of an \
-         existing store, or remove the empty file and create the store with `jobs seed` or `jobs import KIND FILE`"
+        "the store {path} is an empty file (0 bytes), not a store; it was left as it is"
     )]
     Empty {
         /// The path given.
@@ -298,7 +296,7 @@ pub enum StoreError {
     /// The store file cannot be written: its permissions, or a read-only file system.
     #[error(
         "the store {path} cannot be written ({reason}); jobs records every run in the store, so it needs write \
-         access: make the file and its directory writable, or copy the store somewhere writable and pass that --store"
+         access: make the file and its directory writable, or copy the store somewhere writable and open the copy"
     )]
     ReadOnly {
         /// The store file.

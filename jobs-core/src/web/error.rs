@@ -102,7 +102,20 @@ impl From<RunsError> for HttpError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(%error, "admin page request failed");
         }
-        HttpError::new(status, error.to_string())
+        HttpError::new(status, worded(&error))
+    }
+}
+
+/// A runs error in the admin page's words: the library's message, with where on the page to
+/// look next.
+fn worded(error: &RunsError) -> String {
+    match error {
+        RunsError::UnknownRun { .. } => format!("{error}; /runs lists recent runs"),
+        RunsError::Registry(RegistryError::UnknownJob { .. }) => format!("{error}; / lists every job"),
+        RunsError::AlreadyActive { id, .. } => {
+            format!("{error}; wait for it or cancel it at {}, or start without exclusive", super::paths::run(id))
+        }
+        other => other.to_string(),
     }
 }
 

@@ -20,7 +20,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jobs_core::RedbStore;
+use jobs_core::store::RedbStore;
 use jobs_core::runs::{RunId, RunLog, Status};
 use webdriver::{Driver, Element, Session};
 
