@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+use jobs_core::exec::RunError;
 use jobs_core::prelude::*;
 use jobs_core::runs::{self, RunLog, RunRequest, RunnerOptions, Status};
-use jobs_core::exec::RunError;
 use jobs_core::{CancelToken, MemoryStore, RunOptions, RunReport, engine, testing};
 use serde::Serializer;
 

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use jobs_core::model::{decode, encode};
-use jobs_core::testing::{put_all, run};
 use jobs_core::store::{KeyRange, RedbStore};
+use jobs_core::testing::{put_all, run};
 use jobs_core::{FailureSite, MemoryStore, Model, Params, RunOptions, RunReport, Store, engine};
 use jobs_examples::demo::{self, SeedOptions, SeedSummary};
 use jobs_examples::models::{

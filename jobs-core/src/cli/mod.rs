@@ -154,7 +154,8 @@ pub(crate) struct Seeder {
 }
 
 /// Opens the store named by `--store`. It holds the models and the run records, so it is a
-/// [`RunLog`]; every [`Store`] of this crate is one. Open a redb file with
+/// [`RunLog`]: every [`RunStore`](crate::runs::RunStore) is one, the stores of this crate and
+/// any store of your own that implements it. Open a redb file with
 /// [`runs::open_store`](crate::runs::open_store), which records dead runs `interrupted`.
 pub type StoreOpener = dyn Fn(&Path) -> Result<Box<dyn RunLog>, RunsError>;
 

@@ -98,9 +98,11 @@ mod tests {
             format: u32,
             record: Earlier,
         }
-        for (text, engine) in
-            [("local", EngineName::Local), ("timely", EngineName::Timely), ("hadoop", EngineName::Other("hadoop".into()))]
-        {
+        for (text, engine) in [
+            ("local", EngineName::Local),
+            ("timely", EngineName::Timely),
+            ("hadoop", EngineName::Other("hadoop".into())),
+        ] {
             let id = RunId::parse("Job-1718000000000-k3x9qa").unwrap();
             let record = Earlier {
                 id: id.clone(),

@@ -21,9 +21,7 @@ pub enum RunsError {
         threads: usize,
     },
     /// The text given is not shaped like a run id.
-    #[error(
-        "`{text}` is not a run id ({reason}); run ids look like `JobName-1718000000000-k3x9qa`"
-    )]
+    #[error("`{text}` is not a run id ({reason}); run ids look like `JobName-1718000000000-k3x9qa`")]
     InvalidRunId {
         /// The text given.
         text: String,

@@ -84,7 +84,8 @@ pub use self::liveness::{ClaimHold, RunClaim};
 pub use self::log::{CancelOutcome, ListQuery, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunLog};
 pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
 pub use self::record::{
-    EngineName, INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord, failure_limit_error,
+    EngineName, INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord,
+    failure_limit_error,
 };
 pub use self::runner::{
     DEFAULT_POLL_INTERVAL, MAX_THREADS, OutputHandoff, Queued, RunRequest, RunnerOptions, check_threads, queue,
