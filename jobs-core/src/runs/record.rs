@@ -444,10 +444,9 @@ mod tests {
         }
     }
 
-    #[cfg(feature = "timely")]
     #[test]
-    fn the_timely_engine_is_recorded_under_its_own_name() {
-        assert_eq!(EngineName::from_name(crate::cluster::TIMELY_ENGINE), EngineName::Timely);
+    fn the_default_engine_is_recorded_as_local() {
+        assert_eq!(EngineName::from_name(crate::engines::EngineChoice::default().name()), EngineName::Local);
     }
 
     #[test]
