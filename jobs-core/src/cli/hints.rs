@@ -118,6 +118,26 @@ mod tests {
     }
 
     #[test]
+    fn only_a_run_failed_by_its_failure_limit_is_told_how_to_allow_more_under_the_programs_name() {
+        use crate::params::Params;
+        use crate::runs::Status;
+        let mut record = RunRecord::new("Job", Params::new(), 1, 1, false, 1);
+        record.transition_at(Status::Queued, 2).unwrap();
+        record.transition_at(Status::Started, 3).unwrap();
+        record.transition_at(Status::Failed, 4).unwrap();
+        record.stats.failures = 2;
+        record.error = Some(failure_limit_error(2, 0));
+        let hint = failure_limit(&record).expect("failed by its limit");
+        assert_eq!(hint, "to allow more failures: `jobs run Job --max-failures N`");
+        assert_eq!(
+            super::super::console::in_program(&hint, "my-app"),
+            "to allow more failures: `my-app run Job --max-failures N`"
+        );
+        record.error = Some(crate::runs::INTERRUPTED.to_owned());
+        assert_eq!(failure_limit(&record), None, "an interrupted run is not told to allow more failures");
+    }
+
+    #[test]
     fn library_errors_name_no_command() {
         let id = RunId::parse("Job-1718000000000-abcdef").unwrap();
         let texts = [

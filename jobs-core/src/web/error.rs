@@ -174,3 +174,23 @@ impl IntoResponse for ApiError {
         (self.0.status, axum::Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{RunId, Status};
+
+    #[test]
+    fn the_admin_page_words_run_errors_with_its_own_pages_not_the_command_line() {
+        let id = RunId::parse("Job-1718000000000-abcdef").unwrap();
+        let unknown = HttpError::from(RunsError::UnknownRun { id: id.clone() });
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.message, "no run has the id `Job-1718000000000-abcdef`; /runs lists recent runs");
+        let active = HttpError::from(RunsError::AlreadyActive { job: "Job".into(), id, status: Status::Started });
+        assert_eq!(active.status, StatusCode::CONFLICT);
+        assert!(active.message.contains("cancel it at /runs/Job-1718000000000-abcdef"), "{}", active.message);
+        for message in [unknown.message, active.message] {
+            assert!(!message.contains("`jobs ") && !message.contains("--"), "{message}");
+        }
+    }
+}
