@@ -70,7 +70,7 @@
 //! ```text
 //! front ends   cli (feature `cli`)        web (feature `web`)          views: shared JSON
 //!                   \                      /
-//! run path      runs::runner: queue, carry out, record ── runs: RunLog, RunRecord
+//! run path      runs::runner: queue, carry out, record ── runs: RunLog (lifecycle) over RunStore
 //!                   |
 //!               registry: every linked job ── JobDescriptor::run_on(&EngineChoice, ..)
 //!                   |
@@ -82,12 +82,23 @@
 //!                     RunReport, FailureRecord, Progress, CancelToken, the Engine trait
 //!                   |
 //! job API       job, context, model, params (what `#[one_off_job]` generates code against)
-//! storage       store: Store, MemoryStore, RedbStore, PostgresStore
+//! storage       store: Store, MemoryStore, RedbStore, PostgresStore (each also a runs::RunStore)
 //! ```
 //!
 //! Data flows up: a [`Store`] is read in id order by an engine, each entity is mapped by
 //! [`exec`] into pairs, the engine shuffles and reduces them into a [`RunReport`], the runner
-//! records it in a [`RunLog`], and a front end shows it.
+//! records it through the [`RunLog`](runs::RunLog) of a [`RunStore`](runs::RunStore), and a
+//! front end shows it.
+//!
+//! # Where things are
+//!
+//! * Defining and testing a job: the root and [`prelude`] ([`Map`], [`Reduce`], [`MapContext`],
+//!   [`Param`], [`testing`], [`MemoryStore`], [`RunOptions`], [`RunReport`]).
+//! * Running jobs as recorded runs, and reading them: [`runs`] ([`runs::run`],
+//!   [`runs::RunLog`], [`runs::RunRecord`]), [`registry`](mod@registry) ([`registry::JobDescriptor`]),
+//!   [`engines`], and the stores of [`store`] ([`store::RedbStore`], `store::PostgresStore`).
+//! * Implementing a store: [`store::Store`] for models, [`runs::RunStore`] for run records,
+//!   checked by [`runs::conformance`].
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -116,20 +127,23 @@ pub mod cli;
 #[cfg(feature = "web")]
 pub mod web;
 
+// The root holds the job author's API: defining a job, and testing it over an in-memory
+// store. Running jobs as recorded runs, choosing engines and opening stores (the operator's
+// API) and implementing a store are reached through their modules: `runs::`, `registry::`,
+// `engines::`, `exec::`, `store::`.
 pub use context::{Counters, GetError, MapContext};
-pub use engines::EngineChoice;
-pub use exec::{
-    CancelToken, FailureRecord, FailureSite, Progress, RunError, RunOptions, RunReport, RunStats, Shards, ShardsError,
-};
+pub use exec::{CancelToken, FailureRecord, FailureSite, RunOptions, RunReport, RunStats};
 pub use job::{Failure, Job, JobKey, JobValue, Map, Outcome, Output, Reduce, Values};
 pub use jobs_macros::{Model, one_off_job};
-pub use model::{Model, ModelDescriptor};
-pub use params::{Param, ParamError, ParamSpec, Params};
-pub use registry::{JobDescriptor, Registry, RegistryError, StartError, registry};
-pub use runs::{RunId, RunLog, RunRecord, RunsError};
-#[cfg(feature = "postgres")]
-pub use store::PostgresStore;
-pub use store::{Expect, KeyRange, MemoryStore, RedbStore, Split, Store, StoreError, WriteBatch};
+pub use model::Model;
+pub use params::{Param, Params};
+pub use registry::registry;
+pub use store::{MemoryStore, Store};
+
+// Kept at the root, out of the docs, only for code that still names them there (the bench,
+// a doc example of `store::RedbStore`): use `store::RedbStore` and `store::WriteBatch`.
+#[doc(hidden)]
+pub use store::{RedbStore, WriteBatch};
 
 /// Everything a job definition needs: `use jobs_core::prelude::*;`.
 pub mod prelude {

@@ -243,8 +243,8 @@ impl fmt::Display for Params {
 /// A job parameter was wrong. Each variant names the parameter.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
-    /// A `--param` argument is not `name=value`.
-    #[error("`{arg}` is not a parameter: write `--param name=value`")]
+    /// A parameter argument is not `name=value`.
+    #[error("`{arg}` is not a parameter: write `name=value`")]
     Malformed {
         /// The argument as given.
         arg: String,
@@ -266,7 +266,7 @@ pub enum ParamError {
         known: Vec<&'static str>,
     },
     /// A required parameter was not given.
-    #[error("parameter `{name}` is required ({expected}): add `--param {name}=...`")]
+    #[error("parameter `{name}` is required ({expected}): give `{name}=...`")]
     Missing {
         /// The parameter.
         name: &'static str,
@@ -311,7 +311,7 @@ mod tests {
             "parameter `min_len`: `x` is not an unsigned integer (invalid digit found in string)"
         );
         let err = params.__field::<u32>("max").unwrap_err();
-        assert_eq!(err.to_string(), "parameter `max` is required (an unsigned integer): add `--param max=...`");
+        assert_eq!(err.to_string(), "parameter `max` is required (an unsigned integer): give `max=...`");
     }
 
     #[test]

@@ -283,7 +283,7 @@ pub enum RegistryError {
         second: String,
     },
     /// No job has the name asked for.
-    #[error("no job is named `{name}`{}; `jobs list` shows them all", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    #[error("no job is named `{name}`{}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownJob {
         /// The name asked for.
         name: String,

@@ -158,7 +158,7 @@ impl RunView {
             shards: record.shards,
             threads: record.threads,
             dry_run: record.dry_run,
-            engine: record.engine.clone(),
+            engine: record.engine.to_string(),
             max_failures: record.max_failures,
             max_memory: record.max_memory,
             attempts: record.attempts,

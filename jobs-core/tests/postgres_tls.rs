@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use jobs_core::PostgresStore;
+use jobs_core::store::PostgresStore;
 use jobs_core::store::Store;
 
 /// Runs `program args...` (as the `postgres` user when `as_postgres` and we are root),

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use jobs_core::prelude::*;
 use jobs_core::runs::{self, RunLog, RunRequest, RunnerOptions, Status};
-use jobs_core::{FailureSite, KeyRange, RedbStore, RunOptions, RunReport, Store, WriteBatch, engine, testing};
+use jobs_core::store::{KeyRange, RedbStore, WriteBatch};
+use jobs_core::{FailureSite, RunOptions, RunReport, Store, engine, testing};
 
 #[derive(Model, Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Doc {

@@ -112,7 +112,8 @@ mod import {
 
     use jobs_core::cli::Cli;
     use jobs_core::model;
-    use jobs_core::{KeyRange, Model, RedbStore, Store};
+    use jobs_core::store::{KeyRange, RedbStore};
+    use jobs_core::{Model, Store};
     use proptest::prelude::*;
 
     use super::{Card, card};

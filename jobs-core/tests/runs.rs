@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use jobs_core::prelude::*;
 use jobs_core::runs::{
-    self, CancelOutcome, OutputKind, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, RunsError, Status,
+    self, CancelOutcome, OutputKind, RunId, RunLog, RunRecord, RunRequest, RunStore, RunnerOptions, RunsError, Status,
 };
-use jobs_core::{Failure, MemoryStore, Params, RedbStore, Store, testing};
+use jobs_core::store::{KeyRange, RedbStore};
+use jobs_core::{Failure, MemoryStore, Params, Store, testing};
 
 #[derive(Model, Serialize, Deserialize, Clone, Debug)]
 pub struct Tick {
@@ -117,7 +118,7 @@ fn dump(store: &dyn Store) -> Vec<(String, String, Vec<u8>)> {
     let mut rows = Vec::new();
     for kind in store.kinds().unwrap() {
         store
-            .scan(&kind, &jobs_core::KeyRange::all(), &mut |id, bytes| {
+            .scan(&kind, &KeyRange::all(), &mut |id, bytes| {
                 rows.push((kind.clone(), id.to_owned(), bytes.to_vec()));
                 ControlFlow::Continue(())
             })

@@ -5,9 +5,10 @@
 use std::path::Path;
 use std::sync::LazyLock;
 
+use jobs_core::exec::RunError;
 use jobs_core::prelude::*;
 use jobs_core::runs::{self, RunLog, RunRequest, RunnerOptions, Status};
-use jobs_core::{CancelToken, MemoryStore, RunError, RunOptions, RunReport, engine, testing};
+use jobs_core::{CancelToken, MemoryStore, RunOptions, RunReport, engine, testing};
 use serde::Serializer;
 
 #[derive(Model, Serialize, Deserialize, Clone, Debug)]

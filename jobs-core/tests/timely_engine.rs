@@ -217,3 +217,9 @@ fn bad_cluster_settings_are_refused_by_name() {
         "the host file lists 0 addresses but --processes is 2: list one host:port per process"
     );
 }
+
+#[test]
+fn runs_on_the_timely_engine_are_recorded_under_its_name() {
+    use jobs_core::runs::EngineName;
+    assert_eq!(EngineName::from_name(cluster::TIMELY_ENGINE), EngineName::Timely);
+}

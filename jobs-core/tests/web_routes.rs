@@ -13,7 +13,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use jobs_core::prelude::*;
-use jobs_core::runs::{self, RunId, RunLog, Status};
+use jobs_core::runs::{self, RunId, RunLog, RunStore, Status};
 use jobs_core::web::{self, AdminServer, AdminToken, ConnectionLimits, ServeConfig, ThrottleConfig, WebError};
 use jobs_core::{MemoryStore, testing};
 use tower::ServiceExt;

@@ -45,7 +45,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use jobs_core::model::{self, CodecError};
-use jobs_core::{Model, Store, StoreError, WriteBatch};
+use jobs_core::store::{StoreError, WriteBatch};
+use jobs_core::{Model, Store};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::IndexedRandom;
 use rand::{Rng, RngExt, SeedableRng};

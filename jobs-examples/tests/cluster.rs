@@ -23,8 +23,8 @@ mod support;
 use support::{Ran, jobs_command_via_env};
 
 use jobs_core::runs::{INTERRUPTED, RunLog, RunRecord, Status};
+use jobs_core::store::{PostgresStore, RedbStore};
 use jobs_core::testing::postgres_server::{TestSchema, test_schema};
-use jobs_core::{PostgresStore, RedbStore};
 
 /// How long any one process may take before the test gives up on it.
 const PATIENCE: Duration = Duration::from_secs(120);

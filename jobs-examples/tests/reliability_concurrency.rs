@@ -12,8 +12,8 @@ mod support;
 
 use std::process::{Child, Stdio};
 
-use jobs_core::RedbStore;
 use jobs_core::runs::{RunLog, Status};
+use jobs_core::store::RedbStore;
 
 use migration_check::{MIGRATION, Seeded, report_counts};
 use support::{Ran, jobs_command};

@@ -25,7 +25,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use jobs_core::runs::{self, RunLog, Status};
-use jobs_core::{KeyRange, Model, RedbStore, Store};
+use jobs_core::store::{KeyRange, RedbStore};
+use jobs_core::{Model, Store};
 use jobs_examples::models::{ExplorationModel, ExplorationRightsModel};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::Command;
 
 use jobs_core::runs::{self, RunLog};
-use jobs_core::{Model, RedbStore, Store, WriteBatch};
+use jobs_core::store::{RedbStore, WriteBatch};
+use jobs_core::{Model, Store};
 use jobs_examples::models::ExplorationModel;
 use redb::TableDefinition;
 
@@ -27,7 +28,7 @@ fn ran(mut command: Command) -> Ran {
 }
 
 /// The runs recorded in the store at `path`, opened as every command opens it.
-fn recorded_runs(path: &Path) -> Vec<jobs_core::RunRecord> {
+fn recorded_runs(path: &Path) -> Vec<jobs_core::runs::RunRecord> {
     runs::open_store(path).expect("open the store").recent().expect("list runs")
 }
 

@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use jobs_core::prelude::*;
-use jobs_core::{MemoryStore, RedbStore, RunOptions, RunReport, Store, engine, testing};
+use jobs_core::store::RedbStore;
+use jobs_core::{MemoryStore, RunOptions, RunReport, Store, engine, testing};
 use proptest::prelude::*;
 
 #[derive(Model, Serialize, Deserialize, Clone, Debug)]

@@ -5,8 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use jobs_core::model::{decode, encode};
+use jobs_core::store::{KeyRange, RedbStore};
 use jobs_core::testing::{put_all, run};
-use jobs_core::{FailureSite, KeyRange, MemoryStore, Model, Params, RedbStore, RunOptions, RunReport, Store, engine};
+use jobs_core::{FailureSite, MemoryStore, Model, Params, RunOptions, RunReport, Store, engine};
 use jobs_examples::demo::{self, SeedOptions, SeedSummary};
 use jobs_examples::models::{
     CURRENT_SCHEMA_VERSION, ExplorationModel, ExplorationRightsModel, Hint, Interaction, State, UserSettingsModel,

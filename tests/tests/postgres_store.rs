@@ -7,8 +7,9 @@
 
 use std::ops::ControlFlow;
 
+use jobs_core::store::KeyRange;
 use jobs_core::testing::postgres_server::test_schema;
-use jobs_core::{KeyRange, MemoryStore, Params, RunOptions, Store, registry};
+use jobs_core::{MemoryStore, Params, RunOptions, Store, registry};
 use jobs_examples::demo::{self, SeedOptions};
 
 fn dump(store: &dyn Store) -> Vec<(String, String, Vec<u8>)> {

@@ -7,7 +7,8 @@
 
 use jobs_core::__private::{JobDescriptor, ModelDescriptor, inventory};
 use jobs_core::prelude::*;
-use jobs_core::{RegistryError, registry};
+use jobs_core::registry;
+use jobs_core::registry::RegistryError;
 
 #[derive(Model, Serialize, Deserialize)]
 pub struct Thing {

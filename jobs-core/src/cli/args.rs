@@ -120,8 +120,8 @@ pub(crate) struct RunArgs {
 pub(crate) struct EngineArgs {
     /// The engine: `local` (threads on this machine) or `timely` (timely-dataflow workers,
     /// on one process or several).
-    #[arg(long, value_enum, default_value_t = EngineName::Local)]
-    pub(crate) engine: EngineName,
+    #[arg(long, value_enum, default_value_t = EngineFlag::Local)]
+    pub(crate) engine: EngineFlag,
     /// Timely worker threads in each process, from 1 to 256 [default: one per core].
     #[arg(long, value_name = "W", value_parser = thread_count())]
     pub(crate) workers: Option<usize>,
@@ -149,7 +149,7 @@ pub(crate) struct EngineArgs {
 /// The engines `--engine` names.
 #[cfg(feature = "timely")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum EngineName {
+pub(crate) enum EngineFlag {
     /// Worker threads on this machine.
     Local,
     /// Timely-dataflow workers, on one process or a cluster.

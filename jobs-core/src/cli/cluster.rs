@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use crate::cli::args::{EngineName, RunArgs};
+use crate::cli::args::{EngineFlag, RunArgs};
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::progress;
@@ -30,7 +30,7 @@ use crate::registry::{JobDescriptor, StartError};
 pub(crate) fn config(args: &RunArgs) -> Result<Option<ClusterConfig>, CliError> {
     let flags = &args.engine;
     let usage = |message: String| Err(CliError::ClusterUsage(message));
-    if flags.engine == EngineName::Local {
+    if flags.engine == EngineFlag::Local {
         let given = [
             ("--workers", flags.workers.is_some()),
             ("--processes", flags.processes.is_some()),

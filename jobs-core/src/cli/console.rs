@@ -23,8 +23,8 @@ pub(crate) struct Console<'a> {
 impl Console<'_> {
     /// Writes one line for a person. A message that cannot be written is dropped: there is
     /// nowhere else to say so.
-    /// Commands it suggests (`` `jobs list` ``, as the library's errors spell them) are given
-    /// under the running program's name.
+    /// Commands it suggests (`` `jobs list` ``, as [`hints`](super::hints) spells them) are
+    /// given under the running program's name.
     pub(crate) fn say(&mut self, message: impl std::fmt::Display) {
         let text = in_program(&message.to_string(), self.program);
         let _ = writeln!(self.err, "{}", for_terminal(&text));
@@ -75,8 +75,8 @@ pub(crate) fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(safe)
 }
 
-/// `message` with every command it quotes (`` `jobs ...` ``, as the library's own messages spell
-/// them) named after `program`, the binary that is running: `myapp` suggests `` `myapp list` ``.
+/// `message` with every command it quotes (`` `jobs ...` ``, as the command line's own messages
+/// spell them) named after `program`, the binary that is running: `myapp` suggests `` `myapp list` ``.
 pub(crate) fn in_program(message: &str, program: &str) -> String {
     if program == "jobs" {
         return message.to_owned();

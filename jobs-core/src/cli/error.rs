@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::BoxError;
+use super::{BoxError, hints};
 use crate::exec::RunError;
 use crate::params::ParamError;
 use crate::registry::{RegistryError, StartError};
@@ -23,7 +23,7 @@ pub(crate) const EXIT_CANCELED: u8 = 130;
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CliError {
     /// Duplicate job names, or an unknown job.
-    #[error(transparent)]
+    #[error("{}", hints::registry(.0))]
     Registry(#[from] RegistryError),
     /// The registry is empty: the crate defining jobs is not linked.
     #[error(
@@ -36,10 +36,10 @@ pub(crate) enum CliError {
     #[error("{0}")]
     NotLinked(String),
     /// A `--param` was wrong.
-    #[error("{0}; `jobs list` shows each job's parameters")]
+    #[error("{}; `jobs list` shows each job's parameters", hints::param(.0))]
     Param(#[from] ParamError),
     /// The store could not be opened, read or written.
-    #[error(transparent)]
+    #[error("{}", hints::store(.0))]
     Store(#[from] StoreError),
     /// A run could not be carried out.
     #[error(transparent)]
@@ -130,7 +130,7 @@ pub(crate) enum CliError {
         error: String,
     },
     /// Recording, reading or changing a run failed, or the run id names no run.
-    #[error(transparent)]
+    #[error("{}", hints::runs(.0))]
     Runs(RunsError),
     /// The background process of `run --detach` could not be started.
     #[error("could not start a background process for run {id}: {source}; the run was canceled")]

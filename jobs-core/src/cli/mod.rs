@@ -115,6 +115,7 @@ mod commands;
 mod console;
 mod detach;
 mod error;
+mod hints;
 mod interrupt;
 mod logging;
 mod progress;
@@ -153,7 +154,8 @@ pub(crate) struct Seeder {
 }
 
 /// Opens the store named by `--store`. It holds the models and the run records, so it is a
-/// [`RunLog`]; every [`Store`] of this crate is one. Open a redb file with
+/// [`RunLog`]: every [`RunStore`](crate::runs::RunStore) is one, the stores of this crate and
+/// any store of your own that implements it. Open a redb file with
 /// [`runs::open_store`](crate::runs::open_store), which records dead runs `interrupted`.
 pub type StoreOpener = dyn Fn(&Path) -> Result<Box<dyn RunLog>, RunsError>;
 
@@ -274,7 +276,7 @@ impl Cli {
         self
     }
 
-    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::RedbStore) opened with
+    /// Replaces how `--store PATH` is opened (a [`RedbStore`](crate::store::RedbStore) opened with
     /// [`runs::open_store`](crate::runs::open_store) by default), for an application that keeps
     /// its models elsewhere. The store also keeps the run records, so `jobs runs`, `status`,
     /// `cancel` and `run --detach` see the same runs from every process that opens it.
@@ -413,7 +415,7 @@ impl Cli {
                 }
                 // Opening would make it a new, empty store: refused like a missing one.
                 Ok(metadata) if metadata.is_file() && metadata.len() == 0 => {
-                    return Err(crate::StoreError::Empty { path: path.to_path_buf() }.into());
+                    return Err(crate::store::StoreError::Empty { path: path.to_path_buf() }.into());
                 }
                 _ => {}
             }

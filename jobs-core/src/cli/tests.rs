@@ -13,7 +13,9 @@ use crate::job::{Failure, Job, Outcome, Output, Reduce, Values};
 use crate::model::{Model, ModelDescriptor};
 use crate::params::{ParamError, ParamSpec, Params};
 use crate::registry::JobDescriptor;
-use crate::runs::{self, ListQuery, OutputKind, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunsError, Status};
+use crate::runs::{
+    self, ListQuery, OutputKind, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunStore, RunsError, Status,
+};
 use crate::store::{KeyRange, RedbStore, Split, Store, StoreError, WriteBatch};
 
 /// A stored note: the test model.
@@ -180,7 +182,7 @@ fn store_in(dir: &tempfile::TempDir) -> PathBuf {
 /// A new, empty store file in `dir`.
 fn existing_store_in(dir: &tempfile::TempDir) -> PathBuf {
     let path = store_in(dir);
-    crate::RedbStore::open(&path).unwrap();
+    crate::store::RedbStore::open(&path).unwrap();
     path
 }
 
@@ -679,7 +681,7 @@ impl Store for BrokenScans {
     }
 }
 
-impl RunLog for BrokenScans {
+impl RunStore for BrokenScans {
     fn insert_run(
         &self,
         record: &RunRecord,

@@ -79,6 +79,51 @@ mod tests {
     }
 
     #[test]
+    fn a_record_written_when_the_engine_was_a_string_reads_back_unchanged() {
+        use crate::runs::{EngineName, RunId};
+        // The fields an earlier version wrote with no default, `engine` as plain text: the
+        // same bytes as that version's encoder made for them.
+        #[derive(Serialize)]
+        struct Earlier {
+            id: RunId,
+            created_ms: i64,
+            status: Status,
+            job: String,
+            shards: usize,
+            threads: usize,
+            engine: String,
+        }
+        #[derive(Serialize)]
+        struct EarlierEncoded {
+            format: u32,
+            record: Earlier,
+        }
+        for (text, engine) in [
+            ("local", EngineName::Local),
+            ("timely", EngineName::Timely),
+            ("hadoop", EngineName::Other("hadoop".into())),
+        ] {
+            let id = RunId::parse("Job-1718000000000-k3x9qa").unwrap();
+            let record = Earlier {
+                id: id.clone(),
+                created_ms: 1_718_000_000_000,
+                status: Status::Completed,
+                job: "Job".into(),
+                shards: 4,
+                threads: 2,
+                engine: text.into(),
+            };
+            let bytes = rmp_serde::to_vec_named(&EarlierEncoded { format: 1, record }).unwrap();
+            let decoded = decode_record(id.as_str(), &bytes).unwrap();
+            assert_eq!((decoded.id(), decoded.status(), decoded.shards), (&id, Status::Completed, 4));
+            assert_eq!(decoded.engine, engine);
+            let again = decode_record(id.as_str(), &encode_record(&decoded).unwrap()).unwrap();
+            assert_eq!(again, decoded, "written back as it was read");
+            assert_eq!(again.engine.as_str(), text);
+        }
+    }
+
+    #[test]
     fn a_record_from_a_newer_version_is_refused_with_both_versions() {
         #[derive(Serialize)]
         struct Future {

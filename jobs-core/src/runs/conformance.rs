@@ -1,4 +1,16 @@
-//! Checks every `RunLog` implementation must pass.
+//! Checks every [`RunStore`](super::RunStore) must pass: the lifecycle's rules hold on it,
+//! unknown ids are named, dead runs are settled, cancel, listing, pruning and output behave.
+//!
+//! Call [`check_all`] from a test of your store, with a function that makes a fresh, empty
+//! one; or call the checks one by one, each on a fresh store, to see each by name. A check
+//! that fails panics, naming what did not hold.
+//!
+//! ```
+//! use jobs_core::MemoryStore;
+//! use jobs_core::runs::conformance;
+//!
+//! conformance::check_all(&mut || MemoryStore::new());
+//! ```
 
 use std::time::Duration;
 
@@ -10,8 +22,28 @@ use super::{CancelOutcome, ListQuery, RunLog, RunRecord, RunsError, Status};
 
 const DAY: i64 = 24 * 3600 * 1000;
 
-/// A `queued` run of `job` created at `created_ms`.
-pub(crate) fn queued(job: &str, created_ms: i64) -> RunRecord {
+/// Runs every check below, each on a fresh store from `fresh`, in the order listed. The
+/// checks of a second handle on one store, which need the store's own way to open it twice,
+/// are not among them: see [`a_second_handle_sees_commits_and_claims`].
+///
+/// # Panics
+/// A check failed; the message names what did not hold.
+pub fn check_all<S: RunLog>(fresh: &mut dyn FnMut() -> S) {
+    lifecycle_is_enforced_and_persisted(&fresh());
+    unknown_ids_are_named(&fresh());
+    a_started_run_nobody_holds_is_interrupted(&fresh());
+    cancel_cancels_queued_runs_and_flags_started_ones(&fresh());
+    recent_lists_newest_first_within_the_window(&fresh());
+    prune_removes_only_old_finished_runs_and_their_output(&fresh());
+    output_is_stored_in_both_forms(&fresh());
+    exclusive_admission_sees_the_jobs_active_runs(&fresh());
+}
+
+/// A `queued` run of `job` created at `created_ms`: a record to store in a check of one's own.
+///
+/// # Panics
+/// Never: a new record may always be queued.
+pub fn queued(job: &str, created_ms: i64) -> RunRecord {
     let mut record = RunRecord::new(job, Params::new(), 2, 1, false, created_ms);
     record.transition_at(Status::Queued, created_ms).unwrap();
     record
@@ -29,7 +61,12 @@ fn finished(job: &str, at_ms: i64, status: Status) -> RunRecord {
     record
 }
 
-pub(crate) fn lifecycle_is_enforced_and_persisted(log: &dyn RunLog) {
+/// A run goes queued, started, completed as recorded; an id is recorded once; a refused
+/// transition names both states and writes nothing; a finished run changes no more.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn lifecycle_is_enforced_and_persisted(log: &dyn RunLog) {
     let record = queued("Job", now_ms());
     let id = record.id().clone();
     log.create(&record).unwrap();
@@ -54,16 +91,25 @@ pub(crate) fn lifecycle_is_enforced_and_persisted(log: &dyn RunLog) {
     assert!(log.active_runs().unwrap().is_empty(), "a finished run is not active");
 }
 
-pub(crate) fn unknown_ids_are_named(log: &dyn RunLog) {
+/// Every lifecycle method asked about an id nobody recorded fails naming the id.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn unknown_ids_are_named(log: &dyn RunLog) {
     let id = queued("Ghost", 1).id().clone();
-    let expected = format!("no run has the id `{id}`; `jobs runs` lists recent runs");
+    let expected = format!("no run has the id `{id}`");
     assert_eq!(log.get_run(&id).unwrap_err().to_string(), expected);
     assert_eq!(log.transition(&id, Status::Started, &mut |_| {}).unwrap_err().to_string(), expected);
     assert_eq!(log.request_cancel(&id).unwrap_err().to_string(), expected);
     assert_eq!(log.full_output(&id).unwrap_err().to_string(), expected);
 }
 
-pub(crate) fn a_started_run_nobody_holds_is_interrupted(log: &dyn RunLog) {
+/// A `started` run whose claim is let go is recorded `failed` (`interrupted`) once; one still
+/// held stays `started`.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn a_started_run_nobody_holds_is_interrupted(log: &dyn RunLog) {
     let alive = queued("Job", now_ms());
     let dead = queued("Job", now_ms());
     log.create(&alive).unwrap();
@@ -83,7 +129,12 @@ pub(crate) fn a_started_run_nobody_holds_is_interrupted(log: &dyn RunLog) {
     assert!(log.recover_interrupted().unwrap().is_empty(), "recovery happens once");
 }
 
-pub(crate) fn cancel_cancels_queued_runs_and_flags_started_ones(log: &dyn RunLog) {
+/// Cancel makes a `queued` run `canceled`, flags a `started` one for its runner, and refuses a
+/// `new` one.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn cancel_cancels_queued_runs_and_flags_started_ones(log: &dyn RunLog) {
     let waiting = queued("Job", now_ms());
     let running = queued("Job", now_ms());
     log.create(&waiting).unwrap();
@@ -106,7 +157,12 @@ pub(crate) fn cancel_cancels_queued_runs_and_flags_started_ones(log: &dyn RunLog
     assert!(err.to_string().ends_with("cannot go from `new` to `canceled`"), "{err}");
 }
 
-pub(crate) fn recent_lists_newest_first_within_the_window(log: &dyn RunLog) {
+/// Listing gives the runs created since the window began, of one job when asked, newest
+/// first, at most the limit.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn recent_lists_newest_first_within_the_window(log: &dyn RunLog) {
     let now = now_ms();
     let old = finished("Job", now - 20 * DAY, Status::Completed);
     let day = finished("Job", now - DAY, Status::Failed);
@@ -127,7 +183,12 @@ pub(crate) fn recent_lists_newest_first_within_the_window(log: &dyn RunLog) {
     assert!(recent.windows(2).all(|w| w[0].created_ms() >= w[1].created_ms()), "newest first");
 }
 
-pub(crate) fn prune_removes_only_old_finished_runs_and_their_output(log: &dyn RunLog) {
+/// Pruning removes finished runs older than its age, with their output, and never a queued
+/// or started one.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn prune_removes_only_old_finished_runs_and_their_output(log: &dyn RunLog) {
     let now = now_ms();
     let old = finished("Job", now - 100 * DAY, Status::Completed);
     let young = finished("Job", now - DAY, Status::Completed);
@@ -153,7 +214,12 @@ pub(crate) fn prune_removes_only_old_finished_runs_and_their_output(log: &dyn Ru
     assert!(log.prune(Duration::ZERO).unwrap().contains(young.id()));
 }
 
-pub(crate) fn output_is_stored_in_both_forms(log: &dyn RunLog) {
+/// Both forms of output are stored, read back in order and replaced by a second write; a run
+/// without a summary of its output has none to read.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn output_is_stored_in_both_forms(log: &dyn RunLog) {
     let record = finished("Job", now_ms(), Status::Completed);
     log.create(&record).unwrap();
     let id = record.id();
@@ -185,7 +251,12 @@ pub(crate) fn output_is_stored_in_both_forms(log: &dyn RunLog) {
     );
 }
 
-pub(crate) fn exclusive_admission_sees_the_jobs_active_runs(log: &dyn RunLog) {
+/// Inserting a run shows its admission only the same job's queued and started runs, and a
+/// refused run is not stored.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn exclusive_admission_sees_the_jobs_active_runs(log: &dyn RunLog) {
     let now = now_ms();
     let active = queued("Job", now - 2);
     log.create(&active).unwrap();
@@ -213,7 +284,10 @@ pub(crate) fn exclusive_admission_sees_the_jobs_active_runs(log: &dyn RunLog) {
 
 /// A run created and claimed through `log` is seen started, then interrupted once let go,
 /// through `other`, a second handle on the same store (as another process has).
-pub(crate) fn a_second_handle_sees_commits_and_claims(log: &dyn RunLog, other: &dyn RunLog) {
+///
+/// # Panics
+/// The store does not behave so.
+pub fn a_second_handle_sees_commits_and_claims(log: &dyn RunLog, other: &dyn RunLog) {
     let record = queued("Job", 10);
     log.create(&record).unwrap();
     let claim = log.claim_run(record.id()).unwrap().unwrap();

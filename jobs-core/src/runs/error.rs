@@ -21,9 +21,7 @@ pub enum RunsError {
         threads: usize,
     },
     /// The text given is not shaped like a run id.
-    #[error(
-        "`{text}` is not a run id ({reason}); run ids look like `JobName-1718000000000-k3x9qa`, as `jobs runs` prints them"
-    )]
+    #[error("`{text}` is not a run id ({reason}); run ids look like `JobName-1718000000000-k3x9qa`")]
     InvalidRunId {
         /// The text given.
         text: String,
@@ -31,7 +29,7 @@ pub enum RunsError {
         reason: &'static str,
     },
     /// No run has this id.
-    #[error("no run has the id `{id}`; `jobs runs` lists recent runs")]
+    #[error("no run has the id `{id}`")]
     UnknownRun {
         /// The id asked for.
         id: RunId,
@@ -52,10 +50,9 @@ pub enum RunsError {
         /// The status asked for.
         to: Status,
     },
-    /// `--exclusive` was asked and the job already has a run queued or started.
-    #[error(
-        "{job} already has a run {status}: {id}; wait for it, cancel it with `jobs cancel {id}`, or start without --exclusive"
-    )]
+    /// An exclusive run was asked for ([`RunRequest::with_exclusive`](super::RunRequest::with_exclusive))
+    /// and the job already has a run queued or started.
+    #[error("{job} already has a run {status}: {id}, and an exclusive run starts only when none is queued or started")]
     AlreadyActive {
         /// The job.
         job: String,
@@ -81,7 +78,7 @@ pub enum RunsError {
     /// The run completed without keeping its full output: it was printed as the run ended, and
     /// only the stored output (folded and cut) was kept.
     #[error(
-        "run {id} did not keep its full output (it was printed when the run ended); its stored output, folded and cut, is kept. To keep the full output of a run, start it with `--keep-output` (RunnerOptions::keep_full_output)"
+        "run {id} did not keep its full output (it was printed when the run ended); its stored output, folded and cut, is kept"
     )]
     FullOutputNotKept {
         /// The run.

@@ -41,7 +41,8 @@
 //! the server, which frees them when the claiming process's connection drops; the same rules
 //! hold.
 //!
-//! The in-memory store has no other processes; it keeps the claimed ids in a set, so the same
+//! The in-memory store has no other processes; it keeps the claimed ids in a set
+//! ([`ClaimedIds`]), so the same
 //! rules (and tests) apply to a runner thread that vanished.
 
 use std::collections::HashSet;
@@ -60,8 +61,9 @@ pub struct RunClaim {
 
 impl RunClaim {
     /// A claim held by a store outside this crate, for its
-    /// [`RunLog::claim_run`](super::RunLog::claim_run): `hold` is what keeps other processes
-    /// seeing the run as alive (a lock, a lease), and dropping it lets go.
+    /// [`RunStore::claim_run`](super::RunStore::claim_run): `hold` is what keeps other
+    /// processes seeing the run as alive (a lock, a lease), and dropping it lets go. (A store
+    /// kept in a file or in memory can use [`claim_file`] or [`ClaimedIds`] instead.)
     pub fn held_by(hold: impl ClaimHold + 'static) -> Self {
         RunClaim { _inner: Claim::Custom(Box::new(hold)) }
     }
@@ -93,8 +95,6 @@ enum Claim {
     File(FileClaim),
     // Held only for what its Drop does.
     Memory(#[allow(dead_code)] MemoryClaim),
-    #[cfg(feature = "postgres")]
-    Session(#[allow(dead_code)] Box<super::postgres::SessionClaim>),
     /// A store outside this crate: see [`RunClaim::held_by`].
     Custom(Box<dyn ClaimHold>),
 }
@@ -125,18 +125,47 @@ impl Drop for FileClaim {
     }
 }
 
-/// The ids claimed in an in-memory store.
-pub(crate) type HeldIds = Arc<Mutex<HashSet<RunId>>>;
+/// The runs claimed in a store kept in memory, which has no other process: a set of ids,
+/// shared by every handle on the store. A claim made here removes its id when dropped.
+///
+/// ```
+/// use jobs_core::runs::RunId;
+/// use jobs_core::runs::liveness::ClaimedIds;
+///
+/// let claimed = ClaimedIds::default();
+/// let id = RunId::parse("Job-1718000000000-k3x9qa")?;
+/// let claim = claimed.claim(&id).expect("nobody holds it");
+/// assert!(claimed.claim(&id).is_none(), "held until dropped");
+/// drop(claim);
+/// assert!(claimed.claim(&id).is_some());
+/// # Ok::<(), jobs_core::runs::RunsError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ClaimedIds {
+    ids: Arc<Mutex<HashSet<RunId>>>,
+}
+
+impl ClaimedIds {
+    /// Claims run `id`: `None` when it is already claimed. What
+    /// [`RunStore::claim_run`](super::RunStore::claim_run) returns for a store in memory.
+    pub fn claim(&self, id: &RunId) -> Option<RunClaim> {
+        let mut ids = crate::sync::lock(&self.ids);
+        if !ids.insert(id.clone()) {
+            return None;
+        }
+        Some(RunClaim { _inner: Claim::Memory(MemoryClaim { held: self.clone(), id: id.clone() }) })
+    }
+}
 
 #[derive(Debug)]
 struct MemoryClaim {
-    held: HeldIds,
+    held: ClaimedIds,
     id: RunId,
 }
 
 impl Drop for MemoryClaim {
     fn drop(&mut self) {
-        crate::sync::lock(&self.held).remove(&self.id);
+        crate::sync::lock(&self.held.ids).remove(&self.id);
     }
 }
 
@@ -158,13 +187,18 @@ pub fn lock_path(dir: &Path, id: &RunId) -> PathBuf {
     dir.join(format!("{name}.lock"))
 }
 
-/// Claims run `id` through its lock file in `dir`: `None` when another open file holds it.
+/// Claims run `id` through its lock file in `dir` (see [`lock_dir`]): `None` when another
+/// open file holds it. What [`RunStore::claim_run`](super::RunStore::claim_run) returns for a
+/// store kept in a file.
 ///
 /// A new lock file appears already locked: it is made and locked under a temporary name, then
 /// linked into place (which fails if the name exists). Were it created first and locked after,
 /// a watcher could find it in between, take it for one left behind by a dead process, and mark
 /// a run that is just starting `interrupted`.
-pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+///
+/// # Errors
+/// The directory or the lock file could not be made, opened or locked.
+pub fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
     let path = lock_path(dir, id);
     let lock_error = |source| RunsError::Lock { path: path.clone(), source };
     fs::create_dir_all(dir).map_err(lock_error)?;
@@ -195,7 +229,12 @@ pub(crate) fn claim_file(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, Run
 
 /// Claims run `id` only if its lock file exists: a process claimed it and has not let go,
 /// which for a free lock means that it died. `None` when there is no lock file or it is held.
-pub(crate) fn claim_left_behind(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
+/// What [`RunStore::claim_abandoned`](super::RunStore::claim_abandoned) returns for a store
+/// kept in a file.
+///
+/// # Errors
+/// As [`claim_file`].
+pub fn claim_left_behind(dir: &Path, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
     if !lock_path(dir, id).exists() {
         return Ok(None);
     }
@@ -206,27 +245,16 @@ pub(crate) fn claim_left_behind(dir: &Path, id: &RunId) -> Result<Option<RunClai
 }
 
 /// Removes the lock file of a run that is over, if one was left behind (its process died
-/// after recording the end). A file someone holds is left alone.
-pub(crate) fn remove_stale(dir: &Path, id: &RunId) -> Result<(), RunsError> {
+/// after recording the end). A file someone holds is left alone. For
+/// [`RunStore::remove_finished_before`](super::RunStore::remove_finished_before).
+///
+/// # Errors
+/// As [`claim_file`].
+pub fn remove_stale(dir: &Path, id: &RunId) -> Result<(), RunsError> {
     if lock_path(dir, id).exists() {
         drop(claim_file(dir, id)?);
     }
     Ok(())
-}
-
-/// A claim held by a PostgreSQL session's advisory lock.
-#[cfg(feature = "postgres")]
-pub(crate) fn claim_session(claim: super::postgres::SessionClaim) -> RunClaim {
-    RunClaim { _inner: Claim::Session(Box::new(claim)) }
-}
-
-/// Claims run `id` in an in-memory store: `None` when already claimed.
-pub(crate) fn claim_memory(held: &HeldIds, id: &RunId) -> Option<RunClaim> {
-    let mut ids = crate::sync::lock(held);
-    if !ids.insert(id.clone()) {
-        return None;
-    }
-    Some(RunClaim { _inner: Claim::Memory(MemoryClaim { held: Arc::clone(held), id: id.clone() }) })
 }
 
 #[cfg(test)]
@@ -275,12 +303,12 @@ mod tests {
 
     #[test]
     fn memory_claims_are_exclusive_until_dropped() {
-        let held = HeldIds::default();
+        let held = ClaimedIds::default();
         let id = RunId::generate("Job", 1);
-        let claim = claim_memory(&held, &id).unwrap();
-        assert!(claim_memory(&held, &id).is_none());
+        let claim = held.claim(&id).unwrap();
+        assert!(held.clone().claim(&id).is_none(), "a clone shares the claims");
         drop(claim);
-        assert!(claim_memory(&held, &id).is_some());
+        assert!(held.claim(&id).is_some());
     }
 
     #[test]

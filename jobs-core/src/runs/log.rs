@@ -1,13 +1,13 @@
-//! [`RunLog`]: where run records live, and everything done to them.
+//! [`RunLog`]: the lifecycle of runs kept in a [`RunStore`], with the rules no store can
+//! change: what a status may become, settling runs whose process died, cancel, prune, output.
 
 use std::ops::ControlFlow;
 use std::time::Duration;
 
 use crate::exec::now_ms;
-use crate::store::Store;
 
 use super::output::OutputKind;
-use super::{INTERRUPTED, OutputSummary, RunClaim, RunId, RunRecord, RunsError, Status};
+use super::{INTERRUPTED, OutputSummary, RunId, RunRecord, RunStore, RunsError, Status};
 
 /// How long `jobs runs` looks back by default.
 pub const RECENT: Duration = Duration::from_secs(14 * 24 * 3600);
@@ -46,108 +46,19 @@ pub enum CancelOutcome {
     AlreadyFinished(Status),
 }
 
-/// Where run records, their output and their liveness live: implemented by every [`Store`],
-/// in the same place as its models but in tables of its own.
+/// A run's lifecycle, kept in a [`RunStore`]: create, get, transition, list, cancel, prune,
+/// and read output.
 ///
-/// Callers use the provided methods ([`get_run`](Self::get_run), [`transition`](Self::transition),
-/// [`list`](Self::list), [`recent`](Self::recent), [`request_cancel`](Self::request_cancel),
-/// [`prune`](Self::prune), [`stored_output`](Self::stored_output),
-/// [`full_output`](Self::full_output), ...), which hold the lifecycle's rules. A store
-/// implements the primitives, which only store: each is one atomic step (one transaction).
-/// The closures the primitives take run inside that step and must not use the log
-/// themselves (a second write transaction would wait for the first forever).
+/// Implemented for every [`RunStore`] and for nothing else, with the bodies here: a store
+/// cannot override them (an `impl RunLog` of its own conflicts with the blanket one), so
+/// every store follows the same rules. Take a `&dyn RunLog` to use both the lifecycle and,
+/// since it is a [`Store`](crate::store::Store), the models.
 ///
 /// Reading a run also settles whether it is still alive: a `started` run whose process died
 /// is recorded `failed` with error `interrupted` by whichever read meets it first (see
 /// [`liveness`](super::liveness)). Open a store with [`open_store`](super::open_store), which
 /// does so for every run at once.
-pub trait RunLog: Store {
-    /// *Primitive.* Stores a new record, in one atomic step with `admit`: `admit` is shown the
-    /// job's runs that are queued or started and may refuse (for `--exclusive`).
-    ///
-    /// # Errors
-    /// A record with the same id exists, `admit` refused, or the store failed.
-    fn insert_run(
-        &self,
-        record: &RunRecord,
-        admit: &mut dyn FnMut(&[RunRecord]) -> Result<(), RunsError>,
-    ) -> Result<(), RunsError>;
-
-    /// *Primitive.* The record of `id` as stored, if any.
-    ///
-    /// # Errors
-    /// The store failed or the record does not decode.
-    fn load_run(&self, id: &RunId) -> Result<Option<RunRecord>, RunsError>;
-
-    /// *Primitive.* Reads, changes and writes back one record atomically; returns it as
-    /// written. Nothing is written if `change` fails.
-    ///
-    /// # Errors
-    /// No run has this id, `change` failed, or the store failed.
-    fn modify_run(
-        &self,
-        id: &RunId,
-        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
-    ) -> Result<RunRecord, RunsError>;
-
-    /// *Primitive.* The records of runs that are `queued` or `started`, oldest first.
-    ///
-    /// # Errors
-    /// The store failed or a record does not decode.
-    fn active_runs(&self) -> Result<Vec<RunRecord>, RunsError>;
-
-    /// *Primitive.* The records matching `query`, newest first.
-    ///
-    /// # Errors
-    /// The store failed or a record does not decode.
-    fn list_runs(&self, query: &ListQuery) -> Result<Vec<RunRecord>, RunsError>;
-
-    /// *Primitive.* Removes the records (and output) of finished runs that finished before
-    /// `cutoff_ms`; returns their ids.
-    ///
-    /// # Errors
-    /// The store failed; nothing was removed.
-    fn remove_finished_before(&self, cutoff_ms: i64) -> Result<Vec<RunId>, RunsError>;
-
-    /// *Primitive.* Stores one form of a run's output, replacing any stored before.
-    ///
-    /// # Errors
-    /// The store failed.
-    fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError>;
-
-    /// *Primitive.* Visits the lines of one form of a run's output, in order, until `visit`
-    /// breaks. Visits nothing if none is stored.
-    ///
-    /// # Errors
-    /// The store failed or a chunk does not decode.
-    fn visit_output(
-        &self,
-        id: &RunId,
-        kind: OutputKind,
-        visit: &mut dyn FnMut(&str) -> ControlFlow<()>,
-    ) -> Result<(), RunsError>;
-
-    /// *Primitive.* Claims run `id` for this process (see [`liveness`](super::liveness)):
-    /// `None` when someone alive holds it.
-    ///
-    /// # Errors
-    /// The lock could not be taken or checked.
-    fn claim_run(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError>;
-
-    /// *Primitive.* Claims run `id` only if a process claimed it once and died holding the
-    /// claim (its lock file is left behind, unlocked): `None` otherwise, also when nobody ever
-    /// claimed it. This tells a `queued` run whose process died between recording it and
-    /// starting it (`jobs run` killed at that moment) from one waiting for a background
-    /// process, which claims it only when it takes it up. Stores with no other processes
-    /// keep the default, `None`.
-    ///
-    /// # Errors
-    /// The lock could not be taken or checked.
-    fn claim_abandoned(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
-        let _ = id;
-        Ok(None)
-    }
-
+pub trait RunLog: RunStore {
     /// Records a new run as it is (normally `queued`; see [`queue`](super::queue)).
     ///
     /// # Errors
@@ -310,9 +221,11 @@ pub trait RunLog: Store {
     }
 }
 
+impl<S: RunStore + ?Sized> RunLog for S {}
+
 /// Checks whether a `started` run is alive, or a `queued` one was abandoned by the process
 /// that claimed it; if its process is gone, records it `failed` with error `interrupted`. Returns the record as it now stands and whether it was interrupted.
-fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, bool), RunsError> {
+fn settle<L: RunStore + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, bool), RunsError> {
     let claim = match record.status() {
         Status::Started => log.claim_run(record.id())?,
         // Only a claim left behind by a dead process: a queued run nobody has claimed yet is
@@ -343,7 +256,7 @@ fn settle<L: RunLog + ?Sized>(log: &L, record: RunRecord) -> Result<(RunRecord, 
 }
 
 /// The summary of run `id`'s output, if it has one.
-fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<OutputSummary, RunsError> {
+fn check_has_output<L: RunStore + ?Sized>(log: &L, id: &RunId) -> Result<OutputSummary, RunsError> {
     let record = log.get_run(id)?;
     // A run that failed only by exceeding its failure limit has its output stored too.
     match record.output {
@@ -353,7 +266,7 @@ fn check_has_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<OutputSum
 }
 
 /// As [`check_has_output`], and the run kept its full output.
-fn check_has_full_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
+fn check_has_full_output<L: RunStore + ?Sized>(log: &L, id: &RunId) -> Result<(), RunsError> {
     if check_has_output(log, id)?.full_output_kept {
         Ok(())
     } else {
@@ -361,7 +274,7 @@ fn check_has_full_output<L: RunLog + ?Sized>(log: &L, id: &RunId) -> Result<(), 
     }
 }
 
-fn collect_output<L: RunLog + ?Sized>(log: &L, id: &RunId, kind: OutputKind) -> Result<Vec<String>, RunsError> {
+fn collect_output<L: RunStore + ?Sized>(log: &L, id: &RunId, kind: OutputKind) -> Result<Vec<String>, RunsError> {
     if kind == OutputKind::Stored {
         check_has_output(log, id)?;
     }

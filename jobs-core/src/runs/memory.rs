@@ -1,4 +1,4 @@
-//! [`RunLog`] for [`MemoryStore`]: records in a map beside the models, for tests and examples.
+//! [`RunStore`] for [`MemoryStore`]: records in a map beside the models, for tests and examples.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -6,16 +6,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use crate::store::MemoryStore;
 
-use super::liveness::{self, HeldIds};
+use super::liveness::ClaimedIds;
 use super::output::OutputKind;
-use super::{ListQuery, RunClaim, RunId, RunLog, RunRecord, RunsError};
+use super::{ListQuery, RunClaim, RunId, RunRecord, RunStore, RunsError};
 
 /// The runs of one [`MemoryStore`]. Kept apart from its models, so a run's bookkeeping never
 /// shows among them.
 #[derive(Debug, Default)]
 pub(crate) struct MemoryRuns {
     state: Mutex<State>,
-    held: HeldIds,
+    claimed: ClaimedIds,
 }
 
 #[derive(Debug, Default)]
@@ -32,7 +32,7 @@ impl MemoryRuns {
     }
 }
 
-impl RunLog for MemoryStore {
+impl RunStore for MemoryStore {
     fn insert_run(
         &self,
         record: &RunRecord,
@@ -127,7 +127,7 @@ impl RunLog for MemoryStore {
     }
 
     fn claim_run(&self, id: &RunId) -> Result<Option<RunClaim>, RunsError> {
-        Ok(liveness::claim_memory(&self.runs().held, id))
+        Ok(self.runs().claimed.claim(id))
     }
 }
 

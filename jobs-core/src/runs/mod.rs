@@ -9,9 +9,11 @@
 //! ```
 //!
 //! * [`RunRecord`], [`RunId`], [`Status`]: what is stored about a run, and the lifecycle.
-//! * [`RunLog`]: where records live, implemented by [`RedbStore`] (in the store's own file)
-//!   and [`MemoryStore`](crate::MemoryStore); create, get, transition, list, cancel, prune,
-//!   output.
+//! * [`RunStore`]: where records live, the primitives a store implements: in
+//!   [`RedbStore`]'s own file, in [`MemoryStore`](crate::MemoryStore), in `PostgresStore`'s
+//!   database, or in a store outside this crate ([`conformance`] checks one).
+//! * [`RunLog`]: the lifecycle, which every [`RunStore`] has and none can change: create, get,
+//!   transition, list, cancel, prune, output.
 //! * [`queue`], [`run_queued`], [`run`], [`wait`]: running a registered job as a recorded run.
 //! * [`output`]: folding and truncating output as Oppia did.
 //! * [`liveness`]: telling a live run from one whose process died.
@@ -57,8 +59,7 @@
 #![forbid(unsafe_code)]
 
 mod codec;
-#[cfg(test)]
-mod conformance;
+pub mod conformance;
 mod error;
 mod id;
 pub mod liveness;
@@ -67,11 +68,12 @@ mod memory;
 pub mod output;
 mod output_file;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub(crate) mod postgres;
 mod record;
 mod redb;
 mod runner;
 mod status;
+mod store;
 
 use std::path::Path;
 
@@ -82,13 +84,15 @@ pub use self::liveness::{ClaimHold, RunClaim};
 pub use self::log::{CancelOutcome, ListQuery, PRUNE_AFTER, RECENT, RECENT_LIMIT, RunLog};
 pub use self::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, TRUNCATED_MARKER};
 pub use self::record::{
-    INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord, failure_limit_error,
+    EngineName, INTERRUPTED, LOCAL_ENGINE, OutputSummary, RunPhase, RunProgress, RunRecord, ShardRecord,
+    failure_limit_error,
 };
 pub use self::runner::{
     DEFAULT_POLL_INTERVAL, MAX_THREADS, OutputHandoff, Queued, RunRequest, RunnerOptions, check_threads, queue,
     queue_claimed, run, run_claimed, run_queued, wait,
 };
 pub use self::status::{Status, UnknownStatus};
+pub use self::store::RunStore;
 
 pub(crate) use self::memory::MemoryRuns;
 

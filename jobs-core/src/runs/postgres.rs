@@ -1,4 +1,4 @@
-//! [`RunLog`] for [`PostgresStore`]: run records in the store's database, so every process
+//! [`RunStore`] for [`PostgresStore`]: run records in the store's database, so every process
 //! and admin page that opens the same URL sees the same runs.
 //!
 //! | table             | key                        | holds                                       |
@@ -23,14 +23,54 @@
 
 use std::ops::ControlFlow;
 
-use crate::store::postgres::Tables;
 use crate::store::postgres::pool::Pooled;
 use crate::store::{PostgresStore, Store};
 
 use super::codec::{decode_chunk, decode_record, encode_chunk, encode_record};
-use super::liveness;
 use super::output::{self, OutputKind};
-use super::{ListQuery, RunClaim, RunId, RunLog, RunRecord, RunsError};
+use super::{ClaimHold, ListQuery, RunClaim, RunId, RunRecord, RunStore, RunsError};
+
+/// The run tables of one store's schema, qualified: defined here, created by
+/// [`PostgresStore::open`] with the store's own tables.
+#[derive(Debug)]
+pub(crate) struct RunTables {
+    /// `jobs_run`: one row per run.
+    pub(crate) records: String,
+    /// `jobs_run_output`: output chunks.
+    pub(crate) output: String,
+}
+
+impl RunTables {
+    /// The run tables in `quoted_schema`.
+    pub(crate) fn in_schema(quoted_schema: &str) -> Self {
+        RunTables { records: format!("{quoted_schema}.jobs_run"), output: format!("{quoted_schema}.jobs_run_output") }
+    }
+
+    /// The statements that create the tables and their indexes where missing.
+    pub(crate) fn create_statements(&self) -> String {
+        let RunTables { records, output } = self;
+        format!(
+            r#"
+            CREATE TABLE IF NOT EXISTS {records} (
+                id text COLLATE "C" PRIMARY KEY,
+                job text NOT NULL,
+                created_ms bigint NOT NULL,
+                active boolean NOT NULL,
+                record bytea NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS jobs_run_by_created ON {records} (created_ms, id);
+            CREATE INDEX IF NOT EXISTS jobs_run_active ON {records} (job) WHERE active;
+            CREATE TABLE IF NOT EXISTS {output} (
+                run_id text COLLATE "C" NOT NULL,
+                form smallint NOT NULL,
+                chunk integer NOT NULL,
+                lines bytea NOT NULL,
+                PRIMARY KEY (run_id, form, chunk)
+            );
+            "#
+        )
+    }
+}
 
 /// How many output chunks (about 256 KB each) are fetched per round trip.
 const OUTPUT_CHUNKS_PER_FETCH: i32 = 4;
@@ -57,13 +97,13 @@ impl PostgresStore {
     }
 }
 
-impl RunLog for PostgresStore {
+impl RunStore for PostgresStore {
     fn insert_run(
         &self,
         record: &RunRecord,
         admit: &mut dyn FnMut(&[RunRecord]) -> Result<(), RunsError>,
     ) -> Result<(), RunsError> {
-        let runs = &self.tables().runs;
+        let runs = &self.tables().runs.records;
         let bytes = encode_record(record)?;
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
@@ -90,7 +130,7 @@ impl RunLog for PostgresStore {
     }
 
     fn load_run(&self, id: &RunId) -> Result<Option<RunRecord>, RunsError> {
-        let runs = &self.tables().runs;
+        let runs = &self.tables().runs.records;
         let row = self
             .connection()?
             .query_opt(&format!("SELECT record FROM {runs} WHERE id = $1"), &[&id.as_str()])
@@ -103,7 +143,7 @@ impl RunLog for PostgresStore {
         id: &RunId,
         change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
     ) -> Result<RunRecord, RunsError> {
-        let runs = &self.tables().runs;
+        let runs = &self.tables().runs.records;
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
         let row = txn
@@ -123,7 +163,7 @@ impl RunLog for PostgresStore {
     }
 
     fn active_runs(&self) -> Result<Vec<RunRecord>, RunsError> {
-        let runs = &self.tables().runs;
+        let runs = &self.tables().runs.records;
         let rows = self
             .connection()?
             .query(&format!("SELECT id, record FROM {runs} WHERE active ORDER BY created_ms, id"), &[])
@@ -132,7 +172,7 @@ impl RunLog for PostgresStore {
     }
 
     fn list_runs(&self, query: &ListQuery) -> Result<Vec<RunRecord>, RunsError> {
-        let runs = &self.tables().runs;
+        let runs = &self.tables().runs.records;
         let since = query.since_ms.unwrap_or(i64::MIN);
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         let rows = self
@@ -149,7 +189,7 @@ impl RunLog for PostgresStore {
     }
 
     fn remove_finished_before(&self, cutoff_ms: i64) -> Result<Vec<RunId>, RunsError> {
-        let Tables { runs, output, .. } = self.tables();
+        let RunTables { records: runs, output } = &self.tables().runs;
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
         // A run finishes after it is created, so every candidate was created before the cutoff.
@@ -173,7 +213,7 @@ impl RunLog for PostgresStore {
     }
 
     fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError> {
-        let output = &self.tables().output;
+        let output = &self.tables().runs.output;
         let id = id.as_str();
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
@@ -198,7 +238,7 @@ impl RunLog for PostgresStore {
         kind: OutputKind,
         visit: &mut dyn FnMut(&str) -> ControlFlow<()>,
     ) -> Result<(), RunsError> {
-        let output = &self.tables().output;
+        let output = &self.tables().runs.output;
         let id = id.as_str();
         let mut client = self.connection()?;
         let mut txn = client.build_transaction().read_only(true).start().map_err(|e| self.fail(&e))?;
@@ -233,12 +273,13 @@ impl RunLog for PostgresStore {
         if !taken {
             return Ok(None);
         }
-        Ok(Some(liveness::claim_session(SessionClaim { client: Some(client), key, location: self.location() })))
+        Ok(Some(RunClaim::held_by(SessionClaim { client: Some(client), key, location: self.location() })))
     }
 }
 
-/// A run claimed through an advisory lock held by this connection's session.
-pub(crate) struct SessionClaim {
+/// A run claimed through an advisory lock held by this connection's session. Abandoning it
+/// is letting go: the server keeps no file to leave behind.
+struct SessionClaim {
     client: Option<Pooled>,
     key: String,
     location: String,
@@ -249,6 +290,8 @@ impl std::fmt::Debug for SessionClaim {
         f.debug_struct("SessionClaim").field("key", &self.key).field("store", &self.location).finish_non_exhaustive()
     }
 }
+
+impl ClaimHold for SessionClaim {}
 
 impl Drop for SessionClaim {
     fn drop(&mut self) {
@@ -272,7 +315,7 @@ mod tests {
 
     use super::super::conformance;
     use super::*;
-    use crate::runs::Status;
+    use crate::runs::{RunLog, Status};
     use crate::testing::postgres_server::test_schema;
 
     /// Runs `check` on a store in a fresh schema (the test fails when no server is reachable;

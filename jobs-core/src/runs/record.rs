@@ -12,6 +12,85 @@ use super::{RunId, RunsError, Status};
 /// ([`EngineChoice::name`](crate::engines::EngineChoice::name)).
 pub use crate::engine::LOCAL_ENGINE;
 
+/// The engine a run was carried out on, as its record names it: stored as the engine's name
+/// (`local`, `timely`), the same text records held when this field was a string, so records
+/// written before read back unchanged, and a name this version does not know (an engine of a
+/// later version) is kept as it was written.
+///
+/// ```
+/// use jobs_core::runs::EngineName;
+///
+/// assert_eq!(EngineName::from_name("local"), EngineName::Local);
+/// assert_eq!(EngineName::from_name("timely").as_str(), "timely");
+/// assert_eq!(EngineName::from_name("gpu"), EngineName::Other("gpu".into()));
+/// assert_eq!(EngineName::Local, "local");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum EngineName {
+    /// Threads on one machine ([`LOCAL_ENGINE`]).
+    #[default]
+    Local,
+    /// Timely-dataflow workers (the feature `timely`'s engine).
+    Timely,
+    /// An engine this version does not know, by the name recorded.
+    Other(String),
+}
+
+impl EngineName {
+    /// The timely engine's recorded name.
+    const TIMELY: &str = "timely";
+
+    /// The engine named `name`, as an engine names itself
+    /// ([`EngineChoice::name`](crate::engines::EngineChoice::name)) and records store it.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            LOCAL_ENGINE => EngineName::Local,
+            Self::TIMELY => EngineName::Timely,
+            other => EngineName::Other(other.to_owned()),
+        }
+    }
+
+    /// The name as recorded.
+    pub fn as_str(&self) -> &str {
+        match self {
+            EngineName::Local => LOCAL_ENGINE,
+            EngineName::Timely => Self::TIMELY,
+            EngineName::Other(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Display for EngineName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for EngineName {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EngineName {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl serde::Serialize for EngineName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EngineName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(EngineName::from_name(&name))
+    }
+}
+
 /// The error of a run whose process died while it was `started`.
 pub const INTERRUPTED: &str = "interrupted";
 
@@ -22,13 +101,13 @@ pub const INTERRUPTED: &str = "interrupted";
 /// assert_eq!(
 ///     jobs_core::runs::failure_limit_error(3, 0),
 ///     "3 entities or keys failed, more than the 0 allowed (max_failures); fix them and run again, \
-///      or allow more with `jobs run --max-failures N` or `#[one_off_job(max_failures = N)]`"
+///      or allow more: the run's max_failures, or `#[one_off_job(max_failures = N)]`"
 /// );
 /// ```
 pub fn failure_limit_error(failures: u64, max_failures: u64) -> String {
     format!(
         "{failures} entities or keys failed, more than the {max_failures} allowed (max_failures); fix them and run \
-         again, or allow more with `jobs run --max-failures N` or `#[one_off_job(max_failures = N)]`"
+         again, or allow more: the run's max_failures, or `#[one_off_job(max_failures = N)]`"
     )
 }
 
@@ -56,9 +135,8 @@ pub struct RunRecord {
     pub shards: usize,
     /// Worker threads.
     pub threads: usize,
-    /// The engine that runs it: [`LOCAL_ENGINE`], or another engine's
-    /// [name](crate::engines::EngineChoice::name).
-    pub engine: String,
+    /// The engine that runs it: [`EngineName::Local`] unless another engine was chosen.
+    pub engine: EngineName,
     /// Whether writes are counted instead of stored.
     #[serde(default)]
     pub dry_run: bool,
@@ -201,7 +279,7 @@ impl RunRecord {
             params,
             shards,
             threads,
-            engine: LOCAL_ENGINE.to_owned(),
+            engine: EngineName::Local,
             dry_run,
             max_failures: 0,
             queued_ms: None,
@@ -352,6 +430,23 @@ mod tests {
         run.transition_at(Status::Completed, 1_110).unwrap();
         assert_eq!((run.queued_ms, run.started_ms, run.finished_ms), (Some(1_001), Some(1_010), Some(1_110)));
         assert_eq!(run.duration(9_999), Some(Duration::from_millis(100)), "a finished run's duration is fixed");
+    }
+
+    #[test]
+    fn engine_names_are_stored_as_the_text_records_held_before() {
+        for (engine, text) in [
+            (EngineName::Local, "\"local\""),
+            (EngineName::Timely, "\"timely\""),
+            (EngineName::Other("gpu".into()), "\"gpu\""),
+        ] {
+            assert_eq!(serde_json::to_string(&engine).unwrap(), text);
+            assert_eq!(serde_json::from_str::<EngineName>(text).unwrap(), engine);
+        }
+    }
+
+    #[test]
+    fn the_default_engine_is_recorded_as_local() {
+        assert_eq!(EngineName::from_name(crate::engines::EngineChoice::default().name()), EngineName::Local);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! [`RunLog`] for [`RedbStore`]: runs in the store's own file, in tables of their own.
+//! [`RunStore`] for [`RedbStore`]: runs in the store's own file, in tables of their own.
 //!
 //! | table               | key                  | value                                  |
 //! |---------------------|----------------------|----------------------------------------|
@@ -32,7 +32,7 @@ use super::codec::{decode_chunk, decode_record, encode_chunk, encode_record};
 use super::liveness;
 use super::output::{self, OutputKind};
 use super::output_file;
-use super::{ListQuery, RunClaim, RunId, RunLog, RunRecord, RunsError};
+use super::{ListQuery, RunClaim, RunId, RunRecord, RunStore, RunsError};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs/record");
 const BY_CREATED: TableDefinition<(i64, &str), ()> = TableDefinition::new("runs/by_created");
@@ -89,7 +89,7 @@ impl RedbStore {
     }
 }
 
-impl RunLog for RedbStore {
+impl RunStore for RedbStore {
     fn insert_run(
         &self,
         record: &RunRecord,
@@ -310,7 +310,7 @@ impl RunLog for RedbStore {
 mod tests {
     use super::super::conformance;
     use super::*;
-    use crate::runs::Status;
+    use crate::runs::{RunLog, Status};
 
     fn store() -> (tempfile::TempDir, RedbStore) {
         let dir = tempfile::tempdir().unwrap();

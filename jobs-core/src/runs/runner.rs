@@ -25,7 +25,7 @@ use crate::params::Params;
 use crate::store::Store;
 
 use super::output::{self, DEFAULT_OUTPUT_LIMIT, OutputKind};
-use super::{RunClaim, RunId, RunLog, RunProgress, RunRecord, RunsError, Status};
+use super::{EngineName, RunClaim, RunId, RunLog, RunProgress, RunRecord, RunsError, Status};
 
 /// How often the runner saves progress and looks for a cancel request by default.
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -64,7 +64,7 @@ pub struct RunRequest {
     /// Count writes (`put`, `delete`) instead of storing them.
     pub dry_run: bool,
     /// How many entities and keys may fail before the run ends `failed`; the job's
-    /// [`max_failures`](crate::JobDescriptor::max_failures) when `None`.
+    /// [`max_failures`](crate::registry::JobDescriptor::max_failures) when `None`.
     pub max_failures: Option<u64>,
     /// Refuse ([`RunsError::AlreadyActive`]) if the job already has a run queued or started,
     /// instead of going ahead and reporting it in [`Queued::already_active`].
@@ -357,7 +357,7 @@ pub fn run_claimed(
     let pid = std::process::id();
     let started = match log.transition(id, Status::Started, &mut |r| {
         r.pid = Some(pid);
-        r.engine = options.engine.name().to_owned();
+        r.engine = EngineName::from_name(options.engine.name());
     }) {
         Ok(started) => started,
         // Canceled between our read and our write.

@@ -13,14 +13,14 @@ type Kinds = BTreeMap<String, BTreeMap<String, Vec<u8>>>;
 /// A store that keeps everything in memory; nothing outlives the value.
 ///
 /// ```
-/// use jobs_core::{MemoryStore, Store, WriteBatch};
+/// use jobs_core::store::{MemoryStore, Store, WriteBatch};
 ///
 /// let store = MemoryStore::new();
 /// let mut batch = WriteBatch::new();
 /// batch.put("ExplorationModel", "exp1", vec![1, 2, 3]);
 /// store.apply(&batch)?;
 /// assert_eq!(store.count("ExplorationModel")?, 1);
-/// # Ok::<(), jobs_core::StoreError>(())
+/// # Ok::<(), jobs_core::store::StoreError>(())
 /// ```
 #[derive(Debug, Default)]
 pub struct MemoryStore {

@@ -4,6 +4,10 @@
 //! A store keeps each kind's entities sorted by id. A job splits a kind into shards with
 //! [`Store::split`]: contiguous id ranges that together cover the kind exactly once, so each
 //! shard scans only its own rows.
+//!
+//! This module owns the models' storage only. Each store also keeps run records, in tables of
+//! its own, by implementing [`RunStore`](crate::runs::RunStore) in `runs/` (`runs/redb.rs`,
+//! `runs/memory.rs`, `runs/postgres.rs`, which also defines the PostgreSQL run tables).
 
 mod identity;
 mod memory;
@@ -237,9 +241,7 @@ impl WriteBatch {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process holds the store file in a way that excludes us.
-    #[error(
-        "the store {path} is in use by another process that does not share it; stop that process or use another --store"
-    )]
+    #[error("the store {path} is in use by another process that does not share it")]
     Locked {
         /// The store file.
         path: PathBuf,
@@ -277,20 +279,14 @@ pub enum StoreError {
         supported: u32,
     },
     /// The store file does not exist, and the command only works on an existing store.
-    #[error(
-        "the store {path} does not exist; create it with `jobs seed` or `jobs import KIND FILE`, or pass the --store \
-         of an existing one"
-    )]
+    #[error("the store {path} does not exist")]
     Missing {
         /// The path given.
         path: PathBuf,
     },
     /// The store file is empty (0 bytes): not a store, and the command only works on an
     /// existing one. The file is left as it is.
-    #[error(
-        "the store {path} is an empty file (0 bytes), not a store; it was left as it is: pass the --store of an \
-         existing store, or remove the empty file and create the store with `jobs seed` or `jobs import KIND FILE`"
-    )]
+    #[error("the store {path} is an empty file (0 bytes), not a store; it was left as it is")]
     Empty {
         /// The path given.
         path: PathBuf,
@@ -298,7 +294,7 @@ pub enum StoreError {
     /// The store file cannot be written: its permissions, or a read-only file system.
     #[error(
         "the store {path} cannot be written ({reason}); jobs records every run in the store, so it needs write \
-         access: make the file and its directory writable, or copy the store somewhere writable and pass that --store"
+         access: make the file and its directory writable, or copy the store somewhere writable and open the copy"
     )]
     ReadOnly {
         /// The store file.

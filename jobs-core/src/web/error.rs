@@ -102,7 +102,20 @@ impl From<RunsError> for HttpError {
         if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(%error, "admin page request failed");
         }
-        HttpError::new(status, error.to_string())
+        HttpError::new(status, worded(&error))
+    }
+}
+
+/// A runs error in the admin page's words: the library's message, with where on the page to
+/// look next.
+fn worded(error: &RunsError) -> String {
+    match error {
+        RunsError::UnknownRun { .. } => format!("{error}; /runs lists recent runs"),
+        RunsError::Registry(RegistryError::UnknownJob { .. }) => format!("{error}; / lists every job"),
+        RunsError::AlreadyActive { id, .. } => {
+            format!("{error}; wait for it or cancel it at {}, or start without exclusive", super::paths::run(id))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -159,5 +172,25 @@ impl IntoResponse for ApiError {
             None => serde_json::json!({ "error": self.0.message }),
         };
         (self.0.status, axum::Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{RunId, Status};
+
+    #[test]
+    fn the_admin_page_words_run_errors_with_its_own_pages_not_the_command_line() {
+        let id = RunId::parse("Job-1718000000000-abcdef").unwrap();
+        let unknown = HttpError::from(RunsError::UnknownRun { id: id.clone() });
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.message, "no run has the id `Job-1718000000000-abcdef`; /runs lists recent runs");
+        let active = HttpError::from(RunsError::AlreadyActive { job: "Job".into(), id, status: Status::Started });
+        assert_eq!(active.status, StatusCode::CONFLICT);
+        assert!(active.message.contains("cancel it at /runs/Job-1718000000000-abcdef"), "{}", active.message);
+        for message in [unknown.message, active.message] {
+            assert!(!message.contains("`jobs ") && !message.contains("--"), "{message}");
+        }
     }
 }

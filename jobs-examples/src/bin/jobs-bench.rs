@@ -40,7 +40,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use jobs_core::{RedbStore, Store};
+use jobs_core::Store;
+use jobs_core::store::RedbStore;
 use jobs_examples::demo::{self, SeedOptions};
 
 use self::args::Args;

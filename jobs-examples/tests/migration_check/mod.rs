@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
-use jobs_core::{KeyRange, Model, RedbStore, Store, model};
+use jobs_core::store::{KeyRange, RedbStore};
+use jobs_core::{Model, Store, model};
 use jobs_examples::models::{
     CURRENT_SCHEMA_VERSION, ExplorationModel, ExplorationRightsModel, Hint, Interaction, State,
 };

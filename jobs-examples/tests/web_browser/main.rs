@@ -20,8 +20,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jobs_core::RedbStore;
 use jobs_core::runs::{RunId, RunLog, Status};
+use jobs_core::store::RedbStore;
 use webdriver::{Driver, Element, Session};
 
 const CHROMIUM: &str = "/usr/bin/chromium";

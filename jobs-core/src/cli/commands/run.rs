@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::cli::args::RunArgs;
 use crate::cli::console::Console;
 use crate::cli::error::CliError;
+use crate::cli::hints;
 use crate::cli::{Cli, detach, progress, report};
 use crate::exec::{Progress, now_ms};
 use crate::params::Params;
@@ -208,6 +209,9 @@ fn report_finished(
             }
             for line in report::failures(record) {
                 console.say(line);
+            }
+            if let Some(hint) = hints::failure_limit(record) {
+                console.say(hint);
             }
             console.say(format_args!("run {id}: failed"));
             Err(CliError::RunFailed {

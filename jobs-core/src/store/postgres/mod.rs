@@ -75,7 +75,7 @@ const ID_LOW_KEY: &str = "store_id_low";
 ///
 /// # Runs
 ///
-/// The store is a [`RunLog`](crate::RunLog): every process and admin page that opens the same
+/// The store is a [`RunStore`](crate::runs::RunStore): every process and admin page that opens the same
 /// URL sees the same runs. A process running a run holds a session-level advisory lock
 /// (`pg_try_advisory_lock`) on the run for as long as it runs, on a connection of its own;
 /// if the process dies, the server drops its connection and the lock with it, and the next
@@ -84,14 +84,14 @@ const ID_LOW_KEY: &str = "store_id_low";
 /// [`runs::open_postgres`](crate::runs::open_postgres) to settle dead runs at once.
 ///
 /// ```no_run
-/// use jobs_core::{PostgresStore, Store, WriteBatch};
+/// use jobs_core::store::{PostgresStore, Store, WriteBatch};
 ///
 /// let store = PostgresStore::open("postgres://jobs@127.0.0.1/app?schema=jobs")?;
 /// let mut batch = WriteBatch::new();
 /// batch.put("ExplorationModel", "exp1", vec![1, 2, 3]);
 /// store.apply(&batch)?;
 /// assert_eq!(store.get("ExplorationModel", "exp1")?, Some(vec![1, 2, 3]));
-/// # Ok::<(), jobs_core::StoreError>(())
+/// # Ok::<(), jobs_core::store::StoreError>(())
 /// ```
 #[derive(Debug)]
 pub struct PostgresStore {
@@ -106,8 +106,8 @@ pub struct PostgresStore {
 pub(crate) struct Tables {
     pub(crate) meta: String,
     pub(crate) models: String,
-    pub(crate) runs: String,
-    pub(crate) output: String,
+    /// The run records' tables, which `runs` defines.
+    pub(crate) runs: crate::runs::postgres::RunTables,
 }
 
 impl PostgresStore {
@@ -143,8 +143,7 @@ impl PostgresStore {
         let tables = Tables {
             meta: format!("{schema}.jobs_meta"),
             models: format!("{schema}.jobs_model"),
-            runs: format!("{schema}.jobs_run"),
-            output: format!("{schema}.jobs_run_output"),
+            runs: crate::runs::postgres::RunTables::in_schema(&schema),
         };
         let mut store = PostgresStore { pool: Pool::new(url), tables, id: String::new() };
         let id = match store.stored_format()? {
@@ -277,7 +276,7 @@ impl PostgresStore {
     /// Returns the store's id.
     fn create_tables(&self) -> Result<u128, StoreError> {
         let url = self.pool.url();
-        let Tables { meta, models, runs, output } = &self.tables;
+        let Tables { meta, models, runs } = &self.tables;
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.error(&e))?;
         self.lock_schema(&mut txn)?;
@@ -297,25 +296,11 @@ impl PostgresStore {
                 bytes bytea NOT NULL,
                 PRIMARY KEY (kind, id)
             );
-            CREATE TABLE IF NOT EXISTS {runs} (
-                id text COLLATE "C" PRIMARY KEY,
-                job text NOT NULL,
-                created_ms bigint NOT NULL,
-                active boolean NOT NULL,
-                record bytea NOT NULL
-            );
-            CREATE INDEX IF NOT EXISTS jobs_run_by_created ON {runs} (created_ms, id);
-            CREATE INDEX IF NOT EXISTS jobs_run_active ON {runs} (job) WHERE active;
-            CREATE TABLE IF NOT EXISTS {output} (
-                run_id text COLLATE "C" NOT NULL,
-                form smallint NOT NULL,
-                chunk integer NOT NULL,
-                lines bytea NOT NULL,
-                PRIMARY KEY (run_id, form, chunk)
-            );
             "#
         ))
         .map_err(|e| self.error(&e))?;
+        // The run tables are created with the models', so a store opens with all or none.
+        txn.batch_execute(&runs.create_statements()).map_err(|e| self.error(&e))?;
         let found = txn
             .query_opt(&format!("SELECT value FROM {meta} WHERE key = $1"), &[&FORMAT_KEY])
             .map_err(|e| self.error(&e))?
