@@ -140,11 +140,6 @@ pub use params::{Param, Params};
 pub use registry::registry;
 pub use store::{MemoryStore, Store};
 
-// Kept at the root, out of the docs, only for code that still names them there (the bench,
-// a doc example of `store::RedbStore`): use `store::RedbStore` and `store::WriteBatch`.
-#[doc(hidden)]
-pub use store::{RedbStore, WriteBatch};
-
 /// Everything a job definition needs: `use jobs_core::prelude::*;`.
 pub mod prelude {
     pub use crate::{Failure, Map, MapContext, Model, Outcome, Output, Reduce, Values, one_off_job};

@@ -586,13 +586,13 @@ fn mismatch(me: usize, ours: &Settings, them: usize, theirs: &Settings) -> Strin
     } else {
         return format!(
             "process {them} opened another store than process {me}: {} (store id {}) against {} (store id {}); \
-             every process must open the same store (--store)",
+             every process must open the same store",
             theirs.store.location, theirs.store.id, ours.store.location, ours.store.id
         );
     };
     format!(
         "process {them} was started differently from process {me}: {what}; start every process with the same job, \
-         --param, --shards, --dry-run, --workers and host file"
+         parameters, shard count, dry-run setting, workers and host file"
     )
 }
 

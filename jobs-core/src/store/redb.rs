@@ -32,7 +32,8 @@ const REDB_MAGIC: &[u8] = b"redb\x1a\x0a\xa9\x0d\x0a";
 /// A store in one redb file.
 ///
 /// ```
-/// use jobs_core::{RedbStore, Store, WriteBatch};
+/// use jobs_core::Store;
+/// use jobs_core::store::{RedbStore, WriteBatch};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = RedbStore::open(dir.path().join("jobs.redb"))?;

@@ -31,7 +31,7 @@ const EXPLORATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("model/E
 const BATCH: usize = 256;
 /// The redb page cache the baselines open the file with: the same as `jobs run` uses by
 /// default, so both read through a cache of one size.
-pub const CACHE_BYTES: usize = jobs_core::RedbStore::DEFAULT_CACHE_BYTES;
+pub const CACHE_BYTES: usize = jobs_core::store::RedbStore::DEFAULT_CACHE_BYTES;
 
 /// Runs the baseline `name` over the store at `path` with `threads` decoding threads and prints
 /// its report on stdout.

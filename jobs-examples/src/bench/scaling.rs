@@ -31,7 +31,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
-use jobs_core::{RedbStore, Store};
+use jobs_core::Store;
+use jobs_core::store::RedbStore;
 
 use super::args::Args;
 use super::process::{self, Measured};
