@@ -93,8 +93,9 @@ pub(crate) struct MapEnv<'a> {
 /// [`Job`]: crate::Job
 pub struct MapContext<'a, J> {
     /// The engine's `Vec<(J::Key, J::Value)>` of this call's pairs, behind a trait object only
-    /// so that naming its type needs no `J: Reduce` here: `emit` pushes to it directly.
-    pub(crate) staged: &'a mut dyn StagedPairs<J>,
+    /// so that naming its type needs no `J: Reduce` here: `emit` pushes to it directly. (`Send`
+    /// keeps the context `Send`, as it was with the `Vec` itself.)
+    pub(crate) staged: &'a mut (dyn StagedPairs<J> + Send),
     pub(crate) counters: &'a mut Counters,
     pub(crate) writes: &'a mut WriteBatch,
     pub(crate) env: &'a MapEnv<'a>,
@@ -134,8 +135,8 @@ impl<J> MapContext<'_, J> {
     where
         J: Reduce,
     {
-        let staged: *mut dyn StagedPairs<J> = &mut *self.staged;
-        // SAFETY: `StagedPairs<J>` has one impl, for `Vec<(J::Key, J::Value)>`, so the trait
+        let staged: *mut (dyn StagedPairs<J> + Send) = &mut *self.staged;
+        // SAFETY: `StagedPairs<J>` is crate-private and has one impl, for `Vec<(J::Key, J::Value)>`, so the trait
         // object `staged` points at can only be that `Vec`; the cast drops the vtable and
         // keeps the address, and the exclusive borrow of `self` makes the `&mut` unique.
         let staged = unsafe { &mut *staged.cast::<Vec<(J::Key, J::Value)>>() };

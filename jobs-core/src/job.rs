@@ -101,7 +101,7 @@ impl<T> JobValue for T where T: Serialize + DeserializeOwned + Send + 'static {}
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `Reduce` impl",
     label = "every one-off job must implement `Reduce`",
-    note = "if `{Self}` is the job, write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}\nif it is a model, the context is not: `map` takes `ctx: &mut MapContext<'_, Self>`, `Self` being the job"
+    note = "if `{Self}` is the job, write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}\nif `{Self}` is a model, `MapContext<'_, {Self}>` is the wrong context: `map` takes `ctx: &mut MapContext<'_, Self>`, `Self` being the job"
 )]
 pub trait Reduce: Sized + Send + Sync + 'static {
     /// The shuffle key. Output is sorted by it.

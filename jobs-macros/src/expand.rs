@@ -17,8 +17,10 @@
 //! * a constant per pair of listed models, at the second: two types stored under one kind;
 //! * `param::<T>()`, at each parameter's type: the type must be a `Param` (used twice, with
 //!   identical spans, so the compiler reports it once);
-//! * `impl Job for Job`, at the struct's name: the job must implement `Reduce`, which `Job`
-//!   requires (and nothing else does, so that is the one place it is reported);
+//! * `impl Job for Job`, unconditional, at the struct's name: the job must implement `Reduce`,
+//!   which `Job` requires; neither `Map` nor `MapContext` does, and the generated items read
+//!   the job's name and parameters from block-local constants rather than through `Job`, so
+//!   only the user's `ctx.emit(..)` calls (whose types are the `Reduce` impl's) repeat it;
 //! * a `#[macro_export]` macro named after the job, at the job's name: two jobs of one name in
 //!   one crate define it twice, which the compiler rejects, naming the macro
 //!   `two_jobs_are_named_<name>__rename_one_with_the_name_key`.
