@@ -83,8 +83,19 @@ pub(crate) struct MapEnv<'a> {
 /// #     }
 /// # }
 /// ```
-pub struct MapContext<'a, J: Reduce> {
-    pub(crate) staged: &'a mut Vec<(J::Key, J::Value)>,
+///
+/// The struct asks nothing of `J`; only [`emit`](Self::emit) needs `J: Reduce`. So a job that
+/// lacks its `Reduce` impl is reported once, where `#[one_off_job]` implements [`Job`] for it
+/// (at the struct), and not again at every `map` signature naming `MapContext<'_, Self>`; and
+/// a signature naming another type (`MapContext<'_, ExplorationModel>`) gets only the
+/// compiler's "incompatible type for trait".
+///
+/// [`Job`]: crate::Job
+pub struct MapContext<'a, J> {
+    /// The engine's `Vec<(J::Key, J::Value)>` of this call's pairs, behind a trait object only
+    /// so that naming its type needs no `J: Reduce` here: `emit` pushes to it directly. (`Send`
+    /// keeps the context `Send`, as it was with the `Vec` itself.)
+    pub(crate) staged: &'a mut (dyn StagedPairs<J> + Send),
     pub(crate) counters: &'a mut Counters,
     pub(crate) writes: &'a mut WriteBatch,
     pub(crate) env: &'a MapEnv<'a>,
@@ -102,12 +113,34 @@ pub(crate) struct ReadEntity<'a> {
     pub(crate) bytes: &'a [u8],
 }
 
-impl<J: Reduce> MapContext<'_, J> {
+/// What [`MapContext`] holds its staged pairs as. Its one impl, for the engine's
+/// `Vec<(J::Key, J::Value)>`, is what makes [`MapContext::emit`]'s cast back to that `Vec`
+/// sound: there must never be another.
+pub(crate) trait StagedPairs<J> {
+    /// How many pairs are staged (for `Debug`).
+    fn staged_len(&self) -> usize;
+}
+
+impl<J: Reduce> StagedPairs<J> for Vec<(J::Key, J::Value)> {
+    fn staged_len(&self) -> usize {
+        self.len()
+    }
+}
+
+impl<J> MapContext<'_, J> {
     /// Emits one `(key, value)` pair to the shuffle. `reduce` sees it with the key's other
     /// values, in emit order.
     #[inline]
-    pub fn emit(&mut self, key: J::Key, value: J::Value) {
-        self.staged.push((key, value));
+    pub fn emit(&mut self, key: J::Key, value: J::Value)
+    where
+        J: Reduce,
+    {
+        let staged: *mut (dyn StagedPairs<J> + Send) = &mut *self.staged;
+        // SAFETY: `StagedPairs<J>` is crate-private and has one impl, for `Vec<(J::Key, J::Value)>`, so the trait
+        // object `staged` points at can only be that `Vec`; the cast drops the vtable and
+        // keeps the address, and the exclusive borrow of `self` makes the `&mut` unique.
+        let staged = unsafe { &mut *staged.cast::<Vec<(J::Key, J::Value)>>() };
+        staged.push((key, value));
     }
 
     /// Adds `by` to the named counter. Counters appear in the run's report.
@@ -255,10 +288,10 @@ pub enum GetError {
     },
 }
 
-impl<J: Reduce> fmt::Debug for MapContext<'_, J> {
+impl<J> fmt::Debug for MapContext<'_, J> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MapContext")
-            .field("staged", &self.staged.len())
+            .field("staged", &self.staged.staged_len())
             .field("writes", &self.writes.len())
             .field("dry_run", &self.env.dry_run)
             .finish_non_exhaustive()

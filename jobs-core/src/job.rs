@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::MapContext;
-use crate::model::Model;
 use crate::params::{ParamError, ParamSpec, Params};
 
 /// What `map` and `reduce` return: `Ok(())`, or the reason this one entity or key failed.
@@ -96,10 +95,13 @@ impl<T> JobValue for T where T: Serialize + DeserializeOwned + Send + 'static {}
 /// Keys arrive in ascending order, and each key's values in the order of the entities that
 /// emitted them (by listed model, then entity id, then emit order), so a job's output is the
 /// same whatever its shard or thread count.
+//
+// Worded for both places this is reported: at a job's struct (the attribute's `Job` impl needs
+// `Reduce`), and at `ctx.emit(..)` on a `MapContext` whose type parameter is not the job.
 #[diagnostic::on_unimplemented(
-    message = "the job `{Self}` has no `Reduce` impl",
-    label = "every one-off job needs `impl Reduce for {Self}`",
-    note = "write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}"
+    message = "`{Self}` has no `Reduce` impl",
+    label = "every one-off job must implement `Reduce`",
+    note = "if `{Self}` is the job, write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}\nif `{Self}` is a model, `MapContext<'_, {Self}>` is the wrong context: `map` takes `ctx: &mut MapContext<'_, Self>`, `Self` being the job"
 )]
 pub trait Reduce: Sized + Send + Sync + 'static {
     /// The shuffle key. Output is sorted by it.
@@ -167,7 +169,12 @@ pub trait Reduce: Sized + Send + Sync + 'static {
     label = "`{M}` is listed here, so `{Self}` must implement `Map<{M}>`",
     note = "write:\n    impl Map<{M}> for {Self} {{\n        fn map(&self, item: {M}, ctx: &mut MapContext<'_, Self>) -> Outcome {{\n            ctx.emit(/* key */, /* value */);\n            Ok(())\n        }}\n    }}\nor remove `{M}` from `models = [...]`"
 )]
-pub trait Map<M: Model>: Reduce + ListedModel<M> {
+//
+// Neither `Reduce` nor `M: Model` is required here, only where the job is checked as a whole:
+// a job missing its `Reduce` impl is reported once, where `#[one_off_job]` implements `Job`
+// (which requires it) at the struct, and a model missing a serde derive once, by
+// `#[derive(Model)]`; not again at each `Map` impl.
+pub trait Map<M>: Sized + ListedModel<M> {
     /// Maps one entity: emit pairs with [`MapContext::emit`], count things, write models.
     fn map(&self, item: M, ctx: &mut MapContext<'_, Self>) -> Outcome;
 }

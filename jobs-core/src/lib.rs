@@ -152,8 +152,12 @@ pub mod prelude {
 /// user's own token: every check about a listed model goes through one call spanned at that
 /// model ([`kind_of`](__private::kind_of), [`ModelProbe`](__private::ModelProbe)), every
 /// check about a parameter through one call spanned at the field's type
-/// ([`param`](__private::param)), and a missing `Reduce` impl is reported where the job is
-/// registered ([`job_descriptor`](__private::job_descriptor)). The attribute also implements
+/// ([`param`](__private::param)), and a missing `Reduce` impl once, where the attribute
+/// implements [`Job`] (which requires `Reduce`) at the struct's name: neither `Map` nor
+/// [`MapContext`] requires `Reduce`, so nothing else repeats it. `#[derive(Model)]` checks its
+/// model's serde derives in one constant at the struct's name
+/// ([`SerdeProbe`](__private::SerdeProbe)), and registers the model through
+/// [`Register`](__private::Register), which asks nothing more of it. The attribute also implements
 /// [`ListedModel<M>`](crate::job::ListedModel) for each listed model, which `Map<M>` requires,
 /// so a `Map` impl for an unlisted model does not compile; it checks every pair of listed
 /// models for a shared kind ([`same_kind`](__private::same_kind)); and it defines a hidden
@@ -192,10 +196,12 @@ pub mod __private {
         M::KIND
     }
 
-    /// Registers the job `J`. The bound is where a job without a `Reduce` impl is reported,
-    /// once, at the struct's name: the generated `Job` impl holds only `where J: Reduce`, so
-    /// nothing inside it reports the same mistake again.
-    pub const fn job_descriptor<J: ReducingJob>(
+    /// Registers the job `J`.
+    ///
+    /// `#[one_off_job]` implements `Job` for the struct unconditionally, at the struct's name,
+    /// so a job without its `Reduce` impl (which `Job` requires) is reported there, once, and
+    /// `J: Job` still holds everywhere else, this call included.
+    pub const fn job_descriptor<J: Job>(
         description: &'static str,
         module_path: &'static str,
         file: &'static str,
@@ -203,17 +209,6 @@ pub mod __private {
     ) -> JobDescriptor {
         JobDescriptor::__of::<J>(description, module_path, file, line)
     }
-
-    /// A job with its `Reduce` impl: see [`job_descriptor`]. Only a missing `Reduce` impl can
-    /// make it fail, so that is what its message says.
-    #[diagnostic::on_unimplemented(
-        message = "the job `{Self}` has no `Reduce` impl",
-        label = "every one-off job needs `impl Reduce for {Self}`",
-        note = "write:\n    impl Reduce for {Self} {{\n        type Key = String;\n        type Value = String;\n        fn reduce(&self, key: String, values: Values<'_, String>, out: &mut Output) -> Outcome {{\n            out.json(&(key, values.collect::<Vec<_>>()))\n        }}\n    }}"
-    )]
-    pub trait ReducingJob: Job {}
-
-    impl<J: Job> ReducingJob for J {}
 
     /// Chooses how the job's `map_stored` reaches the listed model `M`, by method resolution:
     /// `ModelProbe::<J, M>::NEW.map_listed(..)` resolves to the inherent method below when `M`
@@ -231,7 +226,9 @@ pub mod __private {
         pub const NEW: Self = ModelProbe(PhantomData);
     }
 
-    impl<J: Reduce, M: Model> ModelProbe<J, M> {
+    // No `J: Reduce` bound here or on `NotAModel`: a job without its `Reduce` impl is
+    // reported once, at the struct, not again at every listed model.
+    impl<J, M: Model> ModelProbe<J, M> {
         /// Decodes the entity as `M` and maps it.
         #[inline]
         pub fn map_listed(self, job: &J, bytes: &[u8], ctx: &mut MapContext<'_, J>) -> Outcome
@@ -253,10 +250,75 @@ pub mod __private {
     /// exists so that the one real error is not followed by others.
     pub struct NotAModel<J>(PhantomData<fn() -> J>);
 
-    impl<J: Reduce> NotAModel<J> {
+    impl<J> NotAModel<J> {
         /// Never called: a job listing a non-model does not compile.
         pub fn map_listed(&self, _job: &J, _bytes: &[u8], _ctx: &mut MapContext<'_, J>) -> Outcome {
             Err(Failure::new("not a model"))
+        }
+    }
+
+    /// What `#[derive(Model)]` asks of a model's serde impls, as constants: `SERIALIZE` and
+    /// `DESERIALIZE` are the inherent constants below when the model has the impl, and the
+    /// [`SerdeFallback`] trait's `false` otherwise (an inherent item wins over a trait's when
+    /// its impl applies). The derive turns a `false` into one error at the struct's name that
+    /// names the derive to add, and writes its `Model` impl so that it only applies with both,
+    /// so `Model`'s supertraits add nothing to that error.
+    pub struct SerdeProbe<T>(PhantomData<fn() -> T>);
+
+    impl<T: ::serde::Serialize> SerdeProbe<T> {
+        /// The model implements `Serialize`.
+        pub const SERIALIZE: bool = true;
+    }
+
+    impl<T: ::serde::de::DeserializeOwned> SerdeProbe<T> {
+        /// The model implements `Deserialize`.
+        pub const DESERIALIZE: bool = true;
+    }
+
+    /// See [`SerdeProbe`]: the answers for a model without the impls.
+    pub trait SerdeFallback {
+        /// The model does not implement `Serialize`.
+        const SERIALIZE: bool = false;
+        /// The model does not implement `Deserialize`.
+        const DESERIALIZE: bool = false;
+    }
+
+    impl<T> SerdeFallback for SerdeProbe<T> {}
+
+    /// Where `#[derive(Model)]` found a model: its type name, module, file and line.
+    pub trait ModelSite {
+        /// `(type name, module path, file, line)`.
+        const SITE: (&'static str, &'static str, &'static str, u32);
+    }
+
+    /// The registry entry `#[derive(Model)]` submits for `T`: the inherent `MODEL` when `T` is a
+    /// model, [`RegisterFallback`]'s otherwise, which only exists so that a model missing a
+    /// serde derive is reported once (by the derive's own check) rather than once more here.
+    pub struct Register<T>(PhantomData<fn() -> T>);
+
+    impl<T: Model + ModelSite> Register<T> {
+        /// The model's registry entry.
+        pub const MODEL: ModelDescriptor = ModelDescriptor::__new::<T>(T::SITE.0, T::SITE.1, T::SITE.2, T::SITE.3);
+    }
+
+    /// See [`Register`]: never submitted by a crate that compiles.
+    pub trait RegisterFallback {
+        /// A placeholder entry.
+        const MODEL: ModelDescriptor = ModelDescriptor::__new::<Unregistered>("", "", "", 0);
+    }
+
+    impl<T> RegisterFallback for Register<T> {}
+
+    /// The placeholder model of [`RegisterFallback`].
+    #[derive(::serde::Serialize, ::serde::Deserialize)]
+    pub struct Unregistered {
+        id: ::std::string::String,
+    }
+
+    impl Model for Unregistered {
+        const KIND: &'static str = "";
+        fn id(&self) -> &str {
+            &self.id
         }
     }
 

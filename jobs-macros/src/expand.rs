@@ -17,7 +17,10 @@
 //! * a constant per pair of listed models, at the second: two types stored under one kind;
 //! * `param::<T>()`, at each parameter's type: the type must be a `Param` (used twice, with
 //!   identical spans, so the compiler reports it once);
-//! * `job_descriptor::<Job>()`, at the struct's name: the job must implement `Reduce`;
+//! * `impl Job for Job`, unconditional, at the struct's name: the job must implement `Reduce`,
+//!   which `Job` requires; neither `Map` nor `MapContext` does, and the generated items read
+//!   the job's name and parameters from block-local constants rather than through `Job`, so
+//!   only the user's `ctx.emit(..)` calls (whose types are the `Reduce` impl's) repeat it;
 //! * a `#[macro_export]` macro named after the job, at the job's name: two jobs of one name in
 //!   one crate define it twice, which the compiler rejects, naming the macro
 //!   `two_jobs_are_named_<name>__rename_one_with_the_name_key`.
@@ -49,6 +52,11 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
     let bytes = Ident::new("bytes", Span::mixed_site());
     let ctx = Ident::new("ctx", Span::mixed_site());
     let model = Ident::new("model", Span::mixed_site());
+    // The job's name and parameters, for `from_params` as well as the `Job` impl: reading them
+    // back as `<Self as Job>::NAME` would require `Self: Reduce` there too, and so report a
+    // missing `Reduce` impl a second time.
+    let job_name = Ident::new("JOB_NAME", Span::mixed_site());
+    let job_params = Ident::new("JOB_PARAMS", Span::mixed_site());
     let shadows = [&params, &bytes, &ctx, &model].map(|local| {
         quote! {
             #[allow(dead_code)]
@@ -89,11 +97,11 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
         }
         _ => quote!(#ident),
     };
-    // The `Reduce` bound is written on the impl (in the `for<'a>` form the compiler accepts even
-    // when it is false) so that a missing `Reduce` impl is not reported once per item inside
-    // it: the one report is where the job is registered, at the struct's name.
+    // Unconditional, at the struct's name: a missing `Reduce` impl (a supertrait of `Job`) is
+    // reported here, once, and the job is a `Job` everywhere else, so nothing that needs one
+    // (its registration, the `Map` impls, `MapContext<'_, Self>`) reports the mistake again.
     let impl_job = quote_spanned! {at(ident)=>
-        impl #private::Job for #ident where for<'a> #ident: #private::Reduce
+        impl #private::Job for #ident
     };
     let descriptor = quote_spanned!(at(ident)=> #private::job_descriptor::<#ident>);
     let name_tokens = quote_spanned!(job.name_span=> #name);
@@ -109,15 +117,18 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
 
             #distinct_kinds
 
+            const #job_name: &'static #str_ = #name_tokens;
+            const #job_params: &'static [#private::ParamSpec] = &[#(#param_specs),*];
+
             #impl_job {
-                const NAME: &'static #str_ = #name_tokens;
+                const NAME: &'static #str_ = #job_name;
                 const MODELS: &'static [&'static #str_] = &[#(#kinds),*];
                 const DEFAULT_SHARDS: #usize_ = #shards;
-                const PARAMS: &'static [#private::ParamSpec] = &[#(#param_specs),*];
+                const PARAMS: &'static [#private::ParamSpec] = #job_params;
                 #max_failures
 
                 fn from_params(#params: &#private::Params) -> #private::core::result::Result<Self, #private::ParamError> {
-                    #private::Params::check_names(#params, <Self as #private::Job>::NAME, <Self as #private::Job>::PARAMS)?;
+                    #private::Params::check_names(#params, #job_name, #job_params)?;
                     #private::core::result::Result::Ok(#construct)
                 }
 
@@ -178,7 +189,7 @@ fn distinct_kinds(job: &valid::Job<'_>, private: &TokenStream) -> TokenStream {
 }
 
 /// `tokens`, every one of them (inside groups too) spanned at `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tree| {

@@ -30,6 +30,14 @@ use proc_macro::TokenStream;
 /// renamed dependency needs nothing, it is found in the crate's `Cargo.toml`). The struct's doc
 /// comment becomes the job's description and its named fields its parameters (a raw
 /// identifier such as `r#type` is the parameter `type`). See `jobs_core` for a full example.
+///
+/// Mistakes are compile errors on the token they are about; the README's "What the compiler
+/// checks" lists each with its message. A job without its `Reduce` impl is reported at the
+/// struct's name, with the impl to write; its `Map` impls and their `MapContext<'_, Self>` add
+/// nothing, but each `ctx.emit(..)` repeats the message, since the key and value types it takes
+/// are the `Reduce` impl's. A `map` whose context names another type than the job
+/// (`MapContext<'_, ExplorationModel>`) gets the compiler's "incompatible type for trait", which
+/// shows the right form.
 #[proc_macro_attribute]
 pub fn one_off_job(args: TokenStream, item: TokenStream) -> TokenStream {
     one_off_job_impl(args.into(), item.into()).into()
@@ -41,6 +49,9 @@ pub fn one_off_job(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[model(id)]`, or the field named `id`. `#[model(kind = "...")]` on the struct sets the
 /// stored kind name (default: the type's name); `#[model(crate = "app::jobs_core")]` names
 /// jobs-core for a crate that reaches it through a facade.
+///
+/// A model is stored with serde, so the struct also derives `Serialize` and `Deserialize`; one
+/// missing is one error at the struct's name, saying which derive to add.
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     model::derive(input.into()).into()

@@ -219,6 +219,13 @@ fn check<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Option<ValidModel<'
 ///
 /// The id is read through `id_text::<T>`, spanned at the id field's type, the one place that
 /// type must be a `String`.
+///
+/// A derive does not see its siblings, so whether the struct also derives `Serialize` and
+/// `Deserialize` is asked of the type, through `SerdeProbe`'s constants, in one constant that
+/// fails (at the struct's name) naming the derives to add. The `Model` impl is written with
+/// those two bounds in the `for<'a>` form the compiler accepts even when they are false, so
+/// that `Model`'s supertraits do not report the same mistake again (with serde's internal
+/// names); and the registry entry goes through `Register`, which needs no `Model` impl.
 fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> TokenStream {
     let private = quote!(#krate::__private);
     let str_ = quote!(#private::core::primitive::str);
@@ -228,9 +235,15 @@ fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> Token
     let type_name = ident.unraw().to_string();
     let impl_model = quote_spanned!(ident.span()=> impl #private::Model for #ident);
     let id_of = quote_spanned!(Span::call_site().located_at(id_ty.span())=> #private::id_text::<#id_ty>(&self.#id));
+    let serde_check = serde_check(ident, &type_name, &private);
     quote! {
         const _: () = {
-            #impl_model {
+            #serde_check
+
+            #impl_model
+            where
+                for<'a> #ident: #private::serde::Serialize + #private::serde::de::DeserializeOwned,
+            {
                 const KIND: &'static #str_ = #kind;
                 const __TYPE_PATH: &'static #str_ =
                     #private::core::concat!(#private::core::module_path!(), "::", #type_name);
@@ -239,13 +252,49 @@ fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> Token
                 }
             }
 
-            #private::inventory::submit! {
-                #private::ModelDescriptor::__new::<#ident>(
+            impl #private::ModelSite for #ident {
+                const SITE: (&'static #str_, &'static #str_, &'static #str_, #private::core::primitive::u32) = (
                     #type_name,
                     #private::core::module_path!(),
                     #private::core::file!(),
                     #private::core::line!(),
-                )
+                );
+            }
+
+            #private::inventory::submit! {
+                {
+                    #[allow(unused_imports)]
+                    use #private::RegisterFallback as _;
+                    #private::Register::<#ident>::MODEL
+                }
+            }
+        };
+    }
+}
+
+/// A constant that fails, at the struct's name, when the model lacks `Serialize` or
+/// `Deserialize`, saying which derive to add.
+fn serde_check(ident: &Ident, type_name: &str, private: &TokenStream) -> TokenStream {
+    let fix = "models are stored with serde";
+    let derive = "`#[derive(Model, Serialize, Deserialize)]`";
+    let neither = format!(
+        "`{type_name}` implements neither `Serialize` nor `Deserialize`: {fix}, so add both to its derives: {derive}"
+    );
+    let no_serialize =
+        format!("`{type_name}` does not implement `Serialize`: {fix}, so add `Serialize` to its derives: {derive}");
+    let no_deserialize =
+        format!("`{type_name}` does not implement `Deserialize`: {fix}, so add `Deserialize` to its derives: {derive}");
+    // Every token at the struct's name: the compiler reports a failed constant at its `panic!`.
+    let private = crate::expand::respan(private.clone(), ident.span());
+    quote_spanned! {ident.span()=>
+        const _: () = {
+            #[allow(unused_imports)]
+            use #private::SerdeFallback as _;
+            match (#private::SerdeProbe::<#ident>::SERIALIZE, #private::SerdeProbe::<#ident>::DESERIALIZE) {
+                (true, true) => {}
+                (false, false) => #private::core::panic!(#neither),
+                (false, true) => #private::core::panic!(#no_serialize),
+                (true, false) => #private::core::panic!(#no_deserialize),
             }
         };
     }
