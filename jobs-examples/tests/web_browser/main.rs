@@ -58,20 +58,22 @@ struct Paused {
 }
 
 impl Paused {
-    /// Stops the process of run `id` in `store` once it has read something, at the moment its
-    /// next progress save is seen (at most 60 s).
+    /// Stops the process of run `id` in `store` at the moment its first progress save that
+    /// shows reading is seen (at most 60 s).
     fn when_reading(store: &Path, id: &str) -> Result<Paused, String> {
         let log = RedbStore::open(store).map_err(|e| e.to_string())?;
         let id = RunId::parse(id).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + Duration::from_secs(60);
-        let mut seen = 0;
         loop {
             let record = log.get_run(&id).map_err(|e| e.to_string())?;
             if record.status() != Status::Started && record.status() != Status::Queued {
                 return Err(format!("the long run ended before it could be paused: {record:?}"));
             }
             let read = record.progress.read();
-            if seen > 0 && read > seen {
+            // The first save that shows reading: as early in the map as the pages can show
+            // it, so the run is far from its end (a faster map once let a later save come
+            // after the last entity, and the run end completed before its cancel was relayed).
+            if read > 0 {
                 let pid = record.pid.ok_or("a started run without a process")?;
                 let pid = libc::pid_t::try_from(pid).map_err(|e| e.to_string())?;
                 // SAFETY: kill(2) only sends a signal; the pid is the run's own process.
@@ -85,7 +87,6 @@ impl Paused {
                 }
                 return Ok(paused);
             }
-            seen = seen.max(read);
             if Instant::now() > deadline {
                 return Err(format!("the long run was not seen reading within 60 s: {record:?}"));
             }
