@@ -72,7 +72,7 @@ impl Paused {
             let read = record.progress.read();
             // The first save that shows reading: as early in the map as the pages can show
             // it, so the run is far from its end (a faster map once let a later save come
-            // after the last entity, and the run end completed before its cancel was relayed).
+            // after the last entity, and the run completed before its cancel was relayed).
             if read > 0 {
                 let pid = record.pid.ok_or("a started run without a process")?;
                 let pid = libc::pid_t::try_from(pid).map_err(|e| e.to_string())?;
