@@ -50,8 +50,10 @@ impl Drop for Server {
 }
 
 /// The process carrying out a run, stopped (SIGSTOP) right after it saved its progress, so the
-/// run can neither go on nor end, and no write transaction of its holds the store, until
-/// [`resume`](Self::resume); killed when dropped before that.
+/// run can neither go on nor end until [`resume`](Self::resume); killed when dropped before
+/// that. It is only left stopped where it holds no lock on the store: a process stopped inside
+/// a write transaction would block every other writer (the server recording the cancel) and,
+/// inside a commit, every reader (the pages), so the browser would wait on them forever.
 struct Paused {
     pid: libc::pid_t,
     resumed: bool,
@@ -59,11 +61,12 @@ struct Paused {
 
 impl Paused {
     /// Stops the process of run `id` in `store` at the moment its first progress save that
-    /// shows reading is seen (at most 60 s).
+    /// shows reading is seen (at most 60 s), at a moment it holds no lock on the store.
     fn when_reading(store: &Path, id: &str) -> Result<Paused, String> {
         let log = RedbStore::open(store).map_err(|e| e.to_string())?;
         let id = RunId::parse(id).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut tries = 0;
         loop {
             let record = log.get_run(&id).map_err(|e| e.to_string())?;
             if record.status() != Status::Started && record.status() != Status::Queued {
@@ -80,15 +83,24 @@ impl Paused {
                 if unsafe { libc::kill(pid, libc::SIGSTOP) } != 0 {
                     return Err(format!("SIGSTOP {pid}: {}", std::io::Error::last_os_error()));
                 }
-                let paused = Paused { pid, resumed: false };
-                let record = log.get_run(&id).map_err(|e| e.to_string())?;
-                if record.status() != Status::Started {
-                    return Err(format!("the long run ended before it could be paused: {record:?}"));
+                let mut paused = Paused { pid, resumed: false };
+                if store_is_free(store, id.as_str())? {
+                    let record = log.get_run(&id).map_err(|e| e.to_string())?;
+                    if record.status() != Status::Started {
+                        return Err(format!("the long run ended before it could be paused: {record:?}"));
+                    }
+                    return Ok(paused);
                 }
-                return Ok(paused);
+                // Stopped inside a transaction: let it finish, and stop it at another moment of
+                // its 250 ms between progress saves.
+                paused.resumed = true;
+                // SAFETY: as above.
+                unsafe { libc::kill(pid, libc::SIGCONT) };
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20 + (tries * 53) % 230));
             }
             if Instant::now() > deadline {
-                return Err(format!("the long run was not seen reading within 60 s: {record:?}"));
+                return Err(format!("the long run was not seen reading (and holding no lock) within 60 s: {record:?}"));
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -111,6 +123,34 @@ impl Drop for Paused {
             // SAFETY: as in `when_reading`; a stopped process dies of SIGKILL too.
             unsafe { libc::kill(self.pid, libc::SIGKILL) };
         }
+    }
+}
+
+/// Whether another process can take the store's write lock within 5 s: `jobs status` opens
+/// the store, which records its format in a write transaction, and that waits while a
+/// (stopped) process holds the lock. A probe that waits longer is killed.
+fn store_is_free(store: &Path, id: &str) -> Result<bool, String> {
+    let mut probe = Command::new(env!("CARGO_BIN_EXE_jobs"))
+        .arg("--store")
+        .arg(store)
+        .args(["status", id])
+        .env_remove("JOBS_STORE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("jobs status: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = probe.try_wait().map_err(|e| e.to_string())? {
+            return Ok(status.success());
+        }
+        if Instant::now() > deadline {
+            let _ = probe.kill();
+            let _ = probe.wait();
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
