@@ -1,8 +1,11 @@
 //! The embedded default store: one redb file.
 //!
-//! Each kind is a table `model/<Kind>` from id to encoded entity; the table `meta` holds the
-//! store's format version, and `identity` its id ([`Store::store_id`]). The file is opened in redb's multi-writer mode, so several `jobs`
-//! processes (a run, `jobs status`, `jobs cancel`) share it safely.
+//! Each kind is a table `model/<Kind>` from id to encoded entity, with an index `ids/<Kind>` of
+//! its ids alone, kept in the same transactions: [`Store::split`] reads the index, a few bytes
+//! per entity, where the model table would make it read every stored entity (redb keeps values
+//! on the leaf pages beside their keys). The table `meta` holds the store's format version, and
+//! `identity` its id ([`Store::store_id`]). The file is opened in redb's multi-writer mode, so
+//! several `jobs` processes (a run, `jobs status`, `jobs cancel`) share it safely.
 
 use std::io::Read;
 use std::ops::ControlFlow;
@@ -18,7 +21,14 @@ use super::split::split_sorted_ids;
 use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
 /// The newest store format this version reads and the one it writes.
-pub const STORE_FORMAT_VERSION: u32 = 1;
+///
+/// Version 2 added the id index (`ids/<Kind>`). A version 1 store is upgraded when it is first
+/// opened: the index is built from the model tables in one transaction, and nothing stored
+/// changes. Older versions of jobs then refuse the file by its version, rather than write
+/// entities without indexing them.
+pub const STORE_FORMAT_VERSION: u32 = 2;
+/// The format that had no id index.
+const FORMAT_WITHOUT_ID_INDEX: u32 = 1;
 
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 const FORMAT_KEY: &str = "format_version";
@@ -26,6 +36,7 @@ const FORMAT_KEY: &str = "format_version";
 const IDENTITY: TableDefinition<&str, u128> = TableDefinition::new("identity");
 const STORE_ID_KEY: &str = "store_id";
 const MODEL_TABLE_PREFIX: &str = "model/";
+const ID_INDEX_PREFIX: &str = "ids/";
 /// The first bytes of every redb file.
 const REDB_MAGIC: &[u8] = b"redb\x1a\x0a\xa9\x0d\x0a";
 
@@ -111,6 +122,11 @@ impl RedbStore {
     /// (or, for the id, predates it). One write transaction: processes opening the store at once
     /// take turns, so only the first draws an id and the others read it.
     fn check_format(&self) -> Result<String, StoreError> {
+        // Most opens find both as they should be: a read transaction then suffices, and a
+        // `jobs status` neither waits for nor syncs a write.
+        if let Some(id) = self.current_format_and_id()? {
+            return Ok(format_store_id(id));
+        }
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
         {
             let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
@@ -123,7 +139,13 @@ impl RedbStore {
                         supported: STORE_FORMAT_VERSION,
                     });
                 }
-                Some(_) => {}
+                Some(STORE_FORMAT_VERSION) => {}
+                Some(found) => {
+                    debug_assert_eq!(found, FORMAT_WITHOUT_ID_INDEX);
+                    let indexed = self.build_id_indexes(&txn)?;
+                    tracing::info!(store = %self.path.display(), from = found, to = STORE_FORMAT_VERSION, indexed, "upgraded the store's format: added an index of ids");
+                    meta.insert(FORMAT_KEY, STORE_FORMAT_VERSION).map_err(|e| self.error(e))?;
+                }
                 None => {
                     meta.insert(FORMAT_KEY, STORE_FORMAT_VERSION).map_err(|e| self.error(e))?;
                 }
@@ -143,6 +165,52 @@ impl RedbStore {
         };
         txn.commit().map_err(|e| self.error(e))?;
         Ok(format_store_id(id))
+    }
+}
+
+impl RedbStore {
+    /// The store's id, if the store has the current format and an id (and so needs no write
+    /// to be opened); `None` if either is missing or the format is older.
+    fn current_format_and_id(&self) -> Result<Option<u128>, StoreError> {
+        let txn = self.db.begin_read().map_err(|e| self.error(e))?;
+        let format = match txn.open_table(META) {
+            Ok(meta) => meta.get(FORMAT_KEY).map_err(|e| self.error(e))?.map(|v| v.value()),
+            Err(TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(self.error(e)),
+        };
+        match format {
+            Some(found) if found > STORE_FORMAT_VERSION => Err(StoreError::NewerFormat {
+                path: self.path.clone(),
+                found,
+                supported: STORE_FORMAT_VERSION,
+            }),
+            Some(STORE_FORMAT_VERSION) => match txn.open_table(IDENTITY) {
+                Ok(identity) => Ok(identity.get(STORE_ID_KEY).map_err(|e| self.error(e))?.map(|v| v.value())),
+                Err(TableError::TableDoesNotExist(_)) => Ok(None),
+                Err(e) => Err(self.error(e)),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Indexes the ids of every model table (the upgrade from format 1), returning how many.
+    fn build_id_indexes(&self, txn: &redb::WriteTransaction) -> Result<u64, StoreError> {
+        let kinds: Vec<String> = txn
+            .list_tables()
+            .map_err(|e| self.error(e))?
+            .filter_map(|handle| handle.name().strip_prefix(MODEL_TABLE_PREFIX).map(str::to_owned))
+            .collect();
+        let mut indexed = 0;
+        for kind in kinds {
+            let models = txn.open_table(model_def(&model_table(&kind))).map_err(|e| self.error(e))?;
+            let mut ids = txn.open_table(ids_def(&id_index(&kind))).map_err(|e| self.error(e))?;
+            for row in models.iter().map_err(|e| self.error(e))? {
+                let (id, _) = row.map_err(|e| self.error(e))?;
+                ids.insert(id.value(), ()).map_err(|e| self.error(e))?;
+                indexed += 1;
+            }
+        }
+        Ok(indexed)
     }
 }
 
@@ -227,6 +295,18 @@ fn model_table(kind: &str) -> String {
     format!("{MODEL_TABLE_PREFIX}{kind}")
 }
 
+fn id_index(kind: &str) -> String {
+    format!("{ID_INDEX_PREFIX}{kind}")
+}
+
+fn model_def(name: &str) -> TableDefinition<'_, &'static str, &'static [u8]> {
+    TableDefinition::new(name)
+}
+
+fn ids_def(name: &str) -> TableDefinition<'_, &'static str, ()> {
+    TableDefinition::new(name)
+}
+
 impl Store for RedbStore {
     fn location(&self) -> String {
         self.path.display().to_string()
@@ -262,18 +342,18 @@ impl Store for RedbStore {
 
     fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
-        let name = model_table(kind);
-        let table = match txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)) {
-            Ok(table) => table,
+        // The index has exactly the model table's ids (both change in the same transactions),
+        // and a kind that was never written has neither.
+        let ids = match txn.open_table(ids_def(&id_index(kind))) {
+            Ok(ids) => ids,
             Err(TableError::TableDoesNotExist(_)) => {
                 return split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(()));
             }
             Err(e) => return Err(self.error(e)),
         };
-        let count = table.len().map_err(|e| self.error(e))?;
+        let count = ids.len().map_err(|e| self.error(e))?;
         split_sorted_ids(count, shards, |visit| {
-            // Reads keys only; values stay on their pages.
-            for (position, row) in table.iter().map_err(|e| self.error(e))?.enumerate() {
+            for (position, row) in ids.iter().map_err(|e| self.error(e))?.enumerate() {
                 let (id, _) = row.map_err(|e| self.error(e))?;
                 if !visit(position as u64, id.value()) {
                     break;
@@ -338,33 +418,41 @@ impl RedbStore {
         // One write transaction: redb commits it atomically, so a crash keeps all or nothing.
         let txn = self.db.begin_write().map_err(|e| self.error(e))?;
         {
-            // Batches are mostly runs of one kind: reopen the table only when the kind changes.
-            let mut open: Option<(&str, redb::Table<'_, &str, &[u8]>)> = None;
+            // Batches are mostly runs of one kind: reopen the tables only when the kind changes.
+            type Tables<'t> = (redb::Table<'t, &'static str, &'static [u8]>, redb::Table<'t, &'static str, ()>);
+            let mut open: Option<(&str, Tables<'_>)> = None;
             for (index, write) in batch.writes().iter().enumerate() {
                 let (Write::Put { kind, .. } | Write::Delete { kind, .. }) = write;
-                let table = match &mut open {
-                    Some((open_kind, table)) if *open_kind == kind.as_str() => table,
+                let (models, ids) = match &mut open {
+                    Some((open_kind, tables)) if *open_kind == kind.as_str() => tables,
                     slot => {
                         *slot = None;
-                        let name = model_table(kind);
-                        let table =
-                            txn.open_table(TableDefinition::<&str, &[u8]>::new(&name)).map_err(|e| self.error(e))?;
-                        &mut slot.insert((kind.as_str(), table)).1
+                        let models = txn.open_table(model_def(&model_table(kind))).map_err(|e| self.error(e))?;
+                        let ids = txn.open_table(ids_def(&id_index(kind))).map_err(|e| self.error(e))?;
+                        &mut slot.insert((kind.as_str(), (models, ids))).1
                     }
                 };
                 if checked {
                     let (Write::Put { id, .. } | Write::Delete { id, .. }) = write;
-                    let stored = table.get(id.as_str()).map_err(|e| self.error(e))?;
+                    let stored = models.get(id.as_str()).map_err(|e| self.error(e))?;
                     if !batch.expect(index).holds(stored.as_ref().map(|v| v.value())) {
                         conflicts.push(index);
                     }
                 }
+                // The index changes only when an id comes or goes, not when an entity is
+                // rewritten (a migration's usual write).
                 match write {
                     Write::Put { id, bytes, .. } => {
-                        table.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.error(e))?;
+                        let replaced = models.insert(id.as_str(), bytes.as_slice()).map_err(|e| self.error(e))?;
+                        if replaced.is_none() {
+                            ids.insert(id.as_str(), ()).map_err(|e| self.error(e))?;
+                        }
                     }
                     Write::Delete { id, .. } => {
-                        table.remove(id.as_str()).map_err(|e| self.error(e))?;
+                        let removed = models.remove(id.as_str()).map_err(|e| self.error(e))?;
+                        if removed.is_some() {
+                            ids.remove(id.as_str()).map_err(|e| self.error(e))?;
+                        }
                     }
                 }
             }
@@ -483,6 +571,81 @@ mod tests {
         }
     }
 
+    /// The ids in `kind`'s model table and in its index.
+    fn ids_in_both(store: &RedbStore, kind: &str) -> (Vec<String>, Vec<String>) {
+        let txn = store.db.begin_read().unwrap();
+        let read = |name: String, keys_of: &dyn Fn(&redb::ReadTransaction, &str) -> Vec<String>| keys_of(&txn, &name);
+        let models = read(model_table(kind), &|txn, name| match txn.open_table(model_def(name)) {
+            Ok(table) => table.iter().unwrap().map(|row| row.unwrap().0.value().to_owned()).collect(),
+            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(e) => panic!("{e}"),
+        });
+        let ids = read(id_index(kind), &|txn, name| match txn.open_table(ids_def(name)) {
+            Ok(table) => table.iter().unwrap().map(|row| row.unwrap().0.value().to_owned()).collect(),
+            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(e) => panic!("{e}"),
+        });
+        (models, ids)
+    }
+
+    #[test]
+    fn the_id_index_follows_puts_rewrites_deletes_and_refused_batches() {
+        let (_dir, store) = store();
+        let mut batch = WriteBatch::new();
+        for i in 0..50 {
+            batch.put("Note", format!("n{i:02}"), vec![1]);
+            batch.put("Other", format!("o{i:02}"), vec![2]);
+        }
+        store.apply(&batch).unwrap();
+        let mut batch = WriteBatch::new();
+        for i in (0..50).step_by(3) {
+            batch.delete("Note", format!("n{i:02}"));
+            batch.put("Note", format!("n{:02}", i + 1), vec![3]); // a rewrite
+        }
+        batch.delete("Note", "never-stored");
+        batch.put("Note", "new", vec![4]);
+        store.apply(&batch).unwrap();
+        // A checked batch that conflicts stores nothing, in the index either.
+        let mut refused = WriteBatch::new();
+        refused.put_if("Note", "n01", vec![5], super::super::Expect::Unchanged(vec![9]));
+        refused.put("Note", "refused", vec![6]);
+        assert_eq!(store.apply_checked(&refused).unwrap(), vec![0]);
+        for kind in ["Note", "Other", "Missing"] {
+            let (models, ids) = ids_in_both(&store, kind);
+            assert_eq!(models, ids, "{kind}");
+        }
+        assert_eq!(ids_in_both(&store, "Note").0.len(), 50 - 17 + 1);
+        let splits = store.split("Note", 4).unwrap();
+        assert_eq!(splits.iter().map(|s| s.len).sum::<u64>(), 34);
+        assert_eq!(splits[1].range.start.as_deref(), Some(ids_in_both(&store, "Note").0[8].as_str()));
+    }
+
+    #[test]
+    fn a_format_1_store_gets_its_id_index_on_open_and_keeps_its_entities() {
+        let (dir, store) = store();
+        let mut batch = WriteBatch::new();
+        for i in 0..40 {
+            batch.put("Note", format!("n{i:02}"), vec![i]);
+        }
+        store.apply(&batch).unwrap();
+        let expected = store.split("Note", 3).unwrap();
+        // As version 1 left it: no index.
+        let txn = store.db.begin_write().unwrap();
+        assert!(txn.delete_table(ids_def(&id_index("Note"))).unwrap());
+        txn.open_table(META).unwrap().insert(FORMAT_KEY, FORMAT_WITHOUT_ID_INDEX).unwrap();
+        txn.commit().unwrap();
+        drop(store);
+
+        let store = RedbStore::open(dir.path().join("jobs.redb")).unwrap();
+        let (models, ids) = ids_in_both(&store, "Note");
+        assert_eq!((models.len(), &models), (40, &ids));
+        assert_eq!(store.split("Note", 3).unwrap(), expected);
+        assert_eq!(store.get("Note", "n07").unwrap(), Some(vec![7]));
+        let txn = store.db.begin_read().unwrap();
+        let version = txn.open_table(META).unwrap().get(FORMAT_KEY).unwrap().map(|v| v.value());
+        assert_eq!(version, Some(STORE_FORMAT_VERSION));
+    }
+
     #[test]
     fn a_store_from_a_newer_version_is_refused() {
         let (dir, store) = store();
@@ -491,6 +654,6 @@ mod tests {
         txn.commit().unwrap();
         drop(store);
         let err = RedbStore::open(dir.path().join("jobs.redb")).unwrap_err();
-        assert!(matches!(err, StoreError::NewerFormat { found: 2, .. }), "{err}");
+        assert!(matches!(err, StoreError::NewerFormat { found, .. } if found == STORE_FORMAT_VERSION + 1), "{err}");
     }
 }
