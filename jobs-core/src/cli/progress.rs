@@ -2,6 +2,7 @@
 //! [`POLL`], draws a progress bar (when stderr is a terminal) and turns Ctrl-C into a cancel.
 
 use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
@@ -26,14 +27,19 @@ pub(crate) fn watch<T: Send>(
 ) -> Result<T, String> {
     let listening = console.interrupts.then(interrupt::listen);
     let mut bar = console.progress_bar.then(Bar::new);
+    // Set once `work` has returned: `is_finished` turns true only once its thread has also
+    // wound down, so a watcher woken by the unpark could find it false and sleep a whole POLL.
+    let done = AtomicBool::new(false);
     thread::scope(|scope| {
         let watcher = thread::current();
+        let done = &done;
         let handle = scope.spawn(move || {
             let result = work();
+            done.store(true, Ordering::Release);
             watcher.unpark();
             result
         });
-        while !handle.is_finished() {
+        while !done.load(Ordering::Acquire) && !handle.is_finished() {
             if let Some(bar) = &mut bar {
                 bar.show(progress);
             }
