@@ -62,6 +62,9 @@ pub(super) struct SessionState {
     finished: AtomicBool,
     /// Set when the sender should stop.
     stopped: AtomicBool,
+    /// The heartbeat sender's thread, unparked by [`stop`](Self::stop) so the session's end
+    /// does not wait out its tick.
+    sender: Mutex<Option<std::thread::Thread>>,
 }
 
 impl SessionState {
@@ -83,6 +86,7 @@ impl SessionState {
             aborted: AtomicBool::new(false),
             finished: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
+            sender: Mutex::new(None),
         }
     }
 
@@ -168,6 +172,9 @@ impl SessionState {
     /// Stops the sender thread.
     pub(super) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
+        if let Some(sender) = lock(&self.sender).as_ref() {
+            sender.unpark();
+        }
     }
 
     /// Reads one control link until it ends: relays cancels, takes the verdict, and fails the
@@ -218,6 +225,7 @@ impl SessionState {
 
     /// Sends heartbeats, and relays this process's cancel once, until [`stop`](Self::stop).
     pub(super) fn send_heartbeats(&self, cancel: &CancelToken) {
+        *lock(&self.sender) = Some(std::thread::current());
         let mut relayed_cancel = false;
         let mut last_beat: Option<Instant> = None;
         while !self.stopped.load(Ordering::SeqCst) && !self.failed() {
@@ -229,7 +237,7 @@ impl SessionState {
                 last_beat = Some(Instant::now());
                 self.broadcast(&Message::Heartbeat);
             }
-            std::thread::sleep(TICK);
+            std::thread::park_timeout(TICK);
         }
     }
 
