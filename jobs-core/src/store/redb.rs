@@ -179,11 +179,9 @@ impl RedbStore {
             Err(e) => return Err(self.error(e)),
         };
         match format {
-            Some(found) if found > STORE_FORMAT_VERSION => Err(StoreError::NewerFormat {
-                path: self.path.clone(),
-                found,
-                supported: STORE_FORMAT_VERSION,
-            }),
+            Some(found) if found > STORE_FORMAT_VERSION => {
+                Err(StoreError::NewerFormat { path: self.path.clone(), found, supported: STORE_FORMAT_VERSION })
+            }
             Some(STORE_FORMAT_VERSION) => match txn.open_table(IDENTITY) {
                 Ok(identity) => Ok(identity.get(STORE_ID_KEY).map_err(|e| self.error(e))?.map(|v| v.value())),
                 Err(TableError::TableDoesNotExist(_)) => Ok(None),
