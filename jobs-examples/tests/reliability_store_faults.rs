@@ -18,9 +18,11 @@ use redb::TableDefinition;
 use migration_check::{MIGRATION, Seeded, report_counts};
 use support::{Ran, jobs_command};
 
-/// Scratch entities of 2 KiB stored and deleted before the full-disk run: room for its
-/// record and a batch or two, far from room for the whole migration (about 600 are).
-const SCRATCH_ENTITIES: usize = 300;
+/// Entities of 2 KiB stored and deleted again before the full-disk run, once the file has no
+/// other free page: room for its record and a batch or two, far from room for the whole
+/// migration (which rewrites about 1,100 explorations of 2 KiB, while its own scan keeps the
+/// pages they replace from being reused).
+const ROOM_ENTITIES: usize = 300;
 const META: TableDefinition<&str, u32> = TableDefinition::new("meta");
 
 fn ran(mut command: Command) -> Ran {
@@ -74,7 +76,12 @@ fn a_store_from_a_newer_version_is_refused_and_left_without_a_run() {
     let refused = ran(jobs_command(&path, &["run", MIGRATION]));
     refused.assert_code(1);
     assert!(refused.err.contains(&path.display().to_string()), "{}", refused.err);
-    assert!(refused.err.contains("has format version 2, newer than this program's 1; upgrade jobs"), "{}", refused.err);
+    let newer = format!(
+        "has format version {}, newer than this program's {}; upgrade jobs",
+        jobs_core::store::STORE_FORMAT_VERSION + 1,
+        jobs_core::store::STORE_FORMAT_VERSION
+    );
+    assert!(refused.err.contains(&newer), "{}", refused.err);
 
     set_format(jobs_core::store::STORE_FORMAT_VERSION);
     assert!(recorded_runs(&path).is_empty(), "the refused run left no record");
@@ -231,6 +238,19 @@ fn limit_file_size(command: &mut Command, bytes: u64) {
     }
 }
 
+/// Pages inside the store file that redb has not allocated.
+fn free_pages(path: &std::path::Path) -> u64 {
+    let len = std::fs::metadata(path).expect("size").len();
+    let db = redb::Database::builder()
+        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+        .create(path)
+        .expect("open with redb");
+    let txn = db.begin_write().expect("write");
+    let stats = txn.stats().expect("stats");
+    let used = stats.allocated_pages() * stats.page_size() as u64;
+    len.saturating_sub(used) / stats.page_size() as u64
+}
+
 #[cfg(unix)]
 #[test]
 fn a_full_disk_fails_the_migration_clearly_loses_nothing_and_a_rerun_finishes_it() {
@@ -238,21 +258,42 @@ fn a_full_disk_fails_the_migration_clearly_loses_nothing_and_a_rerun_finishes_it
     let seeded = Seeded::new(dir.path(), 6000);
     let path = dir.path().join("full.redb");
     seeded.copy_to(&path);
-    // Room for the run's record, but not for the migration: a kind of scratch entities stored
-    // and deleted again leaves free pages inside the file, which the next writes reuse.
+    // Room for the run's record, but not for the migration: the file's free pages (redb grows a
+    // file ahead of its needs) are filled with entities of one scratch kind, and those of
+    // another, stored first, are deleted again; that leaves the pages they took, whole, for the
+    // next writes, and the file may not grow.
+    let room: Vec<String> = (0..ROOM_ENTITIES).map(|i| format!("r{i:04}")).collect();
     {
         let store = RedbStore::open(&path).expect("open");
-        let mut scratch = WriteBatch::new();
-        let ids: Vec<String> = (0..SCRATCH_ENTITIES).map(|i| format!("s{i:04}")).collect();
-        for id in &ids {
-            scratch.put("Scratch", id.clone(), vec![7; 2048]);
+        let mut batch = WriteBatch::new();
+        for id in &room {
+            batch.put("Room", id.clone(), vec![7; 2048]);
         }
-        store.apply(&scratch).expect("store scratch");
-        let mut delete = WriteBatch::new();
-        for id in &ids {
-            delete.delete("Scratch", id.clone());
+        store.apply(&batch).expect("store the room");
+    }
+    let mut filled = 0;
+    loop {
+        let free = free_pages(&path);
+        if free < 16 {
+            break;
         }
-        store.apply(&delete).expect("delete scratch");
+        let store = RedbStore::open(&path).expect("open");
+        let mut batch = WriteBatch::new();
+        // Half the free pages at a time: each entity takes a page of its own, and the tree's
+        // branch pages a few more.
+        for _ in 0..free / 2 {
+            batch.put("Filler", format!("f{filled:06}"), vec![7; 3000]);
+            filled += 1;
+        }
+        store.apply(&batch).expect("store fillers");
+    }
+    {
+        let store = RedbStore::open(&path).expect("open");
+        let mut batch = WriteBatch::new();
+        for id in &room {
+            batch.delete("Room", id.clone());
+        }
+        store.apply(&batch).expect("delete the room");
     }
     let size = std::fs::metadata(&path).expect("size").len();
 
