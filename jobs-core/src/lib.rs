@@ -150,7 +150,7 @@ pub mod prelude {
 ///
 /// The helpers are shaped so that each mistake in a job definition is reported once, on the
 /// user's own token: every check about a listed model goes through one call spanned at that
-/// model ([`kind_of`](__private::kind_of), [`ModelProbe`](__private::ModelProbe)), every
+/// model ([`ListedProbe`](__private::ListedProbe), [`ModelProbe`](__private::ModelProbe)), every
 /// check about a parameter through one call spanned at the field's type
 /// ([`param`](__private::param)), and a missing `Reduce` impl once, where the attribute
 /// implements [`Job`] (which requires `Reduce`) at the struct's name: neither `Map` nor
@@ -160,7 +160,7 @@ pub mod prelude {
 /// [`Register`](__private::Register), which asks nothing more of it. The attribute also implements
 /// [`ListedModel<M>`](crate::job::ListedModel) for each listed model, which `Map<M>` requires,
 /// so a `Map` impl for an unlisted model does not compile; it checks every pair of listed
-/// models for a shared kind ([`same_kind`](__private::same_kind)); and it defines a hidden
+/// models for a shared kind ([`share_a_kind`](__private::share_a_kind)); and it defines a hidden
 /// `#[macro_export]` macro named after the job
 /// (`two_jobs_are_named_<name>__rename_one_with_the_name_key`, worded as the advice the user
 /// reads), so two jobs of one name in one crate are a "defined multiple times" error (across
@@ -190,11 +190,56 @@ pub mod __private {
         job.map(item, ctx)
     }
 
-    /// The stored kind of a listed model. The one place a listed type must be a `Model`, so a
-    /// type that is not one is reported once, at the type in `models = [...]`.
-    pub const fn kind_of<M: Model>() -> &'static str {
-        M::KIND
+    /// What `#[one_off_job]` reads of each listed type, chosen as [`SerdeProbe`] chooses: the
+    /// inherent constants below when the type is a `Model`, and [`ListedFallback`]'s
+    /// placeholders when it is not. So reading a listed model's kind never fails to compile;
+    /// whether the type may be listed at all is asked once, in a constant of the attribute's
+    /// (see [`DerivedProbe`]), which fails at the type with what to write.
+    pub struct ListedProbe<M>(PhantomData<fn() -> M>);
+
+    impl<M: Model> ListedProbe<M> {
+        /// The model's stored kind.
+        pub const KIND: &'static str = M::KIND;
+        /// Where the derive found the model (empty for a view).
+        pub const TYPE_PATH: &'static str = M::__TYPE_PATH;
+        /// The type is a model.
+        pub const IS_MODEL: bool = true;
     }
+
+    /// See [`ListedProbe`]: the placeholders for a type that is not a `Model`.
+    pub trait ListedFallback {
+        /// No kind.
+        const KIND: &'static str = "";
+        /// No path.
+        const TYPE_PATH: &'static str = "";
+        /// The type is not a model.
+        const IS_MODEL: bool = false;
+    }
+
+    impl<M> ListedFallback for ListedProbe<M> {}
+
+    /// Whether `#[derive(Model)]` was written on a type, whether or not the type then is a
+    /// `Model`: the derive implements [`DerivedModel`] unconditionally, also for a model whose
+    /// serde derives are missing or whose definition has errors. Such a type listed by a job is
+    /// reported by the derive alone; a type that is neither a `Model` nor derived is reported
+    /// by the job, at the listed type.
+    pub struct DerivedProbe<M>(PhantomData<fn() -> M>);
+
+    impl<M: DerivedModel> DerivedProbe<M> {
+        /// The type has `#[derive(Model)]`.
+        pub const DERIVED: bool = true;
+    }
+
+    /// See [`DerivedProbe`]: the answer for a type without `#[derive(Model)]`.
+    pub trait DerivedFallback {
+        /// The type has no `#[derive(Model)]`.
+        const DERIVED: bool = false;
+    }
+
+    impl<M> DerivedFallback for DerivedProbe<M> {}
+
+    /// Implemented by `#[derive(Model)]` for every type it is written on; see [`DerivedProbe`].
+    pub trait DerivedModel {}
 
     /// Registers the job `J`.
     ///
@@ -214,8 +259,8 @@ pub mod __private {
     /// `ModelProbe::<J, M>::NEW.map_listed(..)` resolves to the inherent method below when `M`
     /// is a model, which then requires `J: Map<M>` at the call (the listed type's span); when
     /// `M` is not a model that impl does not apply, and resolution goes on through `Deref` to
-    /// [`NotAModel::map_listed`], which requires nothing, so the only error is the one
-    /// [`kind_of`] reports.
+    /// [`NotAModel::map_listed`], which requires nothing, so the only error is the one the
+    /// attribute's check through [`ListedProbe`] and [`DerivedProbe`] reports.
     ///
     /// Both methods are inherent, and inherent methods win over trait methods of the same
     /// name, so no trait of the user's in scope can make the call ambiguous.
@@ -339,10 +384,13 @@ pub mod __private {
         true
     }
 
-    /// Whether two models are one type (listed twice under two spellings), by the path the
-    /// derive recorded: then the compiler's own "conflicting implementations" already says so.
-    pub const fn same_model<A: Model, B: Model>() -> bool {
-        !A::__TYPE_PATH.is_empty() && same_kind(A::__TYPE_PATH, B::__TYPE_PATH)
+    /// Whether two listed types are different models stored under one kind, from their
+    /// [`ListedProbe`] kinds and paths: one type listed twice under two spellings is not (the
+    /// compiler's own "conflicting implementations" already says so), nor is a type that is
+    /// not a model (reported at the type itself).
+    pub const fn share_a_kind(kind_a: &str, path_a: &str, kind_b: &str, path_b: &str) -> bool {
+        let one_type = !path_a.is_empty() && same_kind(path_a, path_b);
+        !kind_a.is_empty() && same_kind(kind_a, kind_b) && !one_type
     }
 
     /// How a job parameter of type `T` is described and parsed. Built by [`param`], the one

@@ -9,7 +9,9 @@
 //! that a user's `const params` cannot turn them into patterns. Each check is one call spanned at the token it is about, so its error lands
 //! there, once:
 //!
-//! * `kind_of::<M>()`, at each listed model: the type must be a `Model`;
+//! * a constant per listed model, at it: the type must be a `Model` or have `#[derive(Model)]`
+//!   (whose own errors the derive reports); its kind is read through `ListedProbe`, which never
+//!   fails to compile, so this is the one place a listed type is checked;
 //! * `ModelProbe::<Job, M>::NEW.map_listed(..)`, at each listed model: the job must implement
 //!   `Map<M>` (checked only once `M` is known to be a model, so a non-model gets one error);
 //! * `impl ListedModel<M> for Job`, at each listed model: what lets the user's `Map<M>` impls
@@ -71,7 +73,8 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
             impl #private::ListedModel<#model> for #ident {}
         }
     });
-    let kinds = job.models.iter().map(|model| quote_spanned!(at(model)=> #private::kind_of::<#model>()));
+    let kinds = job.models.iter().map(|model| quote_spanned!(at(model)=> #private::ListedProbe::<#model>::KIND));
+    let models_are_models = job.models.iter().map(|model| is_a_model(model, &private));
     let dispatch = job.models.iter().enumerate().map(|(index, listed)| {
         quote_spanned! {at(listed)=>
             #index => #private::ModelProbe::<Self, #listed>::NEW.map_listed(self, #bytes, #ctx),
@@ -111,9 +114,16 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
         #item
 
         const _: () = {
+            #[allow(unused_imports)]
+            use #private::ListedFallback as _;
+            #[allow(unused_imports)]
+            use #private::DerivedFallback as _;
+
             #(#shadows)*
 
             #(#listed)*
+
+            #(#models_are_models)*
 
             #distinct_kinds
 
@@ -159,6 +169,22 @@ pub(crate) fn job(job: &valid::Job<'_>) -> TokenStream {
     }
 }
 
+/// A constant that fails, at the listed type, when it is neither a `Model` nor a type with
+/// `#[derive(Model)]` (whose own mistakes, such as a missing serde derive, the derive reports).
+fn is_a_model(model: &syn::Type, private: &TokenStream) -> TokenStream {
+    let message = format!(
+        "`{}` is not a jobs model: add `#[derive(Model, Serialize, Deserialize)]` to it and mark its id field with `#[model(id)]`",
+        spelled(model)
+    );
+    // As in `distinct_kinds`: every token at the user's span, so the failure is shown there.
+    let private = respan(private.clone(), model.span());
+    quote_spanned! {model.span()=>
+        const _: () = if !#private::ListedProbe::<#model>::IS_MODEL && !#private::DerivedProbe::<#model>::DERIVED {
+            #private::core::panic!(#message)
+        };
+    }
+}
+
 /// For each pair of listed models, a constant that fails to evaluate when the two are
 /// different types stored under one kind, spanned at the second of the two. (One type listed
 /// under two spellings is left to the compiler's "conflicting implementations".)
@@ -177,9 +203,12 @@ fn distinct_kinds(job: &valid::Job<'_>, private: &TokenStream) -> TokenStream {
             // local, so hygiene has nothing to protect.
             let private = respan(private.clone(), second.span());
             checks.extend(quote_spanned! {second.span()=>
-                const _: () = if #private::same_kind(#private::kind_of::<#first>(), #private::kind_of::<#second>())
-                    && !#private::same_model::<#first, #second>()
-                {
+                const _: () = if #private::share_a_kind(
+                    #private::ListedProbe::<#first>::KIND,
+                    #private::ListedProbe::<#first>::TYPE_PATH,
+                    #private::ListedProbe::<#second>::KIND,
+                    #private::ListedProbe::<#second>::TYPE_PATH,
+                ) {
                     #private::core::panic!(#message)
                 };
             });

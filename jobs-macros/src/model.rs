@@ -35,8 +35,8 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     }
 }
 
-/// The errors, and an inert `Model` impl so that the type's other uses (in a job's `models`
-/// list, say) do not add "is not a jobs model" to the real mistake. Its bounds are written
+/// The errors, `DerivedModel` and an inert `Model` impl, so that the type's other uses (in a
+/// job's `models` list, say) do not add "is not a jobs model" to the real mistake. Its bounds are written
 /// `for<'a>` so the compiler accepts them even when false; then the impl just does not apply.
 fn fallback(input: &DeriveInput, krate: Option<&TokenStream>, errors: Errors) -> TokenStream {
     let errors = errors.into_compile_errors();
@@ -52,6 +52,8 @@ fn fallback(input: &DeriveInput, krate: Option<&TokenStream>, errors: Errors) ->
     quote! {
         #errors
         const _: () = {
+            impl #private::DerivedModel for #ident {}
+
             impl #private::Model for #ident
             where
                 for<'a> #ident: #private::serde::Serialize + #private::serde::de::DeserializeOwned + #private::core::marker::Send,
@@ -251,6 +253,8 @@ fn generate(ident: &Ident, model: &ValidModel<'_>, krate: &TokenStream) -> Token
                     #id_of
                 }
             }
+
+            impl #private::DerivedModel for #ident {}
 
             impl #private::ModelSite for #ident {
                 const SITE: (&'static #str_, &'static #str_, &'static #str_, #private::core::primitive::u32) = (
