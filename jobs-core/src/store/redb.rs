@@ -119,8 +119,10 @@ impl RedbStore {
     }
 
     /// Checks the format version and returns the store's id, recording both if the store is new
-    /// (or, for the id, predates it). One write transaction: processes opening the store at once
-    /// take turns, so only the first draws an id and the others read it.
+    /// (or, for the id, predates it) and indexing a format-1 store's ids. A read transaction when
+    /// nothing needs writing; otherwise one write transaction, in which processes opening the
+    /// store at once take turns, so only the first draws an id (or builds the index) and the
+    /// others find it.
     fn check_format(&self) -> Result<String, StoreError> {
         // Most opens find both as they should be: a read transaction then suffices, and a
         // `jobs status` neither waits for nor syncs a write.
@@ -341,12 +343,12 @@ impl Store for RedbStore {
     fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
         // The index has exactly the model table's ids (both change in the same transactions),
-        // and a kind that was never written has neither.
+        // and a kind that was never written has neither. A model table without its index (one
+        // written by other means than this store) is split by walking it instead: slower, but
+        // never a shard plan that leaves its entities out.
         let ids = match txn.open_table(ids_def(&id_index(kind))) {
             Ok(ids) => ids,
-            Err(TableError::TableDoesNotExist(_)) => {
-                return split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(()));
-            }
+            Err(TableError::TableDoesNotExist(_)) => return self.split_model_table(&txn, kind, shards),
             Err(e) => return Err(self.error(e)),
         };
         let count = ids.len().map_err(|e| self.error(e))?;
@@ -406,6 +408,32 @@ impl Store for RedbStore {
 }
 
 impl RedbStore {
+    /// [`Store::split`] by the model table's own keys, which reads every stored entity.
+    fn split_model_table(
+        &self,
+        txn: &redb::ReadTransaction,
+        kind: &str,
+        shards: usize,
+    ) -> Result<Vec<Split>, StoreError> {
+        let models = match txn.open_table(model_def(&model_table(kind))) {
+            Ok(models) => models,
+            Err(TableError::TableDoesNotExist(_)) => {
+                return split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(()));
+            }
+            Err(e) => return Err(self.error(e)),
+        };
+        let count = models.len().map_err(|e| self.error(e))?;
+        split_sorted_ids(count, shards, |visit| {
+            for (position, row) in models.iter().map_err(|e| self.error(e))?.enumerate() {
+                let (id, _) = row.map_err(|e| self.error(e))?;
+                if !visit(position as u64, id.value()) {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
     /// Stores `batch` in one write transaction; if `checked`, first checks each write's
     /// expectation inside it and, if any fails, aborts the transaction and names the failures.
     fn write_batch(&self, batch: &WriteBatch, checked: bool) -> Result<Vec<usize>, StoreError> {
@@ -616,6 +644,22 @@ mod tests {
         let splits = store.split("Note", 4).unwrap();
         assert_eq!(splits.iter().map(|s| s.len).sum::<u64>(), 34);
         assert_eq!(splits[1].range.start.as_deref(), Some(ids_in_both(&store, "Note").0[8].as_str()));
+    }
+
+    #[test]
+    fn a_model_table_without_its_index_is_split_by_its_own_keys() {
+        let (_dir, store) = store();
+        let mut batch = WriteBatch::new();
+        for i in 0..30 {
+            batch.put("Note", format!("n{i:02}"), vec![i]);
+        }
+        store.apply(&batch).unwrap();
+        let indexed = store.split("Note", 4).unwrap();
+        let txn = store.db.begin_write().unwrap();
+        assert!(txn.delete_table(ids_def(&id_index("Note"))).unwrap());
+        txn.commit().unwrap();
+        assert_eq!(store.split("Note", 4).unwrap(), indexed);
+        assert_eq!(indexed.iter().map(|s| s.len).sum::<u64>(), 30);
     }
 
     #[test]
