@@ -134,13 +134,7 @@ impl RedbStore {
             let mut meta = txn.open_table(META).map_err(|e| self.error(e))?;
             let found = meta.get(FORMAT_KEY).map_err(|e| self.error(e))?.map(|v| v.value());
             match found {
-                Some(found) if found > STORE_FORMAT_VERSION => {
-                    return Err(StoreError::NewerFormat {
-                        path: self.path.clone(),
-                        found,
-                        supported: STORE_FORMAT_VERSION,
-                    });
-                }
+                Some(found) if found > STORE_FORMAT_VERSION => return Err(self.newer_format(found)),
                 Some(STORE_FORMAT_VERSION) => {}
                 Some(found) => {
                     debug_assert_eq!(found, FORMAT_WITHOUT_ID_INDEX);
@@ -168,9 +162,11 @@ impl RedbStore {
         txn.commit().map_err(|e| self.error(e))?;
         Ok(format_store_id(id))
     }
-}
 
-impl RedbStore {
+    fn newer_format(&self, found: u32) -> StoreError {
+        StoreError::NewerFormat { path: self.path.clone(), found, supported: STORE_FORMAT_VERSION }
+    }
+
     /// The store's id, if the store has the current format and an id (and so needs no write
     /// to be opened); `None` if either is missing or the format is older.
     fn current_format_and_id(&self) -> Result<Option<u128>, StoreError> {
@@ -181,9 +177,7 @@ impl RedbStore {
             Err(e) => return Err(self.error(e)),
         };
         match format {
-            Some(found) if found > STORE_FORMAT_VERSION => {
-                Err(StoreError::NewerFormat { path: self.path.clone(), found, supported: STORE_FORMAT_VERSION })
-            }
+            Some(found) if found > STORE_FORMAT_VERSION => Err(self.newer_format(found)),
             Some(STORE_FORMAT_VERSION) => match txn.open_table(IDENTITY) {
                 Ok(identity) => Ok(identity.get(STORE_ID_KEY).map_err(|e| self.error(e))?.map(|v| v.value())),
                 Err(TableError::TableDoesNotExist(_)) => Ok(None),
@@ -346,21 +340,15 @@ impl Store for RedbStore {
         // and a kind that was never written has neither. A model table without its index (one
         // written by other means than this store) is split by walking it instead: slower, but
         // never a shard plan that leaves its entities out.
-        let ids = match txn.open_table(ids_def(&id_index(kind))) {
-            Ok(ids) => ids,
-            Err(TableError::TableDoesNotExist(_)) => return self.split_model_table(&txn, kind, shards),
-            Err(e) => return Err(self.error(e)),
-        };
-        let count = ids.len().map_err(|e| self.error(e))?;
-        split_sorted_ids(count, shards, |visit| {
-            for (position, row) in ids.iter().map_err(|e| self.error(e))?.enumerate() {
-                let (id, _) = row.map_err(|e| self.error(e))?;
-                if !visit(position as u64, id.value()) {
-                    break;
-                }
-            }
-            Ok(())
-        })
+        match txn.open_table(ids_def(&id_index(kind))) {
+            Ok(ids) => self.split_by_keys(&ids, shards),
+            Err(TableError::TableDoesNotExist(_)) => match txn.open_table(model_def(&model_table(kind))) {
+                Ok(models) => self.split_by_keys(&models, shards),
+                Err(TableError::TableDoesNotExist(_)) => split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(())),
+                Err(e) => Err(self.error(e)),
+            },
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     fn scan(
@@ -408,23 +396,15 @@ impl Store for RedbStore {
 }
 
 impl RedbStore {
-    /// [`Store::split`] by the model table's own keys, which reads every stored entity.
-    fn split_model_table(
+    /// [`Store::split`] by the keys of `table`: the kind's id index, or its model table.
+    fn split_by_keys<V: redb::Value + 'static>(
         &self,
-        txn: &redb::ReadTransaction,
-        kind: &str,
+        table: &impl ReadableTable<&'static str, V>,
         shards: usize,
     ) -> Result<Vec<Split>, StoreError> {
-        let models = match txn.open_table(model_def(&model_table(kind))) {
-            Ok(models) => models,
-            Err(TableError::TableDoesNotExist(_)) => {
-                return split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(()));
-            }
-            Err(e) => return Err(self.error(e)),
-        };
-        let count = models.len().map_err(|e| self.error(e))?;
+        let count = table.len().map_err(|e| self.error(e))?;
         split_sorted_ids(count, shards, |visit| {
-            for (position, row) in models.iter().map_err(|e| self.error(e))?.enumerate() {
+            for (position, row) in table.iter().map_err(|e| self.error(e))?.enumerate() {
                 let (id, _) = row.map_err(|e| self.error(e))?;
                 if !visit(position as u64, id.value()) {
                     break;
@@ -597,21 +577,21 @@ mod tests {
         }
     }
 
+    /// The keys of the table `definition`, none if it does not exist.
+    fn keys<V: redb::Value + 'static>(
+        store: &RedbStore,
+        definition: TableDefinition<'_, &'static str, V>,
+    ) -> Vec<String> {
+        match store.db.begin_read().unwrap().open_table(definition) {
+            Ok(table) => table.iter().unwrap().map(|row| row.unwrap().0.value().to_owned()).collect(),
+            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// The ids in `kind`'s model table and in its index.
     fn ids_in_both(store: &RedbStore, kind: &str) -> (Vec<String>, Vec<String>) {
-        let txn = store.db.begin_read().unwrap();
-        let read = |name: String, keys_of: &dyn Fn(&redb::ReadTransaction, &str) -> Vec<String>| keys_of(&txn, &name);
-        let models = read(model_table(kind), &|txn, name| match txn.open_table(model_def(name)) {
-            Ok(table) => table.iter().unwrap().map(|row| row.unwrap().0.value().to_owned()).collect(),
-            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
-            Err(e) => panic!("{e}"),
-        });
-        let ids = read(id_index(kind), &|txn, name| match txn.open_table(ids_def(name)) {
-            Ok(table) => table.iter().unwrap().map(|row| row.unwrap().0.value().to_owned()).collect(),
-            Err(TableError::TableDoesNotExist(_)) => Vec::new(),
-            Err(e) => panic!("{e}"),
-        });
-        (models, ids)
+        (keys(store, model_def(&model_table(kind))), keys(store, ids_def(&id_index(kind))))
     }
 
     #[test]

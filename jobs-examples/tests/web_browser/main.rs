@@ -66,6 +66,9 @@ impl Paused {
         let log = RedbStore::open(store).map_err(|e| e.to_string())?;
         let id = RunId::parse(id).map_err(|e| e.to_string())?;
         let deadline = Instant::now() + Duration::from_secs(60);
+        // The progress a stop was last tried at: each try waits for the next save, since the
+        // moments just after a save are the longest without a write of the run's.
+        let mut tried_at = 0;
         let mut tries = 0;
         loop {
             let record = log.get_run(&id).map_err(|e| e.to_string())?;
@@ -76,7 +79,11 @@ impl Paused {
             // The first save that shows reading: as early in the map as the pages can show
             // it, so the run is far from its end (a faster map once let a later save come
             // after the last entity, and the run completed before its cancel was relayed).
-            if read > 0 {
+            if read > tried_at {
+                tried_at = read;
+                // A little later at each try: a save is visible before its commit has let go
+                // of the store's locks.
+                std::thread::sleep(Duration::from_millis(10 * tries.min(10)));
                 let pid = record.pid.ok_or("a started run without a process")?;
                 let pid = libc::pid_t::try_from(pid).map_err(|e| e.to_string())?;
                 // SAFETY: kill(2) only sends a signal; the pid is the run's own process.
@@ -84,20 +91,18 @@ impl Paused {
                     return Err(format!("SIGSTOP {pid}: {}", std::io::Error::last_os_error()));
                 }
                 let mut paused = Paused { pid, resumed: false };
-                if store_is_free(store, id.as_str())? {
+                if store_is_free(store)? {
                     let record = log.get_run(&id).map_err(|e| e.to_string())?;
                     if record.status() != Status::Started {
                         return Err(format!("the long run ended before it could be paused: {record:?}"));
                     }
                     return Ok(paused);
                 }
-                // Stopped inside a transaction: let it finish, and stop it at another moment of
-                // its 250 ms between progress saves.
+                // Stopped inside a transaction: let it finish, and try again after its next save.
                 paused.resumed = true;
                 // SAFETY: as above.
                 unsafe { libc::kill(pid, libc::SIGCONT) };
                 tries += 1;
-                std::thread::sleep(Duration::from_millis(20 + (tries * 53) % 230));
             }
             if Instant::now() > deadline {
                 return Err(format!("the long run was not seen reading (and holding no lock) within 60 s: {record:?}"));
@@ -126,20 +131,38 @@ impl Drop for Paused {
     }
 }
 
-/// Whether another process can take the store's write lock within 5 s: `jobs status` opens
-/// the store, which records its format in a write transaction, and that waits while a
-/// (stopped) process holds the lock. A probe that waits longer is killed.
-fn store_is_free(store: &Path, id: &str) -> Result<bool, String> {
-    let mut probe = Command::new(env!("CARGO_BIN_EXE_jobs"))
-        .arg("--store")
-        .arg(store)
-        .args(["status", id])
-        .env_remove("JOBS_STORE")
+/// The store the probe process (see [`store_is_free`]) commits to.
+const PROBE_STORE_VAR: &str = "JOBS_WEB_BROWSER_PROBE_STORE";
+
+/// The probe process: commits an empty write transaction to the store it is given, which takes
+/// the locks the server's writes take (redb's writer lock, then its header lock). Does nothing
+/// when run as an ordinary (ignored) test.
+#[test]
+#[ignore = "the body of the probe process the browser test starts"]
+fn probe_process_entry() {
+    let Some(path) = std::env::var_os(PROBE_STORE_VAR) else {
+        return;
+    };
+    let db = redb::Database::builder()
+        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+        .create(path)
+        .expect("open the store with redb");
+    db.begin_write().expect("a write transaction").commit().expect("commit");
+}
+
+/// Whether another process can write to the store within 5 s: the probe process commits an
+/// empty write transaction, which waits while a (stopped) process holds a lock the server's
+/// writes need. (`jobs status` would not do: it only reads.) A probe that waits longer is
+/// killed.
+fn store_is_free(store: &Path) -> Result<bool, String> {
+    let mut probe = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+        .args(["probe_process_entry", "--exact", "--ignored", "--test-threads=1"])
+        .env(PROBE_STORE_VAR, store)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("jobs status: {e}"))?;
+        .map_err(|e| format!("the probe process: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(status) = probe.try_wait().map_err(|e| e.to_string())? {
