@@ -309,8 +309,9 @@ impl Output {
     pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Outcome {
         self.scratch.clear();
         serde_json::to_writer(&mut self.scratch, value)?;
-        // serde_json writes UTF-8 only, so this never takes the lossy path.
-        self.lines.push(String::from_utf8_lossy(&self.scratch).into_owned());
+        // serde_json writes UTF-8 only; checking it is a fast pass beside the lossy decoder's.
+        let line = std::str::from_utf8(&self.scratch).map_err(|e| Failure::new(format!("JSON not UTF-8: {e}")))?;
+        self.lines.push(line.to_owned());
         Ok(())
     }
 

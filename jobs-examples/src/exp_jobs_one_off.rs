@@ -3,6 +3,7 @@
 //! Each job's doc comment is its description in `jobs list`; its report lines are compact
 //! JSON, sorted by key.
 
+use compact_str::CompactString;
 use jobs_core::Failure;
 use jobs_core::prelude::*;
 
@@ -18,8 +19,8 @@ use crate::models::{ExplorationInteractions, ExplorationModel, ExplorationRights
 ///
 /// It maps over [`ExplorationInteractions`], a view of the stored explorations that decodes
 /// only what it reads, so contents and hints are skipped rather than allocated. Its keys and
-/// values are [`CompactString`](compact_str::CompactString)s, short strings kept inline, so
-/// most states emit a pair without allocating.
+/// values are [`CompactString`]s, short strings kept inline, so most states emit a pair without
+/// allocating.
 #[one_off_job(models = [ExplorationInteractions], shards = 64)]
 pub struct InteractionAuditOneOffJob;
 
@@ -29,15 +30,24 @@ impl Map<ExplorationInteractions> for InteractionAuditOneOffJob {
             return Ok(());
         }
         for (state_name, state) in item.states {
-            ctx.emit(state.interaction.id, compact_str::format_compact!("{} {state_name}", item.id));
+            ctx.emit(state.interaction.id, id_and_name(&item.id, &state_name));
         }
         Ok(())
     }
 }
 
+/// `"<exp_id> <state_name>"`, built without a formatter: it is made once per state.
+fn id_and_name(id: &str, state_name: &str) -> CompactString {
+    let mut text = CompactString::with_capacity(id.len() + 1 + state_name.len());
+    text.push_str(id);
+    text.push(' ');
+    text.push_str(state_name);
+    text
+}
+
 impl Reduce for InteractionAuditOneOffJob {
-    type Key = compact_str::CompactString;
-    type Value = compact_str::CompactString;
+    type Key = CompactString;
+    type Value = CompactString;
 
     fn reduce(&self, interaction_id: Self::Key, states: Values<'_, Self::Value>, out: &mut Output) -> Outcome {
         out.json(&(interaction_id, states.collect::<Vec<_>>()))

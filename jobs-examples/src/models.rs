@@ -60,8 +60,8 @@ pub struct ExplorationModel {
 /// hints) without allocating them.
 ///
 /// Its strings are [`CompactString`]s, which keep up to 24 bytes inline: ids, state names and
-/// interaction ids are that short, so decoding an exploration allocates only its map's nodes,
-/// where `String`s would allocate three times per state.
+/// interaction ids are that short, and its states are a list of (name, state) entries in stored
+/// order rather than a map, so decoding an exploration allocates that list and nothing else.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct ExplorationInteractions {
     /// The exploration's id.
@@ -69,9 +69,55 @@ pub struct ExplorationInteractions {
     /// Whether the exploration was deleted.
     #[serde(default)]
     pub deleted: bool,
-    /// Each state's interaction, by state name.
-    #[serde(default)]
-    pub states: BTreeMap<CompactString, StateInteraction>,
+    /// Each state's name and interaction, in stored order (which is name order, as
+    /// [`ExplorationModel::states`] is a sorted map).
+    #[serde(default, with = "map_entries")]
+    pub states: Vec<(CompactString, StateInteraction)>,
+}
+
+/// `#[serde(with = "map_entries")]`: a map, held as its entries in the order they are stored.
+mod map_entries {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserializer, MapAccess, Visitor};
+    use serde::ser::Serializer;
+    use serde::{Deserialize, Serialize};
+
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        entries: &[(K, V)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(entries.iter().map(|(key, value)| (key, value)))
+    }
+
+    pub(super) fn deserialize<'de, D, K, V>(deserializer: D) -> Result<Vec<(K, V)>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de>,
+        V: Deserialize<'de>,
+    {
+        struct Entries<K, V>(PhantomData<(K, V)>);
+
+        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Visitor<'de> for Entries<K, V> {
+            type Value = Vec<(K, V)>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                // A hint from the stored bytes: capped, so a hostile length cannot reserve much.
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(entries)
+            }
+        }
+
+        deserializer.deserialize_map(Entries(PhantomData))
+    }
 }
 
 /// What [`ExplorationInteractions`] reads of a state.
