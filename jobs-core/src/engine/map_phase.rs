@@ -1,9 +1,16 @@
-//! The map phase: the reader (`reader.rs`) reads each listed model once, in batches; worker
-//! threads decode and map each batch and hand what it emits to their share of the shuffle
-//! (`worker_shuffle.rs`), which groups, sorts, combines and, past the memory budget, spills it.
+//! The map phase: worker threads take the plan's tasks in order, each scanning its task's id
+//! range in the store and mapping every entity where the store hands over its bytes, with no
+//! copy and no reader thread between them. What an entity emits goes to the worker's share of
+//! the shuffle (`worker_shuffle.rs`), which groups, sorts, combines and, past the memory
+//! budget, spills it.
+//!
+//! A task is mapped in chunks of [`CHUNK_ENTITIES`]: each chunk's writes are committed at its
+//! end and its pairs sorted into runs labelled `(task, chunk)`, so reduce merges them in task
+//! order, then id order, whichever worker mapped them.
 
+use std::ops::ControlFlow;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::context::{Counters, MapEnv};
 use crate::exec::FailureRecord;
@@ -12,22 +19,15 @@ use crate::job::{Job, Reduce};
 use crate::store::Store;
 
 use super::group_merge::Run;
-use super::reader::{self, Batch, MapTask};
+use super::plan::MapTask;
 use super::spill::SpillDir;
 use super::task_fold;
-use super::worker_shuffle::{PlacedRun, WorkerShuffle};
+use super::worker_shuffle::{BatchId, PlacedRun, WorkerShuffle};
 use super::{Progress, RunError, RunOptions, budget};
 
-/// Batches waiting for a worker, per worker: enough to keep them busy, few enough that the
-/// bytes read ahead stay small.
-const QUEUED_BATCHES_PER_WORKER: usize = 4;
-
-/// What one batch produced, besides its pairs.
-struct BatchOutput {
-    /// The task the batch belongs to.
-    task: usize,
-    tally: MapTally,
-}
+/// Entities per chunk of a task: the stretch whose pairs are sorted into one run per
+/// partition and whose writes are committed together (unless `write_batch_size` comes first).
+const CHUNK_ENTITIES: u32 = 256;
 
 /// What the whole map phase produced.
 pub(super) struct Mapped<J: Reduce> {
@@ -59,111 +59,73 @@ pub(super) struct MapShared<'a> {
     pub(super) spill_dir: &'a SpillDir,
 }
 
-/// Maps every task: this thread reads, `shared.threads` workers map.
+/// Maps every task on `shared.threads` worker threads.
 pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) -> Result<Mapped<J>, RunError> {
     let workers = shared.threads.max(1);
-    let (batch_tx, batch_rx) = crossbeam_channel::bounded::<Batch>(workers * QUEUED_BATCHES_PER_WORKER);
-    let (done_tx, done_rx) = crossbeam_channel::unbounded::<(usize, BatchOutput)>();
-    // Mapped batches go back to the reader to be filled again.
-    let (spare_tx, spare_rx) = crossbeam_channel::bounded::<Batch>(workers * (QUEUED_BATCHES_PER_WORKER + 1));
-    // Set when the store or a spill fails, so the reader and the workers stop.
+    let next_task = AtomicUsize::new(0);
+    // Set when the store or a spill fails, so every worker stops.
     let abort = AtomicBool::new(false);
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
-    let fail = |error: RunError| {
-        abort.store(true, Ordering::Relaxed);
-        crate::sync::lock(&first_error).get_or_insert(error);
-    };
     let env = MapEnv { store: shared.store, dry_run: shared.options.dry_run, queued_at_ms: shared.queued_at_ms };
     let combining = J::COMBINES && shared.options.combine;
     let limit = budget::worker_limit(shared.max_memory, workers);
-    for task in tasks.iter().filter(|task| task.len == 0) {
-        if let Some(shard) = shared.progress.shards().get(task.index) {
-            shard.finish();
-        }
-    }
 
-    let mut outputs: Vec<(usize, BatchOutput)> = Vec::new();
+    let mut outputs: Vec<(BatchId, MapTally)> = Vec::new();
     let mut runs: Vec<PlacedRun<J>> = Vec::new();
     let (mut spilled_bytes, mut pairs_shuffled, mut writes_committed) = (0, 0, 0);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let batch_rx = batch_rx.clone();
-                let done_tx = done_tx.clone();
-                let spare_tx = spare_tx.clone();
-                let (env, abort, fail) = (&env, &abort, &fail);
+                let (env, abort, next_task, first_error) = (&env, &abort, &next_task, &first_error);
                 scope.spawn(move || {
-                    let mut shuffle = WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir);
-                    let mut mapper = EntityMapper::new(job, env);
-                    // Committed within each batch: the pairs of entities that wrote wait for
-                    // their writes, and belong to the batch's shuffle.
-                    let mut writes = PendingWrites::default();
-                    for batch in batch_rx {
-                        if abort.load(Ordering::Relaxed) {
-                            break;
+                    let mut worker = Worker {
+                        shared,
+                        abort,
+                        shuffle: WorkerShuffle::new(job, combining, shared.partitions, limit, shared.spill_dir),
+                        mapper: EntityMapper::new(job, env),
+                        writes: PendingWrites::default(),
+                        outputs: Vec::new(),
+                    };
+                    while !worker.stopped() {
+                        let Some(task) = tasks.get(next_task.fetch_add(1, Ordering::Relaxed)) else { break };
+                        if let Err(error) = worker.map_task(task) {
+                            abort.store(true, Ordering::Relaxed);
+                            crate::sync::lock(first_error).get_or_insert(error);
                         }
-                        let task = &tasks[batch.task];
-                        match map_batch(&mut mapper, &batch, task, shared, abort, &mut shuffle, &mut writes) {
-                            Ok(output) => {
-                                let _ = done_tx.send((batch.number, output));
-                            }
-                            Err(error) => fail(error),
-                        }
-                        // When the reader has enough spares, this one is dropped.
-                        let _ = spare_tx.try_send(batch);
                     }
-                    (shuffle.into_runs(), writes.committed)
+                    (worker.shuffle.into_runs(), worker.writes.committed, worker.outputs)
                 })
             })
             .collect();
-        // Once every worker has stopped, sending fails and the reader stops too.
-        drop(batch_rx);
-        drop(done_tx);
-        let stop = || shared.options.cancel.is_canceled() || abort.load(Ordering::Relaxed);
-        drop(spare_tx);
-        let spare = || spare_rx.try_recv().ok();
-        if let Err(error) = reader::read(shared.store, tasks, &stop, &spare, &mut |batch| batch_tx.send(batch).is_ok())
-        {
-            fail(error.into());
-        }
-        drop(batch_tx);
-        outputs.extend(done_rx);
         for handle in handles {
             // Job code cannot panic here (it is caught); a panic is the engine's own bug.
-            let (worker, committed) = handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+            let (worker, committed, worker_outputs) =
+                handle.join().unwrap_or_else(|payload| std::panic::resume_unwind(payload));
             writes_committed += committed;
             runs.extend(worker.runs);
             spilled_bytes += worker.spilled_bytes;
             pairs_shuffled += worker.pairs;
+            outputs.extend(worker_outputs);
         }
     });
     if let Some(error) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
         return Err(error);
     }
     let canceled = shared.options.cancel.is_canceled();
-    if !canceled {
-        // Every entity was read and mapped; a shard that came out shorter than counted (the
-        // kind shrank after the plan) is done all the same.
-        shared.progress.shards().iter().for_each(super::ShardProgress::finish);
-    }
 
     let mut partitions: Vec<task_fold::TaskRuns<J>> = (0..shared.partitions).map(|_| Vec::new()).collect();
-    // Batches a cancel skipped have no output; everything else is gathered in reading order.
-    outputs.sort_unstable_by_key(|(number, _)| *number);
-    let task_of_batch: Vec<(usize, usize)> = outputs.iter().map(|(number, output)| (*number, output.task)).collect();
-    let task_of = |batch: usize| {
-        task_of_batch.binary_search_by_key(&batch, |(number, _)| *number).map_or(usize::MAX, |i| task_of_batch[i].1)
-    };
     runs.sort_unstable_by_key(|run| (run.partition, run.batch, run.seq));
     for placed in runs {
-        partitions[placed.partition].push((task_of(placed.batch), placed.run));
+        partitions[placed.partition].push((placed.batch.0, placed.run));
     }
+    // Chunks a cancel skipped have no output; the rest count in task order.
+    outputs.sort_unstable_by_key(|(batch, _)| *batch);
     let mut tally = MapTally::default();
     for (_, output) in outputs {
-        tally.counters.merge(&output.tally.counters);
-        tally.failures.append(output.tally.failures);
-        tally.entities_read += output.tally.entities_read;
-        tally.pairs_emitted += output.tally.pairs_emitted;
+        tally.counters.merge(&output.counters);
+        tally.failures.append(output.failures);
+        tally.entities_read += output.entities_read;
+        tally.pairs_emitted += output.pairs_emitted;
     }
     let partitions = if combining && !canceled {
         let folded = task_fold::fold_partitions(job, partitions, workers);
@@ -186,48 +148,110 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     })
 }
 
-/// Maps one batch: decode, map, hand the pairs to the worker's shuffle; commit writes each
-/// time `write_batch_size` of them have gathered, and the rest at the batch's end.
-fn map_batch<J: Job>(
-    mapper: &mut EntityMapper<'_, J>,
-    batch: &Batch,
-    task: &MapTask,
-    shared: &MapShared<'_>,
-    abort: &AtomicBool,
-    shuffle: &mut WorkerShuffle<'_, J>,
-    writes: &mut PendingWrites,
-) -> Result<BatchOutput, RunError> {
-    let options = shared.options;
-    let mut tally = MapTally::default();
-    shuffle.start_batch(batch.number);
-    for (id, bytes) in batch.entities() {
-        if options.cancel.is_canceled() || abort.load(Ordering::Relaxed) {
-            break;
+/// One map worker: its share of the shuffle, its mapper, the writes it has yet to commit, and
+/// what each chunk it mapped counted.
+struct Worker<'a, J: Job> {
+    shared: &'a MapShared<'a>,
+    abort: &'a AtomicBool,
+    shuffle: WorkerShuffle<'a, J>,
+    mapper: EntityMapper<'a, J>,
+    /// Committed at the end of each chunk: the pairs of entities that wrote wait for their
+    /// writes, and belong to the chunk's runs.
+    writes: PendingWrites,
+    outputs: Vec<(BatchId, MapTally)>,
+}
+
+impl<J: Job> Worker<'_, J> {
+    /// Whether to stop: the run was canceled, or another worker failed.
+    fn stopped(&self) -> bool {
+        self.shared.options.cancel.is_canceled() || self.abort.load(Ordering::Relaxed)
+    }
+
+    /// Scans `task`'s range and maps each entity in place, a chunk at a time.
+    fn map_task(&mut self, task: &MapTask) -> Result<(), RunError> {
+        let mut batch: BatchId = (task.index, 0);
+        let mut in_chunk = 0;
+        let mut tally = MapTally::default();
+        let mut failed: Option<RunError> = None;
+        self.shuffle.start_batch(batch);
+        let store = self.shared.store;
+        let scanned = store.scan(task.kind, &task.range, &mut |id, bytes| {
+            if self.stopped() {
+                return ControlFlow::Break(());
+            }
+            if let Err(error) = self.map_entity(task, id, bytes, &mut tally) {
+                failed = Some(error);
+                return ControlFlow::Break(());
+            }
+            in_chunk += 1;
+            if in_chunk == CHUNK_ENTITIES {
+                if let Err(error) = self.end_chunk(task, batch, &mut tally) {
+                    failed = Some(error);
+                    return ControlFlow::Break(());
+                }
+                batch.1 += 1;
+                in_chunk = 0;
+                self.shuffle.start_batch(batch);
+            }
+            ControlFlow::Continue(())
+        });
+        scanned?;
+        if let Some(error) = failed {
+            return Err(error);
         }
+        // What is pending belongs to entities mapped completely: commit it, also on cancel.
+        self.end_chunk(task, batch, &mut tally)?;
+        if !self.stopped()
+            && let Some(shard) = self.shared.progress.shards().get(task.index)
+        {
+            // Done, also when it came out shorter than planned (the kind shrank meanwhile).
+            shard.finish();
+        }
+        Ok(())
+    }
+
+    /// Maps one entity, its pairs going to this worker's shuffle.
+    #[inline]
+    fn map_entity(&mut self, task: &MapTask, id: &str, bytes: &[u8], tally: &mut MapTally) -> Result<(), RunError> {
+        let shuffle = &mut self.shuffle;
         let sink = |key, value| {
             shuffle.push(key, value);
             Ok::<(), RunError>(())
         };
-        let outcome =
-            mapper.map_entity(task.model, task.kind, id, bytes, &mut tally, writes, options.write_batch_size, sink)?;
+        let options = self.shared.options;
+        let outcome = self.mapper.map_entity(
+            task.model,
+            task.kind,
+            id,
+            bytes,
+            tally,
+            &mut self.writes,
+            options.write_batch_size,
+            sink,
+        )?;
         if let EntityOutcome::Mapped(_) = outcome {
-            shuffle.spill_if_over_budget()?;
+            self.shuffle.spill_if_over_budget()?;
         }
+        Ok(())
     }
-    // What is pending belongs to entities mapped completely: commit it, also on cancel.
-    mapper.flush(&mut tally, writes, &mut |key, value| {
-        shuffle.push(key, value);
-        Ok::<(), RunError>(())
-    })?;
-    // Sorted here, on the worker, so reduce only merges.
-    shuffle.finish_batch();
-    if let Some(shard) = shared.progress.shards().get(task.index) {
-        shard.record_batch(tally.entities_read, tally.pairs_emitted, tally.failures.count);
-        shard.add_counters(&tally.counters);
-        if shard.read() >= task.len && !options.cancel.is_canceled() {
-            shard.finish();
+
+    /// Ends chunk `batch` of `task`: commits its writes, sorts its pairs into runs, and
+    /// records what it counted.
+    fn end_chunk(&mut self, task: &MapTask, batch: BatchId, tally: &mut MapTally) -> Result<(), RunError> {
+        let shuffle = &mut self.shuffle;
+        self.mapper.flush(tally, &mut self.writes, &mut |key, value| {
+            shuffle.push(key, value);
+            Ok::<(), RunError>(())
+        })?;
+        // Sorted here, on the worker, so reduce only merges.
+        self.shuffle.finish_batch();
+        let mut tally = std::mem::take(tally);
+        tally.failures.extend(self.shuffle.take_key_failures());
+        if let Some(shard) = self.shared.progress.shards().get(task.index) {
+            shard.record_batch(tally.entities_read, tally.pairs_emitted, tally.failures.count);
+            shard.add_counters(&tally.counters);
         }
+        self.outputs.push((batch, tally));
+        Ok(())
     }
-    tally.failures.extend(shuffle.take_key_failures());
-    Ok(BatchOutput { task: task.index, tally })
 }

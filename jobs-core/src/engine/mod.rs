@@ -1,15 +1,14 @@
 //! The local engine: map, shuffle and reduce in parallel on one machine.
 //!
-//! 1. **Plan** (`reader.rs`): each listed model's kind is cut into `shards` runs of
-//!    consecutive ids, of sizes differing by at most one, from its count ([`Store::count`]);
-//!    a task is one (model, shard), numbered in model order, then id order.
-//! 2. **Map** (`map_phase.rs`): the calling thread reads each kind once, in id order, and
-//!    hands batches of stored bytes (never straddling two tasks) to worker threads through a
-//!    bounded crossbeam channel. The workers decode and map each entity through the execution
-//!    core ([`exec`](crate::exec)), and group the emitted pairs by partition and key
-//!    (`partition_buffer.rs`, `worker_shuffle.rs`), sorting each batch's groups when it is done
+//! 1. **Plan** (`plan.rs`): each listed model's kind is cut into `shards` contiguous id
+//!    ranges of sizes differing by at most one ([`Store::split`]); a task is one
+//!    (model, shard), numbered in model order, then id order.
+//! 2. **Map** (`map_phase.rs`): worker threads take the tasks in order and scan each one's
+//!    range, mapping every entity through the execution core ([`exec`](crate::exec)) where the
+//!    store hands over its bytes. They group the emitted pairs by partition and key
+//!    (`partition_buffer.rs`, `worker_shuffle.rs`), sorting each chunk's groups when it is done
 //!    (so sorting runs on every core). Writes are committed in atomic batches. A combining job's
-//!    values are folded per batch (`combine.rs`), then per task once every batch is mapped
+//!    values are folded per chunk (`combine.rs`), then per task once every task is mapped
 //!    (`task_fold.rs`).
 //! 3. **Bounded memory** (`exec/budget.rs`, `exec/spill.rs`, shared with the cluster): each
 //!    worker holds at most its share of [`RunOptions::max_memory`]; past it, it writes what it
@@ -66,7 +65,7 @@
 mod combine;
 mod map_phase;
 mod partition_buffer;
-mod reader;
+mod plan;
 mod reduce_phase;
 mod task_fold;
 mod worker_shuffle;
@@ -125,7 +124,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let progress = options.progress.clone().unwrap_or_default();
     progress.set_phase(Phase::Planning);
 
-    let tasks = reader::plan(store, J::MODELS, shards)?;
+    let tasks = plan::plan(store, J::MODELS, shards)?;
     progress.plan(tasks.iter().map(|t| ShardProgress::new(t.kind, t.shard, t.len)).collect());
     tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
 

@@ -8,10 +8,9 @@
 //! everything it holds to one spill file (`spill.rs`), one section per (batch, partition), and
 //! carries on with empty buffers.
 //!
-//! Each run is labelled with its batch (batches are numbered in reading order, which is task
-//! order) and its position within the batch (`seq`, counting the batch's spills), so reduce
-//! can merge them in task order, then emit order, however the pairs were split between
-//! workers, memory and disk.
+//! Each run is labelled with its batch (a chunk of a task, `(task, chunk)`) and its position
+//! within the batch (`seq`, counting the batch's spills), so reduce can merge them in task
+//! order, then emit order, however the pairs were split between workers, memory and disk.
 
 use super::budget::PairSizer;
 use super::group_merge::Run;
@@ -22,12 +21,15 @@ use crate::job::Reduce;
 
 type Buffer<J> = PartitionBuffer<<J as Reduce>::Key, <J as Reduce>::Value>;
 
+/// A batch: the task that mapped it, and its chunk within the task. Ordered as reduce merges.
+pub(super) type BatchId = (usize, u32);
+
 /// A sorted run with its place in the merge order.
 pub(super) struct PlacedRun<J: Reduce> {
     /// The shuffle partition it belongs to.
     pub(super) partition: usize,
     /// The batch that emitted it.
-    pub(super) batch: usize,
+    pub(super) batch: BatchId,
     /// Its position among that batch's runs of this partition.
     pub(super) seq: u32,
     pub(super) run: Run<J::Key, J::Value>,
@@ -51,7 +53,7 @@ pub(super) struct WorkerShuffle<'a, J: Reduce> {
     limit: usize,
     spill_dir: &'a SpillDir,
     sizer: PairSizer,
-    batch: usize,
+    batch: BatchId,
     seq: u32,
     /// The current batch's pairs by partition.
     buffers: Vec<Buffer<J>>,
@@ -84,7 +86,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             limit,
             spill_dir,
             sizer: PairSizer::new(),
-            batch: 0,
+            batch: (0, 0),
             seq: 0,
             buffers: (0..partitions).map(|_| PartitionBuffer::new()).collect(),
             combine_at: vec![combine::MIN_COMBINE_LEN; partitions],
@@ -102,7 +104,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     }
 
     /// Starts buffering for batch `batch`.
-    pub(super) fn start_batch(&mut self, batch: usize) {
+    pub(super) fn start_batch(&mut self, batch: BatchId) {
         self.batch = batch;
         self.seq = 0;
         self.combine_at.fill(combine::MIN_COMBINE_LEN);
@@ -226,7 +228,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         }
         self.spilled_bytes += writer.written();
         let runs = writer.finish()?;
-        tracing::trace!(batch = self.batch, runs = runs.len(), "spilled");
+        tracing::trace!(task = self.batch.0, chunk = self.batch.1, runs = runs.len(), "spilled");
         for ((partition, batch, seq), run) in places.into_iter().zip(runs) {
             self.spilled.push(PlacedRun { partition, batch, seq, run: Run::Spilled(run) });
         }

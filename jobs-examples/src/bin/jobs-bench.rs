@@ -230,6 +230,7 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
         baseline("raw", "raw scan, no decode"),
         baseline("owned", "reader + decoders, owned model"),
         baseline("projected", "reader + decoders, borrowed view"),
+        baseline("scanners", "parallel scanners, borrowed view"),
     ])
 }
 
