@@ -16,7 +16,7 @@ use crate::context::{Counters, MapEnv};
 use crate::exec::FailureRecord;
 use crate::exec::map_one::{EntityMapper, EntityOutcome, MapTally, PendingWrites};
 use crate::job::{Job, Reduce};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::group_merge::Run;
 use super::plan::MapTask;
@@ -90,7 +90,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                         let Some(task) = tasks.get(next_task.fetch_add(1, Ordering::Relaxed)) else { break };
                         if let Err(error) = worker.map_task(task) {
                             abort.store(true, Ordering::Relaxed);
-                            crate::sync::lock(first_error).get_or_insert(error);
+                            keep_the_cause(&mut crate::sync::lock(first_error), error);
                         }
                     }
                     (worker.shuffle.into_runs(), worker.writes.committed, worker.outputs)
@@ -146,6 +146,16 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
         spilled_bytes,
         pairs_shuffled,
     })
+}
+
+/// Keeps the first error, unless it only followed from `error`: a store stops after a failed
+/// write, so the worker whose write failed may report after one that found the store stopped.
+fn keep_the_cause(kept: &mut Option<RunError>, error: RunError) {
+    let followed = |error: &RunError| matches!(error, RunError::Store(StoreError::StoppedAfterFailure { .. }));
+    match kept {
+        Some(first) if !(followed(first) && !followed(&error)) => {}
+        _ => *kept = Some(error),
+    }
 }
 
 /// One map worker: its share of the shuffle, its mapper, the writes it has yet to commit, and
@@ -253,5 +263,36 @@ impl<J: Job> Worker<'_, J> {
         }
         self.outputs.push((batch, tally));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::keep_the_cause;
+    use crate::exec::RunError;
+    use crate::store::StoreError;
+
+    fn full() -> RunError {
+        RunError::Store(StoreError::Full { path: PathBuf::from("s.redb"), reason: "File too large".into() })
+    }
+
+    fn stopped() -> RunError {
+        RunError::Store(StoreError::StoppedAfterFailure { path: PathBuf::from("s.redb") })
+    }
+
+    #[test]
+    fn the_failed_write_is_reported_not_the_refusals_that_followed_it() {
+        let mut kept = None;
+        keep_the_cause(&mut kept, stopped());
+        keep_the_cause(&mut kept, full());
+        keep_the_cause(&mut kept, stopped());
+        assert!(matches!(kept, Some(RunError::Store(StoreError::Full { .. }))), "{kept:?}");
+
+        let mut kept = None;
+        keep_the_cause(&mut kept, full());
+        keep_the_cause(&mut kept, stopped());
+        assert!(matches!(kept, Some(RunError::Store(StoreError::Full { .. }))), "{kept:?}");
     }
 }

@@ -13,13 +13,16 @@
 //! order, then emit order, however the pairs were split between workers, memory and disk.
 
 use super::budget::PairSizer;
-use super::group_merge::Run;
+use super::group_merge::{Run, write_merged};
 use super::partition_buffer::{GroupedRun, PartitionBuffer};
 use super::spill::{SpillDir, SpillError, SpillWriter};
 use super::{FailureRecord, combine, key_hash, partition_of};
 use crate::job::Reduce;
 
 type Buffer<J> = PartitionBuffer<<J as Reduce>::Key, <J as Reduce>::Value>;
+
+/// The read buffer of a merge of runs that are all in memory: unused, so small.
+const MERGE_READ_BUFFER: usize = 4 << 10;
 
 /// A batch: the task that mapped it, and its chunk within the task. Ordered as reduce merges.
 pub(super) type BatchId = (usize, u32);
@@ -208,23 +211,41 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         self.key_failures.extend(failures);
     }
 
-    /// Writes the held runs, then the current buffers sorted, to one new spill file.
+    /// Writes the held runs, then the current buffers sorted, to one new spill file: one
+    /// section per (partition, task), each the merge of that task's runs, so a partition has
+    /// a spilled run per task per spill rather than one per chunk, and reduce merges few.
     #[cold]
     fn spill(&mut self) -> Result<(), SpillError> {
-        let mut writer = SpillWriter::create(self.spill_dir)?;
-        let mut places = Vec::with_capacity(self.held.len() + self.buffers.len());
-        for held in std::mem::take(&mut self.held) {
-            if let Run::Memory(run) = held.run {
-                writer.write_section(&run)?;
-                places.push((held.partition, held.batch, held.seq));
-            }
-        }
+        let mut held = std::mem::take(&mut self.held);
         for partition in 0..self.buffers.len() {
             if let Some(run) = self.take_run(partition) {
                 self.run_pairs += run.len() as u64;
-                writer.write_section(&run)?;
-                places.push((partition, self.batch, self.seq));
+                held.push(PlacedRun { partition, batch: self.batch, seq: self.seq, run: Run::Memory(run) });
             }
+        }
+        // A task is mapped by one worker, so a task's runs in a partition are consecutive in
+        // the merge order: merged here, they keep their place (under the first one's label).
+        held.sort_unstable_by_key(|run| (run.partition, run.batch, run.seq));
+        let mut writer = SpillWriter::create(self.spill_dir)?;
+        let mut places = Vec::new();
+        let mut rest = held.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let place = (first.partition, first.batch, first.seq);
+            let mut runs = vec![first.run];
+            while let Some(next) = rest.next_if(|next| (next.partition, next.batch.0) == (place.0, place.1.0)) {
+                runs.push(next.run);
+            }
+            match runs.pop() {
+                Some(Run::Memory(run)) if runs.is_empty() => {
+                    writer.write_section(&run)?;
+                }
+                Some(last) => {
+                    runs.push(last);
+                    write_merged(&mut writer, runs, MERGE_READ_BUFFER)?;
+                }
+                None => continue,
+            }
+            places.push(place);
         }
         self.spilled_bytes += writer.written();
         let runs = writer.finish()?;

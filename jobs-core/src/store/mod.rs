@@ -313,6 +313,13 @@ pub enum StoreError {
         /// The operating system's error.
         reason: String,
     },
+    /// An earlier write to the store file failed (and was reported by whoever made it), and
+    /// the store refuses to read or write until it is opened again.
+    #[error("the store {path} stopped after an earlier write to it failed; run the command again to reopen it")]
+    StoppedAfterFailure {
+        /// The store file.
+        path: PathBuf,
+    },
     /// Any other I/O or database error, with the store it happened on.
     #[error("store {location}: {message}")]
     Io {

@@ -275,6 +275,9 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
 /// kind tells a full disk or a file that cannot be written, which people can fix, from the rest.
 fn classify(path: &Path, error: redb::Error) -> StoreError {
     use std::io::ErrorKind;
+    if let redb::Error::PreviousIo = error {
+        return StoreError::StoppedAfterFailure { path: path.to_path_buf() };
+    }
     if let redb::Error::Io(io) = &error {
         let reason = io.to_string();
         match io.kind() {
