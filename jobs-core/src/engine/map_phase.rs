@@ -152,9 +152,9 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
 /// write, so the worker whose write failed may report after one that found the store stopped.
 fn keep_the_cause(kept: &mut Option<RunError>, error: RunError) {
     let followed = |error: &RunError| matches!(error, RunError::Store(StoreError::StoppedAfterFailure { .. }));
-    match kept {
-        Some(first) if !(followed(first) && !followed(&error)) => {}
-        _ => *kept = Some(error),
+    let replace = kept.as_ref().is_none_or(|first| followed(first) && !followed(&error));
+    if replace {
+        *kept = Some(error);
     }
 }
 

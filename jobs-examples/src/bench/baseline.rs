@@ -177,7 +177,7 @@ fn scanners(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Resu
     let per = count.div_ceil(threads.max(1) as u64).max(1);
     let mut bounds: Vec<String> = Vec::new();
     for (at, row) in ids.iter()?.enumerate() {
-        if at as u64 % per == 0 && at > 0 {
+        if at > 0 && (at as u64).is_multiple_of(per) {
             bounds.push(row?.0.value().to_owned());
         }
     }
