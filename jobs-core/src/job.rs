@@ -240,6 +240,48 @@ impl<'a, V> Values<'a, V> {
     pub(crate) fn new(first: V, rest: &'a mut dyn Iterator<Item = V>, rest_len: usize) -> Self {
         Values { first: Some(first), rest, remaining: rest_len + 1 }
     }
+
+    /// The values as a sequence that [`Output::json`] (or any serde serializer) writes while
+    /// reading them, one at a time, instead of gathering them first: a key with a million
+    /// values then needs no list of a million values.
+    ///
+    /// ```
+    /// # use jobs_core::prelude::*;
+    /// # struct Audit;
+    /// # impl Reduce for Audit {
+    /// #     type Key = String;
+    /// #     type Value = String;
+    /// fn reduce(&self, key: String, states: Values<'_, String>, out: &mut Output) -> Outcome {
+    ///     // The same line as `out.json(&(key, states.collect::<Vec<_>>()))`.
+    ///     out.json(&(key, states.streamed()))
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// It can be written once: writing it again is an error, as its values are read.
+    pub fn streamed(self) -> StreamedValues<'a, V> {
+        StreamedValues(std::cell::RefCell::new(Some(self)))
+    }
+}
+
+/// A key's values that serialize as a sequence, read as they are written: see
+/// [`Values::streamed`].
+pub struct StreamedValues<'a, V>(std::cell::RefCell<Option<Values<'a, V>>>);
+
+impl<V: Serialize> Serialize for StreamedValues<'_, V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let values = self.0.borrow_mut().take();
+        match values {
+            Some(values) => serializer.collect_seq(values),
+            None => Err(serde::ser::Error::custom("a key's values can be written only once")),
+        }
+    }
+}
+
+impl<V> fmt::Debug for StreamedValues<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StreamedValues")
+    }
 }
 
 impl<V> Iterator for Values<'_, V> {
@@ -281,9 +323,10 @@ impl<V> Drop for Values<'_, V> {
 #[derive(Default, Debug)]
 pub struct Output {
     lines: Vec<String>,
-    /// Where [`json`](Self::json) serializes, kept between calls: a line grown by doubling
-    /// would be copied and faulted in about twice over, a line of megabytes included.
-    scratch: Vec<u8>,
+    /// The length of the last line [`json`](Self::json) wrote, to size the next one: a line
+    /// grown by doubling would be copied and faulted in about twice over, a line of megabytes
+    /// included, and a job's lines are mostly of like sizes.
+    last_json_len: usize,
 }
 
 impl Output {
@@ -307,11 +350,15 @@ impl Output {
     /// # Errors
     /// The value does not serialize to JSON (a map with non-string keys, say).
     pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Outcome {
-        self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, value)?;
-        // serde_json writes UTF-8 only; checking it is a fast pass beside the lossy decoder's.
-        let line = std::str::from_utf8(&self.scratch).map_err(|e| Failure::new(format!("JSON not UTF-8: {e}")))?;
-        self.lines.push(line.to_owned());
+        let mut bytes = Vec::with_capacity(self.last_json_len);
+        serde_json::to_writer(&mut bytes, value)?;
+        self.last_json_len = bytes.len();
+        // serde_json writes UTF-8 only; the check is a fast pass, and the bytes become the line.
+        let mut line = String::from_utf8(bytes).map_err(|e| Failure::new(format!("JSON not UTF-8: {e}")))?;
+        if line.capacity() - line.len() > 4096 {
+            line.shrink_to_fit();
+        }
+        self.lines.push(line);
         Ok(())
     }
 
@@ -321,5 +368,43 @@ impl Output {
 
     pub(crate) fn clear(&mut self) {
         self.lines.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Output, Values};
+
+    #[test]
+    fn streamed_values_write_the_line_collected_values_write() {
+        let mut rest = vec!["b".to_owned(), "c\"".to_owned()].into_iter();
+        let mut out = Output::new();
+        out.json(&("k", Values::new("a".to_owned(), &mut rest, 2).streamed())).unwrap();
+        let mut rest = vec!["b".to_owned(), "c\"".to_owned()].into_iter();
+        out.json(&("k", Values::new("a".to_owned(), &mut rest, 2).collect::<Vec<_>>())).unwrap();
+        let lines = out.take();
+        assert_eq!(lines[0], r#"["k",["a","b","c\""]]"#);
+        assert_eq!(lines[0], lines[1]);
+    }
+
+    #[test]
+    fn streamed_values_written_twice_are_an_error_not_an_empty_list() {
+        let mut rest = std::iter::empty();
+        let values = Values::new(1u32, &mut rest, 0).streamed();
+        let mut out = Output::new();
+        out.json(&values).unwrap();
+        let again = out.json(&values).unwrap_err();
+        assert!(again.message().contains("only once"), "{}", again.message());
+        assert_eq!(out.take(), ["[1]"]);
+    }
+
+    #[test]
+    fn json_lines_keep_no_large_spare_capacity() {
+        let mut out = Output::new();
+        out.json(&"x".repeat(100_000)).unwrap();
+        out.json(&"y").unwrap();
+        let lines = out.take();
+        assert_eq!(lines[1], r#""y""#);
+        assert!(lines[1].capacity() <= 4096 + 3, "{}", lines[1].capacity());
     }
 }

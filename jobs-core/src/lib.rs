@@ -133,7 +133,7 @@ pub mod web;
 // `engines::`, `exec::`, `store::`.
 pub use context::{Counters, GetError, MapContext};
 pub use exec::{CancelToken, FailureRecord, FailureSite, RunOptions, RunReport, RunStats};
-pub use job::{Failure, Job, JobKey, JobValue, Map, Outcome, Output, Reduce, Values};
+pub use job::{Failure, Job, JobKey, JobValue, Map, Outcome, Output, Reduce, StreamedValues, Values};
 pub use jobs_macros::{Model, one_off_job};
 pub use model::Model;
 pub use params::{Param, Params};

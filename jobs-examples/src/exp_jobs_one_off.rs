@@ -50,7 +50,7 @@ impl Reduce for InteractionAuditOneOffJob {
     type Value = CompactString;
 
     fn reduce(&self, interaction_id: Self::Key, states: Values<'_, Self::Value>, out: &mut Output) -> Outcome {
-        out.json(&(interaction_id, states.collect::<Vec<_>>()))
+        out.json(&(interaction_id, states.streamed()))
     }
 }
 
