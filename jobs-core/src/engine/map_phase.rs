@@ -70,7 +70,7 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     let combining = J::COMBINES && shared.options.combine;
     let limit = budget::worker_limit(shared.max_memory, workers);
 
-    let mut outputs: Vec<(BatchId, MapTally)> = Vec::new();
+    let mut outputs: Vec<(usize, MapTally)> = Vec::new();
     let mut runs: Vec<PlacedRun<J>> = Vec::new();
     let (mut spilled_bytes, mut pairs_shuffled, mut writes_committed) = (0, 0, 0);
     std::thread::scope(|scope| {
@@ -118,14 +118,11 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     for placed in runs {
         partitions[placed.partition].push((placed.batch.0, placed.run));
     }
-    // Chunks a cancel skipped have no output; the rest count in task order.
-    outputs.sort_unstable_by_key(|(batch, _)| *batch);
+    // Tasks a cancel skipped have no output; the rest count in task order.
+    outputs.sort_unstable_by_key(|(task, _)| *task);
     let mut tally = MapTally::default();
     for (_, output) in outputs {
-        tally.counters.merge(&output.counters);
-        tally.failures.append(output.failures);
-        tally.entities_read += output.entities_read;
-        tally.pairs_emitted += output.pairs_emitted;
+        tally.append(output);
     }
     let partitions = if combining && !canceled {
         let folded = task_fold::fold_partitions(job, partitions, workers);
@@ -159,7 +156,7 @@ fn keep_the_cause(kept: &mut Option<RunError>, error: RunError) {
 }
 
 /// One map worker: its share of the shuffle, its mapper, the writes it has yet to commit, and
-/// what each chunk it mapped counted.
+/// what each task it mapped counted.
 struct Worker<'a, J: Job> {
     shared: &'a MapShared<'a>,
     abort: &'a AtomicBool,
@@ -168,7 +165,8 @@ struct Worker<'a, J: Job> {
     /// Committed at the end of each chunk: the pairs of entities that wrote wait for their
     /// writes, and belong to the chunk's runs.
     writes: PendingWrites,
-    outputs: Vec<(BatchId, MapTally)>,
+    /// Per task it mapped: what the task counted (one entry per task, however long it is).
+    outputs: Vec<(usize, MapTally)>,
 }
 
 impl<J: Job> Worker<'_, J> {
@@ -181,7 +179,9 @@ impl<J: Job> Worker<'_, J> {
     fn map_task(&mut self, task: &MapTask) -> Result<(), RunError> {
         let mut batch: BatchId = (task.index, 0);
         let mut in_chunk = 0;
+        // The current chunk's counts, and the task's so far.
         let mut tally = MapTally::default();
+        let mut task_tally = MapTally::default();
         let mut failed: Option<RunError> = None;
         self.shuffle.start_batch(batch);
         let store = self.shared.store;
@@ -195,7 +195,7 @@ impl<J: Job> Worker<'_, J> {
             }
             in_chunk += 1;
             if in_chunk == CHUNK_ENTITIES {
-                if let Err(error) = self.end_chunk(task, batch, &mut tally) {
+                if let Err(error) = self.end_chunk(task, &mut tally, &mut task_tally) {
                     failed = Some(error);
                     return ControlFlow::Break(());
                 }
@@ -210,7 +210,8 @@ impl<J: Job> Worker<'_, J> {
             return Err(error);
         }
         // What is pending belongs to entities mapped completely: commit it, also on cancel.
-        self.end_chunk(task, batch, &mut tally)?;
+        self.end_chunk(task, &mut tally, &mut task_tally)?;
+        self.outputs.push((task.index, task_tally));
         if !self.stopped()
             && let Some(shard) = self.shared.progress.shards().get(task.index)
         {
@@ -245,23 +246,23 @@ impl<J: Job> Worker<'_, J> {
         Ok(())
     }
 
-    /// Ends chunk `batch` of `task`: commits its writes, sorts its pairs into runs, and
-    /// records what it counted.
-    fn end_chunk(&mut self, task: &MapTask, batch: BatchId, tally: &mut MapTally) -> Result<(), RunError> {
+    /// Ends the current chunk of `task`: commits its writes, sorts its pairs into runs, and
+    /// adds what it counted (`chunk`, emptied) to the shard's progress and to `task_tally`.
+    fn end_chunk(&mut self, task: &MapTask, chunk: &mut MapTally, task_tally: &mut MapTally) -> Result<(), RunError> {
         let shuffle = &mut self.shuffle;
-        self.mapper.flush(tally, &mut self.writes, &mut |key, value| {
+        self.mapper.flush(chunk, &mut self.writes, &mut |key, value| {
             shuffle.push(key, value);
             Ok::<(), RunError>(())
         })?;
         // Sorted here, on the worker, so reduce only merges.
         self.shuffle.finish_batch();
-        let mut tally = std::mem::take(tally);
-        tally.failures.extend(self.shuffle.take_key_failures());
+        let mut chunk = std::mem::take(chunk);
+        chunk.failures.extend(self.shuffle.take_key_failures());
         if let Some(shard) = self.shared.progress.shards().get(task.index) {
-            shard.record_batch(tally.entities_read, tally.pairs_emitted, tally.failures.count);
-            shard.add_counters(&tally.counters);
+            shard.record_batch(chunk.entities_read, chunk.pairs_emitted, chunk.failures.count);
+            shard.add_counters(&chunk.counters);
         }
-        self.outputs.push((batch, tally));
+        task_tally.append(chunk);
         Ok(())
     }
 }

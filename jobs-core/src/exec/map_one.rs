@@ -32,6 +32,16 @@ pub(crate) struct MapTally {
     pub(crate) pairs_emitted: u64,
 }
 
+impl MapTally {
+    /// Adds what `other` counted after what this one did.
+    pub(crate) fn append(&mut self, other: MapTally) {
+        self.counters.merge(&other.counters);
+        self.failures.append(other.failures);
+        self.entities_read += other.entities_read;
+        self.pairs_emitted += other.pairs_emitted;
+    }
+}
+
 /// Writes waiting to be committed, and how many were committed.
 #[derive(Debug, Default)]
 pub(crate) struct PendingWrites {

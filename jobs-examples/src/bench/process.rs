@@ -3,6 +3,7 @@
 //! the store, the run, recording it and printing, as a user's run does.
 
 use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -43,6 +44,33 @@ pub fn measure(command: &mut Command, stdout_to: &Path) -> Result<Measured> {
         bail!("{command:?} failed (wait status {status}):\n{stderr}");
     }
     Ok(Measured { wall, cpu: cpu_time(&usage), peak_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0) })
+}
+
+/// Whether the files `a` and `b` hold the same bytes, read a chunk at a time: a bench that held
+/// a report of a hundred megabytes would raise the peak every child it spawns after is
+/// reported with (see [`own_peak_kib`]).
+///
+/// # Errors
+/// Either file could not be read.
+pub fn same_bytes(a: &Path, b: &Path) -> Result<bool> {
+    let len =
+        |path: &Path| std::fs::metadata(path).with_context(|| format!("reading {}", path.display())).map(|m| m.len());
+    if len(a)? != len(b)? {
+        return Ok(false);
+    }
+    let open = |path: &Path| File::open(path).with_context(|| format!("reading {}", path.display()));
+    let (mut a_file, mut b_file) = (open(a)?, open(b)?);
+    let (mut a_chunk, mut b_chunk) = (vec![0; 1 << 16], vec![0; 1 << 16]);
+    loop {
+        let read = a_file.read(&mut a_chunk).with_context(|| format!("reading {}", a.display()))?;
+        if read == 0 {
+            return Ok(true);
+        }
+        b_file.read_exact(&mut b_chunk[..read]).with_context(|| format!("reading {}", b.display()))?;
+        if a_chunk[..read] != b_chunk[..read] {
+            return Ok(false);
+        }
+    }
 }
 
 /// Waits for the child `pid` and returns its wait status and resource usage.
