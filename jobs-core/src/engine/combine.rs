@@ -6,8 +6,8 @@
 //! job keeps a few values per key per batch instead of one per emit, while a job whose keys are
 //! all distinct (where combining saves nothing) groups at most twice as much as without it.
 //! Runs of different batches are not combined with each other here: a batch's run keeps its
-//! place in reading order, which is what makes the output independent of which worker mapped
-//! it. Once every batch is mapped, `task_fold.rs` folds each task's runs into one.
+//! place in task order, which is what makes the output independent of which worker mapped it.
+//! Once every task is mapped, `task_fold.rs` folds each task's runs into one.
 
 use crate::job::Reduce;
 

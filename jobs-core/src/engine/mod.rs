@@ -14,11 +14,11 @@
 //!    worker holds at most its share of [`RunOptions::max_memory`]; past it, it writes what it
 //!    holds, sorted, to a spill file in a temporary directory that lives as long as the run.
 //! 4. **Reduce** (`reduce_phase.rs`): each partition merges its sorted runs, in memory or
-//!    spilled, taken in reading order, a key group at a time (`exec/group_merge.rs`), so a
+//!    spilled, taken in task order, a key group at a time (`exec/group_merge.rs`), so a
 //!    key's values stay in task order, then emit order, and stream to `reduce` without being
 //!    gathered; partitions run in parallel and their outputs are merged by key.
 //!
-//! Because reading order is model order then id order, and every stage keeps it, a job's
+//! Because task order is model order then id order, and every stage keeps it, a job's
 //! output is byte-identical whatever the shard count, thread count or memory budget.
 //!
 //! ```

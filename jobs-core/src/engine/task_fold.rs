@@ -2,11 +2,10 @@
 //! partition are merged into one and each key's values folded by the job's combiner, so a
 //! counting job carries about one pair per key per task to reduce, not one per key per batch.
 //!
-//! A worker combines within a batch (`combine.rs`) because the batches of one task are spread
-//! over the workers; only here, with every batch's run in reading order, are a task's values
-//! for a key all together and in emit order, which is what [`combine`](crate::Reduce::combine)
-//! is promised. A spilled run is left as it is (and ends the stretch of runs merged), so the
-//! fold never reads from disk.
+//! A worker combines within a batch (a chunk of a task, `combine.rs`) as it maps; here, with
+//! every batch's run in task order, a task's values for a key are all together and in emit
+//! order, which is what [`combine`](crate::Reduce::combine) is promised. A spilled run is left
+//! as it is (and ends the stretch of runs merged), so the fold never reads from disk.
 
 use crate::exec::FailureRecord;
 use crate::exec::combine::combine_group;

@@ -5,7 +5,7 @@
 //! When a batch ends, each buffer is sorted (and combined, `combine.rs`) into a run and held,
 //! so sorting runs on every core. The worker counts the approximate bytes it holds
 //! (`budget.rs`); past its share of the budget it sorts its current buffers too and writes
-//! everything it holds to one spill file (`spill.rs`), one section per (batch, partition), and
+//! everything it holds to one spill file (`spill.rs`), one section per (partition, task), and
 //! carries on with empty buffers.
 //!
 //! Each run is labelled with its batch (a chunk of a task, `(task, chunk)`) and its position
@@ -235,15 +235,11 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             while let Some(next) = rest.next_if(|next| (next.partition, next.batch.0) == (place.0, place.1.0)) {
                 runs.push(next.run);
             }
-            match runs.pop() {
-                Some(Run::Memory(run)) if runs.is_empty() => {
-                    writer.write_section(&run)?;
+            match runs.as_slice() {
+                [Run::Memory(run)] => {
+                    writer.write_section(run)?;
                 }
-                Some(last) => {
-                    runs.push(last);
-                    write_merged(&mut writer, runs, MERGE_READ_BUFFER)?;
-                }
-                None => continue,
+                _ => write_merged(&mut writer, runs, MERGE_READ_BUFFER)?,
             }
             places.push(place);
         }
