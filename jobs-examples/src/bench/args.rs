@@ -31,11 +31,14 @@ pub struct Args {
     /// A Python with `apache_beam` installed: also time `bench-python/beam_audit.py` on it,
     /// over the explorations exported once, untimed, with `jobs export`.
     pub beam_python: Option<PathBuf>,
+    /// Also time the raw scan and the scanners' audit over an LMDB copy of the store (built
+    /// with the `lmdb` feature).
+    pub lmdb: bool,
 }
 
 /// The usage line.
 pub const USAGE: &str = "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--rounds R] \
-                         [--scale-check [--scale-store PATH]] [--jobs-binary PATH] [--beam PYTHON]";
+                         [--scale-check [--scale-store PATH]] [--jobs-binary PATH] [--beam PYTHON] [--lmdb]";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -52,6 +55,7 @@ impl Args {
             scale_store: None,
             jobs_binary: None,
             beam_python: None,
+            lmdb: false,
         };
         let mut rest = argv.iter();
         while let Some(flag) = rest.next() {
@@ -66,6 +70,10 @@ impl Args {
                 "--scale-store" => args.scale_store = Some(PathBuf::from(value()?)),
                 "--jobs-binary" => args.jobs_binary = Some(PathBuf::from(value()?)),
                 "--beam" => args.beam_python = Some(PathBuf::from(value()?)),
+                "--lmdb" if cfg!(feature = "lmdb") => args.lmdb = true,
+                "--lmdb" => bail!(
+                    "--lmdb needs the bench built with LMDB: cargo build --release -p jobs-examples --features lmdb"
+                ),
                 "-h" | "--help" => {
                     println!("{USAGE}");
                     std::process::exit(0);

@@ -28,6 +28,10 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
+#[cfg(feature = "lmdb")]
+#[path = "lmdb.rs"]
+pub mod lmdb;
+
 /// The table `RedbStore` keeps explorations in.
 const EXPLORATIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("model/ExplorationModel");
 /// The store's index of exploration ids.
@@ -44,20 +48,28 @@ pub const CACHE_BYTES: usize = jobs_core::store::RedbStore::DEFAULT_CACHE_BYTES;
 /// # Errors
 /// An unknown name, or the store could not be read or decoded.
 pub fn run(name: &str, path: &Path, threads: usize) -> Result<()> {
-    let db = Database::builder()
-        .set_concurrency_mode(ConcurrencyMode::MultiWriter)
-        .set_cache_size(CACHE_BYTES)
-        .open(path)
-        .with_context(|| format!("opening {}", path.display()))?;
+    let open = || -> Result<Database> {
+        Database::builder()
+            .set_concurrency_mode(ConcurrencyMode::MultiWriter)
+            .set_cache_size(CACHE_BYTES)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))
+    };
     let lines = match name {
         "raw" => {
-            let bytes = raw_scan(&db)?;
+            let bytes = raw_scan(&open()?)?;
             vec![format!("{bytes} bytes")]
         }
-        "owned" => pipelined(&db, threads, owned_audit)?,
-        "projected" => pipelined(&db, threads, projected_audit)?,
-        "scanners" => scanners(&db, threads, projected_audit)?,
-        other => bail!("unknown baseline {other}: raw, owned, projected or scanners"),
+        "owned" => pipelined(&open()?, threads, owned_audit)?,
+        "projected" => pipelined(&open()?, threads, projected_audit)?,
+        "scanners" => scanners(&open()?, threads, projected_audit)?,
+        #[cfg(feature = "lmdb")]
+        "lmdb-raw" => lmdb::raw(path)?,
+        #[cfg(feature = "lmdb")]
+        "lmdb-scanners" => lmdb::scanners(path, threads)?,
+        other => bail!(
+            "unknown baseline {other}: raw, owned, projected, scanners (or, with the lmdb feature, lmdb-raw, lmdb-scanners)"
+        ),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -146,8 +158,14 @@ fn pipelined(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Res
     read?;
     let mut batches = decoded.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
     batches.sort_unstable_by_key(|(number, _)| *number);
+    finish_groups(batches.into_iter().map(|(_, groups)| groups).collect())
+}
+
+/// The report lines of `parts`' groups, each part's states after the previous part's, in
+/// interaction order.
+fn finish_groups(parts: Vec<Groups>) -> Result<Vec<String>> {
     let mut all = Groups::default();
-    for (_, groups) in batches {
+    for groups in parts {
         for (interaction, states) in groups {
             let into = all.entry(interaction).or_default();
             if !into.is_empty() {
@@ -209,25 +227,7 @@ fn scanners(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Resu
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
-    let mut all = Groups::default();
-    for groups in results {
-        for (interaction, states) in groups? {
-            let into = all.entry(interaction).or_default();
-            if !into.is_empty() {
-                into.push(',');
-            }
-            into.push_str(&states);
-        }
-    }
-    let mut all: Vec<(String, String)> = all.into_iter().collect();
-    all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    Ok(all
-        .into_iter()
-        .map(|(interaction, states)| {
-            let key = serde_json::to_string(&interaction).unwrap_or_default();
-            format!("[{key},[{states}]]")
-        })
-        .collect())
+    finish_groups(results.into_iter().collect::<Result<Vec<_>>>()?)
 }
 
 /// Appends `"<id> <state>"`, JSON-escaped, to an interaction's array.

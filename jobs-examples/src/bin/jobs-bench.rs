@@ -47,6 +47,9 @@ use jobs_examples::demo::{self, SeedOptions};
 use self::args::Args;
 use self::process::Measured;
 
+/// The hidden flag that copies a store's explorations into LMDB: `--lmdb-copy STORE DIR`.
+#[cfg(feature = "lmdb")]
+const LMDB_COPY_FLAG: &str = "--lmdb-copy";
 /// The hidden flag that makes this binary a baseline: `--baseline NAME STORE THREADS`.
 const BASELINE_FLAG: &str = "--baseline";
 /// The job every contender computes.
@@ -64,6 +67,13 @@ fn main() -> Result<()> {
             bail!("usage: jobs-bench {BASELINE_FLAG} NAME STORE THREADS")
         };
         return baseline::run(name, Path::new(store), threads.parse().context("THREADS")?);
+    }
+    #[cfg(feature = "lmdb")]
+    if argv.first().map(String::as_str) == Some(LMDB_COPY_FLAG) {
+        let [_, store, dir] = &argv[..] else { bail!("usage: jobs-bench {LMDB_COPY_FLAG} STORE DIR") };
+        let copied = baseline::lmdb::copy(Path::new(store), Path::new(dir))?;
+        println!("{copied}");
+        return Ok(());
     }
     if argv.first().map(String::as_str) == Some("--scaling") {
         return scaling::run(&Args::parse(&argv[1..])?);
@@ -83,6 +93,10 @@ fn main() -> Result<()> {
     println!("# load average before: {}", process::load_average());
 
     let mut contenders = contenders(&jobs, &path, threads)?;
+    #[cfg(feature = "lmdb")]
+    if args.lmdb {
+        contenders.extend(lmdb_contenders(&path, work.path(), threads)?);
+    }
     if let Some(python) = &args.beam_python {
         contenders.push(beam(python, &jobs, &path, work.path())?);
     }
@@ -140,7 +154,7 @@ fn main() -> Result<()> {
     let (fastest, best) = contenders
         .iter()
         .zip(&summaries)
-        .filter(|(c, _)| c.is_baseline && c.checked && c.writes_to.is_none())
+        .filter(|(c, _)| c.is_baseline && c.checked && c.writes_to.is_none() && !c.other_store)
         .min_by(|a, b| a.1.median_wall.total_cmp(&b.1.median_wall))
         .context("no baseline")?;
     println!(
@@ -185,6 +199,9 @@ struct Contender {
     is_baseline: bool,
     /// The file it writes its output to, when not stdout.
     writes_to: Option<PathBuf>,
+    /// It reads another store than `jobs run` does (a copy in LMDB), so it compares stores,
+    /// not the framework with a loop, and is left out of the ratio.
+    other_store: bool,
 }
 
 impl Contender {
@@ -212,6 +229,7 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
             checked: true,
             is_baseline: false,
             writes_to: None,
+            other_store: false,
         }
     };
     let baseline = |name: &str, what: &str| Contender {
@@ -221,6 +239,7 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
         checked: name != "raw",
         is_baseline: true,
         writes_to: None,
+        other_store: false,
     };
     Ok(vec![
         run("local"),
@@ -229,6 +248,32 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
         baseline("owned", "reader + decoders, owned model"),
         baseline("projected", "reader + decoders, borrowed view"),
         baseline("scanners", "parallel scanners, borrowed view"),
+    ])
+}
+
+/// The raw scan and the scanners' audit over an LMDB copy of the store, made here, untimed.
+#[cfg(feature = "lmdb")]
+fn lmdb_contenders(store: &Path, work: &Path, threads: usize) -> Result<Vec<Contender>> {
+    let dir = work.join("lmdb");
+    let bench = std::env::current_exe().context("finding the bench binary")?;
+    let copy = Command::new(&bench).arg(LMDB_COPY_FLAG).arg(store).arg(&dir).output().context("copying into LMDB")?;
+    ensure!(copy.status.success(), "copying into LMDB failed: {}", String::from_utf8_lossy(&copy.stderr));
+    let copied = String::from_utf8_lossy(&copy.stdout).trim().to_owned();
+    let size: u64 = std::fs::read_dir(&dir)?.map(|e| e.and_then(|e| e.metadata()).map_or(0, |m| m.len())).sum();
+    println!("# copied {copied} explorations into LMDB ({:.0} MiB)", size as f64 / 1048576.0);
+    let dir = dir.to_str().context("the temporary directory's path is not UTF-8")?.to_owned();
+    let contender = |name: &str, what: &str| Contender {
+        name: format!("hand-written: {what}"),
+        program: bench.clone(),
+        args: vec![BASELINE_FLAG.to_owned(), name.to_owned(), dir.clone(), threads.to_string()],
+        checked: name != "lmdb-raw",
+        is_baseline: true,
+        writes_to: None,
+        other_store: true,
+    };
+    Ok(vec![
+        contender("lmdb-raw", "LMDB raw scan, no decode"),
+        contender("lmdb-scanners", "LMDB parallel scanners, borrowed view"),
     ])
 }
 
@@ -254,6 +299,7 @@ fn beam(python: &Path, jobs: &Path, store: &Path, work: &Path) -> Result<Contend
         checked: true,
         is_baseline: true,
         writes_to: Some(writes_to),
+        other_store: false,
     })
 }
 
