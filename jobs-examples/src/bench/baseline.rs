@@ -200,31 +200,37 @@ fn scanners(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Resu
         }
     }
     drop(txn);
+    in_parts(&bounds, |start, end| {
+        let txn = db.begin_read()?;
+        let table = txn.open_table(EXPLORATIONS)?;
+        let mut groups = Groups::default();
+        let rows = match (start, end) {
+            (Some(s), Some(e)) => table.range(s..e)?,
+            (Some(s), None) => table.range(s..)?,
+            (None, Some(e)) => table.range(..e)?,
+            (None, None) => table.range::<&str>(..)?,
+        };
+        for row in rows {
+            let (_, value) = row?;
+            audit(value.value(), &mut groups)?;
+        }
+        Ok(groups)
+    })
+}
+
+/// Runs `scan` on a thread of its own for each part of the ids that `bounds` cut (from the
+/// first id to the first bound, between bounds, from the last bound on), then joins the parts'
+/// groups in order into the report lines.
+fn in_parts(
+    bounds: &[String],
+    scan: impl Fn(Option<&str>, Option<&str>) -> Result<Groups> + Sync,
+) -> Result<Vec<String>> {
     let parts: Vec<(Option<&str>, Option<&str>)> = (0..=bounds.len())
         .map(|i| (i.checked_sub(1).map(|j| bounds[j].as_str()), bounds.get(i).map(String::as_str)))
         .collect();
+    let scan = &scan;
     let results: Vec<Result<Groups>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|&(start, end)| {
-                scope.spawn(move || -> Result<Groups> {
-                    let txn = db.begin_read()?;
-                    let table = txn.open_table(EXPLORATIONS)?;
-                    let mut groups = Groups::default();
-                    let rows = match (start, end) {
-                        (Some(s), Some(e)) => table.range(s..e)?,
-                        (Some(s), None) => table.range(s..)?,
-                        (None, Some(e)) => table.range(..e)?,
-                        (None, None) => table.range::<&str>(..)?,
-                    };
-                    for row in rows {
-                        let (_, value) = row?;
-                        audit(value.value(), &mut groups)?;
-                    }
-                    Ok(groups)
-                })
-            })
-            .collect();
+        let handles: Vec<_> = parts.iter().map(|&(start, end)| scope.spawn(move || scan(start, end))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
     finish_groups(results.into_iter().collect::<Result<Vec<_>>>()?)

@@ -5,6 +5,7 @@
 //! and `lmdb-scanners` (the audit, decoded as the redb `scanners` loop decodes it) as whole
 //! processes beside the others. Built with the `lmdb` feature only, as it compiles LMDB's C.
 
+use std::ops::Bound;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -12,7 +13,7 @@ use heed::types::{Bytes, Str};
 use heed::{Database, Env, EnvOpenOptions, WithoutTls};
 use redb::{ReadableDatabase, ReadableTable};
 
-use super::{EXPLORATIONS, Groups, finish_groups, projected_audit};
+use super::{EXPLORATIONS, Groups, in_parts, projected_audit};
 
 /// The LMDB database the explorations are copied into.
 const DATABASE: &str = "ExplorationModel";
@@ -96,33 +97,17 @@ pub fn scanners(dir: &Path, threads: usize) -> Result<Vec<String>> {
         }
         bounds
     };
-    let parts: Vec<(Option<&str>, Option<&str>)> = (0..=bounds.len())
-        .map(|i| (i.checked_sub(1).map(|j| bounds[j].as_str()), bounds.get(i).map(String::as_str)))
-        .collect();
-    let results: Vec<Result<Groups>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
-            .iter()
-            .map(|&(start, end)| {
-                let env = env.clone();
-                scope.spawn(move || -> Result<Groups> {
-                    let rtxn = env.read_txn()?;
-                    let db = database(&env, &rtxn)?;
-                    let range = (
-                        start.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Included),
-                        end.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-                    );
-                    let mut groups = Groups::default();
-                    for row in db.range(&rtxn, &range)? {
-                        let (_, value) = row?;
-                        projected_audit(value, &mut groups)?;
-                    }
-                    Ok(groups)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
-    });
-    finish_groups(results.into_iter().collect::<Result<Vec<_>>>()?)
+    in_parts(&bounds, |start, end| {
+        let rtxn = env.read_txn()?;
+        let db = database(&env, &rtxn)?;
+        let range = (start.map_or(Bound::Unbounded, Bound::Included), end.map_or(Bound::Unbounded, Bound::Excluded));
+        let mut groups = Groups::default();
+        for row in db.range(&rtxn, &range)? {
+            let (_, value) = row?;
+            projected_audit(value, &mut groups)?;
+        }
+        Ok(groups)
+    })
 }
 
 fn database(env: &Env<WithoutTls>, rtxn: &heed::RoTxn<'_, WithoutTls>) -> Result<Database<Str, Bytes>> {
