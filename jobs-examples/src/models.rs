@@ -307,3 +307,82 @@ const _: () = assert!(
     CURRENT_SCHEMA_VERSION == 5,
     "add the upgrade step to the new schema version in ExplorationModel::upgrade_from"
 );
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+
+    use super::{ExplorationInteractions, ExplorationModel, Hint, Interaction, State};
+
+    fn exploration() -> ExplorationModel {
+        let state = |interaction: &str| State {
+            content: "some content".into(),
+            interaction: Interaction { id: interaction.into(), hints: vec![Hint { content: "a hint".into() }] },
+        };
+        ExplorationModel {
+            id: "exp1".into(),
+            title: "Fractions".into(),
+            category: "Maths".into(),
+            deleted: false,
+            created_on: 1,
+            last_updated: 2,
+            schema_version: 5,
+            init_state_name: "Intro".into(),
+            states: BTreeMap::from([("Intro".into(), state("TextInput")), ("End".into(), state("EndExploration"))]),
+        }
+    }
+
+    #[test]
+    fn the_interactions_view_reads_each_state_in_stored_order_and_writes_the_same_map() {
+        let stored = jobs_core::model::encode(&exploration()).unwrap();
+        let view: ExplorationInteractions = jobs_core::model::decode(&stored).unwrap();
+        let states: Vec<(&str, &str)> =
+            view.states.iter().map(|(name, s)| (name.as_str(), s.interaction.id.as_str())).collect();
+        assert_eq!(states, [("End", "EndExploration"), ("Intro", "TextInput")]);
+        assert_eq!((view.id.as_str(), view.deleted), ("exp1", false));
+        // Written back, the list is a map again, which the view reads the same.
+        let again: ExplorationInteractions =
+            jobs_core::model::decode(&jobs_core::model::encode(&view).unwrap()).unwrap();
+        assert_eq!(again, view);
+    }
+
+    #[test]
+    fn the_interactions_view_reads_rows_without_states_and_skips_fields_it_does_not_know() {
+        #[derive(Serialize)]
+        struct OldRow<'a> {
+            id: &'a str,
+        }
+        #[derive(Serialize)]
+        struct NewRow<'a> {
+            id: &'a str,
+            states: BTreeMap<&'a str, NewState<'a>>,
+            rating: f64,
+        }
+        #[derive(Serialize)]
+        struct NewState<'a> {
+            interaction: NewInteraction<'a>,
+            audio: &'a str,
+        }
+        #[derive(Serialize)]
+        struct NewInteraction<'a> {
+            id: &'a str,
+            solution: Vec<u8>,
+        }
+        let old: ExplorationInteractions =
+            jobs_core::model::decode(&jobs_core::model::encode(&OldRow { id: "old" }).unwrap()).unwrap();
+        assert_eq!((old.id.as_str(), old.deleted, old.states.len()), ("old", false, 0));
+        let new = NewRow {
+            id: "new",
+            states: BTreeMap::from([(
+                "Intro",
+                NewState { interaction: NewInteraction { id: "TextInput", solution: vec![1] }, audio: "a.mp3" },
+            )]),
+            rating: 4.5,
+        };
+        let view: ExplorationInteractions = jobs_core::model::decode(&jobs_core::model::encode(&new).unwrap()).unwrap();
+        assert_eq!(view.states.len(), 1);
+        assert_eq!((view.states[0].0.as_str(), view.states[0].1.interaction.id.as_str()), ("Intro", "TextInput"));
+    }
+}
