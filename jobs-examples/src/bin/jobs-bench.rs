@@ -107,16 +107,20 @@ fn main() -> Result<()> {
     ensure!(reference_len > 0, "the framework printed no report");
 
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); contenders.len()];
-    let mut store_growth = 0u64;
+    // Growth in disk use and in apparent size: redb extends the file ahead of its pages,
+    // sparsely, so the second can jump by the file's size while the first barely moves.
+    let (mut store_growth, mut apparent_growth) = (0u64, 0u64);
     for round in 0..args.rounds {
         for offset in 0..contenders.len() {
             let index = (round + offset) % contenders.len();
             let contender = &contenders[index];
             let out = work.path().join(format!("{index}.out"));
-            let before = std::fs::metadata(&path)?.len();
+            let before = std::fs::metadata(&path)?;
             let run = process::measure(&mut contender.command(), &out)?;
             if !contender.is_baseline {
-                store_growth = store_growth.max(std::fs::metadata(&path)?.len().saturating_sub(before));
+                let after = std::fs::metadata(&path)?;
+                store_growth = store_growth.max(disk_use(&after).saturating_sub(disk_use(&before)));
+                apparent_growth = apparent_growth.max(after.len().saturating_sub(before.len()));
             }
             if contender.checked {
                 let out = contender.writes_to.as_ref().unwrap_or(&out);
@@ -175,9 +179,13 @@ fn main() -> Result<()> {
         "memory peak RSS figures at or below {:.1} MiB (this bench's own peak) only say \"at most that\": Linux reports a child's peak as at least its parent's",
         process::own_peak_kib() as f64 / 1024.0
     );
+    let disk_now = disk_use(&std::fs::metadata(&path)?);
     println!(
-        "store  the file grew by at most {:.2} MiB per run ({:.0} MiB now)",
+        "store  the file's disk use grew by at most {:.2} MiB per run ({:.0} MiB now); its apparent size by at most \
+         {:.2} MiB ({:.0} MiB now: redb extends the file sparsely, ahead of its pages)",
         store_growth as f64 / f64::from(1 << 20),
+        disk_now as f64 / f64::from(1 << 20),
+        apparent_growth as f64 / f64::from(1 << 20),
         file_mib(&path)?
     );
 
@@ -410,6 +418,12 @@ fn keep(out: &Path) -> Result<PathBuf> {
 
 fn file_mib(path: &Path) -> Result<f64> {
     Ok(std::fs::metadata(path)?.len() as f64 / f64::from(1 << 20))
+}
+
+/// The bytes a file takes on disk (its allocated blocks), which a sparse file's length is not.
+fn disk_use(metadata: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    metadata.blocks().saturating_mul(512)
 }
 
 fn secs(duration: Duration) -> f64 {
