@@ -78,10 +78,9 @@ impl RedbStore {
     /// buffer of a page evicted long before, cold in the CPU's caches; and when several threads
     /// scan, the page a thread evicts was mostly allocated by another, and freeing it takes that
     /// thread's allocator lock. With a few pages, the page evicted is mostly the one just read.
-    /// Measured whole-process on a 100k-exploration store: the interaction audit took 0.19–0.20 s
-    /// with 64 KiB, 0.22–0.23 s with 256 KiB, 0.23–0.26 s with 1–4 MiB and 0.28–0.30 s with
-    /// 32 MiB; `seed` took the same time with 64 KiB as with 4 MiB, and a migration ~5% longer.
-    /// With no cache at all, writes took twice as long.
+    /// Of the sizes tried on a 100k-exploration store (docs/performance.md), scans were fastest
+    /// with 64 KiB or less, and writes took about as long as with 4 MiB; with no cache at all
+    /// they took twice as long.
     pub const DEFAULT_CACHE_BYTES: usize = 64 << 10;
 
     /// Opens the store at `path`, creating it if the file does not exist, with a page cache of
@@ -602,6 +601,15 @@ mod tests {
         }
     }
 
+    /// Stores `count` notes `n00`, `n01`, ..., each one byte.
+    fn put_notes(store: &RedbStore, count: u8) {
+        let mut batch = WriteBatch::new();
+        for i in 0..count {
+            batch.put("Note", format!("n{i:02}"), vec![i]);
+        }
+        store.apply(&batch).unwrap();
+    }
+
     /// The ids in `kind`'s model table and in its index.
     fn ids_in_both(store: &RedbStore, kind: &str) -> (Vec<String>, Vec<String>) {
         (keys(store, model_def(&model_table(kind))), keys(store, ids_def(&id_index(kind))))
@@ -642,11 +650,7 @@ mod tests {
     #[test]
     fn a_model_table_without_its_index_is_split_by_its_own_keys() {
         let (_dir, store) = store();
-        let mut batch = WriteBatch::new();
-        for i in 0..30 {
-            batch.put("Note", format!("n{i:02}"), vec![i]);
-        }
-        store.apply(&batch).unwrap();
+        put_notes(&store, 30);
         let indexed = store.split("Note", 4).unwrap();
         let txn = store.db.begin_write().unwrap();
         assert!(txn.delete_table(ids_def(&id_index("Note"))).unwrap());
@@ -658,11 +662,7 @@ mod tests {
     #[test]
     fn a_format_1_store_gets_its_id_index_on_open_and_keeps_its_entities() {
         let (dir, store) = store();
-        let mut batch = WriteBatch::new();
-        for i in 0..40 {
-            batch.put("Note", format!("n{i:02}"), vec![i]);
-        }
-        store.apply(&batch).unwrap();
+        put_notes(&store, 40);
         let expected = store.split("Note", 3).unwrap();
         // As version 1 left it: no index.
         let txn = store.db.begin_write().unwrap();

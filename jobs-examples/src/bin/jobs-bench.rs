@@ -213,6 +213,20 @@ struct Contender {
 }
 
 impl Contender {
+    /// The hand-written loop `name` of `bench/baseline.rs` over `store`, started as this binary
+    /// with `--baseline`; checked against the report unless it is a raw scan.
+    fn baseline(bench: &Path, name: &str, what: &str, store: &str, threads: usize) -> Contender {
+        Contender {
+            name: format!("hand-written: {what}"),
+            program: bench.to_owned(),
+            args: vec![BASELINE_FLAG.to_owned(), name.to_owned(), store.to_owned(), threads.to_string()],
+            checked: !name.ends_with("raw"),
+            is_baseline: true,
+            writes_to: None,
+            other_store: false,
+        }
+    }
+
     fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args);
@@ -240,15 +254,7 @@ fn contenders(jobs: &Path, store: &Path, threads: usize) -> Result<Vec<Contender
             other_store: false,
         }
     };
-    let baseline = |name: &str, what: &str| Contender {
-        name: format!("hand-written: {what}"),
-        program: bench.clone(),
-        args: vec![BASELINE_FLAG.to_owned(), name.to_owned(), store.clone(), threads.to_string()],
-        checked: name != "raw",
-        is_baseline: true,
-        writes_to: None,
-        other_store: false,
-    };
+    let baseline = |name: &str, what: &str| Contender::baseline(&bench, name, what, &store, threads);
     Ok(vec![
         run("local"),
         run("timely"),
@@ -271,13 +277,8 @@ fn lmdb_contenders(store: &Path, work: &Path, threads: usize) -> Result<Vec<Cont
     println!("# copied {copied} explorations into LMDB ({:.0} MiB)", size as f64 / 1048576.0);
     let dir = dir.to_str().context("the temporary directory's path is not UTF-8")?.to_owned();
     let contender = |name: &str, what: &str| Contender {
-        name: format!("hand-written: {what}"),
-        program: bench.clone(),
-        args: vec![BASELINE_FLAG.to_owned(), name.to_owned(), dir.clone(), threads.to_string()],
-        checked: name != "lmdb-raw",
-        is_baseline: true,
-        writes_to: None,
         other_store: true,
+        ..Contender::baseline(&bench, name, what, &dir, threads)
     };
     Ok(vec![
         contender("lmdb-raw", "LMDB raw scan, no decode"),
