@@ -3,11 +3,14 @@
 
 use std::fmt;
 use std::hash::Hash;
+use std::io;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::MapContext;
+use crate::exec::SpillError;
+use crate::exec::report_text::{PIECE_BYTES, TextSpool};
 use crate::params::{ParamError, ParamSpec, Params};
 
 /// What `map` and `reduce` return: `Ok(())`, or the reason this one entity or key failed.
@@ -320,13 +323,30 @@ impl<V> Drop for Values<'_, V> {
 }
 
 /// Where `reduce` writes its report lines.
-#[derive(Default, Debug)]
+#[derive(Default)]
 pub struct Output {
-    lines: Vec<String>,
-    /// The length of the last line [`json`](Self::json) wrote, to size the next one: a line
-    /// grown by doubling would be copied and faulted in about twice over, a line of megabytes
-    /// included, and a job's lines are mostly of like sizes.
-    last_json_len: usize,
+    /// Lines not yet handed on, each ending in `\n`: the current key's, or its last part.
+    /// UTF-8, checked once when handed on (serde_json writes it in many small pieces), and
+    /// always ending at a character boundary.
+    text: Vec<u8>,
+    /// Where the text goes as it grows (the local engine's spool of report text), so a key
+    /// whose line is hundreds of megabytes is never held whole; without it, the text is kept
+    /// until taken.
+    spool: Option<TextSpool>,
+    /// The first error of the spool; the run stops with it after the key.
+    spool_error: Option<SpillError>,
+    /// Why the current key's text is no longer whole (a [`json`](Self::json) that failed after
+    /// part of its line was handed on): the key then fails, even if `reduce` went on.
+    broken: Option<String>,
+    /// How many times text was handed to the spool, to tell whether a failed line was cut.
+    handed_on: u64,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = String::from_utf8_lossy(&self.text);
+        f.debug_struct("Output").field("text", &text).field("spooling", &self.spool.is_some()).finish()
+    }
 }
 
 impl Output {
@@ -334,15 +354,29 @@ impl Output {
         Output::default()
     }
 
+    /// An output that hands its text to `spool` as it grows.
+    pub(crate) fn spooling(spool: TextSpool) -> Self {
+        Output { spool: Some(spool), ..Output::default() }
+    }
+
     /// Writes one line of text. Newlines inside it are escaped as `\n` so that a line of
     /// output is always one line.
     pub fn line(&mut self, text: impl fmt::Display) {
-        let text = text.to_string();
-        if text.contains('\n') {
-            self.lines.push(text.replace('\n', "\\n"));
-        } else {
-            self.lines.push(text);
+        let start = self.text.len();
+        // Writing to a `Vec` cannot fail; a `Display` that does leaves what it wrote.
+        let _ = io::Write::write_fmt(&mut self.text, format_args!("{text}"));
+        if self.text[start..].contains(&b'\n') {
+            let line = self.text.split_off(start);
+            for &byte in &line {
+                if byte == b'\n' {
+                    self.text.extend_from_slice(b"\\n");
+                } else {
+                    self.text.push(byte);
+                }
+            }
         }
+        self.text.push(b'\n');
+        self.hand_on_if_large();
     }
 
     /// Writes `value` as one line of compact JSON, e.g. `["TextInput",["exp1 Intro"]]`.
@@ -350,30 +384,140 @@ impl Output {
     /// # Errors
     /// The value does not serialize to JSON (a map with non-string keys, say).
     pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Outcome {
-        let mut bytes = Vec::with_capacity(self.last_json_len);
-        serde_json::to_writer(&mut bytes, value)?;
-        self.last_json_len = bytes.len();
-        // serde_json writes UTF-8 only; the check is a fast pass, and the bytes become the line.
-        let mut line = String::from_utf8(bytes).map_err(|e| Failure::new(format!("JSON not UTF-8: {e}")))?;
-        if line.capacity() - line.len() > 4096 {
-            line.shrink_to_fit();
+        let start = self.text.len();
+        let handed_on = self.handed_on;
+        match serde_json::to_writer(TextWriter { out: self }, value) {
+            Ok(()) => {
+                self.text.push(b'\n');
+                self.hand_on_if_large();
+                Ok(())
+            }
+            Err(error) => {
+                if self.handed_on == handed_on {
+                    self.text.truncate(start);
+                } else {
+                    self.broken = Some(format!("{error} (after part of its line was written)"));
+                }
+                Err(error.into())
+            }
         }
-        self.lines.push(line);
-        Ok(())
     }
 
+    fn hand_on_if_large(&mut self) {
+        if self.text.len() >= PIECE_BYTES {
+            self.hand_on();
+        }
+    }
+
+    /// Hands the text held to the spool, if there is one.
+    fn hand_on(&mut self) {
+        let Some(spool) = &mut self.spool else { return };
+        self.handed_on += 1;
+        match std::str::from_utf8(&self.text) {
+            Ok(text) => {
+                if self.spool_error.is_none()
+                    && let Err(error) = spool.text(text)
+                {
+                    self.spool_error = Some(error);
+                }
+            }
+            // Only `json` writes bytes unchecked, and serde_json writes UTF-8.
+            Err(error) => self.broken = Some(format!("JSON not UTF-8: {error}")),
+        }
+        self.text.clear();
+    }
+
+    /// Starts the text of `key` (with a spool: its record).
+    pub(crate) fn begin_key<K: Serialize>(&mut self, key: &K) {
+        self.broken = None;
+        if let Some(spool) = &mut self.spool
+            && self.spool_error.is_none()
+            && let Err(error) = spool.begin(key)
+        {
+            self.spool_error = Some(error);
+        }
+    }
+
+    /// Ends the current key's text, keeping it (with a spool: handing it on), unless it
+    /// turns out not to be whole: then it is dropped, and the reason returned, for the key to
+    /// fail.
+    ///
+    /// # Errors
+    /// The spool failed, now or earlier.
+    pub(crate) fn end_key(&mut self) -> Result<Option<String>, SpillError> {
+        if self.spool.is_some() {
+            self.hand_on();
+        } else if let Err(error) = std::str::from_utf8(&self.text) {
+            self.broken = Some(format!("JSON not UTF-8: {error}"));
+        }
+        if let Some(broken) = self.broken.take() {
+            self.abandon_key()?;
+            return Ok(Some(broken));
+        }
+        if let Some(spool) = &mut self.spool
+            && self.spool_error.is_none()
+            && let Err(error) = spool.end()
+        {
+            self.spool_error = Some(error);
+        }
+        self.spool_error.take().map_or(Ok(None), Err)
+    }
+
+    /// Drops the current key's text, also what the spool was given of it.
+    ///
+    /// # Errors
+    /// The spool failed, now or earlier.
+    pub(crate) fn abandon_key(&mut self) -> Result<(), SpillError> {
+        self.text.clear();
+        if let Some(spool) = &mut self.spool
+            && self.spool_error.is_none()
+            && let Err(error) = spool.abandon()
+        {
+            self.spool_error = Some(error);
+        }
+        self.spool_error.take().map_or(Ok(()), Err)
+    }
+
+    /// The spool, once every key is done.
+    pub(crate) fn into_spool(self) -> Option<TextSpool> {
+        self.spool
+    }
+
+    /// The lines written and not handed on, each as a `String` ([`end_key`](Self::end_key)
+    /// checked that they are UTF-8).
     pub(crate) fn take(&mut self) -> Vec<String> {
-        std::mem::take(&mut self.lines)
+        let lines = String::from_utf8_lossy(&self.text).split_terminator('\n').map(str::to_owned).collect();
+        self.text.clear();
+        lines
+    }
+}
+
+/// serde_json's writer into an [`Output`]'s text, handing it on as it grows.
+struct TextWriter<'a> {
+    out: &'a mut Output,
+}
+
+impl io::Write for TextWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        // serde_json writes whole characters at a time, so the text ends at one.
+        self.out.text.extend_from_slice(bytes);
+        self.out.hand_on_if_large();
+        Ok(bytes.len())
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.lines.clear();
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
     use super::{Output, Values};
+    use crate::exec::report_text::{self, HeldText, TextSpool};
+    use crate::exec::spill::SpillDir;
 
     #[test]
     fn streamed_values_write_the_line_collected_values_write() {
@@ -406,5 +550,36 @@ mod tests {
         let lines = out.take();
         assert_eq!(lines[1], r#""y""#);
         assert!(lines[1].capacity() <= 4096 + 3, "{}", lines[1].capacity());
+    }
+
+    #[test]
+    fn a_json_line_that_fails_after_part_of_it_was_handed_on_breaks_its_key() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Arc::new(SpillDir::new(temp.path().to_owned()));
+        let mut out = Output::spooling(TextSpool::new(HeldText::new(usize::MAX), Arc::clone(&dir)));
+        // A map with non-string keys does not serialize to JSON, found only after the string.
+        let bad: BTreeMap<Vec<u8>, u8> = BTreeMap::from([(vec![1], 1)]);
+        out.begin_key(&1u32);
+        out.line("kept");
+        assert_eq!(out.end_key().unwrap(), None);
+        out.begin_key(&2u32);
+        assert!(out.json(&("x".repeat(200_000), &bad)).is_err());
+        // Even if `reduce` ignores the error and goes on:
+        out.line("after");
+        let broken = out.end_key().unwrap();
+        assert!(broken.is_some(), "part of the line was handed on: the key cannot stand");
+        out.begin_key(&3u32);
+        assert!(out.json(&("short", &bad)).is_err());
+        out.line("also kept");
+        assert_eq!(out.end_key().unwrap(), None, "nothing was handed on: the failed line left no trace");
+        let spool = out.into_spool().unwrap();
+        let mut text = String::new();
+        report_text::merge::<u32, ()>(vec![spool.finish().unwrap()], &mut |piece| {
+            text.push_str(piece);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(text, "kept\nalso kept\n");
+        dir.close();
     }
 }

@@ -132,7 +132,7 @@ pub mod web;
 // API) and implementing a store are reached through their modules: `runs::`, `registry::`,
 // `engines::`, `exec::`, `store::`.
 pub use context::{Counters, GetError, MapContext};
-pub use exec::{CancelToken, FailureRecord, FailureSite, RunOptions, RunReport, RunStats};
+pub use exec::{CancelToken, FailureRecord, FailureSite, OutputSink, RunOptions, RunReport, RunStats, TextSink};
 pub use job::{Failure, Job, JobKey, JobValue, Map, Outcome, Output, Reduce, StreamedValues, Values};
 pub use jobs_macros::{Model, one_off_job};
 pub use model::Model;

@@ -1,7 +1,8 @@
 //! Faults inside a run, and the bounds a run must cope with: corrupted stored bytes, a `map`
 //! that panics on every 1000th entity, a `reduce` that panics on one key, a failure limit, a
 //! key with millions of values, a 10 MiB model, a job that emits nothing, a kind with no
-//! entities, more shards than entities; and several runs at once on one store file, one of
+//! entities, more shards than entities; a report whose lines are far larger than the memory
+//! budget, handed to a sink in pieces; and several runs at once on one store file, one of
 //! them writing, whose readers never see half a batch.
 
 use std::collections::BTreeSet;
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use jobs_core::prelude::*;
 use jobs_core::runs::{self, RunLog, RunRequest, RunnerOptions, Status};
 use jobs_core::store::{KeyRange, RedbStore, WriteBatch};
-use jobs_core::{FailureSite, RunOptions, RunReport, Store, engine, testing};
+use jobs_core::{FailureSite, OutputSink, RunOptions, RunReport, Store, engine, testing};
 
 #[derive(Model, Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Doc {
@@ -287,6 +288,78 @@ impl Reduce for TextLengths {
         }
         Ok(())
     }
+}
+
+/// One line per last digit listing every doc's text, and a line per doc: few huge lines and
+/// many small ones. The key 7 fails after writing megabytes of its line.
+#[one_off_job(models = [Doc], shards = 8)]
+pub struct TextsByDigit;
+
+impl Map<Doc> for TextsByDigit {
+    fn map(&self, doc: Doc, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        ctx.emit(doc.n % 10, format!("{} {}", doc.text, "é".repeat(40)));
+        Ok(())
+    }
+}
+
+impl Reduce for TextsByDigit {
+    type Key = u64;
+    type Value = String;
+    fn reduce(&self, digit: u64, texts: Values<'_, String>, out: &mut Output) -> Outcome {
+        let texts: Vec<String> = texts.collect();
+        for text in texts.iter().take(50) {
+            out.line(format!("{digit}: {text}"));
+        }
+        out.json(&(digit, &texts))?;
+        if digit == 7 {
+            return Err(Failure::new("seven fails after writing its line"));
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn a_report_far_larger_than_the_budget_reaches_a_sink_in_pieces_and_in_key_order() {
+    let store = jobs_core::MemoryStore::new();
+    testing::put_all(&store, &docs(60_000)).unwrap();
+    let gathered = engine::run(&TextsByDigit, &store, &RunOptions::default()).unwrap();
+    assert_eq!(gathered.stats.failures, 1);
+    let line_bytes = gathered.output.iter().map(String::len).max().unwrap();
+    assert!(line_bytes > 512 << 10, "the longest line is {line_bytes} bytes");
+    let mut expected = gathered.output.join("\n");
+    expected.push('\n');
+    let temp = tempfile::tempdir().unwrap();
+    // A budget of 1 MiB spools every partition's text to disk, the failed key's included.
+    for max_memory in [1 << 20, 1 << 30] {
+        let text = Arc::new(std::sync::Mutex::new(String::new()));
+        let largest_piece = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (to, largest) = (Arc::clone(&text), Arc::clone(&largest_piece));
+        let sink = OutputSink::new(move |piece: &str| {
+            largest.fetch_max(piece.len(), Ordering::Relaxed);
+            to.lock().unwrap().push_str(piece);
+            Ok(())
+        });
+        let options =
+            RunOptions::default().with_max_memory(max_memory).with_spill_dir(temp.path()).with_output(sink.clone());
+        let report = engine::run(&TextsByDigit, &store, &options).unwrap();
+        assert!(report.output.is_empty(), "the lines went to the sink");
+        assert_eq!(report.stats.failures, 1);
+        assert!(*text.lock().unwrap() == expected, "budget {max_memory}: the sink got other text");
+        let largest = largest_piece.load(Ordering::Relaxed);
+        assert!(largest <= 128 << 10, "budget {max_memory}: a piece of {largest} bytes");
+    }
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "the spooled text is removed");
+}
+
+#[test]
+fn a_sink_that_refuses_text_stops_the_run_with_its_error() {
+    let store = jobs_core::MemoryStore::new();
+    testing::put_all(&store, &docs(100)).unwrap();
+    let sink = OutputSink::new(|_: &str| Err(std::io::Error::other("disk full")));
+    let Err(error) = engine::run(&TextsByDigit, &store, &RunOptions::default().with_output(sink)) else {
+        panic!("a run whose report could not be written succeeded")
+    };
+    assert_eq!(error.to_string(), "the report could not be written: disk full");
 }
 
 #[test]

@@ -26,8 +26,7 @@ impl Console<'_> {
     /// Commands it suggests (`` `jobs list` ``, as [`hints`](super::hints) spells them) are
     /// given under the running program's name.
     pub(crate) fn say(&mut self, message: impl std::fmt::Display) {
-        let text = in_program(&message.to_string(), self.program);
-        let _ = writeln!(self.err, "{}", for_terminal(&text));
+        say_to(self.err, self.program, message);
     }
 
     /// Writes one line for a person on stdout (a table, `jobs status`), its control characters
@@ -53,6 +52,12 @@ impl Console<'_> {
             self.say(format_args!("error: {error}"));
         }
     }
+}
+
+/// [`Console::say`] to `err`, for code that holds the console's other stream at the time.
+pub(crate) fn say_to(err: &mut dyn Write, program: &str, message: impl std::fmt::Display) {
+    let text = in_program(&message.to_string(), program);
+    let _ = writeln!(err, "{}", for_terminal(&text));
 }
 
 /// `text` made safe to print on a terminal: every control character but newline and tab (the

@@ -2,13 +2,15 @@
 //! [`POLL`], draws a progress bar (when stderr is a terminal) and turns Ctrl-C into a cancel.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, Write};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use super::console::Console;
+use super::console::{Console, say_to};
 use super::interrupt;
 use crate::exec::{CancelToken, Phase, Progress};
 
@@ -25,21 +27,51 @@ pub(crate) fn watch<T: Send>(
     cancel: &CancelToken,
     work: impl FnOnce() -> T + Send,
 ) -> Result<T, String> {
+    watch_printing(console, progress, cancel, None, work).map(|(result, _)| result)
+}
+
+/// As [`watch`], also printing on stdout the report text `work` sends on `text` as it comes
+/// (the bar is cleared before the first piece). Returns what `work` returned and the first
+/// error writing stdout, if any: text after it is dropped, not left to block `work`.
+///
+/// # Errors
+/// `work` panicked; the error is the panic's message.
+pub(crate) fn watch_printing<T: Send>(
+    console: &mut Console<'_>,
+    progress: &Progress,
+    cancel: &CancelToken,
+    text: Option<&Receiver<String>>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<(T, Option<io::Error>), String> {
     let listening = console.interrupts.then(interrupt::listen);
     let mut bar = console.progress_bar.then(Bar::new);
-    // Set once `work` has returned: `is_finished` turns true only once its thread has also
-    // wound down, so a watcher woken by the unpark could find it false and sleep a whole POLL.
-    let done = AtomicBool::new(false);
-    thread::scope(|scope| {
-        let watcher = thread::current();
-        let done = &done;
+    let mut printer = Printer { out: io::BufWriter::with_capacity(1 << 16, &mut *console.out), error: None };
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+    let text = text.cloned().unwrap_or_else(crossbeam_channel::never);
+    let result = thread::scope(|scope| {
         let handle = scope.spawn(move || {
             let result = work();
-            done.store(true, Ordering::Release);
-            watcher.unpark();
+            drop(done_tx); // wakes the watcher at once
             result
         });
-        while !done.load(Ordering::Acquire) && !handle.is_finished() {
+        let mut next_show = Instant::now();
+        loop {
+            crossbeam_channel::select! {
+                recv(text) -> piece => {
+                    if let Ok(piece) = piece {
+                        if let Some(bar) = bar.take() {
+                            bar.bar.finish_and_clear();
+                        }
+                        printer.print(&piece);
+                    }
+                }
+                recv(done_rx) -> _ => break,
+                default(POLL) => {}
+            }
+            if Instant::now() < next_show {
+                continue;
+            }
+            next_show = Instant::now() + POLL;
             if let Some(bar) = &mut bar {
                 bar.show(progress);
             }
@@ -47,17 +79,44 @@ pub(crate) fn watch<T: Send>(
                 cancel.cancel();
                 let message = "canceling the run… (press Ctrl-C again to stop at once)";
                 match &bar {
-                    Some(bar) => bar.bar.suspend(|| console.say(message)),
-                    None => console.say(message),
+                    Some(bar) => bar.bar.suspend(|| say_to(&mut *console.err, console.program, message)),
+                    None => say_to(&mut *console.err, console.program, message),
                 }
             }
-            thread::park_timeout(POLL);
         }
         if let Some(bar) = bar {
             bar.bar.finish_and_clear();
         }
         handle.join().map_err(|payload| panic_message(&*payload))
-    })
+    })?;
+    // All of it was sent before `work` returned.
+    while let Ok(piece) = text.try_recv() {
+        printer.print(&piece);
+    }
+    Ok((result, printer.finish()))
+}
+
+/// Writes text to stdout until a write fails, then keeps only that error.
+struct Printer<W: Write> {
+    out: W,
+    error: Option<io::Error>,
+}
+
+impl<W: Write> Printer<W> {
+    fn print(&mut self, text: &str) {
+        if self.error.is_none()
+            && let Err(error) = self.out.write_all(text.as_bytes())
+        {
+            self.error = Some(error);
+        }
+    }
+
+    fn finish(mut self) -> Option<io::Error> {
+        match self.error {
+            Some(error) => Some(error),
+            None => self.out.flush().err(),
+        }
+    }
 }
 
 /// A progress bar on stderr that follows the run's phases.

@@ -208,6 +208,9 @@ pub enum ClusterError {
     /// The store failed in one of the workers.
     #[error("{0}")]
     Store(String),
+    /// The run's [`OutputSink`](crate::OutputSink) refused a report line.
+    #[error("the report could not be written: {0}")]
+    Output(String),
     /// Process 0 reported that the run failed.
     #[error("the run failed at process 0: {0}")]
     FailedAtProcess0(String),
@@ -235,7 +238,8 @@ impl ClusterError {
 /// with several workers). Process 0 returns the report, identical to what
 /// [`engine::run`](crate::engine::run) returns for the same data except for `threads` (all
 /// workers of all processes) and `elapsed`; the other processes return a report with no output
-/// whose `canceled` says how the run ended.
+/// whose `canceled` says how the run ended. With [`RunOptions::output`], process 0 hands its
+/// lines to the sink and returns none, as every engine does.
 ///
 /// A cluster failure (a process lost, or not connected within `connect_timeout`) runs the
 /// whole job again, up to `config.retries` times; the job's writes are then applied again, so
@@ -288,6 +292,8 @@ pub(crate) fn run_with_params<J: Job>(
                 if attempt > 1 {
                     tracing::info!(job = J::NAME, attempt, "the run succeeded on a retry");
                 }
+                crate::exec::output_sink::deliver(&mut report, options)
+                    .map_err(|error| ClusterError::Output(error.to_string()))?;
                 return Ok(report);
             }
             Err(ClusterError::Canceled) => {

@@ -87,9 +87,11 @@ fn reduce_runs<J: Job>(
         let mut values = groups.values();
         let Some(first) = values.next() else { continue };
         // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
-        reducer.reduce_key(key, first, &mut values, len);
+        if let Err(error) = reducer.reduce_key(key, first, &mut values, len) {
+            break Err(error);
+        }
     };
-    let reduced = reducer.finish();
+    let (reduced, _) = reducer.finish();
     part.lines = reduced.lines;
     part.failures = reduced.failures;
     part.failure_count = reduced.failure_count;

@@ -16,7 +16,9 @@
 //! 4. **Reduce** (`reduce_phase.rs`): each partition merges its sorted runs, in memory or
 //!    spilled, taken in task order, a key group at a time (`exec/group_merge.rs`), so a
 //!    key's values stay in task order, then emit order, and stream to `reduce` without being
-//!    gathered; partitions run in parallel and their outputs are merged by key.
+//!    gathered; partitions run in parallel and their outputs are merged by key, into the
+//!    report or, given an [`OutputSink`](crate::OutputSink), to it; reduce spools the
+//!    report's text to disk past a quarter of the budget (`exec/report_text.rs`).
 //!
 //! Because task order is model order then id order, and every stage keeps it, a job's
 //! output is byte-identical whatever the shard count, thread count or memory budget.
@@ -130,7 +132,8 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
 
     // Declared before everything holding its files, so it is dropped (and deleted) last,
     // also when a panic unwinds through here.
-    let spill_dir = spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent));
+    let spill_dir =
+        std::sync::Arc::new(spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent)));
     let max_memory = options.max_memory.unwrap_or_else(default_max_memory);
     let shared = map_phase::MapShared {
         store,
@@ -162,16 +165,15 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
         drop(mapped.partitions);
     } else {
         progress.set_phase(Phase::Reduce);
-        let reduced =
-            reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, threads, max_memory, &spill_dir)?;
+        let setup =
+            reduce_phase::ReduceSetup { threads, max_memory, spill_dir: &spill_dir, sink: options.output.as_ref() };
+        let reduced = reduce_phase::run(job, mapped.partitions, &options.cancel, &progress, &setup)?;
         tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, "reduced");
-        report.canceled = options.cancel.is_canceled();
+        report.canceled = reduced.canceled;
         report.stats.keys_reduced = reduced.keys_reduced;
         failure_count += reduced.failure_count;
         failures.extend(reduced.failures);
-        if !report.canceled {
-            report.output = reduced.output;
-        }
+        report.output = reduced.output;
     }
     failures.truncate(MAX_REPORTED_FAILURES);
     report.failures = failures;

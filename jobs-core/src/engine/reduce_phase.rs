@@ -1,64 +1,88 @@
 //! The reduce phase: merge each partition's sorted runs (in memory or spilled) into key
-//! groups, reduce key by key, merge the partitions' lines by key.
+//! groups, reduce key by key, then merge the partitions' lines by key, into the report or
+//! straight to the run's [`OutputSink`].
+//!
+//! Each partition writes its lines to a spool of report text (`exec/report_text.rs`) as
+//! `reduce` writes them: in memory while all partitions' text stays within a quarter of the
+//! budget, in a file of its own past it, so with a sink the report is never held whole, not
+//! even a line of it.
 
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use crate::exec::OutputSink;
+use crate::exec::output_sink::Pieces;
 use crate::exec::reduce_one::{KeyReducer, ReducedKeys};
+use crate::exec::report_text::{self, HeldText, MergeError, PartitionText, TextSpool};
 use crate::job::{Job, Reduce};
 
 use super::group_merge::{GroupMerge, Run, merge_down, spilled_count};
 use super::spill::{SpillDir, SpillError};
-use super::{CancelToken, FailureRecord, MAX_REPORTED_FAILURES, Progress, budget};
+use super::{CancelToken, FailureRecord, MAX_REPORTED_FAILURES, Progress, RunError, budget};
 
 type Runs<J> = Vec<Run<<J as Reduce>::Key, <J as Reduce>::Value>>;
-/// What one partition produced: lines per key, in key order.
-type PartitionOutput<J> = ReducedKeys<<J as Reduce>::Key>;
-type PartitionResult<J> = Result<PartitionOutput<J>, SpillError>;
+
+/// What one partition produced: its text, and its failures and counts.
+type PartitionOutput<K> = (PartitionText, ReducedKeys<K>);
+/// Each partition's result, in partition order, as the workers finish them.
+type PartitionResults<K> = Mutex<Vec<Option<Result<PartitionOutput<K>, SpillError>>>>;
 
 /// What the reduce phase produced.
 pub(super) struct Reduced {
+    /// The report lines in key order; empty when they went to a sink.
     pub(super) output: Vec<String>,
     pub(super) failures: Vec<FailureRecord>,
     pub(super) failure_count: u64,
     pub(super) keys_reduced: u64,
+    /// Canceled before its lines were merged: it printed nothing. Once they are merging, a
+    /// cancel comes too late, so a run's report is never half printed.
+    pub(super) canceled: bool,
 }
 
-/// Reduces every partition on `threads` workers and merges their lines in key order; spilled
-/// runs are read back within the reduce half of `max_memory`.
+/// How the reduce phase runs: on how many threads, within what memory, and where its lines go.
+pub(super) struct ReduceSetup<'a> {
+    pub(super) threads: usize,
+    pub(super) max_memory: u64,
+    pub(super) spill_dir: &'a Arc<SpillDir>,
+    /// The run's sink; the lines are gathered in [`Reduced::output`] without one.
+    pub(super) sink: Option<&'a OutputSink>,
+}
+
+/// Reduces every partition on `setup.threads` workers and merges their lines in key order;
+/// spilled runs are read back within the reduce half of the budget.
 ///
 /// # Errors
-/// A spilled run could not be read back.
+/// A spilled run could not be read back, the report text could not be spooled or read back,
+/// or the sink refused it.
 pub(super) fn run<J: Job>(
     job: &J,
     partitions: Vec<Runs<J>>,
     cancel: &CancelToken,
     progress: &Progress,
-    threads: usize,
-    max_memory: u64,
-    spill_dir: &SpillDir,
-) -> Result<Reduced, SpillError> {
+    setup: &ReduceSetup<'_>,
+) -> Result<Reduced, RunError> {
     let count = partitions.len();
-    let together = threads.min(count.max(1));
-    let fan_in = budget::merge_fan_in(max_memory, together);
+    let together = setup.threads.min(count.max(1));
+    let fan_in = budget::merge_fan_in(setup.max_memory, together);
     let most_spilled = partitions.iter().map(|runs| spilled_count(runs)).max().unwrap_or(0).min(fan_in);
-    let read_buffer = budget::read_buffer_len(max_memory, most_spilled, together);
+    let read_buffer = budget::read_buffer_len(setup.max_memory, most_spilled, together);
     let (work_tx, work_rx) = crossbeam_channel::unbounded();
     for (index, buffers) in partitions.into_iter().enumerate() {
         let _ = work_tx.send((index, buffers));
     }
     drop(work_tx);
-    let results: Mutex<Vec<Option<PartitionResult<J>>>> =
-        Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
+    // Without a sink the lines end up in the report anyway: spooling them to disk would only
+    // cost time.
+    let held = HeldText::new(if setup.sink.is_some() { held_text_limit(setup.max_memory) } else { usize::MAX });
+    let results: PartitionResults<J::Key> = Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
     std::thread::scope(|scope| {
-        for _ in 0..threads.min(count.max(1)) {
+        for _ in 0..together {
             let work_rx = work_rx.clone();
-            let results = &results;
+            let (results, held) = (&results, &held);
             scope.spawn(move || {
                 for (index, runs) in work_rx {
-                    let output = merge_down(runs, fan_in, read_buffer, spill_dir)
-                        .and_then(|runs| reduce_partition(job, runs, read_buffer, cancel, progress));
+                    let spool = TextSpool::new(Arc::clone(held), Arc::clone(setup.spill_dir));
+                    let output = merge_down(runs, fan_in, read_buffer, setup.spill_dir)
+                        .and_then(|runs| reduce_partition(job, runs, read_buffer, cancel, progress, spool));
                     crate::sync::lock(results)[index] = Some(output);
                 }
             });
@@ -68,7 +92,14 @@ pub(super) fn run<J: Job>(
     for output in results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten() {
         outputs.push(output?);
     }
-    Ok(merge(outputs))
+    merge(outputs, setup.sink, cancel)
+}
+
+/// The bytes of report text reduce holds, all partitions together, before a partition
+/// spools its own to disk (only with a sink): a quarter of the budget, beside the half
+/// holding the shuffle and the buffers reading spilled runs back.
+fn held_text_limit(max_memory: u64) -> usize {
+    usize::try_from(max_memory / 4).unwrap_or(usize::MAX)
 }
 
 fn reduce_partition<J: Job>(
@@ -77,75 +108,68 @@ fn reduce_partition<J: Job>(
     read_buffer: usize,
     cancel: &CancelToken,
     progress: &Progress,
-) -> Result<PartitionOutput<J>, SpillError> {
+    spool: TextSpool,
+) -> Result<PartitionOutput<J::Key>, SpillError> {
     let mut groups = GroupMerge::new(runs, read_buffer)?;
-    let mut reducer = KeyReducer::new(job);
+    let mut reducer = KeyReducer::spooling(job, spool);
     while !cancel.is_canceled() {
         let Some((key, len)) = groups.next_group()? else { break };
         let mut values = groups.values();
         let Some(first) = values.next() else { continue };
         // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
-        reducer.reduce_key(key, first, &mut values, len);
+        reducer.reduce_key(key, first, &mut values, len)?;
     }
-    let result = reducer.finish();
-    progress.add_keys_reduced(result.keys_reduced);
-    Ok(result)
+    let (reduced, spool) = reducer.finish();
+    progress.add_keys_reduced(reduced.keys_reduced);
+    let text = match spool {
+        Some(spool) => spool.finish()?,
+        None => PartitionText::Memory(Vec::new()),
+    };
+    Ok((text, reduced))
 }
 
-/// Merges the partitions' key-sorted lines (keys are disjoint across partitions) into one
-/// key-sorted output.
-fn merge<K: Ord>(outputs: Vec<ReducedKeys<K>>) -> Reduced {
-    let line_count = outputs.iter().flat_map(|o| &o.lines).map(|(_, lines)| lines.len()).sum();
+/// Merges the partitions' key-sorted text (keys are disjoint across partitions) into one
+/// key-sorted report, handed to `sink` a piece at a time, or gathered as lines. A run
+/// canceled by now prints nothing.
+fn merge<K: Ord + serde::de::DeserializeOwned>(
+    outputs: Vec<PartitionOutput<K>>,
+    sink: Option<&OutputSink>,
+    cancel: &CancelToken,
+) -> Result<Reduced, RunError> {
     let mut reduced =
-        Reduced { output: Vec::with_capacity(line_count), failures: Vec::new(), failure_count: 0, keys_reduced: 0 };
-    let mut sources = Vec::with_capacity(outputs.len());
+        Reduced { output: Vec::new(), failures: Vec::new(), failure_count: 0, keys_reduced: 0, canceled: false };
+    let mut texts = Vec::with_capacity(outputs.len());
     let mut failures = Vec::new();
-    for output in outputs {
+    for (text, output) in outputs {
         reduced.failure_count += output.failure_count;
         reduced.keys_reduced += output.keys_reduced;
         failures.extend(output.failures);
-        sources.push(output.lines.into_iter());
-    }
-    let mut heads = BinaryHeap::with_capacity(sources.len());
-    for (source, lines) in sources.iter_mut().enumerate() {
-        if let Some((key, lines)) = lines.next() {
-            heads.push(Reverse(Head { key, lines, source }));
-        }
-    }
-    while let Some(Reverse(head)) = heads.pop() {
-        reduced.output.extend(head.lines);
-        if let Some((key, lines)) = sources[head.source].next() {
-            heads.push(Reverse(Head { key, lines, source: head.source }));
-        }
+        texts.push(text);
     }
     failures.sort_by(|a, b| a.0.cmp(&b.0));
     reduced.failures = failures.into_iter().take(MAX_REPORTED_FAILURES).map(|(_, f)| f).collect();
-    reduced
-}
-
-/// The next key of one partition, ordered by key alone.
-struct Head<K> {
-    key: K,
-    lines: Vec<String>,
-    source: usize,
-}
-
-impl<K: Ord> PartialEq for Head<K> {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+    if cancel.is_canceled() {
+        reduced.canceled = true;
+        return Ok(reduced);
     }
-}
-
-impl<K: Ord> Eq for Head<K> {}
-
-impl<K: Ord> PartialOrd for Head<K> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl<K: Ord> Ord for Head<K> {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.key.cmp(&other.key)
+    let merged = match sink {
+        Some(sink) => sink.with(|sink| {
+            let mut pieces = Pieces::new(sink);
+            report_text::merge::<K, _>(texts, &mut |piece| pieces.text(piece))?;
+            pieces.finish().map_err(MergeError::Write)
+        }),
+        None => {
+            let mut text = String::new();
+            report_text::merge::<K, std::io::Error>(texts, &mut |piece| {
+                text.push_str(piece);
+                Ok(())
+            })
+            .map(|()| reduced.output = text.split_terminator('\n').map(str::to_owned).collect())
+        }
+    };
+    match merged {
+        Ok(()) => Ok(reduced),
+        Err(MergeError::Spill(error)) => Err(error.into()),
+        Err(MergeError::Write(error)) => Err(RunError::Output(error)),
     }
 }

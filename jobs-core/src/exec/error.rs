@@ -21,6 +21,9 @@ pub enum RunError {
     /// The shuffle's temporary files could not be written or read back; the run stopped.
     #[error(transparent)]
     Spill(#[from] SpillError),
+    /// The run's [`OutputSink`](super::OutputSink) refused a report line; the run stopped.
+    #[error("the report could not be written: {0}")]
+    Output(#[source] io::Error),
     /// The engine chosen with an [`EngineChoice`](crate::engines::EngineChoice) could not
     /// carry the run out (a cluster lost a process, say); `source` is the engine's own error.
     #[error("{source}")]

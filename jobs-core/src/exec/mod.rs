@@ -11,7 +11,8 @@
 //! * **combining** (`combine.rs`): a key's values from one map task folded by the job;
 //! * **bounded memory** (`budget.rs`, `grouped_run.rs`, `spill.rs`, `group_merge.rs`): the
 //!   budget's split, sorted runs in memory and in spill files, and their ordered merge;
-//! * **reporting**: [`RunReport`], [`FailureRecord`], [`Progress`], [`CancelToken`].
+//! * **reporting**: [`RunReport`], [`FailureRecord`], [`Progress`], [`CancelToken`], and
+//!   [`OutputSink`], where report lines go when they should not be held.
 //!
 //! Engines are leaves above it: the local engine ([`engine`](crate::engine)) and, with the
 //! feature `timely`, the cluster (`cluster`). Each implements [`Engine`]; neither reaches into
@@ -28,10 +29,12 @@ pub(crate) mod group_merge;
 pub(crate) mod grouped_run;
 pub(crate) mod map_one;
 mod options;
+pub(crate) mod output_sink;
 pub(crate) mod panic;
 mod progress;
 pub(crate) mod reduce_one;
 pub(crate) mod report;
+pub(crate) mod report_text;
 mod shards;
 pub(crate) mod spill;
 
@@ -42,6 +45,7 @@ pub use self::cancel::CancelToken;
 pub use self::engine::Engine;
 pub use self::error::{RunError, SpillError};
 pub use self::options::RunOptions;
+pub use self::output_sink::{OutputSink, TextSink};
 pub use self::progress::{Phase, Progress, ShardProgress};
 pub use self::report::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES, RunReport, RunStats, counter};
 pub use self::shards::{DEFAULT_SHARDS, MAX_SHARDS, Shards, ShardsError};

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::cancel::CancelToken;
+use super::output_sink::OutputSink;
 use super::progress::Progress;
 
 /// How to run a job. `RunOptions::default()` uses the job's shard count and every core; the
@@ -49,6 +50,11 @@ pub struct RunOptions {
     /// is `JOBS_TMPDIR` when set, else [`std::env::temp_dir`]. The directory is removed when
     /// the run ends, however it ends.
     pub spill_dir: Option<PathBuf>,
+    /// Where the report lines go: with a sink, the engine hands them over in key order as it
+    /// merges them, spooling what outgrows the memory budget to temporary files, and
+    /// [`RunReport::output`](super::RunReport::output) stays empty, so memory does not grow
+    /// with the report ([`OutputSink`]). `None` gathers them in the report.
+    pub output: Option<OutputSink>,
 }
 
 impl Default for RunOptions {
@@ -65,6 +71,7 @@ impl Default for RunOptions {
             max_failures: None,
             max_memory: None,
             spill_dir: None,
+            output: None,
         }
     }
 }
@@ -144,6 +151,13 @@ impl RunOptions {
     #[must_use]
     pub fn with_spill_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spill_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets [`output`](Self::output).
+    #[must_use]
+    pub fn with_output(mut self, sink: OutputSink) -> Self {
+        self.output = Some(sink);
         self
     }
 }

@@ -1,9 +1,13 @@
 //! Reducing one key group, the same way in every engine: call the job's `reduce` with the
-//! key's values, catch a panic, and keep the key's lines or record it as failed.
+//! key's values, catch a panic, and keep the key's lines (or hand them to a spool of report
+//! text, `report_text.rs`) or record it as failed.
 
 use serde::{Deserialize, Serialize};
 
 use crate::job::{Output, Reduce, Values};
+
+use super::report_text::TextSpool;
+use super::spill::SpillError;
 
 use super::panic;
 use super::report::{FailureRecord, FailureSite, MAX_REPORTED_FAILURES};
@@ -35,25 +39,35 @@ pub(crate) struct KeyReducer<'a, J: Reduce> {
 }
 
 impl<'a, J: Reduce> KeyReducer<'a, J> {
-    /// A reducer of `job`'s keys.
+    /// A reducer of `job`'s keys that keeps their lines ([`ReducedKeys::lines`]).
     pub(crate) fn new(job: &'a J) -> Self {
         KeyReducer { job, out: Output::new(), reduced: ReducedKeys::default() }
     }
 
+    /// A reducer of `job`'s keys that writes their lines to `spool` as they are written.
+    pub(crate) fn spooling(job: &'a J, spool: TextSpool) -> Self {
+        KeyReducer { job, out: Output::spooling(spool), reduced: ReducedKeys::default() }
+    }
+
     /// Reduces `key`, whose `len` values are `first` then `rest` (whatever `reduce` leaves
     /// unread of `rest` is skipped).
+    ///
+    /// # Errors
+    /// The spool could not be written: the run cannot go on.
     pub(crate) fn reduce_key(
         &mut self,
         key: J::Key,
         first: J::Value,
         rest: &mut dyn Iterator<Item = J::Value>,
         len: usize,
-    ) {
+    ) -> Result<(), SpillError> {
         let ordering_key = key.clone();
+        self.out.begin_key(&ordering_key);
         let (job, out) = (self.job, &mut self.out);
         let outcome = panic::catch(|| job.reduce(key, Values::new(first, rest, len.saturating_sub(1)), out));
         let message = match outcome {
-            Ok(Ok(())) => None,
+            // Kept, unless its text turned out not to be whole.
+            Ok(Ok(())) => self.out.end_key()?,
             Ok(Err(failure)) => Some(failure.message().to_owned()),
             Err(panic_message) => Some(panic_message),
         };
@@ -68,7 +82,7 @@ impl<'a, J: Reduce> KeyReducer<'a, J> {
             }
             Some(message) => {
                 // A failed key prints nothing, not even what it wrote before failing.
-                self.out.clear();
+                self.out.abandon_key()?;
                 reduced.failure_count += 1;
                 if reduced.failures.len() < MAX_REPORTED_FAILURES {
                     let site = FailureSite::key(&ordering_key);
@@ -76,10 +90,11 @@ impl<'a, J: Reduce> KeyReducer<'a, J> {
                 }
             }
         }
+        Ok(())
     }
 
-    /// What the keys reduced so far produced.
-    pub(crate) fn finish(self) -> ReducedKeys<J::Key> {
-        self.reduced
+    /// What the keys reduced so far produced, and the spool their lines went to, if any.
+    pub(crate) fn finish(self) -> (ReducedKeys<J::Key>, Option<TextSpool>) {
+        (self.reduced, self.out.into_spool())
     }
 }

@@ -52,7 +52,7 @@ impl SpillDir {
     }
 
     /// Creates a new, empty spill file.
-    fn create_file(&self) -> Result<(PathBuf, File), SpillError> {
+    pub(crate) fn create_file(&self) -> Result<(PathBuf, File), SpillError> {
         let dir_path = {
             let mut dir = crate::sync::lock(&self.dir);
             if dir.is_none() {

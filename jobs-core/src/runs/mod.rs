@@ -92,7 +92,7 @@ pub use self::runner::{
     queue_claimed, run, run_claimed, run_queued, wait,
 };
 pub use self::status::{Status, UnknownStatus};
-pub use self::store::RunStore;
+pub use self::store::{FullOutputWriter, RunStore};
 
 pub(crate) use self::memory::MemoryRuns;
 

@@ -28,9 +28,11 @@
 //! [`RunLog::export_full_output`]: super::RunLog::export_full_output
 //! [`RunLog::stored_output`]: super::RunLog::stored_output
 
-use std::borrow::Cow;
+use std::hash::Hasher;
 
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
+use rustc_hash::FxHashSet;
+use siphasher::sip128::{Hasher128, SipHasher13};
 
 use super::OutputSummary;
 
@@ -55,29 +57,17 @@ pub enum OutputKind {
 /// Folds identical lines into `(Nx) line`, in the order each line was first seen. A line seen
 /// once is kept as it is.
 pub fn fold<S: AsRef<str>>(lines: &[S]) -> Vec<String> {
-    count_distinct(lines).into_iter().map(|(line, count)| folded(line, count).into_owned()).collect()
-}
-
-/// Each distinct line, in the order first seen, with how many times it occurs.
-fn count_distinct<S: AsRef<str>>(lines: &[S]) -> Vec<(&str, u64)> {
-    let mut first_seen: FxHashMap<&str, usize> = FxHashMap::default();
-    let mut counted: Vec<(&str, u64)> = Vec::new();
+    // With no limit every distinct line's text is held and nothing is cut.
+    let mut fold = StoredFold::new(usize::MAX);
     for line in lines {
-        let line = line.as_ref();
-        match first_seen.get(line) {
-            Some(&at) => counted[at].1 += 1,
-            None => {
-                first_seen.insert(line, counted.len());
-                counted.push((line, 1));
-            }
-        }
+        fold.push(line.as_ref());
     }
-    counted
+    fold.into_folded().0
 }
 
 /// `line` as folded: `(Nx) line` when it occurs more than once.
-fn folded(line: &str, count: u64) -> Cow<'_, str> {
-    if count == 1 { Cow::Borrowed(line) } else { Cow::Owned(format!("({count}x) {line}")) }
+fn folded(line: Box<str>, count: u64) -> String {
+    if count == 1 { line.into_string() } else { format!("({count}x) {line}") }
 }
 
 /// Cuts `lines` so that their characters (Unicode scalar values, line breaks not counted) add
@@ -85,6 +75,11 @@ fn folded(line: &str, count: u64) -> Cow<'_, str> {
 /// [`TRUNCATED_MARKER`] appended to it (so it may be just the marker) and the rest dropped.
 /// Returns whether anything was cut.
 pub fn truncate(lines: &mut Vec<String>, limit: usize) -> bool {
+    truncate_counting(lines, limit).0
+}
+
+/// [`truncate`], also returning the characters kept (the marker not counted).
+fn truncate_counting(lines: &mut Vec<String>, limit: usize) -> (bool, usize) {
     let mut remaining = limit;
     for at in 0..lines.len() {
         let chars = lines[at].chars().count();
@@ -96,10 +91,12 @@ pub fn truncate(lines: &mut Vec<String>, limit: usize) -> bool {
         let cut = line.char_indices().nth(remaining).map_or(line.len(), |(byte, _)| byte);
         line.truncate(cut);
         line.push_str(TRUNCATED_MARKER);
+        // The line cut may have been far longer than what is left of it.
+        line.shrink_to_fit();
         lines.truncate(at + 1);
-        return true;
+        return (true, limit);
     }
-    false
+    (false, limit - remaining)
 }
 
 /// The stored form of a run's output and its summary.
@@ -112,40 +109,200 @@ pub struct StoredOutput {
 }
 
 /// Folds `full` and truncates it at `limit` characters: [`fold`] then [`truncate`], copying
-/// only the lines kept (a run's full output can be far longer than what is stored).
+/// only the lines that can be stored (a run's full output can be far longer than what is
+/// stored). It pushes each line into a [`StoredFold`], which can also take them as they come.
 pub fn stored<S: AsRef<str>>(full: &[S], limit: usize) -> StoredOutput {
-    let counted = count_distinct(full);
-    let distinct = counted.len() as u64;
-    let mut lines = Vec::new();
-    let mut remaining = limit;
-    let mut truncated = false;
-    for (line, count) in counted {
-        let line = folded(line, count);
-        let chars = line.chars().count();
-        if chars <= remaining {
-            remaining -= chars;
-            lines.push(line.into_owned());
-            continue;
-        }
-        let cut = line.char_indices().nth(remaining).map_or(line.len(), |(byte, _)| byte);
-        let mut last = String::with_capacity(cut + TRUNCATED_MARKER.len());
-        last.push_str(&line[..cut]);
-        last.push_str(TRUNCATED_MARKER);
-        lines.push(last);
-        remaining = 0;
-        truncated = true;
-        break;
+    let mut fold = StoredFold::new(limit);
+    for line in full {
+        fold.push(line.as_ref());
     }
-    let summary = OutputSummary {
-        lines: full.len() as u64,
-        distinct,
-        stored_lines: lines.len() as u64,
-        stored_chars: (limit - remaining) as u64,
-        truncated,
-        limit: limit as u64,
-        full_output_kept: true,
-    };
-    StoredOutput { lines, summary }
+    fold.finish()
+}
+
+/// Folds and truncates a run's output as it comes, a line or a piece of text at a time: what
+/// [`stored`] returns, without holding the output, not even a whole line of it.
+///
+/// It holds the text of distinct lines, in first-seen order with their counts, only while
+/// their characters (unfolded, counted as [`truncate`] counts them) add up to at most the
+/// limit, plus the first distinct line that takes them past it; of each line, at most its
+/// first `limit + 1` characters. That is enough: a folded line is never shorter than the line
+/// itself, so the folded lines reach the limit no later than that last line, and the stored
+/// output, cut there, lies within the text held.
+///
+/// Lines are told apart by a 128-bit hash (SipHash-1-3) and their length, and those held
+/// whole also by their text, so their counts are exact however late a repeat comes; a line
+/// longer than the limit, or first seen once the limit is passed, is counted by its hash
+/// alone (towards [`OutputSummary::distinct`], say), so two such lines would be counted as
+/// one only if their hashes collided.
+///
+/// ```
+/// use jobs_core::runs::output::{self, StoredFold};
+///
+/// let lines = ["b", "a", "b", "b", "c"];
+/// let mut fold = StoredFold::new(6);
+/// for line in lines {
+///     fold.push(line);
+/// }
+/// assert_eq!(fold.finish(), output::stored(&lines, 6));
+///
+/// // The same output in pieces that cut lines.
+/// let mut pieces = StoredFold::new(6);
+/// pieces.push_text("b\na");
+/// pieces.push_text("\nb\nb\nc\n");
+/// assert_eq!(pieces.finish(), output::stored(&lines, 6));
+/// ```
+#[derive(Debug)]
+pub struct StoredFold {
+    /// The limit, in characters.
+    limit: usize,
+    /// Lines pushed.
+    lines: u64,
+    /// Indices into `held`, by the low half of the line's hash.
+    table: HashTable<usize>,
+    /// The distinct lines whose text is held, in first-seen order.
+    held: Vec<HeldLine>,
+    /// Characters of the lines in `held`, unfolded (saturating).
+    held_chars: usize,
+    /// The hashes of the distinct lines first seen once `held_chars` passed the limit.
+    past: FxHashSet<u128>,
+    /// The line being pushed.
+    current: CurrentLine,
+}
+
+/// A distinct line whose text a [`StoredFold`] holds.
+#[derive(Debug)]
+struct HeldLine {
+    /// The line, or its first `limit + 1` characters if it is longer.
+    text: Box<str>,
+    /// The whole line's characters.
+    chars: usize,
+    hash: u128,
+    /// How many times it was pushed.
+    count: u64,
+}
+
+/// The line a [`StoredFold`] is being given, piece by piece.
+#[derive(Debug, Default)]
+struct CurrentLine {
+    hasher: SipHasher13,
+    /// Its first characters, at most the fold's limit + 1.
+    text: String,
+    /// The characters in `text`.
+    text_chars: usize,
+    /// All its characters so far.
+    chars: usize,
+}
+
+impl StoredFold {
+    /// An empty fold whose stored output is cut at `limit` characters.
+    pub fn new(limit: usize) -> Self {
+        StoredFold {
+            limit,
+            lines: 0,
+            table: HashTable::new(),
+            held: Vec::new(),
+            held_chars: 0,
+            past: FxHashSet::default(),
+            current: CurrentLine::default(),
+        }
+    }
+
+    /// Adds the output's next line (without its line break).
+    pub fn push(&mut self, line: &str) {
+        self.piece(line);
+        self.end_line();
+    }
+
+    /// Adds the next piece of the output as text: lines each ending in `\n`, the last one
+    /// possibly cut, to be continued by the next piece. A line still open when the fold is
+    /// [finished](Self::finish) counts as a line.
+    pub fn push_text(&mut self, mut text: &str) {
+        while let Some(at) = text.find('\n') {
+            self.piece(&text[..at]);
+            self.end_line();
+            text = &text[at + 1..];
+        }
+        self.piece(text);
+    }
+
+    /// Adds `text` to the current line.
+    fn piece(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let current = &mut self.current;
+        current.hasher.write(text.as_bytes());
+        let cap = self.limit.saturating_add(1);
+        if current.text_chars >= cap {
+            current.chars += text.chars().count();
+            return;
+        }
+        let room = cap - current.text_chars;
+        let (kept, kept_chars) = match text.char_indices().nth(room) {
+            Some((cut, _)) => (&text[..cut], room),
+            None => (text, text.chars().count()),
+        };
+        current.text.push_str(kept);
+        current.text_chars += kept_chars;
+        current.chars += kept_chars + if kept.len() < text.len() { text[kept.len()..].chars().count() } else { 0 };
+    }
+
+    /// Ends the current line and counts it.
+    fn end_line(&mut self) {
+        self.lines += 1;
+        let current = std::mem::take(&mut self.current);
+        let hash = current.hasher.finish128().as_u128();
+        let whole = current.text_chars == current.chars;
+        let held = &self.held;
+        let same = |&at: &usize| {
+            let line = &held[at];
+            line.hash == hash && line.chars == current.chars && (!whole || *line.text == *current.text)
+        };
+        if let Some(&at) = self.table.find(hash as u64, same) {
+            self.held[at].count += 1;
+        } else if self.held_chars <= self.limit {
+            self.held_chars = self.held_chars.saturating_add(current.chars);
+            let at = self.held.len();
+            self.held.push(HeldLine { text: current.text.into(), chars: current.chars, hash, count: 1 });
+            let held = &self.held;
+            self.table.insert_unique(hash as u64, at, |&at| held[at].hash as u64);
+        } else {
+            self.past.insert(hash);
+        }
+    }
+
+    /// The stored output of the lines pushed: exactly what [`stored`] returns for them.
+    pub fn finish(mut self) -> StoredOutput {
+        if self.current.chars > 0 {
+            self.end_line();
+        }
+        let (limit, lines) = (self.limit, self.lines);
+        let (mut stored, distinct) = self.into_folded();
+        let (truncated, stored_chars) = truncate_counting(&mut stored, limit);
+        let summary = OutputSummary {
+            lines,
+            distinct,
+            stored_lines: stored.len() as u64,
+            stored_chars: stored_chars as u64,
+            truncated,
+            limit: limit as u64,
+            full_output_kept: true,
+        };
+        StoredOutput { lines: stored, summary }
+    }
+
+    /// The lines held, folded, and how many distinct lines were pushed.
+    fn into_folded(self) -> (Vec<String>, u64) {
+        let distinct = (self.held.len() + self.past.len()) as u64;
+        let lines = self.held.into_iter().map(|held| folded(held.text, held.count)).collect();
+        (lines, distinct)
+    }
+
+    /// The bytes of line text it holds.
+    #[cfg(test)]
+    fn held_text_bytes(&self) -> usize {
+        self.held.iter().map(|held| held.text.len()).sum()
+    }
 }
 
 /// Splits `lines` into consecutive chunks of about [`CHUNK_BYTES`] each.
@@ -174,6 +331,89 @@ mod tests {
 
     fn strings(lines: &[&str]) -> Vec<String> {
         lines.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    /// The stored output as it was computed before [`StoredFold`], holding every line: each
+    /// distinct line counted by its text, folded, then cut by [`truncate`].
+    fn reference_stored(full: &[String], limit: usize) -> StoredOutput {
+        let mut counted: Vec<(&str, u64)> = Vec::new();
+        for line in full {
+            match counted.iter_mut().find(|(seen, _)| *seen == line.as_str()) {
+                Some((_, count)) => *count += 1,
+                None => counted.push((line, 1)),
+            }
+        }
+        let distinct = counted.len() as u64;
+        let mut lines: Vec<String> = counted
+            .into_iter()
+            .map(|(line, count)| if count == 1 { line.to_owned() } else { format!("({count}x) {line}") })
+            .collect();
+        let truncated = truncate(&mut lines, limit);
+        let marker = if truncated { TRUNCATED_MARKER.chars().count() } else { 0 };
+        let chars = lines.iter().map(|l| l.chars().count()).sum::<usize>() - marker;
+        let summary = OutputSummary {
+            lines: full.len() as u64,
+            distinct,
+            stored_lines: lines.len() as u64,
+            stored_chars: chars as u64,
+            truncated,
+            limit: limit as u64,
+            full_output_kept: true,
+        };
+        StoredOutput { lines, summary }
+    }
+
+    fn fold_one_by_one(lines: &[String], limit: usize) -> StoredOutput {
+        let mut fold = StoredFold::new(limit);
+        for line in lines {
+            fold.push(line);
+        }
+        fold.finish()
+    }
+
+    #[test]
+    fn the_fold_holds_text_only_for_the_lines_that_can_be_stored() {
+        let limit = 50;
+        let mut fold = StoredFold::new(limit);
+        let line = |i: usize| format!("{i:05} {}", "y".repeat(24)); // 30 characters
+        for i in 0..10_000 {
+            fold.push(&line(i));
+        }
+        // The first two lines take the characters past the limit: only they are held, however
+        // many distinct lines follow, and later repeats of either are still counted.
+        assert_eq!(fold.held_text_bytes(), 60);
+        for i in 0..10_000 {
+            fold.push(&line(i));
+        }
+        assert_eq!(fold.held_text_bytes(), 60);
+        let stored = fold.finish();
+        assert_eq!(stored.lines, [format!("(2x) {}", line(0)), format!("(2x) 00001 {}<TRUNCATED>", "y".repeat(4))]);
+        assert_eq!(stored.summary.lines, 20_000);
+        assert_eq!(stored.summary.distinct, 10_000);
+        assert_eq!(stored.summary.stored_chars, 50);
+        assert!(stored.summary.truncated);
+        let full: Vec<String> = (0..2).flat_map(|_| (0..10_000).map(line)).collect();
+        assert_eq!(stored, reference_stored(&full, limit));
+    }
+
+    #[test]
+    fn a_line_repeated_after_the_text_budget_is_spent_is_folded_and_moves_the_cut() {
+        let mut full = strings(&["abcd", "efgh", "ijkl", "mnop", "qrst"]);
+        let before = fold_one_by_one(&full, 10);
+        assert_eq!(before.lines, ["abcd", "efgh", "ij<TRUNCATED>"]);
+        // `ijkl` took the held text past the limit; `mnop` and `qrst` were only counted.
+        full.extend(strings(&["abcd", "mnop", "abcd", "qrst", "ijkl"]));
+        let after = fold_one_by_one(&full, 10);
+        assert_eq!(after.lines, ["(3x) abcd", "e<TRUNCATED>"]);
+        assert_eq!(after.summary.lines, 10);
+        assert_eq!(after.summary.distinct, 5);
+        assert_eq!(after.summary.stored_lines, 2);
+        assert_eq!(after.summary.stored_chars, 10);
+        assert_eq!(after, reference_stored(&full, 10));
+        // With room for them, the later counts show on every line held.
+        let roomy = fold_one_by_one(&full, 30);
+        assert_eq!(roomy.lines, ["(3x) abcd", "efgh", "(2x) ijkl", "(2x) mno<TRUNCATED>"]);
+        assert_eq!(roomy, reference_stored(&full, 30));
     }
 
     #[test]
@@ -259,6 +499,29 @@ mod tests {
             prop_assert_eq!(stored.summary.stored_chars, chars as u64);
             prop_assert_eq!(stored.summary.stored_lines, expected.len() as u64);
             prop_assert_eq!(stored.summary.distinct, fold(&lines).len() as u64);
+        }
+
+        /// Pushing lines one by one into a `StoredFold` gives what folding them all, then
+        /// truncating, gives, summary included, whatever the limit and however lines repeat.
+        #[test]
+        fn the_streaming_fold_is_fold_then_truncate(
+            pool in proptest::collection::vec("[aé(x]{0,8}", 1..8),
+            picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..60),
+            limit in 0usize..80,
+        ) {
+            let lines: Vec<String> = picks.iter().map(|pick| pool[pick.index(pool.len())].clone()).collect();
+            let expected = reference_stored(&lines, limit);
+            let streamed = fold_one_by_one(&lines, limit);
+            prop_assert_eq!(&streamed.lines, &expected.lines);
+            prop_assert_eq!(streamed.summary.lines, expected.summary.lines);
+            prop_assert_eq!(streamed.summary.distinct, expected.summary.distinct);
+            prop_assert_eq!(streamed.summary.stored_lines, expected.summary.stored_lines);
+            prop_assert_eq!(streamed.summary.stored_chars, expected.summary.stored_chars);
+            prop_assert_eq!(streamed.summary.truncated, expected.summary.truncated);
+            prop_assert_eq!(streamed.summary.limit, expected.summary.limit);
+            prop_assert_eq!(streamed.summary.full_output_kept, expected.summary.full_output_kept);
+            prop_assert_eq!(stored(&lines, limit), expected);
+            prop_assert_eq!(fold(&lines), reference_stored(&lines, usize::MAX).lines);
         }
     }
 }

@@ -9,6 +9,7 @@
 //!
 //! None starts with `model/`, so [`Store::kinds`](crate::Store::kinds) never lists them. A
 //! run's full output, when kept, is a file beside the store ([`output_file`](super::output_file)),
+//! written a line at a time ([`full_output_writer`](RunStore::full_output_writer)) or whole,
 //! so runs do not grow the store by their output; stores written by earlier versions may still
 //! hold some in the table `runs/output/full`, which is read when no file is found and emptied
 //! by `prune`.
@@ -32,7 +33,7 @@ use super::codec::{decode_chunk, decode_record, encode_chunk, encode_record};
 use super::liveness;
 use super::output::{self, OutputKind};
 use super::output_file;
-use super::{ListQuery, RunClaim, RunId, RunRecord, RunStore, RunsError};
+use super::{FullOutputWriter, ListQuery, RunClaim, RunId, RunRecord, RunStore, RunsError};
 
 const RECORDS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs/record");
 const BY_CREATED: TableDefinition<(i64, &str), ()> = TableDefinition::new("runs/by_created");
@@ -265,6 +266,10 @@ impl RunStore for RedbStore {
         self.commit(txn)
     }
 
+    fn full_output_writer(&self, id: &RunId) -> Result<Option<Box<dyn FullOutputWriter>>, RunsError> {
+        Ok(Some(Box::new(output_file::Writer::create(&output_file::dir(self.path()), id)?)))
+    }
+
     fn visit_output(
         &self,
         id: &RunId,
@@ -398,5 +403,54 @@ mod tests {
         assert_eq!(store.get_run(held.id()).unwrap().status(), Status::Queued, "held: alive");
         assert!(!liveness::lock_path(&lock_dir, abandoned.id()).exists(), "the left-behind lock file is removed");
         drop(claim);
+    }
+
+    #[test]
+    fn the_full_output_writer_streams_what_full_output_reads() {
+        let (_dir, store) = store();
+        let mut record = conformance::queued("Job", 10);
+        record.transition_at(Status::Started, 11).unwrap();
+        record.transition_at(Status::Completed, 12).unwrap();
+        store.create(&record).unwrap();
+        let id = record.id();
+        let full: Vec<String> =
+            (0..10_000).map(|i| if i % 7 == 0 { String::new() } else { format!("ligne {i} é") }).collect();
+
+        let mut writer = store.full_output_writer(id).unwrap().expect("a redb store streams its full output");
+        // The runner hands the writer to an engine thread: it must work from there.
+        let writer = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    for line in &full {
+                        writer.text(&format!("{line}\n")).unwrap();
+                    }
+                    writer
+                })
+                .join()
+                .unwrap()
+        });
+        writer.finish().unwrap();
+        let stored = output::stored(&full, 50);
+        store.write_output(id, OutputKind::Stored, &stored.lines).unwrap();
+        store.update(id, &mut |r| r.output = Some(stored.summary)).unwrap();
+
+        assert_eq!(store.full_output(id).unwrap(), full);
+        let mut visited = Vec::new();
+        store
+            .visit_output(id, OutputKind::Full, &mut |line| {
+                visited.push(line.to_owned());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert_eq!(visited, full);
+        assert_eq!(store.stored_output(id).unwrap(), stored.lines);
+
+        // An unfinished writer replaces nothing; `write_output` still replaces as before.
+        let mut abandoned = store.full_output_writer(id).unwrap().unwrap();
+        abandoned.text("never kept\n").unwrap();
+        drop(abandoned);
+        assert_eq!(store.full_output(id).unwrap(), full);
+        store.write_output(id, OutputKind::Full, &["only".to_owned()]).unwrap();
+        assert_eq!(store.full_output(id).unwrap(), ["only"]);
     }
 }

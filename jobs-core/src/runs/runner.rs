@@ -20,11 +20,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::engines::EngineChoice;
-use crate::exec::{self, CancelToken, Progress, RunError, RunOptions, RunReport, Shards};
+use crate::exec::{self, CancelToken, OutputSink, Progress, RunError, RunOptions, RunReport, Shards, TextSink};
 use crate::params::Params;
 use crate::store::Store;
 
-use super::output::{self, DEFAULT_OUTPUT_LIMIT, OutputKind};
+use super::output::{DEFAULT_OUTPUT_LIMIT, OutputKind, StoredFold};
+use super::store::FullOutputWriter;
 use super::{EngineName, RunClaim, RunId, RunLog, RunProgress, RunRecord, RunsError, Status};
 
 /// How often the runner saves progress and looks for a cancel request by default.
@@ -150,8 +151,13 @@ pub struct RunnerOptions {
     /// `jobs run` prints the output instead (through [`output_handoff`](Self::output_handoff))
     /// and keeps it only with `--keep-output`, so a run does not grow the store by its output.
     pub keep_full_output: bool,
-    /// Where the finished run's full output is handed, for the caller to print or write.
+    /// Where the finished run's full output is handed, for the caller to print or write. The
+    /// runner gathers it in memory for this; [`output_sink`](Self::output_sink) does not.
     pub output_handoff: Option<OutputHandoff>,
+    /// Takes every report line, in key order, as the run produces them (before its end is
+    /// recorded; a canceled or failed run gives none), for the caller to print or write without
+    /// holding the output. If it refuses a line, the run fails.
+    pub output_sink: Option<OutputSink>,
     /// The engine that carries the run out (for an engine spread over processes, as the
     /// process that records the run); the record's `engine` says which.
     pub engine: EngineChoice,
@@ -166,6 +172,7 @@ impl Default for RunnerOptions {
             progress: None,
             keep_full_output: true,
             output_handoff: None,
+            output_sink: None,
             engine: EngineChoice::Local,
         }
     }
@@ -211,6 +218,13 @@ impl RunnerOptions {
     #[must_use]
     pub fn with_keep_full_output(mut self, keep: bool) -> Self {
         self.keep_full_output = keep;
+        self
+    }
+
+    /// Sets [`output_sink`](Self::output_sink).
+    #[must_use]
+    pub fn with_output_sink(mut self, sink: OutputSink) -> Self {
+        self.output_sink = Some(sink);
         self
     }
 
@@ -365,8 +379,12 @@ pub fn run_claimed(
         Err(error) => return Err(let_go_unrecorded(claim, error)),
     };
     let progress = options.progress.clone().unwrap_or_default();
-    let outcome = execute(log, &started, options, &progress);
-    match finish(log, id, outcome, options, &progress) {
+    let recorder = match Recorder::new(log, id, options) {
+        Ok(recorder) => recorder,
+        Err(error) => return Err(let_go_unrecorded(claim, error)),
+    };
+    let outcome = execute(log, &started, options, &progress, &recorder);
+    match finish(log, id, outcome, options, &progress, recorder) {
         Ok(finished) => {
             drop(claim);
             Ok(finished)
@@ -468,7 +486,13 @@ enum Outcome {
 
 /// Runs the engine on a thread of its own while this thread saves progress and watches for a
 /// cancel request.
-fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progress: &Arc<Progress>) -> Outcome {
+fn execute(
+    log: &dyn RunLog,
+    record: &RunRecord,
+    options: &RunnerOptions,
+    progress: &Arc<Progress>,
+    recorder: &Recorder,
+) -> Outcome {
     let job = match crate::registry::registry().and_then(|registry| registry.get(&record.job)) {
         Ok(job) => job,
         Err(error) => return Outcome::Failed(error.to_string()),
@@ -482,6 +506,7 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
         queued_at_ms: record.queued_ms,
         max_failures: Some(record.max_failures),
         max_memory: record.max_memory,
+        output: Some(OutputSink::new(recorder.clone())),
         ..RunOptions::default()
     };
     let store: &dyn Store = log;
@@ -501,7 +526,13 @@ fn execute(log: &dyn RunLog, record: &RunRecord, options: &RunnerOptions, progre
             monitor.tick();
         }
         match engine.join() {
-            Ok(Ok(Ok(report))) => Outcome::Report(report),
+            Ok(Ok(Ok(mut report))) => {
+                // An engine of the caller's that gathered its lines anyway.
+                match exec::output_sink::deliver(&mut report, engine_options) {
+                    Ok(()) => Outcome::Report(report),
+                    Err(error) => Outcome::Failed(RunError::Output(error).to_string()),
+                }
+            }
             Ok(Ok(Err(error))) => Outcome::Failed(error.to_string()),
             Ok(Err(payload)) | Err(payload) => {
                 Outcome::Failed(format!("the engine panicked: {}", panic_message(payload.as_ref())))
@@ -555,6 +586,7 @@ fn finish(
     outcome: Outcome,
     options: &RunnerOptions,
     progress: &Progress,
+    recorder: Recorder,
 ) -> Result<RunRecord, RunsError> {
     let ended = match &outcome {
         Outcome::Failed(message) => format!("failed: {message}"),
@@ -564,7 +596,7 @@ fn finish(
         }
         Outcome::Report(_) => "completed".to_owned(),
     };
-    record_end(log, id, outcome, options, progress).map_err(|source| RunsError::Unrecorded {
+    record_end(log, id, outcome, options, progress, recorder).map_err(|source| RunsError::Unrecorded {
         id: id.clone(),
         outcome: ended,
         source: Box::new(source),
@@ -577,6 +609,7 @@ fn record_end(
     outcome: Outcome,
     options: &RunnerOptions,
     progress: &Progress,
+    recorder: Recorder,
 ) -> Result<RunRecord, RunsError> {
     let progress = RunProgress::capture(progress);
     let report = match outcome {
@@ -600,10 +633,15 @@ fn record_end(
     if report.canceled {
         return log.transition(id, Status::Canceled, &mut |r| fill(r));
     }
-    let mut stored = output::stored(&report.output, options.output_limit);
+    let recorded = recorder.into_recorded();
+    let mut stored = recorded.fold.finish();
     stored.summary.full_output_kept = options.keep_full_output;
-    let written =
-        if options.keep_full_output { log.write_output(id, OutputKind::Full, &report.output) } else { Ok(()) };
+    let written = match recorded.full {
+        FullOutput::Unkept => Ok(()),
+        FullOutput::Streamed(writer) => writer.finish(),
+        FullOutput::Gathered(text) => log.write_output(id, OutputKind::Full, &lines_of(&text)),
+        FullOutput::Failed(error) => Err(error),
+    };
     let written = written.and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
     match written {
         // The output of a run with too many failures is kept, for a look at what did work.
@@ -616,8 +654,8 @@ fn record_end(
                     r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
                 }
             })?;
-            if let Some(handoff) = &options.output_handoff {
-                handoff.give(report.output);
+            if let (Some(handoff), Some(text)) = (&options.output_handoff, recorded.handed) {
+                handoff.give(lines_of(&text));
             }
             Ok(record)
         }
@@ -629,6 +667,97 @@ fn record_end(
             })
         }
     }
+}
+
+/// Takes the report's text as the engine merges it: folds its lines for the stored output,
+/// writes the full output if it is kept, and passes it on to the caller. Clones share it.
+#[derive(Clone)]
+struct Recorder(Arc<std::sync::Mutex<Recorded>>);
+
+/// What the [`Recorder`] made of the lines.
+struct Recorded {
+    fold: StoredFold,
+    full: FullOutput,
+    /// The text gathered for an [`OutputHandoff`].
+    handed: Option<String>,
+    caller: Option<OutputSink>,
+}
+
+/// The full output on its way to the run log.
+enum FullOutput {
+    /// Not kept.
+    Unkept,
+    /// Written a line at a time as it comes.
+    Streamed(Box<dyn FullOutputWriter>),
+    /// Gathered, for a log that only takes it whole.
+    Gathered(String),
+    /// Writing it failed; the run is recorded failed with this error once it ends.
+    Failed(RunsError),
+}
+
+impl Recorder {
+    fn new(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Result<Self, RunsError> {
+        let full = if !options.keep_full_output {
+            FullOutput::Unkept
+        } else {
+            match log.full_output_writer(id)? {
+                Some(writer) => FullOutput::Streamed(writer),
+                None => FullOutput::Gathered(String::new()),
+            }
+        };
+        Ok(Recorder(Arc::new(std::sync::Mutex::new(Recorded {
+            fold: StoredFold::new(options.output_limit),
+            full,
+            handed: options.output_handoff.as_ref().map(|_| String::new()),
+            caller: options.output_sink.clone(),
+        }))))
+    }
+
+    /// What it made of the lines; only the runner holds it by now (the engine has returned).
+    fn into_recorded(self) -> Recorded {
+        match Arc::try_unwrap(self.0) {
+            Ok(recorded) => recorded.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
+            // Cannot happen once the engine's thread has been joined; an empty output then.
+            Err(shared) => {
+                let mut recorded = crate::sync::lock(&shared);
+                Recorded {
+                    fold: std::mem::replace(&mut recorded.fold, StoredFold::new(0)),
+                    full: std::mem::replace(&mut recorded.full, FullOutput::Unkept),
+                    handed: recorded.handed.take(),
+                    caller: None,
+                }
+            }
+        }
+    }
+}
+
+impl TextSink for Recorder {
+    fn text(&mut self, text: &str) -> std::io::Result<()> {
+        let mut recorded = crate::sync::lock(&self.0);
+        recorded.fold.push_text(text);
+        match &mut recorded.full {
+            FullOutput::Streamed(writer) => {
+                if let Err(error) = writer.text(text) {
+                    // Recorded when the run ends; the report still reaches the caller.
+                    recorded.full = FullOutput::Failed(error);
+                }
+            }
+            FullOutput::Gathered(gathered) => gathered.push_str(text),
+            FullOutput::Unkept | FullOutput::Failed(_) => {}
+        }
+        if let Some(handed) = &mut recorded.handed {
+            handed.push_str(text);
+        }
+        match &recorded.caller {
+            Some(caller) => caller.with(|caller| caller.text(text)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The lines of report text.
+fn lines_of(text: &str) -> Vec<String> {
+    text.split_terminator('\n').map(str::to_owned).collect()
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {

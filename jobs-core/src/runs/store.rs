@@ -90,6 +90,20 @@ pub trait RunStore: Store {
     /// The store failed.
     fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError>;
 
+    /// A writer of run `id`'s full output, for stores that keep it somewhere they can stream
+    /// to (a redb store: a file beside it); `None` (the default) when the store only takes it
+    /// whole, through [`write_output`](Self::write_output).
+    ///
+    /// The writer owns what it needs (`'static`), so it can be handed to another thread.
+    ///
+    /// # Errors
+    /// The store could not start writing (for a file: its directory or the file could not be
+    /// created).
+    fn full_output_writer(&self, id: &RunId) -> Result<Option<Box<dyn FullOutputWriter>>, RunsError> {
+        let _ = id;
+        Ok(None)
+    }
+
     /// Visits the lines of one form of a run's output, in order, until `visit` breaks.
     /// Visits nothing if none is stored.
     ///
@@ -122,4 +136,23 @@ pub trait RunStore: Store {
         let _ = id;
         Ok(None)
     }
+}
+
+/// Writes one run's full output as it comes, a piece of text at a time (from
+/// [`RunStore::full_output_writer`]). Dropped without [`finish`](Self::finish), it leaves
+/// nothing behind and replaces nothing.
+pub trait FullOutputWriter: Send {
+    /// Appends the next piece of the output: lines each ending in `\n`, the last one possibly
+    /// cut, to be continued by the next piece.
+    ///
+    /// # Errors
+    /// The text could not be written; the writer has then discarded what it wrote, and
+    /// [`finish`](Self::finish) fails too.
+    fn text(&mut self, text: &str) -> Result<(), RunsError>;
+
+    /// Makes what was written the run's full output, replacing any written before.
+    ///
+    /// # Errors
+    /// The output could not be written or put in place; the one written before is kept.
+    fn finish(self: Box<Self>) -> Result<(), RunsError>;
 }

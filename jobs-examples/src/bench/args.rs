@@ -8,6 +8,8 @@ use anyhow::{Context, Result, bail};
 const FULL: usize = 1_000_000;
 /// Explorations seeded with `--quick`.
 const QUICK: usize = 100_000;
+/// The memory section's budget unless `--budget` says otherwise.
+const DEFAULT_BUDGET: &str = "32MiB";
 /// Rounds unless `--rounds` says otherwise: enough for a median and a range.
 const DEFAULT_ROUNDS: usize = 5;
 
@@ -26,6 +28,8 @@ pub struct Args {
     pub scale_check: bool,
     /// A store for the scale check (seeded with 4 N explorations if it holds none).
     pub scale_store: Option<PathBuf>,
+    /// The memory section's `--max-memory`, as `jobs run` takes it.
+    pub budget: String,
     /// The `jobs` binary to time; the one beside this binary by default.
     pub jobs_binary: Option<PathBuf>,
     /// A Python with `apache_beam` installed: also time `bench-python/beam_audit.py` on it,
@@ -38,7 +42,8 @@ pub struct Args {
 
 /// The usage line.
 pub const USAGE: &str = "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--rounds R] \
-                         [--scale-check [--scale-store PATH]] [--jobs-binary PATH] [--beam PYTHON] [--lmdb]";
+                         [--scale-check [--scale-store PATH]] [--budget SIZE] [--jobs-binary PATH] [--beam PYTHON] \
+                         [--lmdb]";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -53,6 +58,7 @@ impl Args {
             rounds: DEFAULT_ROUNDS,
             scale_check: false,
             scale_store: None,
+            budget: DEFAULT_BUDGET.to_owned(),
             jobs_binary: None,
             beam_python: None,
             lmdb: false,
@@ -68,6 +74,7 @@ impl Args {
                 "--rounds" | "--repeat" => args.rounds = value()?.parse::<usize>().context("--rounds")?.max(1),
                 "--scale-check" => args.scale_check = true,
                 "--scale-store" => args.scale_store = Some(PathBuf::from(value()?)),
+                "--budget" => args.budget = value()?.clone(),
                 "--jobs-binary" => args.jobs_binary = Some(PathBuf::from(value()?)),
                 "--beam" => args.beam_python = Some(PathBuf::from(value()?)),
                 "--lmdb" if cfg!(feature = "lmdb") => args.lmdb = true,

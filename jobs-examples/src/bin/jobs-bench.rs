@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release -p jobs-examples --bin jobs-bench -- [--quick] [--explorations N]
 //!     [--store PATH] [--threads T] [--rounds R] [--scale-check [--scale-store PATH]]
-//!     [--jobs-binary PATH] [--beam PYTHON]
+//!     [--budget SIZE] [--jobs-binary PATH] [--beam PYTHON] [--lmdb]
 //! ```
 //!
 //! It seeds a temporary redb store with N explorations (1,000,000; 100,000 with `--quick`), or
@@ -23,8 +23,8 @@
 //! range, the throughput at the median, the median CPU time (user + system) and the peak
 //! resident set, then `framework / fastest baseline` for throughput and for CPU time, the
 //! growth of the store file per run, and the load average before and after. A memory section
-//! runs `jobs run --max-memory` with a small budget and reports its peak resident set, at N
-//! explorations and, with `--scale-check`, at 4 N.
+//! runs `jobs run --max-memory` with a small budget (32 MiB, or `--budget SIZE`) and reports
+//! its peak resident set, at N explorations and, with `--scale-check`, at 4 N.
 
 #[path = "../bench/args.rs"]
 mod args;
@@ -54,8 +54,6 @@ const LMDB_COPY_FLAG: &str = "--lmdb-copy";
 const BASELINE_FLAG: &str = "--baseline";
 /// The job every contender computes.
 const JOB: &str = "InteractionAuditOneOffJob";
-/// The budget of the memory section's runs.
-const SMALL_BUDGET: &str = "32MiB";
 /// A job whose report does not grow with the data (a few problems found), to show the
 /// framework's own memory at 1 N and 4 N without a report held until it is printed.
 const BOUNDED_OUTPUT_JOB: &str = "ExplorationValidityJob";
@@ -345,7 +343,7 @@ fn memory_section(args: &Args, jobs: &Path, path: &Path, work: &Path, threads: u
     let budgeted = |job: &str, store: &Path| -> Result<(Measured, u64, u64)> {
         let mut command = Command::new(jobs);
         command.arg("--store").arg(store).args(["run", job, "--threads", &threads.to_string()]);
-        command.args(["--max-memory", SMALL_BUDGET]);
+        command.args(["--max-memory", &args.budget]);
         let count = RedbStore::open(store)?.count("ExplorationModel")?;
         let out = work.join("budgeted.out");
         let run = process::measure(&mut command, &out)?;
@@ -366,8 +364,9 @@ fn memory_section(args: &Args, jobs: &Path, path: &Path, work: &Path, threads: u
         }
         for (run, count, report_bytes) in &peaks {
             println!(
-                "memory jobs run {job} --max-memory {SMALL_BUDGET} over {count} explorations: peak RSS {:.1} MiB, {:.3} s, \
+                "memory jobs run {job} --max-memory {} over {count} explorations: peak RSS {:.1} MiB, {:.3} s, \
                  report {:.1} MiB",
+                args.budget,
                 run.peak_kib as f64 / 1024.0,
                 run.wall.as_secs_f64(),
                 *report_bytes as f64 / 1048576.0

@@ -5,7 +5,6 @@
 //! order; the summary, counters and failures on stderr. One line more on stderr names the
 //! run, `run <id>: <status>`, for `jobs status`, `jobs output` and `jobs cancel`.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,11 +13,9 @@ use crate::cli::console::Console;
 use crate::cli::error::CliError;
 use crate::cli::hints;
 use crate::cli::{Cli, detach, progress, report};
-use crate::exec::{Progress, now_ms};
+use crate::exec::{OutputSink, Progress, now_ms};
 use crate::params::Params;
-use crate::runs::{
-    self, OutputHandoff, OutputKind, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status,
-};
+use crate::runs::{self, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     // Checked before the store is opened, so a typo creates no store.
@@ -49,7 +46,6 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
     let mut options = RunnerOptions {
         output_limit: args.output_limit,
         keep_full_output: args.keep_output,
-        output_handoff: Some(OutputHandoff::new()),
         ..RunnerOptions::default()
     };
     #[cfg(feature = "timely")]
@@ -119,7 +115,8 @@ pub(super) fn carry_out(
     carry_out_with(log, id, claim, RunnerOptions { output_limit, ..RunnerOptions::default() }, console)
 }
 
-/// [`carry_out`] with the runner's options (the engine, say) given.
+/// [`carry_out`] with the runner's options (the engine, say) given. The report is printed as
+/// the run produces it, so it is never held whole.
 fn carry_out_with(
     log: &dyn RunLog,
     id: &RunId,
@@ -128,36 +125,36 @@ fn carry_out_with(
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
     let progress = Arc::new(Progress::new());
-    let options = RunnerOptions { progress: Some(Arc::clone(&progress)), ..options };
+    // Bounded, so a slow reader of stdout holds the run back rather than filling memory.
+    let (text_tx, text_rx) = crossbeam_channel::bounded::<String>(PIECES_IN_FLIGHT);
+    let sink = OutputSink::new(move |text: &str| {
+        text_tx.send(text.to_owned()).map_err(|_| std::io::Error::other("the command line stopped printing"))
+    });
+    let options = RunnerOptions { progress: Some(Arc::clone(&progress)), output_sink: Some(sink), ..options };
     if console.progress_bar {
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
         console.say(format_args!("run {id}: started"));
     }
-    let record = progress::watch(console, &progress, &options.cancel, || runs::run_claimed(log, id, claim, &options))
-        .map_err(CliError::Internal)??;
-    let output = options.output_handoff.as_ref().and_then(OutputHandoff::take);
-    report_finished(log, &record, output, console)
+    let (record, printing) = progress::watch_printing(console, &progress, &options.cancel, Some(&text_rx), || {
+        runs::run_claimed(log, id, claim, &options)
+    })
+    .map_err(CliError::Internal)?;
+    let record = record?;
+    report_finished(&record, printing, console)
 }
 
-/// Prints the run's full output on stdout (`output`, as the runner handed it over, or else as
-/// the run log kept it), then its summary and counters on stderr.
+/// Pieces of the report on their way from the run to the printer, each at most 64 KiB.
+const PIECES_IN_FLIGHT: usize = 32;
+
+/// After the run's output was printed as it was produced (`printing` is the error that stopped
+/// that, if one did), prints its summary and counters on stderr.
 fn print_output_and_summary(
-    log: &dyn RunLog,
     record: &RunRecord,
-    output: Option<Vec<String>>,
+    printing: Option<std::io::Error>,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
-    match output {
-        Some(lines) => {
-            let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut *console.out);
-            for line in lines {
-                out.write_all(line.as_bytes()).and_then(|()| out.write_all(b"\n")).map_err(CliError::stdout)?;
-            }
-            out.flush().map_err(CliError::stdout)?;
-        }
-        None => {
-            super::output::write_lines(log, record.id(), OutputKind::Full, &mut *console.out, CliError::stdout)?;
-        }
+    if let Some(error) = printing {
+        return Err(CliError::stdout(error));
     }
     // The output comes before the summary when both go to one terminal.
     console.flush()?;
@@ -168,8 +165,8 @@ fn print_output_and_summary(
     Ok(())
 }
 
-/// Prints how a finished run ended: its output lines on stdout (`output`, as the runner handed
-/// it over, or else as the run log kept it), then its summary, counters, failures and
+/// Prints how a finished run ended, its output lines printed as it produced them (`printing`
+/// is the error that stopped that, if one did): its summary, counters, failures and
 /// `run <id>: <status>` on stderr.
 ///
 /// # Errors
@@ -177,15 +174,14 @@ fn print_output_and_summary(
 /// canceled (exit 130), or its output
 /// could not be read or written.
 fn report_finished(
-    log: &dyn RunLog,
     record: &RunRecord,
-    output: Option<Vec<String>>,
+    printing: Option<std::io::Error>,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
     let id = record.id();
     match record.status() {
         Status::Completed => {
-            print_output_and_summary(log, record, output, console)?;
+            print_output_and_summary(record, printing, console)?;
             for line in report::failures(record) {
                 console.say(line);
             }
@@ -205,7 +201,7 @@ fn report_finished(
         Status::Failed => {
             // A run that failed by exceeding its failure limit still stored its output.
             if record.output.is_some() {
-                print_output_and_summary(log, record, output, console)?;
+                print_output_and_summary(record, printing, console)?;
             }
             for line in report::failures(record) {
                 console.say(line);

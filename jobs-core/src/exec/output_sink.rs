@@ -1,0 +1,171 @@
+//! Where a run's report lines go when they should not be held: an [`OutputSink`].
+//!
+//! Without one, an engine gathers its report lines in [`RunReport::output`]: fine for a
+//! test or a small report, but the interaction audit of a million explorations prints some
+//! 300 MB. With one ([`RunOptions::output`](super::RunOptions::output)), the engine hands
+//! each line over, in key order, as it merges the partitions' outputs, and the report's
+//! `output` stays empty; the local engine also spools reduced lines to temporary files once
+//! they outgrow their part of the memory budget, so memory does not grow with the report.
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use jobs_core::prelude::*;
+//! use jobs_core::{MemoryStore, OutputSink, RunOptions, engine, testing};
+//!
+//! #[derive(Model, Serialize, Deserialize)]
+//! pub struct Pet { id: String, species: String }
+//!
+//! /// Lists pets by species.
+//! #[one_off_job(models = [Pet])]
+//! pub struct BySpecies;
+//!
+//! impl Map<Pet> for BySpecies {
+//!     fn map(&self, pet: Pet, ctx: &mut MapContext<'_, Self>) -> Outcome {
+//!         ctx.emit(pet.species, pet.id);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! impl Reduce for BySpecies {
+//!     type Key = String;
+//!     type Value = String;
+//!     fn reduce(&self, species: String, ids: Values<'_, String>, out: &mut Output) -> Outcome {
+//!         out.line(format!("{species}: {}", ids.collect::<Vec<_>>().join(" ")));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let store = MemoryStore::new();
+//! testing::put_all(&store, &[
+//!     Pet { id: "p1".into(), species: "dog".into() },
+//!     Pet { id: "p2".into(), species: "cat".into() },
+//!     Pet { id: "p3".into(), species: "dog".into() },
+//! ])?;
+//! let printed = Arc::new(Mutex::new(String::new()));
+//! let to = Arc::clone(&printed);
+//! let sink = OutputSink::new(move |text: &str| {
+//!     to.lock().unwrap().push_str(text);
+//!     Ok(())
+//! });
+//! let report = engine::run(&BySpecies, &store, &RunOptions::default().with_output(sink))?;
+//! assert!(report.output.is_empty(), "the lines went to the sink");
+//! assert_eq!(*printed.lock().unwrap(), "cat: p2\ndog: p1 p3\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`RunReport::output`]: super::RunReport::output
+
+use std::fmt;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use super::report_text::PIECE_BYTES;
+use super::{RunOptions, RunReport};
+
+/// Takes a run's report as text: its lines in key order, each ending in a line break, in
+/// pieces that may end inside a line (a line can be hundreds of megabytes) but never inside
+/// a character.
+///
+/// Closures `FnMut(&str) -> io::Result<()>` are sinks.
+pub trait TextSink: Send {
+    /// Takes the next piece of the report.
+    ///
+    /// # Errors
+    /// The text could not be kept: the run stops, failed with
+    /// [`RunError::Output`](super::RunError::Output).
+    fn text(&mut self, text: &str) -> io::Result<()>;
+}
+
+impl<F: FnMut(&str) -> io::Result<()> + Send> TextSink for F {
+    fn text(&mut self, text: &str) -> io::Result<()> {
+        self(text)
+    }
+}
+
+/// A [`TextSink`] an engine can be given in [`RunOptions::output`]; clones share it.
+#[derive(Clone)]
+pub struct OutputSink(Arc<Mutex<dyn TextSink>>);
+
+impl OutputSink {
+    /// A sink handing every line to `sink`.
+    pub fn new(sink: impl TextSink + 'static) -> Self {
+        OutputSink(Arc::new(Mutex::new(sink)))
+    }
+
+    /// Hands `lines` over, in order, each with its line break, holding the sink for all.
+    ///
+    /// # Errors
+    /// The sink refused a line; the rest are not handed over.
+    pub(crate) fn write_lines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
+        self.with(|sink| {
+            let mut pieces = Pieces::new(sink);
+            for line in lines {
+                pieces.text(line)?;
+                pieces.text("\n")?;
+            }
+            pieces.finish()
+        })
+    }
+
+    /// Holds the sink while `write` hands it lines.
+    pub(crate) fn with<R>(&self, write: impl FnOnce(&mut dyn TextSink) -> R) -> R {
+        write(&mut *crate::sync::lock(&self.0))
+    }
+}
+
+/// Gathers small pieces of text into pieces of about [`PIECE_BYTES`] for a sink, so a report
+/// of many short lines costs the sink a call per 64 KiB, not per line.
+pub(crate) struct Pieces<'a> {
+    sink: &'a mut dyn TextSink,
+    gathered: String,
+}
+
+impl<'a> Pieces<'a> {
+    pub(crate) fn new(sink: &'a mut dyn TextSink) -> Self {
+        Pieces { sink, gathered: String::new() }
+    }
+
+    /// Hands `text` on, or keeps it to hand on with what follows.
+    ///
+    /// # Errors
+    /// The sink refused text.
+    pub(crate) fn text(&mut self, text: &str) -> io::Result<()> {
+        if self.gathered.len() + text.len() > PIECE_BYTES && !self.gathered.is_empty() {
+            self.sink.text(&self.gathered)?;
+            self.gathered.clear();
+        }
+        if text.len() >= PIECE_BYTES {
+            self.sink.text(text)
+        } else {
+            self.gathered.push_str(text);
+            Ok(())
+        }
+    }
+
+    /// Hands on what it kept.
+    ///
+    /// # Errors
+    /// The sink refused it.
+    pub(crate) fn finish(self) -> io::Result<()> {
+        if self.gathered.is_empty() { Ok(()) } else { self.sink.text(&self.gathered) }
+    }
+}
+
+impl fmt::Debug for OutputSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OutputSink(..)")
+    }
+}
+
+/// For an engine that gathers its lines in the report: hands them to the run's sink, if it
+/// has one, and leaves `report.output` empty, so every engine keeps the same contract.
+///
+/// # Errors
+/// The sink refused a line.
+#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
+pub(crate) fn deliver(report: &mut RunReport, options: &RunOptions) -> io::Result<()> {
+    match &options.output {
+        Some(sink) => sink.write_lines(std::mem::take(&mut report.output).iter().map(String::as_str)),
+        None => Ok(()),
+    }
+}
