@@ -9,8 +9,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::MapContext;
-use crate::exec::SpillError;
-use crate::exec::report_text::{PIECE_BYTES, TextSpool};
 use crate::params::{ParamError, ParamSpec, Params};
 
 /// What `map` and `reduce` return: `Ok(())`, or the reason this one entity or key failed.
@@ -322,6 +320,16 @@ impl<V> Drop for Values<'_, V> {
     }
 }
 
+/// Where an [`Output`] hands its text on as it grows, so that a key whose line is hundreds of
+/// megabytes is never held whole: the local engine's spool of report text
+/// (`exec/report_text.rs`), which also starts, ends and drops each key's text.
+pub(crate) trait TextSpill: Send {
+    /// Takes the next piece of the current key's text: whole characters, lines ending in
+    /// `\n` but the last, which the next piece continues. A piece that cannot be kept is the
+    /// spill's to remember: the run stops after the key.
+    fn piece(&mut self, text: &str);
+}
+
 /// Where `reduce` writes its report lines.
 #[derive(Default)]
 pub struct Output {
@@ -329,23 +337,19 @@ pub struct Output {
     /// UTF-8, checked once when handed on (serde_json writes it in many small pieces), and
     /// always ending at a character boundary.
     text: Vec<u8>,
-    /// Where the text goes as it grows (the local engine's spool of report text), so a key
-    /// whose line is hundreds of megabytes is never held whole; without it, the text is kept
-    /// until taken.
-    spool: Option<TextSpool>,
-    /// The first error of the spool; the run stops with it after the key.
-    spool_error: Option<SpillError>,
+    /// Where the text goes as it grows; without it, the text is kept until taken.
+    spill: Option<Box<dyn TextSpill>>,
     /// Why the current key's text is no longer whole (a [`json`](Self::json) that failed after
     /// part of its line was handed on): the key then fails, even if `reduce` went on.
     broken: Option<String>,
-    /// How many times text was handed to the spool, to tell whether a failed line was cut.
+    /// How many times text was handed on, to tell whether a failed line was cut.
     handed_on: u64,
 }
 
 impl fmt::Debug for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = String::from_utf8_lossy(&self.text);
-        f.debug_struct("Output").field("text", &text).field("spooling", &self.spool.is_some()).finish()
+        f.debug_struct("Output").field("text", &text).field("spilling", &self.spill.is_some()).finish()
     }
 }
 
@@ -354,9 +358,9 @@ impl Output {
         Output::default()
     }
 
-    /// An output that hands its text to `spool` as it grows.
-    pub(crate) fn spooling(spool: TextSpool) -> Self {
-        Output { spool: Some(spool), ..Output::default() }
+    /// An output that hands its text to `spill` as it grows.
+    pub(crate) fn spilling(spill: Box<dyn TextSpill>) -> Self {
+        Output { spill: Some(spill), ..Output::default() }
     }
 
     /// Writes one line of text. Newlines inside it are escaped as `\n` so that a line of
@@ -404,83 +408,44 @@ impl Output {
     }
 
     fn hand_on_if_large(&mut self) {
-        if self.text.len() >= PIECE_BYTES {
+        if self.text.len() >= TEXT_PIECE_BYTES {
             self.hand_on();
         }
     }
 
-    /// Hands the text held to the spool, if there is one.
+    /// Hands the text held to the spill, if there is one.
     fn hand_on(&mut self) {
-        let Some(spool) = &mut self.spool else { return };
+        let Some(spill) = &mut self.spill else { return };
         self.handed_on += 1;
         match std::str::from_utf8(&self.text) {
-            Ok(text) => {
-                if self.spool_error.is_none()
-                    && let Err(error) = spool.text(text)
-                {
-                    self.spool_error = Some(error);
-                }
-            }
+            Ok(text) if !text.is_empty() => spill.piece(text),
+            Ok(_) => {}
             // Only `json` writes bytes unchecked, and serde_json writes UTF-8.
             Err(error) => self.broken = Some(format!("JSON not UTF-8: {error}")),
         }
         self.text.clear();
     }
 
-    /// Starts the text of `key` (with a spool: its record).
-    pub(crate) fn begin_key<K: Serialize>(&mut self, key: &K) {
+    /// Starts a key's text.
+    pub(crate) fn begin_key(&mut self) {
         self.broken = None;
-        if let Some(spool) = &mut self.spool
-            && self.spool_error.is_none()
-            && let Err(error) = spool.begin(key)
-        {
-            self.spool_error = Some(error);
-        }
+        self.text.clear();
     }
 
-    /// Ends the current key's text, keeping it (with a spool: handing it on), unless it
-    /// turns out not to be whole: then it is dropped, and the reason returned, for the key to
-    /// fail.
-    ///
-    /// # Errors
-    /// The spool failed, now or earlier.
-    pub(crate) fn end_key(&mut self) -> Result<Option<String>, SpillError> {
-        if self.spool.is_some() {
+    /// Ends a key's text, handing the rest on (with a spill); returns why it is not whole, if
+    /// it is not, for the key to fail.
+    pub(crate) fn end_key(&mut self) -> Option<String> {
+        if self.spill.is_some() {
             self.hand_on();
         } else if let Err(error) = std::str::from_utf8(&self.text) {
             self.broken = Some(format!("JSON not UTF-8: {error}"));
         }
-        if let Some(broken) = self.broken.take() {
-            self.abandon_key()?;
-            return Ok(Some(broken));
-        }
-        if let Some(spool) = &mut self.spool
-            && self.spool_error.is_none()
-            && let Err(error) = spool.end()
-        {
-            self.spool_error = Some(error);
-        }
-        self.spool_error.take().map_or(Ok(None), Err)
+        self.broken.take()
     }
 
-    /// Drops the current key's text, also what the spool was given of it.
-    ///
-    /// # Errors
-    /// The spool failed, now or earlier.
-    pub(crate) fn abandon_key(&mut self) -> Result<(), SpillError> {
+    /// Drops what is held of a key's text (the spill drops what it was given of it).
+    pub(crate) fn abandon_key(&mut self) {
         self.text.clear();
-        if let Some(spool) = &mut self.spool
-            && self.spool_error.is_none()
-            && let Err(error) = spool.abandon()
-        {
-            self.spool_error = Some(error);
-        }
-        self.spool_error.take().map_or(Ok(()), Err)
-    }
-
-    /// The spool, once every key is done.
-    pub(crate) fn into_spool(self) -> Option<TextSpool> {
-        self.spool
     }
 
     /// The lines written and not handed on, each as a `String` ([`end_key`](Self::end_key)
@@ -491,6 +456,9 @@ impl Output {
         lines
     }
 }
+
+/// The most text an [`Output`] holds before it hands it on (with a spill).
+pub(crate) const TEXT_PIECE_BYTES: usize = 64 << 10;
 
 /// serde_json's writer into an [`Output`]'s text, handing it on as it grows.
 struct TextWriter<'a> {
@@ -513,11 +481,9 @@ impl io::Write for TextWriter<'_> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
-    use super::{Output, Values};
-    use crate::exec::report_text::{self, HeldText, TextSpool};
-    use crate::exec::spill::SpillDir;
+    use super::{Output, TextSpill, Values};
 
     #[test]
     fn streamed_values_write_the_line_collected_values_write() {
@@ -554,32 +520,28 @@ mod tests {
 
     #[test]
     fn a_json_line_that_fails_after_part_of_it_was_handed_on_breaks_its_key() {
-        let temp = tempfile::tempdir().unwrap();
-        let dir = Arc::new(SpillDir::new(temp.path().to_owned()));
-        let mut out = Output::spooling(TextSpool::new(HeldText::new(usize::MAX), Arc::clone(&dir)));
+        /// Keeps what it is handed.
+        struct Kept(Arc<Mutex<String>>);
+        impl TextSpill for Kept {
+            fn piece(&mut self, text: &str) {
+                self.0.lock().unwrap().push_str(text);
+            }
+        }
+        let kept = Arc::new(Mutex::new(String::new()));
+        let mut out = Output::spilling(Box::new(Kept(Arc::clone(&kept))));
         // A map with non-string keys does not serialize to JSON, found only after the string.
         let bad: BTreeMap<Vec<u8>, u8> = BTreeMap::from([(vec![1], 1)]);
-        out.begin_key(&1u32);
-        out.line("kept");
-        assert_eq!(out.end_key().unwrap(), None);
-        out.begin_key(&2u32);
+        out.begin_key();
         assert!(out.json(&("x".repeat(200_000), &bad)).is_err());
         // Even if `reduce` ignores the error and goes on:
         out.line("after");
-        let broken = out.end_key().unwrap();
-        assert!(broken.is_some(), "part of the line was handed on: the key cannot stand");
-        out.begin_key(&3u32);
+        assert!(out.end_key().is_some(), "part of the line was handed on: the key cannot stand");
+        out.abandon_key();
+        kept.lock().unwrap().clear();
+        out.begin_key();
         assert!(out.json(&("short", &bad)).is_err());
-        out.line("also kept");
-        assert_eq!(out.end_key().unwrap(), None, "nothing was handed on: the failed line left no trace");
-        let spool = out.into_spool().unwrap();
-        let mut text = String::new();
-        report_text::merge::<u32, ()>(vec![spool.finish().unwrap()], &mut |piece| {
-            text.push_str(piece);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(text, "kept\nalso kept\n");
-        dir.close();
+        out.line("kept");
+        assert_eq!(out.end_key(), None, "nothing was handed on: the failed line left no trace");
+        assert_eq!(*kept.lock().unwrap(), "kept\n");
     }
 }

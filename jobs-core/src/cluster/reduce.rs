@@ -91,7 +91,7 @@ fn reduce_runs<J: Job>(
             break Err(error);
         }
     };
-    let (reduced, _) = reducer.finish();
+    let (reduced, _) = reducer.finish()?;
     part.lines = reduced.lines;
     part.failures = reduced.failures;
     part.failure_count = reduced.failure_count;

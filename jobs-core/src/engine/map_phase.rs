@@ -195,7 +195,7 @@ impl<J: Job> Worker<'_, J> {
             }
             in_chunk += 1;
             if in_chunk == CHUNK_ENTITIES {
-                if let Err(error) = self.end_chunk(task, &mut tally, &mut task_tally) {
+                if let Err(error) = self.end_chunk(task, &mut tally, &mut task_tally, false) {
                     failed = Some(error);
                     return ControlFlow::Break(());
                 }
@@ -210,7 +210,7 @@ impl<J: Job> Worker<'_, J> {
             return Err(error);
         }
         // What is pending belongs to entities mapped completely: commit it, also on cancel.
-        self.end_chunk(task, &mut tally, &mut task_tally)?;
+        self.end_chunk(task, &mut tally, &mut task_tally, true)?;
         self.outputs.push((task.index, task_tally));
         if !self.stopped()
             && let Some(shard) = self.shared.progress.shards().get(task.index)
@@ -246,16 +246,23 @@ impl<J: Job> Worker<'_, J> {
         Ok(())
     }
 
-    /// Ends the current chunk of `task`: commits its writes, sorts its pairs into runs, and
-    /// adds what it counted (`chunk`, emptied) to the shard's progress and to `task_tally`.
-    fn end_chunk(&mut self, task: &MapTask, chunk: &mut MapTally, task_tally: &mut MapTally) -> Result<(), RunError> {
+    /// Ends the current chunk of `task` (its last when `task_done`): commits its writes, sorts
+    /// its pairs into runs (some carry on into the next chunk), and adds what it counted
+    /// (`chunk`, emptied) to the shard's progress and to `task_tally`.
+    fn end_chunk(
+        &mut self,
+        task: &MapTask,
+        chunk: &mut MapTally,
+        task_tally: &mut MapTally,
+        task_done: bool,
+    ) -> Result<(), RunError> {
         let shuffle = &mut self.shuffle;
         self.mapper.flush(chunk, &mut self.writes, &mut |key, value| {
             shuffle.push(key, value);
             Ok::<(), RunError>(())
         })?;
         // Sorted here, on the worker, so reduce only merges.
-        self.shuffle.finish_batch();
+        self.shuffle.finish_batch(task_done);
         let mut chunk = std::mem::take(chunk);
         chunk.failures.extend(self.shuffle.take_key_failures());
         if let Some(shard) = self.shared.progress.shards().get(task.index) {

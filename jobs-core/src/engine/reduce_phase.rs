@@ -119,13 +119,9 @@ fn reduce_partition<J: Job>(
         // Whatever reduce leaves unread of this key is skipped by the next `next_group`.
         reducer.reduce_key(key, first, &mut values, len)?;
     }
-    let (reduced, spool) = reducer.finish();
+    let (reduced, text) = reducer.finish()?;
     progress.add_keys_reduced(reduced.keys_reduced);
-    let text = match spool {
-        Some(spool) => spool.finish()?,
-        None => PartitionText::Memory(Vec::new()),
-    };
-    Ok((text, reduced))
+    Ok((text.unwrap_or(PartitionText::Memory(Vec::new())), reduced))
 }
 
 /// Merges the partitions' key-sorted text (keys are disjoint across partitions) into one

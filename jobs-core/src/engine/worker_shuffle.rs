@@ -2,15 +2,18 @@
 //! buffers of the batches it finished, what it has spilled, and when to spill.
 //!
 //! Every emitted pair goes to its partition's buffer, grouped by key (`partition_buffer.rs`).
-//! When a batch ends, each buffer is sorted (and combined, `combine.rs`) into a run and held,
-//! so sorting runs on every core. The worker counts the approximate bytes it holds
+//! When a batch ends, each buffer of at least [`MIN_RUN_VALUES`] values, and every buffer when
+//! its task ends, is sorted (and combined, `combine.rs`) into a run and held, so sorting runs
+//! on every core, and a job that emits little makes a few runs per task rather than one per
+//! chunk (whose count, and memory, would grow with the data). The worker counts the approximate bytes it holds
 //! (`budget.rs`); past its share of the budget it sorts its current buffers too and writes
 //! everything it holds to one spill file (`spill.rs`), one section per (partition, task), and
 //! carries on with empty buffers.
 //!
-//! Each run is labelled with its batch (a chunk of a task, `(task, chunk)`) and its position
-//! within the batch (`seq`, counting the batch's spills), so reduce can merge them in task
-//! order, then emit order, however the pairs were split between workers, memory and disk.
+//! Each run is labelled with the batch (a chunk of a task, `(task, chunk)`) and the position
+//! within it (`seq`, counting the batch's spills) where its first pair was pushed, so reduce
+//! can merge them in task order, then emit order, however the pairs were split between
+//! workers, chunks, memory and disk.
 
 use super::budget::PairSizer;
 use super::group_merge::{Run, write_merged};
@@ -23,6 +26,9 @@ type Buffer<J> = PartitionBuffer<<J as Reduce>::Key, <J as Reduce>::Value>;
 
 /// The read buffer of a merge of runs that are all in memory: unused, so small.
 const MERGE_READ_BUFFER: usize = 4 << 10;
+/// A partition's buffer becomes a run at the end of a chunk once it holds this many values;
+/// a smaller one carries on into the next chunk of the task.
+const MIN_RUN_VALUES: usize = 4096;
 
 /// A batch: the task that mapped it, and its chunk within the task. Ordered as reduce merges.
 pub(super) type BatchId = (usize, u32);
@@ -58,8 +64,11 @@ pub(super) struct WorkerShuffle<'a, J: Reduce> {
     sizer: PairSizer,
     batch: BatchId,
     seq: u32,
-    /// The current batch's pairs by partition.
+    /// The current task's pairs by partition, not yet made runs.
     buffers: Vec<Buffer<J>>,
+    /// Per partition, the batch and `seq` where its buffer's first pair was pushed: the label
+    /// of the run it becomes.
+    started: Vec<(BatchId, u32)>,
     /// Per partition, the buffer length at which to combine next.
     combine_at: Vec<usize>,
     /// Values and distinct keys in `buffers`, and the bytes of their arrays, as of the
@@ -92,6 +101,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
             batch: (0, 0),
             seq: 0,
             buffers: (0..partitions).map(|_| PartitionBuffer::new()).collect(),
+            started: vec![((0, 0), 0); partitions],
             combine_at: vec![combine::MIN_COMBINE_LEN; partitions],
             buffered_values: 0,
             buffered_keys: 0,
@@ -110,7 +120,6 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     pub(super) fn start_batch(&mut self, batch: BatchId) {
         self.batch = batch;
         self.seq = 0;
-        self.combine_at.fill(combine::MIN_COMBINE_LEN);
     }
 
     /// Buffers one emitted pair in its partition.
@@ -120,6 +129,9 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         let hash = key_hash(&key);
         let partition = partition_of(hash, self.buffers.len());
         let buffer = &mut self.buffers[partition];
+        if buffer.len() == 0 {
+            self.started[partition] = (self.batch, self.seq);
+        }
         buffer.push(hash, key, value);
         self.pushed += 1;
         if self.combining && buffer.len() >= self.combine_at[partition] {
@@ -141,16 +153,23 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         if self.bytes_estimate() > self.limit { self.spill() } else { Ok(()) }
     }
 
-    /// Sorts (and combines) the current batch's buffers and holds them as its last runs.
-    pub(super) fn finish_batch(&mut self) {
+    /// Ends the current batch: sorts (and combines) each buffer of at least
+    /// [`MIN_RUN_VALUES`] values, or every buffer when `task_done`, and holds them as runs.
+    pub(super) fn finish_batch(&mut self, task_done: bool) {
+        let mut carried = false;
         for partition in 0..self.buffers.len() {
+            if !task_done && self.buffers[partition].len() < MIN_RUN_VALUES {
+                carried |= self.buffers[partition].len() > 0;
+                continue;
+            }
             if let Some(run) = self.take_run(partition) {
                 self.run_pairs += run.len() as u64;
                 self.held_bytes += self.run_bytes(&run);
-                self.held.push(PlacedRun { partition, batch: self.batch, seq: self.seq, run: Run::Memory(run) });
+                let (batch, seq) = self.started[partition];
+                self.held.push(PlacedRun { partition, batch, seq, run: Run::Memory(run) });
             }
         }
-        self.reset_buffered();
+        if carried { self.recount() } else { self.reset_buffered() }
     }
 
     /// The keys whose `combine` panicked since the last call.
@@ -195,6 +214,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     /// Empties one partition's buffer into a sorted (and combined) run.
     fn take_run(&mut self, partition: usize) -> Option<GroupedRun<J::Key, J::Value>> {
         let mut buffer = std::mem::replace(&mut self.buffers[partition], PartitionBuffer::new());
+        self.combine_at[partition] = combine::MIN_COMBINE_LEN;
         if self.combining {
             let failures = combine::combine_buffer(self.job, &mut buffer);
             self.key_failures.extend(failures);
@@ -220,7 +240,8 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         for partition in 0..self.buffers.len() {
             if let Some(run) = self.take_run(partition) {
                 self.run_pairs += run.len() as u64;
-                held.push(PlacedRun { partition, batch: self.batch, seq: self.seq, run: Run::Memory(run) });
+                let (batch, seq) = self.started[partition];
+                held.push(PlacedRun { partition, batch, seq, run: Run::Memory(run) });
             }
         }
         // A task is mapped by one worker, so a task's runs in a partition are consecutive in

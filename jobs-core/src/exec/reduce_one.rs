@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::job::{Output, Reduce, Values};
 
-use super::report_text::TextSpool;
+use super::report_text::{PartitionText, SharedSpool, TextSpool};
 use super::spill::SpillError;
 
 use super::panic;
@@ -35,18 +35,22 @@ impl<K> Default for ReducedKeys<K> {
 pub(crate) struct KeyReducer<'a, J: Reduce> {
     job: &'a J,
     out: Output,
+    /// Where the lines go, if not kept in `reduced`.
+    spool: Option<SharedSpool>,
     reduced: ReducedKeys<J::Key>,
 }
 
 impl<'a, J: Reduce> KeyReducer<'a, J> {
     /// A reducer of `job`'s keys that keeps their lines ([`ReducedKeys::lines`]).
     pub(crate) fn new(job: &'a J) -> Self {
-        KeyReducer { job, out: Output::new(), reduced: ReducedKeys::default() }
+        KeyReducer { job, out: Output::new(), spool: None, reduced: ReducedKeys::default() }
     }
 
-    /// A reducer of `job`'s keys that writes their lines to `spool` as they are written.
+    /// A reducer of `job`'s keys that writes their lines to `spool` as `reduce` writes them.
     pub(crate) fn spooling(job: &'a J, spool: TextSpool) -> Self {
-        KeyReducer { job, out: Output::spooling(spool), reduced: ReducedKeys::default() }
+        let spool = SharedSpool::new(spool);
+        let out = Output::spilling(Box::new(spool.clone()));
+        KeyReducer { job, out, spool: Some(spool), reduced: ReducedKeys::default() }
     }
 
     /// Reduces `key`, whose `len` values are `first` then `rest` (whatever `reduce` leaves
@@ -62,27 +66,36 @@ impl<'a, J: Reduce> KeyReducer<'a, J> {
         len: usize,
     ) -> Result<(), SpillError> {
         let ordering_key = key.clone();
-        self.out.begin_key(&ordering_key);
+        if let Some(spool) = &self.spool {
+            spool.begin(&ordering_key)?;
+        }
+        self.out.begin_key();
         let (job, out) = (self.job, &mut self.out);
         let outcome = panic::catch(|| job.reduce(key, Values::new(first, rest, len.saturating_sub(1)), out));
         let message = match outcome {
             // Kept, unless its text turned out not to be whole.
-            Ok(Ok(())) => self.out.end_key()?,
+            Ok(Ok(())) => self.out.end_key(),
             Ok(Err(failure)) => Some(failure.message().to_owned()),
             Err(panic_message) => Some(panic_message),
         };
         let reduced = &mut self.reduced;
         reduced.keys_reduced += 1;
         match message {
-            None => {
-                let lines = self.out.take();
-                if !lines.is_empty() {
-                    reduced.lines.push((ordering_key, lines));
+            None => match &self.spool {
+                Some(spool) => spool.end()?,
+                None => {
+                    let lines = self.out.take();
+                    if !lines.is_empty() {
+                        reduced.lines.push((ordering_key, lines));
+                    }
                 }
-            }
+            },
             Some(message) => {
                 // A failed key prints nothing, not even what it wrote before failing.
-                self.out.abandon_key()?;
+                self.out.abandon_key();
+                if let Some(spool) = &self.spool {
+                    spool.abandon()?;
+                }
                 reduced.failure_count += 1;
                 if reduced.failures.len() < MAX_REPORTED_FAILURES {
                     let site = FailureSite::key(&ordering_key);
@@ -93,8 +106,13 @@ impl<'a, J: Reduce> KeyReducer<'a, J> {
         Ok(())
     }
 
-    /// What the keys reduced so far produced, and the spool their lines went to, if any.
-    pub(crate) fn finish(self) -> (ReducedKeys<J::Key>, Option<TextSpool>) {
-        (self.reduced, self.out.into_spool())
+    /// What the keys reduced so far produced, and the text their lines were spooled to, if
+    /// they were.
+    ///
+    /// # Errors
+    /// The spool could not be written.
+    pub(crate) fn finish(self) -> Result<(ReducedKeys<J::Key>, Option<PartitionText>), SpillError> {
+        let text = self.spool.map(|spool| spool.finish()).transpose()?;
+        Ok((self.reduced, text))
     }
 }

@@ -23,16 +23,17 @@ use std::collections::BinaryHeap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::spill::{SpillDir, SpillError};
+use crate::job::{TEXT_PIECE_BYTES, TextSpill};
 
 /// The most text one piece holds: longer text is cut into pieces (at character boundaries).
-pub(crate) const PIECE_BYTES: usize = 64 << 10;
+pub(crate) const PIECE_BYTES: usize = TEXT_PIECE_BYTES;
 /// The buffer each partition's file is written and read through.
 const FILE_BUFFER: usize = 64 << 10;
 
@@ -203,6 +204,70 @@ impl TextSpool {
             }
         }
         Ok(())
+    }
+}
+
+/// A partition's [`TextSpool`], shared by its key reducer, which starts, ends and drops each
+/// key's record, and the reducer's `Output`, which hands it the text as it grows.
+#[derive(Clone)]
+pub(crate) struct SharedSpool(Arc<Mutex<SpoolState>>);
+
+struct SpoolState {
+    /// `None` once finished.
+    spool: Option<TextSpool>,
+    /// The error of a piece the `Output` handed on, reported by the next call here.
+    failed: Option<SpillError>,
+}
+
+impl TextSpill for SharedSpool {
+    fn piece(&mut self, text: &str) {
+        let mut state = crate::sync::lock(&self.0);
+        let SpoolState { spool, failed } = &mut *state;
+        if failed.is_none()
+            && let Some(spool) = spool
+            && let Err(error) = spool.text(text)
+        {
+            *failed = Some(error);
+        }
+    }
+}
+
+impl SharedSpool {
+    pub(crate) fn new(spool: TextSpool) -> Self {
+        SharedSpool(Arc::new(Mutex::new(SpoolState { spool: Some(spool), failed: None })))
+    }
+
+    /// Runs `act` on the spool, unless a piece handed on since failed: that error, then.
+    fn with<T: Default>(&self, act: impl FnOnce(&mut TextSpool) -> Result<T, SpillError>) -> Result<T, SpillError> {
+        let mut state = crate::sync::lock(&self.0);
+        if let Some(error) = state.failed.take() {
+            return Err(error);
+        }
+        state.spool.as_mut().map_or_else(|| Ok(T::default()), act)
+    }
+
+    /// [`TextSpool::begin`].
+    pub(crate) fn begin<K: Serialize>(&self, key: &K) -> Result<(), SpillError> {
+        self.with(|spool| spool.begin(key))
+    }
+
+    /// [`TextSpool::end`].
+    pub(crate) fn end(&self) -> Result<(), SpillError> {
+        self.with(TextSpool::end)
+    }
+
+    /// [`TextSpool::abandon`].
+    pub(crate) fn abandon(&self) -> Result<(), SpillError> {
+        self.with(TextSpool::abandon)
+    }
+
+    /// [`TextSpool::finish`]: the partition's records (none if finished before).
+    pub(crate) fn finish(&self) -> Result<PartitionText, SpillError> {
+        let mut state = crate::sync::lock(&self.0);
+        if let Some(error) = state.failed.take() {
+            return Err(error);
+        }
+        state.spool.take().map_or(Ok(PartitionText::Memory(Vec::new())), TextSpool::finish)
     }
 }
 
