@@ -41,8 +41,9 @@ pub struct RunOptions {
     /// ([`RunReport::exceeds_failure_limit`](super::RunReport::exceeds_failure_limit)); the
     /// job's [`Job::MAX_FAILURES`](crate::Job::MAX_FAILURES) when `None`.
     pub max_failures: Option<u64>,
-    /// The most memory, in bytes, the shuffle may hold; past it, sorted runs are spilled to
-    /// temporary files and merged back for reduce, with the same output. `None` is
+    /// The most memory, in bytes, the shuffle may hold (and, with an [`output`](Self::output)
+    /// sink, the report's text: a quarter of it); past it, sorted runs (and report text) are
+    /// spilled to temporary files and merged back, with the same output. `None` is
     /// [`default_max_memory`](crate::engine::default_max_memory) (a quarter of the machine's
     /// RAM, at most 256 MiB).
     pub max_memory: Option<u64>,

@@ -138,8 +138,9 @@ impl TextSpool {
     /// # Errors
     /// The file could not be flushed.
     pub(crate) fn finish(mut self) -> Result<PartitionText, SpillError> {
+        // Text left in memory stays counted: it is held until the merge, and the partitions
+        // still reducing must leave room for it.
         let memory = std::mem::take(&mut self.memory);
-        self.held.held.fetch_sub(memory.len(), Ordering::Relaxed);
         match self.file.take() {
             None => Ok(PartitionText::Memory(memory)),
             Some((path, out)) => {
@@ -443,7 +444,7 @@ mod tests {
     }
 
     #[test]
-    fn memory_is_counted_and_given_back() {
+    fn memory_is_counted_until_merged_and_past_the_limit_text_goes_to_a_file() {
         let temp = tempfile::tempdir().unwrap();
         let dir = Arc::new(SpillDir::new(temp.path().to_owned()));
         let held = HeldText::new(1 << 20);
@@ -451,9 +452,10 @@ mod tests {
         a.begin(&1u32).unwrap();
         a.text("abc\n").unwrap();
         a.end().unwrap();
-        assert!(held.held.load(Ordering::Relaxed) > 0);
+        let counted = held.held.load(Ordering::Relaxed);
+        assert!(counted > 0);
         let text = a.finish().unwrap();
-        assert_eq!(held.held.load(Ordering::Relaxed), 0);
+        assert_eq!(held.held.load(Ordering::Relaxed), counted, "held until merged, so still counted");
         assert_eq!(merged(vec![text]), "abc\n");
         // Past the limit, everything moves to a file and nothing stays counted.
         let held = HeldText::new(8);
@@ -461,6 +463,18 @@ mod tests {
         write(&mut b, 1, "more than eight bytes\n");
         assert_eq!(held.held.load(Ordering::Relaxed), 0);
         assert!(matches!(b.finish().unwrap(), PartitionText::File { .. }));
+        // A finished partition's text still counts: the next partition spools once the two
+        // together pass the limit.
+        let held = HeldText::new(40);
+        let mut first = TextSpool::new(Arc::clone(&held), Arc::clone(&dir));
+        write(&mut first, 1, "twenty bytes of it.\n");
+        let first = first.finish().unwrap();
+        assert!(matches!(first, PartitionText::Memory(_)));
+        let mut second = TextSpool::new(Arc::clone(&held), Arc::clone(&dir));
+        write(&mut second, 2, "twenty more of them.\n");
+        let second = second.finish().unwrap();
+        assert!(matches!(second, PartitionText::File { .. }));
+        assert_eq!(merged(vec![first, second]), "twenty bytes of it.\ntwenty more of them.\n");
         dir.close();
     }
 }

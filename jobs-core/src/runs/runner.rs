@@ -70,7 +70,8 @@ pub struct RunRequest {
     /// Refuse ([`RunsError::AlreadyActive`]) if the job already has a run queued or started,
     /// instead of going ahead and reporting it in [`Queued::already_active`].
     pub exclusive: bool,
-    /// The most memory, in bytes, the shuffle may hold before it spills to disk; the engine's
+    /// The most memory, in bytes, the shuffle and the report's text may hold before they
+    /// spill to disk; the engine's
     /// default (a quarter of RAM, at most 256 MiB) when `None`. Kept in the run's record, so a detached run
     /// uses it too.
     pub max_memory: Option<u64>,
