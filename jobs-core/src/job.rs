@@ -354,6 +354,8 @@ impl fmt::Debug for Output {
 }
 
 impl Output {
+    /// An output that keeps its text until taken.
+    #[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
     pub(crate) fn new() -> Self {
         Output::default()
     }

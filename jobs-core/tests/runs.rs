@@ -205,6 +205,40 @@ fn output_is_folded_and_truncated_and_the_full_output_keeps_everything() {
     let mut exported = Vec::new();
     assert_eq!(store.export_full_output(record.id(), &mut exported).unwrap(), 1000);
     assert_eq!(String::from_utf8(exported).unwrap().lines().count(), 1000);
+
+    // The caller's sink gets the same text as the run produces it, and the same is stored.
+    let printed = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let to = std::sync::Arc::clone(&printed);
+    let sink = jobs_core::OutputSink::new(move |text: &str| {
+        to.lock().unwrap().push_str(text);
+        Ok(())
+    });
+    let options = RunnerOptions::default().with_output_limit(20).with_output_sink(sink);
+    let again = runs::run(&store, &RunRequest::new("RunsParity"), &options).unwrap();
+    assert_eq!(again.status(), Status::Completed);
+    assert_eq!(*printed.lock().unwrap(), full.iter().map(|line| format!("{line}\n")).collect::<String>());
+    assert_eq!(store.full_output(again.id()).unwrap(), full);
+    assert_eq!(store.stored_output(again.id()).unwrap(), stored);
+}
+
+#[test]
+fn a_full_output_that_cannot_be_kept_fails_the_run_naming_why_and_the_store_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = redb_store(&dir, 100);
+    // Where the full outputs go is a file, so the directory of full outputs cannot be made.
+    let outputs = dir.path().join("jobs.redb.outputs");
+    std::fs::write(&outputs, b"not a directory").unwrap();
+    let record = runs::run(&store, &RunRequest::new("RunsParity"), &RunnerOptions::default()).unwrap();
+    assert_eq!(record.status(), Status::Failed);
+    let error = record.error.clone().unwrap();
+    assert!(error.starts_with("the output could not be stored: "), "{error}");
+    assert!(error.contains("jobs.redb.outputs"), "the error names the path: {error}");
+    assert_eq!(std::fs::read(&outputs).unwrap(), b"not a directory", "the file in the way is left alone");
+    // Without the full output, the same run completes.
+    let options = RunnerOptions::default().with_keep_full_output(false);
+    let record = runs::run(&store, &RunRequest::new("RunsParity"), &options).unwrap();
+    assert_eq!(record.status(), Status::Completed);
+    assert_eq!(store.stored_output(record.id()).unwrap(), ["(50x) parity 0", "(50x) parity 1"]);
 }
 
 #[test]

@@ -42,6 +42,7 @@ pub(crate) struct KeyReducer<'a, J: Reduce> {
 
 impl<'a, J: Reduce> KeyReducer<'a, J> {
     /// A reducer of `job`'s keys that keeps their lines ([`ReducedKeys::lines`]).
+    #[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
     pub(crate) fn new(job: &'a J) -> Self {
         KeyReducer { job, out: Output::new(), spool: None, reduced: ReducedKeys::default() }
     }

@@ -149,15 +149,15 @@ pub struct RunnerOptions {
     pub progress: Option<Arc<Progress>>,
     /// Keep the full output in the run log ([`RunLog::full_output`]), besides the stored
     /// output, which is always kept. `true` by default; the command line's foreground
-    /// `jobs run` prints the output instead (through [`output_handoff`](Self::output_handoff))
+    /// `jobs run` prints the output instead (through [`output_sink`](Self::output_sink))
     /// and keeps it only with `--keep-output`, so a run does not grow the store by its output.
     pub keep_full_output: bool,
     /// Where the finished run's full output is handed, for the caller to print or write. The
     /// runner gathers it in memory for this; [`output_sink`](Self::output_sink) does not.
     pub output_handoff: Option<OutputHandoff>,
-    /// Takes every report line, in key order, as the run produces them (before its end is
-    /// recorded; a canceled or failed run gives none), for the caller to print or write without
-    /// holding the output. If it refuses a line, the run fails.
+    /// Takes the report's text, its lines in key order, as the run produces it (before its end
+    /// is recorded; a canceled run gives none), a piece at a time ([`TextSink`]), for the caller
+    /// to print or write without holding the output. If it refuses a piece, the run fails.
     pub output_sink: Option<OutputSink>,
     /// The engine that carries the run out (for an engine spread over processes, as the
     /// process that records the run); the record's `engine` says which.
@@ -380,10 +380,7 @@ pub fn run_claimed(
         Err(error) => return Err(let_go_unrecorded(claim, error)),
     };
     let progress = options.progress.clone().unwrap_or_default();
-    let recorder = match Recorder::new(log, id, options) {
-        Ok(recorder) => recorder,
-        Err(error) => return Err(let_go_unrecorded(claim, error)),
-    };
+    let recorder = Recorder::new(log, id, options);
     let outcome = execute(log, &started, options, &progress, &recorder);
     match finish(log, id, outcome, options, &progress, recorder) {
         Ok(finished) => {
@@ -688,7 +685,7 @@ struct Recorded {
 enum FullOutput {
     /// Not kept.
     Unkept,
-    /// Written a line at a time as it comes.
+    /// Written a piece at a time as it comes.
     Streamed(Box<dyn FullOutputWriter>),
     /// Gathered, for a log that only takes it whole.
     Gathered(String),
@@ -697,21 +694,23 @@ enum FullOutput {
 }
 
 impl Recorder {
-    fn new(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Result<Self, RunsError> {
+    fn new(log: &dyn RunLog, id: &RunId, options: &RunnerOptions) -> Self {
         let full = if !options.keep_full_output {
             FullOutput::Unkept
         } else {
-            match log.full_output_writer(id)? {
-                Some(writer) => FullOutput::Streamed(writer),
-                None => FullOutput::Gathered(String::new()),
+            match log.full_output_writer(id) {
+                Ok(Some(writer)) => FullOutput::Streamed(writer),
+                Ok(None) => FullOutput::Gathered(String::new()),
+                // The run goes on, and ends failed with this error, as when a write fails.
+                Err(error) => FullOutput::Failed(error),
             }
         };
-        Ok(Recorder(Arc::new(std::sync::Mutex::new(Recorded {
+        Recorder(Arc::new(std::sync::Mutex::new(Recorded {
             fold: StoredFold::new(options.output_limit),
             full,
             handed: options.output_handoff.as_ref().map(|_| String::new()),
             caller: options.output_sink.clone(),
-        }))))
+        })))
     }
 
     /// What it made of the lines; only the runner holds it by now (the engine has returned).
