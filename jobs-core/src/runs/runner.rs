@@ -525,8 +525,11 @@ fn execute(
         }
         match engine.join() {
             Ok(Ok(Ok(mut report))) => {
-                // An engine of the caller's that gathered its lines anyway.
-                match exec::output_sink::deliver(&mut report, engine_options) {
+                // An engine of the caller's that gathered its lines anyway; then what the
+                // caller is yet to be given.
+                let delivered =
+                    exec::output_sink::deliver(&mut report, engine_options).and_then(|()| recorder.flush_caller());
+                match delivered {
                     Ok(()) => Outcome::Report(report),
                     Err(error) => Outcome::Failed(RunError::Output(error).to_string()),
                 }
@@ -679,7 +682,14 @@ struct Recorded {
     /// The text gathered for an [`OutputHandoff`].
     handed: Option<String>,
     caller: Option<OutputSink>,
+    /// Text for `caller` not yet handed over: it gets pieces of [`CALLER_PIECE_BYTES`], so a
+    /// caller on another thread (the command line's printer) is woken once a megabyte rather
+    /// than for every piece the engine merges.
+    pending: String,
 }
+
+/// About how much text the caller's sink is given at a time.
+const CALLER_PIECE_BYTES: usize = 1 << 20;
 
 /// The full output on its way to the run log.
 enum FullOutput {
@@ -710,7 +720,22 @@ impl Recorder {
             full,
             handed: options.output_handoff.as_ref().map(|_| String::new()),
             caller: options.output_sink.clone(),
+            pending: String::new(),
         })))
+    }
+
+    /// Hands the caller the text it has not been given yet.
+    fn flush_caller(&self) -> std::io::Result<()> {
+        let mut recorded = crate::sync::lock(&self.0);
+        let Recorded { caller, pending, .. } = &mut *recorded;
+        match caller {
+            Some(caller) if !pending.is_empty() => {
+                let handed = caller.with(|caller| caller.text(pending));
+                pending.clear();
+                handed
+            }
+            _ => Ok(()),
+        }
     }
 
     /// What it made of the lines; only the runner holds it by now (the engine has returned).
@@ -725,6 +750,7 @@ impl Recorder {
                     full: std::mem::replace(&mut recorded.full, FullOutput::Unkept),
                     handed: recorded.handed.take(),
                     caller: None,
+                    pending: String::new(),
                 }
             }
         }
@@ -748,8 +774,17 @@ impl TextSink for Recorder {
         if let Some(handed) = &mut recorded.handed {
             handed.push_str(text);
         }
-        match &recorded.caller {
-            Some(caller) => caller.with(|caller| caller.text(text)),
+        let Recorded { caller, pending, .. } = &mut *recorded;
+        match caller {
+            Some(caller) => {
+                pending.push_str(text);
+                if pending.len() < CALLER_PIECE_BYTES {
+                    return Ok(());
+                }
+                let handed = caller.with(|caller| caller.text(pending));
+                pending.clear();
+                handed
+            }
             None => Ok(()),
         }
     }

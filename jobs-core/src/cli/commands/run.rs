@@ -143,8 +143,8 @@ fn carry_out_with(
     report_finished(&record, printing, console)
 }
 
-/// Pieces of the report on their way from the run to the printer, each at most 64 KiB.
-const PIECES_IN_FLIGHT: usize = 32;
+/// Pieces of the report on their way from the run to the printer, each about 1 MiB.
+const PIECES_IN_FLIGHT: usize = 4;
 
 /// After the run's output was printed as it was produced (`printing` is the error that stopped
 /// that, if one did), prints its summary and counters on stderr.
