@@ -683,13 +683,13 @@ struct Recorded {
     handed: Option<String>,
     caller: Option<OutputSink>,
     /// Text for `caller` not yet handed over: it gets pieces of [`CALLER_PIECE_BYTES`], so a
-    /// caller on another thread (the command line's printer) is woken once a megabyte rather
+    /// caller on another thread (the command line's printer) is woken every 256 KiB rather
     /// than for every piece the engine merges.
     pending: String,
 }
 
 /// About how much text the caller's sink is given at a time.
-const CALLER_PIECE_BYTES: usize = 1 << 20;
+const CALLER_PIECE_BYTES: usize = 256 << 10;
 
 /// The full output on its way to the run log.
 enum FullOutput {

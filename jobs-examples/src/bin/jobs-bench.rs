@@ -104,6 +104,7 @@ fn main() -> Result<()> {
     let reference_len = std::fs::metadata(&reference_path).context("reading the reference output")?.len();
     ensure!(reference_len > 0, "the framework printed no report");
 
+    settle_disk();
     let mut measured: Vec<Vec<Measured>> = vec![Vec::new(); contenders.len()];
     // Growth in disk use and in apparent size: redb extends the file ahead of its pages,
     // sparsely, so the second can jump by the file's size while the first barely moves.
@@ -187,8 +188,17 @@ fn main() -> Result<()> {
         file_mib(&path)?
     );
 
+    settle_disk();
     memory_section(&args, &jobs, &path, work.path(), threads)?;
     Ok(())
+}
+
+/// Writes out what the bench itself left to write (the exported explorations, the outputs it
+/// compared) before timing more: on ext4, a run's `fdatasync` (recording the run) otherwise
+/// waits for other files' pending data too, and a run here took ten times its time so.
+fn settle_disk() {
+    // Only makes the timing steadier: a machine without `sync` times as before.
+    let _ = Command::new("sync").status();
 }
 
 /// The index of `jobs run` (local engine) in [`contenders`].

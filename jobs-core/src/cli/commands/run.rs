@@ -143,7 +143,8 @@ fn carry_out_with(
     report_finished(&record, printing, console)
 }
 
-/// Pieces of the report on their way from the run to the printer, each about 1 MiB.
+/// Pieces of the report on their way from the run to the printer, each about 256 KiB: at
+/// most a megabyte waits for a slow stdout.
 const PIECES_IN_FLIGHT: usize = 4;
 
 /// After the run's output was printed as it was produced (`printing` is the error that stopped
