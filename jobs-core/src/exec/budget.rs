@@ -14,6 +14,10 @@
 //! * **reduce**: the other half pays for reading the spilled runs back, a small buffer per run
 //!   ([`read_buffer_len`]), while the in-memory remainder is consumed.
 //!
+//! Beside them, when the run's report goes to an [`OutputSink`](super::OutputSink), reduce's
+//! partitions hold at most a quarter of the budget of report text, all together, and spool
+//! the rest to files of their own (`report_text.rs`), so the report is never held whole.
+//!
 //! Splitting the budget per worker, instead of sharing one counter, needs no synchronisation
 //! in the hot loop and gives every worker runs of the same size.
 //!

@@ -9,8 +9,9 @@
 //! * **one key group** (`reduce_one.rs`): call `reduce`, catch a panic, keep the lines or
 //!   record the key as failed;
 //! * **combining** (`combine.rs`): a key's values from one map task folded by the job;
-//! * **bounded memory** (`budget.rs`, `grouped_run.rs`, `spill.rs`, `group_merge.rs`): the
-//!   budget's split, sorted runs in memory and in spill files, and their ordered merge;
+//! * **bounded memory** (`budget.rs`, `grouped_run.rs`, `spill.rs`, `group_merge.rs`,
+//!   `report_text.rs`): the budget's split, sorted runs in memory and in spill files, their
+//!   ordered merge, and the report's text spooled by reduce and merged by key;
 //! * **reporting**: [`RunReport`], [`FailureRecord`], [`Progress`], [`CancelToken`], and
 //!   [`OutputSink`], where report lines go when they should not be held.
 //!

@@ -141,7 +141,7 @@ pub struct RunnerOptions {
     /// How often progress is saved and the record checked for a cancel request (at least
     /// 10 ms). A cancel takes effect within about this long.
     pub poll_interval: Duration,
-    /// The limit of the stored output, in characters (see [`output`]).
+    /// The limit of the stored output, in characters (see [`output`](super::output)).
     pub output_limit: usize,
     /// Also stops the run when canceled in this process (a Ctrl-C handler, say).
     pub cancel: CancelToken,
