@@ -10,7 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::exec::OutputSink;
-use crate::exec::output_sink::Pieces;
+use crate::exec::output_sink::{Lines, Pieces};
 use crate::exec::reduce_one::{KeyReducer, ReducedKeys};
 use crate::exec::report_text::{self, HeldText, MergeError, PartitionText, TextSpool};
 use crate::job::{Job, Reduce};
@@ -150,17 +150,17 @@ fn merge<K: Ord + serde::de::DeserializeOwned>(
     }
     let merged = match sink {
         Some(sink) => sink.with(|sink| {
-            let mut pieces = Pieces::new(sink);
-            report_text::merge::<K, _>(texts, &mut |piece| pieces.text(piece))?;
-            pieces.finish().map_err(MergeError::Write)
+            let mut pieces = Pieces::new(report_text::PIECE_BYTES);
+            report_text::merge::<K, _>(texts, &mut |piece| pieces.push(piece, sink))?;
+            pieces.flush(sink).map_err(MergeError::Write)
         }),
         None => {
-            let mut text = String::new();
+            let mut lines = Lines::default();
             report_text::merge::<K, std::io::Error>(texts, &mut |piece| {
-                text.push_str(piece);
+                lines.push(piece);
                 Ok(())
             })
-            .map(|()| reduced.output = text.split_terminator('\n').map(str::to_owned).collect())
+            .map(|()| reduced.output = lines.finish())
         }
     };
     match merged {

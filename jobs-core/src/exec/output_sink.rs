@@ -98,12 +98,12 @@ impl OutputSink {
     /// The sink refused a line; the rest are not handed over.
     pub(crate) fn write_lines<'a>(&self, lines: impl IntoIterator<Item = &'a str>) -> io::Result<()> {
         self.with(|sink| {
-            let mut pieces = Pieces::new(sink);
+            let mut pieces = Pieces::new(PIECE_BYTES);
             for line in lines {
-                pieces.text(line)?;
-                pieces.text("\n")?;
+                pieces.push(line, sink)?;
+                pieces.push("\n", sink)?;
             }
-            pieces.finish()
+            pieces.flush(sink)
         })
     }
 
@@ -113,41 +113,78 @@ impl OutputSink {
     }
 }
 
-/// Gathers small pieces of text into pieces of about [`PIECE_BYTES`] for a sink, so a report
-/// of many short lines costs the sink a call per 64 KiB, not per line.
-pub(crate) struct Pieces<'a> {
-    sink: &'a mut dyn TextSink,
+/// Gathers small pieces of text into pieces of about `size` bytes for a sink, so a report of
+/// many short lines costs the sink a call per piece, not per line (and a sink on another
+/// thread a wake-up per piece).
+#[derive(Debug)]
+pub(crate) struct Pieces {
+    size: usize,
     gathered: String,
 }
 
-impl<'a> Pieces<'a> {
-    pub(crate) fn new(sink: &'a mut dyn TextSink) -> Self {
-        Pieces { sink, gathered: String::new() }
+impl Pieces {
+    /// Pieces of about `size` bytes.
+    pub(crate) fn new(size: usize) -> Self {
+        Pieces { size, gathered: String::new() }
     }
 
-    /// Hands `text` on, or keeps it to hand on with what follows.
+    /// Hands `text` to `sink`, or keeps it to hand over with what follows.
     ///
     /// # Errors
     /// The sink refused text.
-    pub(crate) fn text(&mut self, text: &str) -> io::Result<()> {
-        if self.gathered.len() + text.len() > PIECE_BYTES && !self.gathered.is_empty() {
-            self.sink.text(&self.gathered)?;
-            self.gathered.clear();
+    pub(crate) fn push(&mut self, text: &str, sink: &mut dyn TextSink) -> io::Result<()> {
+        if self.gathered.len() + text.len() > self.size && !self.gathered.is_empty() {
+            self.flush(sink)?;
         }
-        if text.len() >= PIECE_BYTES {
-            self.sink.text(text)
+        if text.len() >= self.size {
+            sink.text(text)
         } else {
             self.gathered.push_str(text);
             Ok(())
         }
     }
 
-    /// Hands on what it kept.
+    /// Hands `sink` what it kept.
     ///
     /// # Errors
     /// The sink refused it.
-    pub(crate) fn finish(self) -> io::Result<()> {
-        if self.gathered.is_empty() { Ok(()) } else { self.sink.text(&self.gathered) }
+    pub(crate) fn flush(&mut self, sink: &mut dyn TextSink) -> io::Result<()> {
+        if self.gathered.is_empty() {
+            return Ok(());
+        }
+        let handed = sink.text(&self.gathered);
+        self.gathered.clear();
+        handed
+    }
+}
+
+/// Report text, given in pieces that may cut lines, gathered back into lines: for a caller
+/// that wants the report as lines ([`RunReport::output`], a run log that only takes the full
+/// output whole).
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    lines: Vec<String>,
+    /// The start of a line the next piece continues.
+    open: String,
+}
+
+impl Lines {
+    /// Adds the next piece of the report.
+    pub(crate) fn push(&mut self, mut text: &str) {
+        while let Some(at) = text.find('\n') {
+            self.open.push_str(&text[..at]);
+            self.lines.push(std::mem::take(&mut self.open));
+            text = &text[at + 1..];
+        }
+        self.open.push_str(text);
+    }
+
+    /// The lines, a last one without its line break included.
+    pub(crate) fn finish(mut self) -> Vec<String> {
+        if !self.open.is_empty() {
+            self.lines.push(self.open);
+        }
+        self.lines
     }
 }
 
@@ -167,5 +204,34 @@ pub(crate) fn deliver(report: &mut RunReport, options: &RunOptions) -> io::Resul
     match &options.output {
         Some(sink) => sink.write_lines(std::mem::take(&mut report.output).iter().map(String::as_str)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Lines, Pieces};
+
+    #[test]
+    fn pieces_that_cut_lines_gather_back_into_the_lines() {
+        let mut lines = Lines::default();
+        for piece in ["a", "b\n\nc", "\nd\n", "e"] {
+            lines.push(piece);
+        }
+        assert_eq!(lines.finish(), ["ab", "", "c", "d", "e"]);
+    }
+
+    #[test]
+    fn small_pieces_are_handed_on_together_and_large_ones_at_once() {
+        let mut handed: Vec<String> = Vec::new();
+        let mut sink = |text: &str| {
+            handed.push(text.to_owned());
+            Ok(())
+        };
+        let mut pieces = Pieces::new(4);
+        for text in ["ab", "c", "de", "fghij", "k"] {
+            pieces.push(text, &mut sink).unwrap();
+        }
+        pieces.flush(&mut sink).unwrap();
+        assert_eq!(handed, ["abc", "de", "fghij", "k"]);
     }
 }

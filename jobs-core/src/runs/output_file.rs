@@ -188,16 +188,10 @@ impl Drop for Writer {
 /// The directory or the file could not be written; nothing is left behind then.
 pub(crate) fn write(dir: &Path, id: &RunId, lines: &[String]) -> Result<(), RunsError> {
     let mut writer = Writer::create(dir, id)?;
-    let mut piece = String::new();
     for line in lines {
-        piece.push_str(line);
-        piece.push('\n');
-        if piece.len() >= 1 << 16 {
-            writer.write_text(&piece)?;
-            piece.clear();
-        }
+        writer.write_text(line)?;
+        writer.write_text("\n")?;
     }
-    writer.write_text(&piece)?;
     writer.finish_file()
 }
 

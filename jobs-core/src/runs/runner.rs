@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::RecvTimeoutError;
 
 use crate::engines::EngineChoice;
+use crate::exec::output_sink::{Lines, Pieces};
 use crate::exec::{self, CancelToken, OutputSink, Progress, RunError, RunOptions, RunReport, Shards, TextSink};
 use crate::params::Params;
 use crate::store::Store;
@@ -640,7 +641,7 @@ fn record_end(
     let written = match recorded.full {
         FullOutput::Unkept => Ok(()),
         FullOutput::Streamed(writer) => writer.finish(),
-        FullOutput::Gathered(text) => log.write_output(id, OutputKind::Full, &lines_of(&text)),
+        FullOutput::Gathered(lines) => log.write_output(id, OutputKind::Full, &lines.finish()),
         FullOutput::Failed(error) => Err(error),
     };
     let written = written.and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
@@ -655,8 +656,8 @@ fn record_end(
                     r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
                 }
             })?;
-            if let (Some(handoff), Some(text)) = (&options.output_handoff, recorded.handed) {
-                handoff.give(lines_of(&text));
+            if let (Some(handoff), Some(lines)) = (&options.output_handoff, recorded.handed) {
+                handoff.give(lines.finish());
             }
             Ok(record)
         }
@@ -679,13 +680,13 @@ struct Recorder(Arc<std::sync::Mutex<Recorded>>);
 struct Recorded {
     fold: StoredFold,
     full: FullOutput,
-    /// The text gathered for an [`OutputHandoff`].
-    handed: Option<String>,
+    /// The lines gathered for an [`OutputHandoff`].
+    handed: Option<Lines>,
     caller: Option<OutputSink>,
     /// Text for `caller` not yet handed over: it gets pieces of [`CALLER_PIECE_BYTES`], so a
     /// caller on another thread (the command line's printer) is woken every 256 KiB rather
     /// than for every piece the engine merges.
-    pending: String,
+    pending: Pieces,
 }
 
 /// About how much text the caller's sink is given at a time.
@@ -698,7 +699,7 @@ enum FullOutput {
     /// Written a piece at a time as it comes.
     Streamed(Box<dyn FullOutputWriter>),
     /// Gathered, for a log that only takes it whole.
-    Gathered(String),
+    Gathered(Lines),
     /// Writing it failed; the run is recorded failed with this error once it ends.
     Failed(RunsError),
 }
@@ -710,7 +711,7 @@ impl Recorder {
         } else {
             match log.full_output_writer(id) {
                 Ok(Some(writer)) => FullOutput::Streamed(writer),
-                Ok(None) => FullOutput::Gathered(String::new()),
+                Ok(None) => FullOutput::Gathered(Lines::default()),
                 // The run goes on, and ends failed with this error, as when a write fails.
                 Err(error) => FullOutput::Failed(error),
             }
@@ -718,9 +719,9 @@ impl Recorder {
         Recorder(Arc::new(std::sync::Mutex::new(Recorded {
             fold: StoredFold::new(options.output_limit),
             full,
-            handed: options.output_handoff.as_ref().map(|_| String::new()),
+            handed: options.output_handoff.as_ref().map(|_| Lines::default()),
             caller: options.output_sink.clone(),
-            pending: String::new(),
+            pending: Pieces::new(CALLER_PIECE_BYTES),
         })))
     }
 
@@ -729,30 +730,20 @@ impl Recorder {
         let mut recorded = crate::sync::lock(&self.0);
         let Recorded { caller, pending, .. } = &mut *recorded;
         match caller {
-            Some(caller) if !pending.is_empty() => {
-                let handed = caller.with(|caller| caller.text(pending));
-                pending.clear();
-                handed
-            }
-            _ => Ok(()),
+            Some(caller) => caller.with(|caller| pending.flush(caller)),
+            None => Ok(()),
         }
     }
 
-    /// What it made of the lines; only the runner holds it by now (the engine has returned).
+    /// What it made of the text, once the engine, which shares it, has returned.
     fn into_recorded(self) -> Recorded {
-        match Arc::try_unwrap(self.0) {
-            Ok(recorded) => recorded.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner),
-            // Cannot happen once the engine's thread has been joined; an empty output then.
-            Err(shared) => {
-                let mut recorded = crate::sync::lock(&shared);
-                Recorded {
-                    fold: std::mem::replace(&mut recorded.fold, StoredFold::new(0)),
-                    full: std::mem::replace(&mut recorded.full, FullOutput::Unkept),
-                    handed: recorded.handed.take(),
-                    caller: None,
-                    pending: String::new(),
-                }
-            }
+        let mut recorded = crate::sync::lock(&self.0);
+        Recorded {
+            fold: std::mem::replace(&mut recorded.fold, StoredFold::new(0)),
+            full: std::mem::replace(&mut recorded.full, FullOutput::Unkept),
+            handed: recorded.handed.take(),
+            caller: recorded.caller.take(),
+            pending: Pieces::new(0),
         }
     }
 }
@@ -768,31 +759,18 @@ impl TextSink for Recorder {
                     recorded.full = FullOutput::Failed(error);
                 }
             }
-            FullOutput::Gathered(gathered) => gathered.push_str(text),
+            FullOutput::Gathered(lines) => lines.push(text),
             FullOutput::Unkept | FullOutput::Failed(_) => {}
         }
         if let Some(handed) = &mut recorded.handed {
-            handed.push_str(text);
+            handed.push(text);
         }
         let Recorded { caller, pending, .. } = &mut *recorded;
         match caller {
-            Some(caller) => {
-                pending.push_str(text);
-                if pending.len() < CALLER_PIECE_BYTES {
-                    return Ok(());
-                }
-                let handed = caller.with(|caller| caller.text(pending));
-                pending.clear();
-                handed
-            }
+            Some(caller) => caller.with(|caller| pending.push(text, caller)),
             None => Ok(()),
         }
     }
-}
-
-/// The lines of report text.
-fn lines_of(text: &str) -> Vec<String> {
-    text.split_terminator('\n').map(str::to_owned).collect()
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
