@@ -7,6 +7,7 @@
 //! budget, in a file of its own past it, so with a sink the report is never held whole, not
 //! even a line of it.
 
+use std::cmp::Reverse;
 use std::sync::{Arc, Mutex};
 
 use crate::exec::OutputSink;
@@ -65,9 +66,14 @@ pub(super) fn run<J: Job>(
     let fan_in = budget::merge_fan_in(setup.max_memory, together);
     let most_spilled = partitions.iter().map(|runs| spilled_count(runs)).max().unwrap_or(0).min(fan_in);
     let read_buffer = budget::read_buffer_len(setup.max_memory, most_spilled, together);
+    // The biggest partitions first, so that no thread is left with a big one at the end
+    // while the others idle (a job with a few big keys has some partitions with two or three
+    // of them, and some with none).
+    let mut partitions: Vec<(usize, Runs<J>)> = partitions.into_iter().enumerate().collect();
+    partitions.sort_by_cached_key(|(index, runs)| (Reverse(reduce_weight(runs)), *index));
     let (work_tx, work_rx) = crossbeam_channel::unbounded();
-    for (index, buffers) in partitions.into_iter().enumerate() {
-        let _ = work_tx.send((index, buffers));
+    for partition in partitions {
+        let _ = work_tx.send(partition);
     }
     drop(work_tx);
     // Without a sink the lines end up in the report anyway: spooling them to disk would only
@@ -94,6 +100,21 @@ pub(super) fn run<J: Job>(
     }
     merge(outputs, setup.sink, cancel)
 }
+
+/// A rough measure of a partition's reduce work: its values in memory, and its spilled
+/// bytes at one value per [`SPILLED_BYTES_PER_VALUE`].
+fn reduce_weight<K, V>(runs: &[Run<K, V>]) -> u64 {
+    runs.iter()
+        .map(|run| match run {
+            Run::Memory(run) => run.len() as u64,
+            Run::Spilled(run) => run.bytes() / SPILLED_BYTES_PER_VALUE,
+        })
+        .sum()
+}
+
+/// About what a pair takes in a spill file (a short key and value, MessagePack-encoded),
+/// to weigh spilled runs against runs in memory.
+const SPILLED_BYTES_PER_VALUE: u64 = 32;
 
 /// The bytes of report text reduce holds, all partitions together, before a partition
 /// spools its own to disk (only with a sink): a quarter of the budget, beside the half

@@ -320,6 +320,11 @@ pub(crate) fn default_parent() -> PathBuf {
 }
 
 impl SpilledRun {
+    /// Its encoded bytes.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.len
+    }
+
     /// The file the run is in.
     #[cfg(test)]
     pub(crate) fn path(&self) -> &std::path::Path {

@@ -28,11 +28,11 @@
 //! [`RunLog::export_full_output`]: super::RunLog::export_full_output
 //! [`RunLog::stored_output`]: super::RunLog::stored_output
 
-use std::hash::Hasher;
+use std::fmt;
 
 use hashbrown::HashTable;
 use rustc_hash::FxHashSet;
-use siphasher::sip128::{Hasher128, SipHasher13};
+use xxhash_rust::xxh3::Xxh3Default;
 
 use super::OutputSummary;
 
@@ -129,7 +129,7 @@ pub fn stored<S: AsRef<str>>(full: &[S], limit: usize) -> StoredOutput {
 /// itself, so the folded lines reach the limit no later than that last line, and the stored
 /// output, cut there, lies within the text held.
 ///
-/// Lines are told apart by a 128-bit hash (SipHash-1-3) and their length, and those held
+/// Lines are told apart by a 128-bit hash (XXH3) and their length, and those held
 /// whole also by their text, so their counts are exact however late a repeat comes; a line
 /// longer than the limit, or first seen once the limit is passed, is counted by its hash
 /// alone (towards [`OutputSummary::distinct`], say), so two such lines would be counted as
@@ -163,6 +163,8 @@ pub struct StoredFold {
     held: Vec<HeldLine>,
     /// Characters of the lines in `held`, unfolded (saturating).
     held_chars: usize,
+    /// Characters of the longest line in `held` whose text is whole.
+    longest_whole: usize,
     /// The hashes of the distinct lines first seen once `held_chars` passed the limit.
     past: FxHashSet<u128>,
     /// The line being pushed.
@@ -184,13 +186,25 @@ struct HeldLine {
 /// The line a [`StoredFold`] is being given, piece by piece.
 #[derive(Debug, Default)]
 struct CurrentLine {
-    hasher: SipHasher13,
+    hasher: LineHasher,
     /// Its first characters, at most the fold's limit + 1.
     text: String,
     /// The characters in `text`.
     text_chars: usize,
     /// All its characters so far.
     chars: usize,
+}
+
+/// The hash of the line being pushed. XXH3 rather than a keyed hash: it reads a report's
+/// every byte, on the run's one thread that hands the report on, at many times SipHash's
+/// speed; a collision only merges two long lines' counts.
+#[derive(Clone, Default)]
+struct LineHasher(Xxh3Default);
+
+impl fmt::Debug for LineHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LineHasher")
+    }
 }
 
 impl StoredFold {
@@ -202,6 +216,7 @@ impl StoredFold {
             table: HashTable::new(),
             held: Vec::new(),
             held_chars: 0,
+            longest_whole: 0,
             past: FxHashSet::default(),
             current: CurrentLine::default(),
         }
@@ -230,28 +245,32 @@ impl StoredFold {
         if text.is_empty() {
             return;
         }
+        let cap = self.text_cap();
         let current = &mut self.current;
-        current.hasher.write(text.as_bytes());
-        let cap = self.limit.saturating_add(1);
+        current.hasher.0.update(text.as_bytes());
         if current.text_chars >= cap {
             current.chars += text.chars().count();
             return;
         }
-        let room = cap - current.text_chars;
-        let (kept, kept_chars) = match text.char_indices().nth(room) {
-            Some((cut, _)) => (&text[..cut], room),
-            None => (text, text.chars().count()),
-        };
+        let (kept, kept_chars) = first_chars(text, cap - current.text_chars);
         current.text.push_str(kept);
         current.text_chars += kept_chars;
-        current.chars += kept_chars + if kept.len() < text.len() { text[kept.len()..].chars().count() } else { 0 };
+        current.chars += kept_chars + text[kept.len()..].chars().count();
+    }
+
+    /// The characters of the current line worth keeping. Its first `limit + 1` while the held
+    /// lines are within the limit, as it may be held; past it, a line is only counted, as a
+    /// repeat of a held line (which needs its text only if it may equal a line held whole) or
+    /// by its hash.
+    fn text_cap(&self) -> usize {
+        if self.held_chars <= self.limit { self.limit.saturating_add(1) } else { self.longest_whole }
     }
 
     /// Ends the current line and counts it.
     fn end_line(&mut self) {
         self.lines += 1;
         let current = std::mem::take(&mut self.current);
-        let hash = current.hasher.finish128().as_u128();
+        let hash = current.hasher.0.digest128();
         let whole = current.text_chars == current.chars;
         let held = &self.held;
         let same = |&at: &usize| {
@@ -262,6 +281,9 @@ impl StoredFold {
             self.held[at].count += 1;
         } else if self.held_chars <= self.limit {
             self.held_chars = self.held_chars.saturating_add(current.chars);
+            if whole {
+                self.longest_whole = self.longest_whole.max(current.chars);
+            }
             let at = self.held.len();
             self.held.push(HeldLine { text: current.text.into(), chars: current.chars, hash, count: 1 });
             let held = &self.held;
@@ -302,6 +324,20 @@ impl StoredFold {
     #[cfg(test)]
     fn held_text_bytes(&self) -> usize {
         self.held.iter().map(|held| held.text.len()).sum()
+    }
+}
+
+/// The first `n` characters of `text` (all of it if it has fewer), and how many they are.
+fn first_chars(text: &str, n: usize) -> (&str, usize) {
+    let ascii_end = n.min(text.len());
+    // After an ASCII byte a new character starts, so the cut is a boundary; this is most
+    // reports' case, and it saves walking them a character at a time.
+    if text.as_bytes()[..ascii_end].is_ascii() {
+        return (&text[..ascii_end], ascii_end);
+    }
+    match text.char_indices().nth(n) {
+        Some((cut, _)) => (&text[..cut], n),
+        None => (text, text.chars().count()),
     }
 }
 
@@ -369,6 +405,21 @@ mod tests {
             fold.push(line);
         }
         fold.finish()
+    }
+
+    #[test]
+    fn past_the_limit_a_line_keeps_no_more_text_than_the_longest_line_held_whole() {
+        let mut fold = StoredFold::new(10);
+        fold.push("abc");
+        fold.push(&"x".repeat(40)); // held as its first 11 characters: past the limit now
+        fold.push_text(&"y".repeat(30));
+        // It can only be a repeat of "abc" or a new line counted by its hash: of its text, the
+        // fold keeps no more than comparing it with "abc" needs.
+        assert!(fold.current.text.len() <= 3, "{} bytes kept", fold.current.text.len());
+        fold.push_text("\nabc\n");
+        let stored = fold.finish();
+        assert_eq!(stored.lines, ["(2x) abc", "xx<TRUNCATED>"]);
+        assert_eq!(stored.summary.distinct, 3);
     }
 
     #[test]
@@ -522,6 +573,28 @@ mod tests {
             prop_assert_eq!(streamed.summary.full_output_kept, expected.summary.full_output_kept);
             prop_assert_eq!(stored(&lines, limit), expected);
             prop_assert_eq!(fold(&lines), reference_stored(&lines, usize::MAX).lines);
+        }
+
+        /// The same lines given as text cut anywhere between characters (inside lines, at
+        /// line ends, in pieces of any length) fold the same as given line by line.
+        #[test]
+        fn the_fold_of_text_in_pieces_is_the_fold_of_its_lines(
+            pool in proptest::collection::vec("[aé(x]{0,12}", 1..6),
+            picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..40),
+            cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..20),
+            limit in 0usize..60,
+        ) {
+            let lines: Vec<String> = picks.iter().map(|pick| pool[pick.index(pool.len())].clone()).collect();
+            let text: String = lines.iter().map(|line| format!("{line}\n")).collect();
+            let boundaries: Vec<usize> = text.char_indices().map(|(at, _)| at).collect();
+            let mut at: Vec<usize> = cuts.iter().filter_map(|cut| boundaries.get(cut.index(boundaries.len().max(1)))).copied().collect();
+            at.extend([0, text.len()]);
+            at.sort_unstable();
+            let mut fold = StoredFold::new(limit);
+            for piece in at.windows(2) {
+                fold.push_text(&text[piece[0]..piece[1]]);
+            }
+            prop_assert_eq!(fold.finish(), fold_one_by_one(&lines, limit));
         }
     }
 }
