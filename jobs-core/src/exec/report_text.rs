@@ -292,56 +292,85 @@ pub(crate) enum PartitionText {
     },
 }
 
-/// Reads a partition's records back, a key and its pieces at a time.
+/// Reads a partition's records back, a key and its pieces at a time: in place when they are
+/// in memory, through a buffer when they are in a file.
 struct RecordReader {
     path: PathBuf,
-    source: Box<dyn Read + Send>,
-    piece: Vec<u8>,
+    source: RecordSource,
+}
+
+enum RecordSource {
+    Memory { bytes: Vec<u8>, at: usize },
+    File { file: BufReader<File>, frame: Vec<u8> },
 }
 
 impl RecordReader {
     fn new(text: PartitionText) -> Self {
         match text {
             PartitionText::Memory(bytes) => {
-                RecordReader { path: PathBuf::new(), source: Box::new(io::Cursor::new(bytes)), piece: Vec::new() }
+                RecordReader { path: PathBuf::new(), source: RecordSource::Memory { bytes, at: 0 } }
             }
-            PartitionText::File { path, file } => {
-                RecordReader { path, source: Box::new(BufReader::with_capacity(FILE_BUFFER, file)), piece: Vec::new() }
-            }
+            PartitionText::File { path, file } => RecordReader {
+                path,
+                source: RecordSource::File { file: BufReader::with_capacity(FILE_BUFFER, file), frame: Vec::new() },
+            },
         }
     }
 
     /// The next record's key; `None` after the last record.
     fn next_key<K: DeserializeOwned>(&mut self) -> Result<Option<K>, SpillError> {
-        let mut len = [0; 4];
-        match self.source.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(source) => return Err(SpillError::Io { path: self.path.clone(), source }),
-        }
-        self.read_frame(u32::from_le_bytes(len) as usize)?;
-        rmp_serde::from_slice(&self.piece)
+        let Some(len) = self.frame_len(true)? else { return Ok(None) };
+        let path = &self.path;
+        let key = Self::frame(&mut self.source, path, len)?;
+        rmp_serde::from_slice(key)
             .map(Some)
-            .map_err(|e| SpillError::Codec { path: self.path.clone(), message: format!("cannot decode a key: {e}") })
+            .map_err(|e| SpillError::Codec { path: path.clone(), message: format!("cannot decode a key: {e}") })
     }
 
     /// The current record's next piece of text; `None` at its end.
     fn next_piece(&mut self) -> Result<Option<&str>, SpillError> {
-        let mut len = [0; 4];
-        self.source.read_exact(&mut len).map_err(|source| SpillError::Io { path: self.path.clone(), source })?;
-        let len = u32::from_le_bytes(len) as usize;
+        let len = self.frame_len(false)?.unwrap_or(0);
         if len == 0 {
             return Ok(None);
         }
-        self.read_frame(len)?;
-        std::str::from_utf8(&self.piece)
+        let path = &self.path;
+        let piece = Self::frame(&mut self.source, path, len)?;
+        std::str::from_utf8(piece)
             .map(Some)
-            .map_err(|e| SpillError::Codec { path: self.path.clone(), message: format!("report text not UTF-8: {e}") })
+            .map_err(|e| SpillError::Codec { path: path.clone(), message: format!("report text not UTF-8: {e}") })
     }
 
-    fn read_frame(&mut self, len: usize) -> Result<(), SpillError> {
-        self.piece.resize(len, 0);
-        self.source.read_exact(&mut self.piece).map_err(|source| SpillError::Io { path: self.path.clone(), source })
+    /// The next frame's length; `None` at the end of the records if `may_end`.
+    fn frame_len(&mut self, may_end: bool) -> Result<Option<usize>, SpillError> {
+        let mut len = [0; 4];
+        let read = match &mut self.source {
+            RecordSource::Memory { bytes, at } if may_end && *at == bytes.len() => return Ok(None),
+            RecordSource::Memory { bytes, at } => Self::memory_frame(bytes, at, 4).map(|frame| len.copy_from_slice(frame)),
+            RecordSource::File { file, .. } => match file.read_exact(&mut len) {
+                Err(error) if may_end && error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+                read => read,
+            },
+        };
+        read.map_err(|source| SpillError::Io { path: self.path.clone(), source })?;
+        Ok(Some(u32::from_le_bytes(len) as usize))
+    }
+
+    /// The next `len` bytes.
+    fn frame<'a>(source: &'a mut RecordSource, path: &std::path::Path, len: usize) -> Result<&'a [u8], SpillError> {
+        let read = match source {
+            RecordSource::Memory { bytes, at } => Self::memory_frame(bytes, at, len),
+            RecordSource::File { file, frame } => {
+                frame.resize(len, 0);
+                file.read_exact(frame).map(|()| &frame[..])
+            }
+        };
+        read.map_err(|source| SpillError::Io { path: path.to_owned(), source })
+    }
+
+    fn memory_frame<'a>(bytes: &'a [u8], at: &mut usize, len: usize) -> io::Result<&'a [u8]> {
+        let frame = bytes.get(*at..at.saturating_add(len)).ok_or(io::ErrorKind::UnexpectedEof)?;
+        *at += len;
+        Ok(frame)
     }
 }
 
