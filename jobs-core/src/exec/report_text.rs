@@ -345,7 +345,9 @@ impl RecordReader {
         let mut len = [0; 4];
         let read = match &mut self.source {
             RecordSource::Memory { bytes, at } if may_end && *at == bytes.len() => return Ok(None),
-            RecordSource::Memory { bytes, at } => Self::memory_frame(bytes, at, 4).map(|frame| len.copy_from_slice(frame)),
+            RecordSource::Memory { bytes, at } => {
+                Self::memory_frame(bytes, at, 4).map(|frame| len.copy_from_slice(frame))
+            }
             RecordSource::File { file, .. } => match file.read_exact(&mut len) {
                 Err(error) if may_end && error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
                 read => read,
