@@ -223,3 +223,68 @@ fn runs_on_the_timely_engine_are_recorded_under_its_name() {
     use jobs_core::runs::EngineName;
     assert_eq!(EngineName::from_name(cluster::TIMELY_ENGINE), EngineName::Timely);
 }
+
+/// A report of a few long lines (a key's whole list of uses) and many short ones.
+#[one_off_job(models = [Doc], shards = 9)]
+pub struct LongLines;
+
+impl Map<Doc> for LongLines {
+    fn map(&self, doc: Doc, ctx: &mut MapContext<'_, Self>) -> Outcome {
+        for word in doc.words {
+            ctx.emit(word.len() as u64, format!("{} {word} {}", doc.id, "é".repeat(30)));
+        }
+        Ok(())
+    }
+}
+
+impl Reduce for LongLines {
+    type Key = u64;
+    type Value = String;
+    fn reduce(&self, len: u64, uses: Values<'_, String>, out: &mut Output) -> Outcome {
+        out.json(&(len, uses.streamed()))?;
+        out.line(format!("{len} done"));
+        Ok(())
+    }
+}
+
+#[test]
+fn the_report_reaches_a_sink_in_key_order_within_any_budget_as_the_local_engine_writes_it() {
+    let store = MemoryStore::new();
+    let docs: Vec<Doc> = (0..20_000)
+        .map(|i| Doc { id: format!("doc{i:05}"), words: (0..(i % 5)).map(|j| "w".repeat(1 + (i + j) % 4)).collect() })
+        .collect();
+    testing::put_all(&store, &docs).unwrap();
+    let local = engine::run(&LongLines, &store, &RunOptions::default()).unwrap();
+    let mut expected = local.output.join("\n");
+    expected.push('\n');
+    assert!(expected.len() > 2 << 20, "the report is {} bytes", expected.len());
+    let temp = tempfile::tempdir().unwrap();
+    // With 1 MiB, a quarter of it cannot hold the report text: the workers spool it to disk.
+    for max_memory in [1 << 20, 1 << 30] {
+        for workers in [1, 3] {
+            let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+            let to = std::sync::Arc::clone(&text);
+            let sink = jobs_core::OutputSink::new(move |piece: &str| {
+                to.lock().unwrap().push_str(piece);
+                Ok(())
+            });
+            let options =
+                RunOptions::default().with_max_memory(max_memory).with_spill_dir(temp.path()).with_output(sink);
+            let report = cluster::run_local(&LongLines, &store, &options, workers).unwrap();
+            assert!(report.output.is_empty(), "the lines went to the sink");
+            let text = text.lock().unwrap();
+            assert!(*text == expected, "budget {max_memory}, {workers} workers: the sink got other text");
+        }
+    }
+    assert_eq!(std::fs::read_dir(temp.path()).unwrap().count(), 0, "the spooled text is removed");
+}
+
+#[test]
+fn a_sink_that_refuses_text_fails_the_run_with_its_error_and_no_retry() {
+    let sink = jobs_core::OutputSink::new(|_: &str| Err(std::io::Error::other("disk full")));
+    let mut config = ClusterConfig::single(2);
+    config.retries = 3;
+    let error = cluster::run(&WordIndex, &seeded(), &RunOptions::default().with_output(sink), &config).unwrap_err();
+    assert!(matches!(error, ClusterError::Output(_)), "{error:?}");
+    assert!(error.to_string().contains("disk full"), "{error}");
+}

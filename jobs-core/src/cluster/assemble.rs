@@ -1,13 +1,22 @@
 //! Process 0 turns the gathered parts into the run's report, in the local engine's order:
-//! output by key, map failures in task order, then reduce failures by key.
+//! output by key, map failures in task order, then reduce failures by key. The output is
+//! merged from its own workers' spooled text and the lines of the other processes, into the
+//! run's sink as the local engine does, never gathered whole when there is one.
 
-use crate::exec::{MAX_REPORTED_FAILURES, Progress, RunReport};
-use crate::job::Job;
+use crate::exec::report_text::{self, MergeError, PartitionText};
+use crate::exec::{MAX_REPORTED_FAILURES, OutputSink, Progress, RunReport};
+use crate::job::{Job, Reduce};
 
 use super::ClusterError;
 use super::wire::{Part, decode};
 
-/// Builds the report from every worker's encoded parts, for a plan of `task_count` tasks.
+/// The lines other processes sent, by key.
+pub(super) type RemoteLines<J> = Vec<(<J as Reduce>::Key, Vec<String>)>;
+
+/// Builds the report from every worker's encoded parts, for a plan of `task_count` tasks,
+/// and returns it with the lines the other processes' workers sent, sorted by key (none if
+/// the run was canceled); its output is [merged](merge_output) from them and the text of
+/// process 0's own workers.
 /// `canceled` is this process's own cancel flag; a part from a canceled worker, or a task
 /// nobody mapped, cancels the run too. The shards that other
 /// processes mapped are recorded in `progress` from their summaries (`mapped_here` tells which
@@ -18,7 +27,7 @@ pub(super) fn assemble<J: Job>(
     canceled: bool,
     progress: &Progress,
     mapped_here: &dyn Fn(u32) -> bool,
-) -> Result<RunReport, ClusterError> {
+) -> Result<(RunReport, RemoteLines<J>), ClusterError> {
     let mut report = RunReport { job: J::NAME.to_owned(), canceled, ..RunReport::default() };
     let mut tasks = Vec::new();
     let mut keyed_lines = Vec::new();
@@ -79,9 +88,32 @@ pub(super) fn assemble<J: Job>(
     failures.truncate(MAX_REPORTED_FAILURES);
     report.failures = failures;
     report.stats.failures = failure_count;
-    if !report.canceled {
-        keyed_lines.sort_by(|a, b| a.0.cmp(&b.0));
-        report.output = keyed_lines.into_iter().flat_map(|(_, lines)| lines).collect();
+    if report.canceled {
+        keyed_lines.clear();
+    }
+    keyed_lines.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok((report, keyed_lines))
+}
+
+/// Merges process 0's workers' `texts` with the `remote` lines, by key, into `sink`, or into
+/// `report.output` without one; a canceled run prints nothing.
+///
+/// # Errors
+/// The text could not be read back, or the sink refused it; neither is worth a retry.
+pub(super) fn merge_output<J: Job>(
+    mut report: RunReport,
+    mut texts: Vec<PartitionText>,
+    remote: &RemoteLines<J>,
+    sink: Option<&OutputSink>,
+) -> Result<RunReport, ClusterError> {
+    if report.canceled {
+        return Ok(report);
+    }
+    texts.push(report_text::lines_in_memory(remote).map_err(|e| ClusterError::Spill(e.to_string()))?);
+    match report_text::merge_into::<J::Key>(texts, sink) {
+        Ok(lines) => report.output = lines,
+        Err(MergeError::Spill(error)) => return Err(ClusterError::Spill(error.to_string())),
+        Err(MergeError::Write(error)) => return Err(ClusterError::Output(error.to_string())),
     }
     Ok(report)
 }
@@ -154,7 +186,8 @@ mod tests {
     }
 
     fn assemble_all(parts: &[Vec<u8>], tasks: usize) -> Result<RunReport, ClusterError> {
-        assemble::<Keys>(parts, tasks, false, &Progress::new(), &|_| true)
+        let (report, remote) = assemble::<Keys>(parts, tasks, false, &Progress::new(), &|_| true)?;
+        merge_output::<Keys>(report, Vec::new(), &remote, None)
     }
 
     #[test]

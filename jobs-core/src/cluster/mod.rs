@@ -292,8 +292,6 @@ pub(crate) fn run_with_params<J: Job>(
                 if attempt > 1 {
                     tracing::info!(job = J::NAME, attempt, "the run succeeded on a retry");
                 }
-                crate::exec::output_sink::deliver(&mut report, options)
-                    .map_err(|error| ClusterError::Output(error.to_string()))?;
                 return Ok(report);
             }
             Err(ClusterError::Canceled) => {

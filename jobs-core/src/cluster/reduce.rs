@@ -2,11 +2,12 @@
 //! by (task, chunk), a key group at a time, so each key's values come in task order, then emit
 //! order (the local engine's order), and reduces key by key.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::exec::budget;
 use crate::exec::group_merge::{GroupMerge, Run, merge_down, spilled_count};
 use crate::exec::reduce_one::KeyReducer;
+use crate::exec::report_text::{HeldText, PartitionText, TextSpool};
 use crate::exec::spill::{SpillDir, SpillError};
 use crate::job::{Job, Reduce};
 
@@ -24,6 +25,28 @@ pub(super) struct ReduceDuty {
     /// This process's spill directory, shared by its workers; made on the first spill and
     /// removed when the attempt ends.
     pub(super) dir: Arc<SpillDir>,
+    /// At process 0, where its workers leave their report text for the final merge; the
+    /// other processes send their lines to process 0 in their parts.
+    pub(super) local_text: Option<LocalText>,
+}
+
+/// Process 0's workers' report text: each worker's keys, in key order, spooled as `reduce`
+/// writes them (in memory within the run's limit for report text, past it in files).
+pub(super) struct LocalText {
+    held: Arc<HeldText>,
+    texts: Mutex<Vec<PartitionText>>,
+}
+
+impl LocalText {
+    /// An empty collection of text, held within `held`'s limit.
+    pub(super) fn new(held: Arc<HeldText>) -> Self {
+        LocalText { held, texts: Mutex::new(Vec::new()) }
+    }
+
+    /// Every worker's text, once they are done.
+    pub(super) fn into_texts(self) -> Vec<PartitionText> {
+        self.texts.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl ReduceDuty {
@@ -73,7 +96,10 @@ fn reduce_runs<J: Job>(
     let read_buffer = budget::read_buffer_len(duty.max_memory, spilled_count(&runs).min(fan_in), duty.workers_here);
     let runs = merge_down(runs, fan_in, read_buffer, &duty.dir)?;
     let mut groups = GroupMerge::new(runs, read_buffer)?;
-    let mut reducer = KeyReducer::new(job);
+    let mut reducer = match &duty.local_text {
+        Some(local) => KeyReducer::spooling(job, TextSpool::new(Arc::clone(&local.held), Arc::clone(&duty.dir))),
+        None => KeyReducer::new(job),
+    };
     let result = loop {
         if stop() {
             part.canceled = true;
@@ -91,7 +117,10 @@ fn reduce_runs<J: Job>(
             break Err(error);
         }
     };
-    let (reduced, _) = reducer.finish()?;
+    let (reduced, text) = reducer.finish()?;
+    if let (Some(local), Some(text)) = (&duty.local_text, text) {
+        crate::sync::lock(&local.texts).push(text);
+    }
     part.lines = reduced.lines;
     part.failures = reduced.failures;
     part.failure_count = reduced.failure_count;

@@ -12,6 +12,7 @@ use timely::worker::{Config as WorkerConfig, Worker};
 
 use crate::context::MapEnv;
 use crate::exec::panic as engine_panic;
+use crate::exec::report_text::{HeldText, PartitionText};
 use crate::exec::{Phase, Progress, RunOptions, RunReport, ShardProgress, now_ms};
 use crate::exec::{budget, spill};
 use crate::job::Job;
@@ -20,7 +21,7 @@ use crate::store::Store;
 use super::connect::{SessionPlan, Settings, connect};
 use super::control::{SessionState, Verdict};
 use super::map::MapDuty;
-use super::reduce::ReduceDuty;
+use super::reduce::{LocalText, ReduceDuty};
 use super::unwind::DropInUnwind;
 use super::wire::PlannedTask;
 use super::worker::{Stopped, drive};
@@ -118,8 +119,9 @@ pub(super) fn run<J: Job>(
 
 /// What the workers of this process produced.
 enum WorkersOutcome {
-    /// Every worker finished; worker 0 (at process 0) gathered these parts.
-    Finished(Vec<Vec<u8>>),
+    /// Every worker finished; worker 0 (at process 0) gathered these parts, and process 0's
+    /// workers left this report text.
+    Finished { parts: Vec<Vec<u8>>, texts: Vec<PartitionText> },
     /// The session failed, for this reason.
     Failed(ClusterError),
 }
@@ -140,6 +142,7 @@ fn run_workers<J: Job>(
     // Removed once the workers are done (below), however they ended; if a panic unwinds
     // through here instead, when its last handle drops.
     let spill_dir = Arc::new(spill::SpillDir::new(options.spill_dir.clone().unwrap_or_else(spill::default_parent)));
+    let max_memory = options.max_memory.unwrap_or_else(budget::default_max_memory);
     let shared = Shared {
         duty: MapDuty {
             job,
@@ -150,9 +153,11 @@ fn run_workers<J: Job>(
             stop: &stop,
         },
         reduce: ReduceDuty {
-            max_memory: options.max_memory.unwrap_or_else(budget::default_max_memory),
+            max_memory,
             workers_here: config.workers,
             dir: Arc::clone(&spill_dir),
+            local_text: (config.process == 0)
+                .then(|| LocalText::new(HeldText::for_run(max_memory, options.output.is_some()))),
         },
         tasks: &plan.tasks,
         failed: &failed,
@@ -189,8 +194,10 @@ fn run_workers<J: Job>(
             .map(|handle| handle.join().map_err(|payload| engine_panic::payload_message(payload.as_ref()).to_owned()))
             .collect())
     });
-    // The workers are done: the directory goes now, whatever handle on it is left.
+    // The workers are done: the directory goes now, whatever handle on it is left (the
+    // report text's files stay open, so they can still be read).
     spill_dir.close();
+    let texts = shared.reduce.local_text.map(LocalText::into_texts).unwrap_or_default();
     let results = match joined {
         Ok(results) => results,
         Err(error) => return WorkersOutcome::Failed(error),
@@ -209,7 +216,7 @@ fn run_workers<J: Job>(
         }
     }
     match first_error {
-        None if !state.failed() => WorkersOutcome::Finished(parts),
+        None if !state.failed() => WorkersOutcome::Finished { parts, texts },
         error => {
             let reason = state.failure_after(FAILURE_GRACE);
             if state.aborted() {
@@ -311,8 +318,8 @@ fn conclude<J: Job>(
     state: &SessionState,
 ) -> Result<RunReport, ClusterError> {
     let me = config.process;
-    let parts = match outcome {
-        WorkersOutcome::Finished(parts) => parts,
+    let (parts, texts) = match outcome {
+        WorkersOutcome::Finished { parts, texts } => (parts, texts),
         WorkersOutcome::Failed(error) => {
             if me == 0 && !error.is_retryable() {
                 state.send_abort(&format!("process 0 stopped the run: {error}"));
@@ -325,7 +332,8 @@ fn conclude<J: Job>(
         let (workers, total) = (config.workers as u32, (config.workers * config.processes) as u32);
         let mapped_here = |task: u32| task % total < workers;
         let canceled = options.cancel.is_canceled();
-        let report = assemble::assemble::<J>(&parts, plan.tasks.len(), canceled, progress, &mapped_here);
+        let report = assemble::assemble::<J>(&parts, plan.tasks.len(), canceled, progress, &mapped_here)
+            .and_then(|(report, remote)| assemble::merge_output::<J>(report, texts, &remote, options.output.as_ref()));
         let verdict = match &report {
             Ok(report) if report.canceled => Verdict::Canceled,
             Ok(_) => Verdict::Completed,

@@ -60,7 +60,8 @@ pub(super) struct TaskSummary {
     pub(super) store_error: Option<String>,
 }
 
-/// One worker's reduce output: lines per key, in key order.
+/// One worker's reduce output: lines per key, in key order (none from process 0's own
+/// workers, whose text stays in process 0 for the final merge).
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct ReducedPart<K> {
     pub(super) lines: Vec<(K, Vec<String>)>,

@@ -70,6 +70,10 @@ pub(super) fn drive<J: Job>(
         })
     });
 
+    // Each shipment is an epoch of its own: timely's exchange holds what it is given in a
+    // buffer per receiver until the buffer fills (a thousand chunks) or the epoch closes, so
+    // within one epoch nearly every chunk mapped would wait there, in memory, until the end.
+    let mut epoch = 0;
     // Task i goes to worker i mod peers: shards are spread evenly and in order.
     for (task_index, task) in plan.iter().enumerate().skip(index).step_by(peers) {
         if (duty.stop)() {
@@ -77,7 +81,8 @@ pub(super) fn drive<J: Job>(
         }
         let mut ship = |shipment: Shipment| {
             shipments.send(shipment);
-            shipments.flush();
+            epoch += 1;
+            shipments.advance_to(epoch);
             worker.step();
         };
         let summary = duty.map_task(task_index, task, &mut ship).map_err(Stopped::Encode)?;

@@ -11,7 +11,6 @@ use std::cmp::Reverse;
 use std::sync::{Arc, Mutex};
 
 use crate::exec::OutputSink;
-use crate::exec::output_sink::{Lines, Pieces};
 use crate::exec::reduce_one::{KeyReducer, ReducedKeys};
 use crate::exec::report_text::{self, HeldText, MergeError, PartitionText, TextSpool};
 use crate::job::{Job, Reduce};
@@ -78,7 +77,7 @@ pub(super) fn run<J: Job>(
     drop(work_tx);
     // Without a sink the lines end up in the report anyway: spooling them to disk would only
     // cost time.
-    let held = HeldText::new(if setup.sink.is_some() { held_text_limit(setup.max_memory) } else { usize::MAX });
+    let held = HeldText::for_run(setup.max_memory, setup.sink.is_some());
     let results: PartitionResults<J::Key> = Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
     std::thread::scope(|scope| {
         for _ in 0..together {
@@ -115,13 +114,6 @@ fn reduce_weight<K, V>(runs: &[Run<K, V>]) -> u64 {
 /// About what a pair takes in a spill file (a short key and value, MessagePack-encoded),
 /// to weigh spilled runs against runs in memory.
 const SPILLED_BYTES_PER_VALUE: u64 = 32;
-
-/// The bytes of report text reduce holds, all partitions together, before a partition
-/// spools its own to disk (only with a sink): a quarter of the budget, beside the half
-/// holding the shuffle and the buffers reading spilled runs back.
-fn held_text_limit(max_memory: u64) -> usize {
-    usize::try_from(max_memory / 4).unwrap_or(usize::MAX)
-}
 
 fn reduce_partition<J: Job>(
     job: &J,
@@ -169,23 +161,11 @@ fn merge<K: Ord + serde::de::DeserializeOwned>(
         reduced.canceled = true;
         return Ok(reduced);
     }
-    let merged = match sink {
-        Some(sink) => sink.with(|sink| {
-            let mut pieces = Pieces::new(report_text::PIECE_BYTES);
-            report_text::merge::<K, _>(texts, &mut |piece| pieces.push(piece, sink))?;
-            pieces.flush(sink).map_err(MergeError::Write)
-        }),
-        None => {
-            let mut lines = Lines::default();
-            report_text::merge::<K, std::io::Error>(texts, &mut |piece| {
-                lines.push(piece);
-                Ok(())
-            })
-            .map(|()| reduced.output = lines.finish())
+    match report_text::merge_into::<K>(texts, sink) {
+        Ok(lines) => {
+            reduced.output = lines;
+            Ok(reduced)
         }
-    };
-    match merged {
-        Ok(()) => Ok(reduced),
         Err(MergeError::Spill(error)) => Err(error.into()),
         Err(MergeError::Write(error)) => Err(RunError::Output(error)),
     }

@@ -194,12 +194,12 @@ impl fmt::Debug for OutputSink {
     }
 }
 
-/// For an engine that gathers its lines in the report: hands them to the run's sink, if it
-/// has one, and leaves `report.output` empty, so every engine keeps the same contract.
+/// For an engine of the caller's that gathers its lines in the report: hands them to the
+/// run's sink, if it has one, and leaves `report.output` empty, so every engine keeps the same
+/// contract.
 ///
 /// # Errors
 /// The sink refused a line.
-#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
 pub(crate) fn deliver(report: &mut RunReport, options: &RunOptions) -> io::Result<()> {
     match &options.output {
         Some(sink) => sink.write_lines(std::mem::take(&mut report.output).iter().map(String::as_str)),

@@ -29,6 +29,8 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::OutputSink;
+use super::output_sink::{Lines, Pieces};
 use super::spill::{SpillDir, SpillError};
 use crate::job::{TEXT_PIECE_BYTES, TextSpill};
 
@@ -48,6 +50,15 @@ impl HeldText {
     /// Records may take `limit` bytes in memory, all partitions together.
     pub(crate) fn new(limit: usize) -> Arc<Self> {
         Arc::new(HeldText { held: AtomicUsize::new(0), limit })
+    }
+
+    /// The limit of a run with a budget of `max_memory` bytes: a quarter of it, beside the
+    /// half holding the shuffle and the buffers reading spilled runs back, when the text goes
+    /// to a sink; none without one, as the lines end up in the report anyway, and spooling
+    /// them to disk would only cost time.
+    pub(crate) fn for_run(max_memory: u64, to_sink: bool) -> Arc<Self> {
+        let limit = if to_sink { usize::try_from(max_memory / 4).unwrap_or(usize::MAX) } else { usize::MAX };
+        HeldText::new(limit)
     }
 }
 
@@ -279,6 +290,35 @@ fn frame_len(len: usize, path: &std::path::Path) -> Result<u32, SpillError> {
     })
 }
 
+/// The records of lines that arrived whole, by key (in key order), held in memory: for the
+/// lines another process reduced.
+///
+/// # Errors
+/// A key does not encode.
+#[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
+pub(crate) fn lines_in_memory<K: Serialize>(keyed: &[(K, Vec<String>)]) -> Result<PartitionText, SpillError> {
+    fn frame(bytes: &mut Vec<u8>, content: &[u8]) -> Result<(), SpillError> {
+        bytes.extend_from_slice(&frame_len(content.len(), std::path::Path::new(""))?.to_le_bytes());
+        bytes.extend_from_slice(content);
+        Ok(())
+    }
+    let mut bytes = Vec::new();
+    for (key, lines) in keyed.iter().filter(|(_, lines)| !lines.is_empty()) {
+        let key = rmp_serde::encode::to_vec_named(key)
+            .map_err(|e| SpillError::Codec { path: PathBuf::new(), message: format!("cannot encode a key: {e}") })?;
+        frame(&mut bytes, &key)?;
+        for line in lines {
+            // A piece is never empty: a zero length ends the record.
+            if !line.is_empty() {
+                frame(&mut bytes, line.as_bytes())?;
+            }
+            frame(&mut bytes, b"\n")?;
+        }
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+    }
+    Ok(PartitionText::Memory(bytes))
+}
+
 /// A partition's records, once reduced.
 pub(crate) enum PartitionText {
     /// Held in memory.
@@ -414,6 +454,36 @@ where
         }
     }
     Ok(())
+}
+
+/// Merges the partitions' text ([`merge`]) into `sink` a piece of about [`PIECE_BYTES`] at a
+/// time, or without one into the report's lines.
+///
+/// # Errors
+/// A record could not be read back, or the sink refused a piece.
+pub(crate) fn merge_into<K>(
+    partitions: Vec<PartitionText>,
+    sink: Option<&OutputSink>,
+) -> Result<Vec<String>, MergeError<io::Error>>
+where
+    K: Ord + DeserializeOwned,
+{
+    match sink {
+        Some(sink) => sink.with(|sink| {
+            let mut pieces = Pieces::new(PIECE_BYTES);
+            merge::<K, _>(partitions, &mut |piece| pieces.push(piece, sink))?;
+            pieces.flush(sink).map_err(MergeError::Write)?;
+            Ok(Vec::new())
+        }),
+        None => {
+            let mut lines = Lines::default();
+            merge::<K, io::Error>(partitions, &mut |piece| {
+                lines.push(piece);
+                Ok(())
+            })?;
+            Ok(lines.finish())
+        }
+    }
 }
 
 #[cfg(test)]
