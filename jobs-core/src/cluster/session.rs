@@ -365,6 +365,11 @@ fn conclude<J: Job>(
 /// Joins timely's communication threads, cutting the sockets if they do not finish in time.
 /// Their panics (a peer gone) were already reported; they are not raised again here.
 fn take_down(guard: CommsGuard, state: &SessionState) {
+    // A failed session's connections carry nothing that matters any more, and a thread
+    // writing to a peer that stopped reading would block until they are cut.
+    if state.failed() {
+        state.cut_data();
+    }
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
     let joiner = std::thread::Builder::new().name("jobs-cluster-teardown".to_owned()).spawn(move || {
         let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(guard)));
