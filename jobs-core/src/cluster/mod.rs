@@ -23,8 +23,11 @@
 //!   so), a worker merges its runs, in memory or spilled, ordered by (task, chunk), a key group
 //!   at a time, so each key's values come in task order, then emit order: the local engine's
 //!   order, whatever was spilled.
-//! * **Gather** (`assemble.rs`): counters, failures and each worker's (key, lines) go to
-//!   worker 0 of process 0, which sorts them by key and builds the [`RunReport`].
+//! * **Gather** (`assemble.rs`): counters and failures go to worker 0 of process 0, which
+//!   builds the [`RunReport`]. Process 0's own workers spool their report text as the local
+//!   engine's reduce does (within a quarter of the budget in memory, past it in files); the
+//!   other processes' workers send their (key, lines) with their counters. Process 0 merges
+//!   both by key into the run's [`OutputSink`](crate::OutputSink), or its report's lines.
 //!
 //! Timely has no recovery, so a session is fail-stop, made safe (`connect.rs`, `control.rs`):
 //! connecting has a deadline; a heartbeat link between process 0 and each other process ends
