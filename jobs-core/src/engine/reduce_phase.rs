@@ -75,8 +75,6 @@ pub(super) fn run<J: Job>(
         let _ = work_tx.send(partition);
     }
     drop(work_tx);
-    // Without a sink the lines end up in the report anyway: spooling them to disk would only
-    // cost time.
     let held = HeldText::for_run(setup.max_memory, setup.sink.is_some());
     let results: PartitionResults<J::Key> = Mutex::new(std::iter::repeat_with(|| None).take(count).collect());
     std::thread::scope(|scope| {

@@ -527,6 +527,21 @@ mod tests {
     }
 
     #[test]
+    fn lines_that_arrived_whole_merge_with_spooled_text_as_if_spooled() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = Arc::new(SpillDir::new(temp.path().to_owned()));
+        let mut spooled = spool(0, &dir);
+        write(&mut spooled, 2, "two\n");
+        write(&mut spooled, 5, "five\n");
+        // An empty line, a key without lines, and keys on both sides of the spooled ones.
+        let keyed = vec![(1u32, vec!["one".to_owned(), String::new()]), (3, Vec::new()), (4, vec!["four".to_owned()])];
+        let whole = lines_in_memory(&keyed).unwrap();
+        let text = merged(vec![whole, spooled.finish().unwrap()]);
+        assert_eq!(text, "one\n\ntwo\nfour\nfive\n");
+        dir.close();
+    }
+
+    #[test]
     fn a_record_without_text_or_abandoned_leaves_nothing_also_on_disk() {
         let temp = tempfile::tempdir().unwrap();
         let dir = Arc::new(SpillDir::new(temp.path().to_owned()));
