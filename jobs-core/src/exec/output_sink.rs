@@ -4,8 +4,9 @@
 //! test or a small report, but the interaction audit of a million explorations prints some
 //! 300 MB. With one ([`RunOptions::output`](super::RunOptions::output)), the engine hands
 //! each line over, in key order, as it merges the partitions' outputs, and the report's
-//! `output` stays empty; the local engine also spools reduced lines to temporary files once
-//! they outgrow their part of the memory budget, so memory does not grow with the report.
+//! `output` stays empty; the engines also spool reduced lines to temporary files once they
+//! outgrow their part of the memory budget, so memory does not grow with the report (the
+//! timely engine on one machine; across processes, see `cluster`).
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};

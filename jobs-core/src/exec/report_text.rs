@@ -66,7 +66,8 @@ impl HeldText {
 /// then in a file of the partition's own.
 pub(crate) struct TextSpool {
     held: Arc<HeldText>,
-    dir: Arc<SpillDir>,
+    /// Where its file goes; without one it holds its records in memory whatever their size.
+    dir: Option<Arc<SpillDir>>,
     memory: Vec<u8>,
     file: Option<(PathBuf, BufWriter<File>)>,
     /// Bytes in the file (`memory` then follows them, when there is no file).
@@ -79,6 +80,16 @@ pub(crate) struct TextSpool {
 impl TextSpool {
     /// An empty spool counting its memory in `held`, its file (if it needs one) in `dir`.
     pub(crate) fn new(held: Arc<HeldText>, dir: Arc<SpillDir>) -> Self {
+        TextSpool::with(held, Some(dir))
+    }
+
+    /// An empty spool that holds its records in memory: for text that is in memory already.
+    #[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
+    pub(crate) fn in_memory() -> Self {
+        TextSpool::with(HeldText::new(usize::MAX), None)
+    }
+
+    fn with(held: Arc<HeldText>, dir: Option<Arc<SpillDir>>) -> Self {
         TextSpool { held, dir, memory: Vec::new(), file: None, in_file: 0, record: None, scratch: Vec::new() }
     }
 
@@ -187,7 +198,8 @@ impl TextSpool {
 
     /// Writes the records held to a new file, where the rest go too.
     fn move_to_file(&mut self) -> Result<(), SpillError> {
-        let (path, file) = self.dir.create_file()?;
+        let Some(dir) = &self.dir else { return Ok(()) };
+        let (path, file) = dir.create_file()?;
         tracing::debug!(file = %path.display(), "report lines spool to disk");
         let mut out = BufWriter::with_capacity(FILE_BUFFER, file);
         out.write_all(&self.memory).map_err(|source| SpillError::Io { path: path.clone(), source })?;
@@ -297,26 +309,16 @@ fn frame_len(len: usize, path: &std::path::Path) -> Result<u32, SpillError> {
 /// A key does not encode.
 #[cfg_attr(not(feature = "timely"), allow(dead_code, reason = "the cluster (feature `timely`) uses it"))]
 pub(crate) fn lines_in_memory<K: Serialize>(keyed: &[(K, Vec<String>)]) -> Result<PartitionText, SpillError> {
-    fn frame(bytes: &mut Vec<u8>, content: &[u8]) -> Result<(), SpillError> {
-        bytes.extend_from_slice(&frame_len(content.len(), std::path::Path::new(""))?.to_le_bytes());
-        bytes.extend_from_slice(content);
-        Ok(())
-    }
-    let mut bytes = Vec::new();
-    for (key, lines) in keyed.iter().filter(|(_, lines)| !lines.is_empty()) {
-        let key = rmp_serde::encode::to_vec_named(key)
-            .map_err(|e| SpillError::Codec { path: PathBuf::new(), message: format!("cannot encode a key: {e}") })?;
-        frame(&mut bytes, &key)?;
+    let mut spool = TextSpool::in_memory();
+    for (key, lines) in keyed {
+        spool.begin(key)?;
         for line in lines {
-            // A piece is never empty: a zero length ends the record.
-            if !line.is_empty() {
-                frame(&mut bytes, line.as_bytes())?;
-            }
-            frame(&mut bytes, b"\n")?;
+            spool.text(line)?;
+            spool.text("\n")?;
         }
-        bytes.extend_from_slice(&0u32.to_le_bytes());
+        spool.end()?;
     }
-    Ok(PartitionText::Memory(bytes))
+    spool.finish()
 }
 
 /// A partition's records, once reduced.
