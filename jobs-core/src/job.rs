@@ -409,6 +409,7 @@ impl Output {
         }
     }
 
+    #[inline]
     fn hand_on_if_large(&mut self) {
         if self.text.len() >= TEXT_PIECE_BYTES {
             self.hand_on();
@@ -416,6 +417,7 @@ impl Output {
     }
 
     /// Hands the text held to the spill, if there is one.
+    #[cold]
     fn hand_on(&mut self) {
         let Some(spill) = &mut self.spill else { return };
         self.handed_on += 1;
@@ -468,11 +470,20 @@ struct TextWriter<'a> {
 }
 
 impl io::Write for TextWriter<'_> {
+    // serde_json writes a value in many small pieces (a quote, a separator, a run of
+    // unescaped text): inlined, each is a copy and a length check.
+    #[inline]
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.write_all(bytes)?;
+        Ok(bytes.len())
+    }
+
+    #[inline]
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         // serde_json writes whole characters at a time, so the text ends at one.
         self.out.text.extend_from_slice(bytes);
         self.out.hand_on_if_large();
-        Ok(bytes.len())
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {

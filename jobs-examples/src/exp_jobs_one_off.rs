@@ -38,7 +38,19 @@ impl Map<ExplorationInteractions> for InteractionAuditOneOffJob {
 
 /// `"<exp_id> <state_name>"`, built without a formatter: it is made once per state.
 fn id_and_name(id: &str, state_name: &str) -> CompactString {
-    let mut text = CompactString::with_capacity(id.len() + 1 + state_name.len());
+    let len = id.len() + 1 + state_name.len();
+    // Most fit inline: put together on the stack, they are copied in once rather than pushed
+    // piece by piece, each push reading the string's length and capacity again.
+    let mut inline = [b' '; size_of::<CompactString>()];
+    if let Some(text) = inline.get_mut(..len) {
+        text[..id.len()].copy_from_slice(id.as_bytes());
+        text[id.len() + 1..].copy_from_slice(state_name.as_bytes());
+        // Two strings joined by a space: always UTF-8, so this never falls through.
+        if let Ok(text) = std::str::from_utf8(text) {
+            return CompactString::new(text);
+        }
+    }
+    let mut text = CompactString::with_capacity(len);
     text.push_str(id);
     text.push(' ');
     text.push_str(state_name);
@@ -261,5 +273,22 @@ impl Reduce for ExplorationRightsConsistencyJob {
             out.json(&(&exp_id, "no exploration"))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_and_name;
+
+    #[test]
+    fn an_id_and_a_name_are_joined_by_a_space_inline_or_not() {
+        for (id, name) in [("e1", "Intro"), ("", ""), ("-R63y7YmGIXo", "Question 4x"), ("-R63y7YmGIXo", "Introduction")]
+        {
+            let joined = id_and_name(id, name);
+            assert_eq!(joined, format!("{id} {name}"));
+            assert_eq!(joined.is_heap_allocated(), joined.len() > 24, "{joined}");
+        }
+        let long = "é".repeat(40);
+        assert_eq!(id_and_name(&long, "ü"), format!("{long} ü"));
     }
 }

@@ -91,6 +91,7 @@ pub(super) fn run<J: Job>(
             });
         }
     });
+    tracing::debug!("reduced every partition; merging their lines");
     let mut outputs = Vec::with_capacity(count);
     for output in results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().flatten() {
         outputs.push(output?);
