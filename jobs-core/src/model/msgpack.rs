@@ -340,6 +340,12 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         visitor.visit_unit()
     }
 
+    /// Not human-readable, as `rmp_serde` writes models: types that serialize differently for
+    /// people (an `IpAddr` as text, or as an enum of bytes) read back what was written.
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf unit seq tuple
         tuple_struct map struct identifier
@@ -627,6 +633,25 @@ mod tests {
             let _ = decode::<Everything>(&bytes);
             let _ = decode::<Few<'_>>(&bytes);
         }
+    }
+
+    #[test]
+    fn types_written_differently_for_people_read_back_as_rmp_serde_wrote_them() {
+        // An address serializes as text for people and as an enum of bytes otherwise; rmp_serde
+        // writes the latter, so reading must not ask for the former.
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct Host {
+            ip: std::net::IpAddr,
+            v6: std::net::Ipv6Addr,
+            at: std::net::SocketAddr,
+        }
+        let host =
+            Host { ip: [10, 0, 0, 1].into(), v6: std::net::Ipv6Addr::LOCALHOST, at: ([127, 0, 0, 1], 80).into() };
+        for bytes in [rmp_serde::to_vec_named(&host).unwrap(), rmp_serde::to_vec(&host).unwrap()] {
+            assert_eq!(decode::<Host>(&bytes).unwrap(), host);
+        }
+        let stored = crate::model::encode(&host).unwrap();
+        assert_eq!(crate::model::decode::<Host>(&stored).unwrap(), host);
     }
 
     #[test]
