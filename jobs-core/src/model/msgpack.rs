@@ -335,6 +335,31 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         visitor.visit_u128(u128::from_be_bytes(self.bytes16()?))
     }
 
+    /// A sequence, or a binary read as a sequence of bytes, as `rmp_serde` reads one: a field
+    /// once written as bytes (`serde_bytes`, say) still reads as a `Vec<u8>`.
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let len = match self.peek()? {
+            0xc4 => {
+                self.byte()?;
+                self.u8()?
+            }
+            0xc5 => {
+                self.byte()?;
+                self.u16()?
+            }
+            0xc6 => {
+                self.byte()?;
+                self.u32()?
+            }
+            _ => return self.deserialize_any(visitor),
+        };
+        let bytes = self.take(len)?;
+        let mut elements = de::value::SeqDeserializer::new(bytes.iter().copied());
+        let value = visitor.visit_seq(&mut elements)?;
+        elements.end()?;
+        Ok(value)
+    }
+
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         self.skip()?;
         visitor.visit_unit()
@@ -347,7 +372,7 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf unit seq tuple
+        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string bytes byte_buf unit tuple
         tuple_struct map struct identifier
     }
 }
@@ -652,6 +677,36 @@ mod tests {
         }
         let stored = crate::model::encode(&host).unwrap();
         assert_eq!(crate::model::decode::<Host>(&stored).unwrap(), host);
+    }
+
+    #[test]
+    fn a_binary_reads_as_a_sequence_of_bytes_as_rmp_serde_reads_it() {
+        #[derive(Serialize)]
+        struct Written {
+            data: Bytes,
+        }
+        struct Bytes(Vec<u8>);
+        impl Serialize for Bytes {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_bytes(&self.0)
+            }
+        }
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Read {
+            data: Vec<u8>,
+        }
+        for len in [0, 3, 300, 70_000] {
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let bytes = rmp_serde::to_vec_named(&Written { data: Bytes(data.clone()) }).unwrap();
+            let theirs: Read = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(decode::<Read>(&bytes).unwrap(), theirs);
+            assert_eq!(theirs.data, data);
+        }
+        // Too few bytes for the length it claims is an error, not a panic.
+        let error = decode::<Vec<u8>>(&[0xc4, 5, 1, 2]).unwrap_err();
+        assert!(!error.to_string().is_empty());
+        // A tuple of the wrong length is an error too.
+        assert!(decode::<(u8, u8)>(&[0xc4, 3, 1, 2, 3]).is_err());
     }
 
     #[test]
