@@ -41,9 +41,9 @@ pub struct Args {
 }
 
 /// The usage line.
-pub const USAGE: &str = "usage: jobs-bench [--quick] [--explorations N] [--store PATH] [--threads T] [--rounds R] \
-                         [--scale-check [--scale-store PATH]] [--budget SIZE] [--jobs-binary PATH] [--beam PYTHON] \
-                         [--lmdb]";
+pub const USAGE: &str = "usage: jobs-bench [--scaling | --phases] [--quick] [--explorations N] [--store PATH] \
+                         [--threads T] [--rounds R] [--scale-check [--scale-store PATH]] [--budget SIZE] \
+                         [--jobs-binary PATH] [--beam PYTHON] [--lmdb]";
 
 impl Args {
     /// Parses the arguments after the program name.

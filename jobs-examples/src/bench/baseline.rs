@@ -78,7 +78,16 @@ pub fn run(name: &str, path: &Path, threads: usize) -> Result<()> {
         out.write_all(b"\n")?;
     }
     out.flush()?;
+    note("finished");
     Ok(())
+}
+
+/// Notes on stderr that the loop reached `phase`, when `jobs-bench --phases` asks
+/// ([`PHASES_ENV`](super::phases::PHASES_ENV)): `phase NAME UNIX_MICROS`.
+fn note(phase: &str) {
+    if std::env::var_os(super::phases::PHASES_ENV).is_some() {
+        eprintln!("phase {phase} {}", super::phases::unix_micros(std::time::SystemTime::now()));
+    }
 }
 
 /// Reads every exploration without decoding it.
@@ -189,6 +198,7 @@ fn finish_groups(parts: Vec<Groups>) -> Result<Vec<String>> {
 /// and decoding the bytes where redb returns them, with no reader thread and no copy. The
 /// parts are cut at every `threads`-th id of the store's id index (`ids/<Kind>`).
 fn scanners(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Result<()>) -> Result<Vec<String>> {
+    note("opened");
     let txn = db.begin_read()?;
     let ids = txn.open_table(EXPLORATION_IDS)?;
     let count = ids.len()?;
@@ -200,6 +210,7 @@ fn scanners(db: &Database, threads: usize, audit: fn(&[u8], &mut Groups) -> Resu
         }
     }
     drop(txn);
+    note("split");
     in_parts(&bounds, |start, end| {
         let txn = db.begin_read()?;
         let table = txn.open_table(EXPLORATIONS)?;
@@ -233,6 +244,7 @@ fn in_parts(
         let handles: Vec<_> = parts.iter().map(|&(start, end)| scope.spawn(move || scan(start, end))).collect();
         handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
     });
+    note("scanned");
     finish_groups(results.into_iter().collect::<Result<Vec<_>>>()?)
 }
 

@@ -25,11 +25,17 @@
 //! growth of the store file per run, and the load average before and after. A memory section
 //! runs `jobs run --max-memory` with a small budget (32 MiB, or `--budget SIZE`) and reports
 //! its peak resident set, at N explorations and, with `--scale-check`, at 4 N.
+//!
+//! Two more modes take the same flags: `jobs-bench --scaling ...` times a two-process timely
+//! cluster against one process (`bench/scaling.rs`), and `jobs-bench --phases ...` times each
+//! phase of a `jobs run` beside the fastest loop's (`bench/phases.rs`).
 
 #[path = "../bench/args.rs"]
 mod args;
 #[path = "../bench/baseline.rs"]
 mod baseline;
+#[path = "../bench/phases.rs"]
+mod phases;
 #[path = "../bench/process.rs"]
 mod process;
 #[path = "../bench/scaling.rs"]
@@ -75,6 +81,9 @@ fn main() -> Result<()> {
     }
     if argv.first().map(String::as_str) == Some("--scaling") {
         return scaling::run(&Args::parse(&argv[1..])?);
+    }
+    if argv.first().map(String::as_str) == Some("--phases") {
+        return phases::run(&Args::parse(&argv[1..])?);
     }
     let args = Args::parse(&argv)?;
     let jobs = jobs_binary(&args)?;
