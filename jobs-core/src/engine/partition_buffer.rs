@@ -78,12 +78,23 @@ impl<K: Ord, V> PartitionBuffer<K, V> {
     }
 
     /// Sorts it into a run; `None` when it holds nothing.
-    pub(super) fn into_run(self) -> Option<GroupedRun<K, V>> {
+    #[cfg(test)]
+    pub(super) fn into_run(mut self) -> Option<GroupedRun<K, V>> {
+        self.take_run(0)
+    }
+
+    /// Sorts what it holds into a run (`None` when it holds nothing) and is left empty, keeping
+    /// its arrays for the next pairs if they take at most `keep_bytes`: a buffer refilled chunk
+    /// after chunk then reuses memory already mapped, rather than growing anew into pages the
+    /// kernel must fault in and zero.
+    pub(super) fn take_run(&mut self, keep_bytes: usize) -> Option<GroupedRun<K, V>> {
+        self.table.clear();
+        let keys = self.keys.drain(..);
         if self.values.is_empty() {
             return None;
         }
-        let PartitionBuffer { keys, mut values, .. } = self;
-        let mut keys: Vec<(usize, K)> = keys.into_iter().map(|(key, _)| key).enumerate().collect();
+        let values = &mut self.values;
+        let mut keys: Vec<(usize, K)> = keys.map(|(key, _)| key).enumerate().collect();
         // Keys are distinct, so an unstable sort gives the one order there is.
         keys.sort_unstable_by(|a, b| a.1.cmp(&b.1));
         let mut rank = vec![0u32; keys.len()];
@@ -91,14 +102,18 @@ impl<K: Ord, V> PartitionBuffer<K, V> {
             rank[*index] = position as u32;
         }
         let mut counts = vec![0usize; keys.len()];
-        for (index, _) in &mut values {
+        for (index, _) in values.iter_mut() {
             *index = rank[*index as usize];
             counts[*index as usize] += 1;
         }
         // Stable, so each key's values keep emit order.
         values.sort_by_key(|(rank, _)| *rank);
         let keys = keys.into_iter().zip(counts).filter(|(_, count)| *count > 0).map(|((_, key), n)| (key, n));
-        Some(GroupedRun { keys: keys.collect(), values: values.into_iter().map(|(_, value)| value).collect() })
+        let run = GroupedRun { keys: keys.collect(), values: values.drain(..).map(|(_, value)| value).collect() };
+        if self.array_bytes() > keep_bytes {
+            *self = PartitionBuffer::new();
+        }
+        Some(run)
     }
 }
 
@@ -137,6 +152,30 @@ mod tests {
         // i = 2, then every 5th.
         assert_eq!(run.keys, [("v", 100), ("w", 100), ("x", 100), ("y", 100), ("z", 100)]);
         assert_eq!(run.values[..3], [2, 7, 12]);
+    }
+
+    #[test]
+    fn a_buffer_refilled_after_its_run_was_taken_keeps_its_arrays_within_the_limit() {
+        let mut buffer = PartitionBuffer::new();
+        for (key, value) in [("b", 1), ("a", 2), ("b", 3)] {
+            buffer.push(key_hash(&key), key, value);
+        }
+        let first = buffer.take_run(usize::MAX).unwrap();
+        assert_eq!(first.keys, [("a", 1), ("b", 2)]);
+        assert_eq!(first.values, [2, 1, 3]);
+        assert_eq!((buffer.len(), buffer.key_count()), (0, 0));
+        let kept = buffer.array_bytes();
+        assert!(kept > 0);
+        // Refilled, it starts from nothing: no key or value of the first run is left in it.
+        for (key, value) in [("c", 4), ("b", 5)] {
+            buffer.push(key_hash(&key), key, value);
+        }
+        assert_eq!(buffer.array_bytes(), kept, "it grew again though its arrays had room");
+        let second = buffer.take_run(0).unwrap();
+        assert_eq!(second.keys, [("b", 1), ("c", 1)]);
+        assert_eq!(second.values, [5, 4]);
+        assert_eq!(buffer.array_bytes(), 0, "past the limit it lets its arrays go");
+        assert!(buffer.take_run(usize::MAX).is_none());
     }
 
     #[test]

@@ -156,10 +156,8 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
     /// Ends the current batch: sorts (and combines) each buffer of at least
     /// [`MIN_RUN_VALUES`] values, or every buffer when `task_done`, and holds them as runs.
     pub(super) fn finish_batch(&mut self, task_done: bool) {
-        let mut carried = false;
         for partition in 0..self.buffers.len() {
             if !task_done && self.buffers[partition].len() < MIN_RUN_VALUES {
-                carried |= self.buffers[partition].len() > 0;
                 continue;
             }
             if let Some(run) = self.take_run(partition) {
@@ -169,7 +167,8 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
                 self.held.push(PlacedRun { partition, batch, seq, run: Run::Memory(run) });
             }
         }
-        if carried { self.recount() } else { self.reset_buffered() }
+        // Counted afresh: emptied buffers may keep their arrays.
+        self.recount();
     }
 
     /// The keys whose `combine` panicked since the last call.
@@ -200,26 +199,22 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         self.pushed = 0;
     }
 
-    fn reset_buffered(&mut self) {
-        self.buffered_values = 0;
-        self.buffered_keys = 0;
-        self.buffered_array_bytes = 0;
-        self.pushed = 0;
-    }
-
     fn run_bytes(&self, run: &GroupedRun<J::Key, J::Value>) -> usize {
         run.array_bytes().saturating_add(self.sizer.heap_bytes(run.keys.len(), run.len()))
     }
 
-    /// Empties one partition's buffer into a sorted (and combined) run.
+    /// Empties one partition's buffer into a sorted (and combined) run. The buffer keeps its
+    /// arrays for the next pairs if they take at most an eighth of its share of the worker's
+    /// budget; they stay counted in what the worker holds.
     fn take_run(&mut self, partition: usize) -> Option<GroupedRun<J::Key, J::Value>> {
-        let mut buffer = std::mem::replace(&mut self.buffers[partition], PartitionBuffer::new());
+        let keep_bytes = self.limit / 8 / self.buffers.len().max(1);
+        let buffer = &mut self.buffers[partition];
         self.combine_at[partition] = combine::MIN_COMBINE_LEN;
         if self.combining {
-            let failures = combine::combine_buffer(self.job, &mut buffer);
+            let failures = combine::combine_buffer(self.job, buffer);
             self.key_failures.extend(failures);
         }
-        buffer.into_run()
+        buffer.take_run(keep_bytes)
     }
 
     /// Combines one partition's buffer in place, and sets when to combine it next.
@@ -272,7 +267,7 @@ impl<'a, J: Reduce> WorkerShuffle<'a, J> {
         }
         self.seq += 1;
         self.held_bytes = 0;
-        self.reset_buffered();
+        self.recount();
         self.combine_at.fill(combine::MIN_COMBINE_LEN);
         Ok(())
     }
