@@ -591,15 +591,83 @@ fn a_process_that_stops_answering_fails_the_run_at_the_heartbeat_timeout() {
     let cluster = Cluster::over_redb(LONG_RUN_EXPLORATIONS, 2);
     let (zero, mut one) = start_long_run(&cluster, &[]);
     // Stopped, not dead: its connections stay open, so only the missing heartbeats tell.
-    // The shell's own `kill`, so no procps package is needed.
-    let stopped = Command::new("sh").args(["-c", &format!("kill -STOP {}", one.id())]).status().expect("sh runs");
-    assert!(stopped.success());
+    let SharedStore::Redb(path) = &cluster.store else { unreachable!("a cluster over redb") };
+    stop_outside_the_stores_locks(&one, path);
     let ran = finish(zero, FAIL_STOP_WITHIN);
     let _ = one.kill();
     let _ = one.wait();
     ran.assert_code(1);
     assert!(ran.err.contains("lost process 1") && ran.err.contains("sent nothing for 10 s"), "{}", ran.err);
     assert_eq!(cluster.newest_run().expect("a run").status(), Status::Failed);
+}
+
+/// Sends `signal` (`STOP`, `CONT`) to `child`, with the shell's own `kill`, so no procps
+/// package is needed.
+fn signal(child: &Child, signal: &str) {
+    let sent = Command::new("sh").args(["-c", &format!("kill -{signal} {}", child.id())]).status().expect("sh runs");
+    assert!(sent.success(), "kill -{signal} {}", child.id());
+}
+
+/// Stops `child` (SIGSTOP) at a moment it holds none of the redb file's locks. A process of a
+/// cluster over redb takes the file's header lock, shared, for an instant as each of its read
+/// transactions starts; stopped inside that instant, it would block every write to the file
+/// (process 0's record of the failure among them) until it went on or died, which no
+/// heartbeat can help with. So after each stop a probe process must commit to the file within
+/// 5 s; if it cannot, `child` goes on for a moment and is stopped again.
+fn stop_outside_the_stores_locks(child: &Child, store: &std::path::Path) {
+    for _ in 0..20 {
+        signal(child, "STOP");
+        if store_takes_a_write(store) {
+            return;
+        }
+        signal(child, "CONT");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("process {} was stopped inside the store's locks 20 times running", child.id());
+}
+
+/// The store the probe process (see [`store_takes_a_write`]) commits to.
+const PROBE_STORE_VAR: &str = "JOBS_CLUSTER_TEST_PROBE_STORE";
+
+/// The probe process: commits an empty write transaction to the store it is given, which takes
+/// the locks process 0's writes take (redb's writer lock, then its header lock). Does nothing
+/// when run as an ordinary (ignored) test.
+#[test]
+#[ignore = "the body of the probe process a_process_that_stops_answering... starts"]
+fn probe_process_entry() {
+    let Some(path) = std::env::var_os(PROBE_STORE_VAR) else {
+        return;
+    };
+    let db = redb::Database::builder()
+        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+        .create(path)
+        .expect("open the store with redb");
+    db.begin_write().expect("a write transaction").commit().expect("commit");
+}
+
+/// Whether another process can write to `store` within 5 s; a probe that waits longer (on a
+/// lock a stopped process holds) is killed.
+fn store_takes_a_write(store: &std::path::Path) -> bool {
+    let mut probe = Command::new(std::env::current_exe().expect("the test binary"))
+        .args(["probe_process_entry", "--exact", "--ignored", "--test-threads=1"])
+        .env(PROBE_STORE_VAR, store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the probe process starts");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = probe.try_wait().expect("the probe is waited for") {
+            return status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = probe.kill();
+            let _ = probe.wait();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 fn a_run_canceled_while_waiting_for_its_processes_ends_canceled(kind: StoreKind, test: &str) {
