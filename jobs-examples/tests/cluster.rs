@@ -617,7 +617,7 @@ fn signal(child: &Child, signal: &str) {
 fn stop_outside_the_stores_locks(child: &Child, store: &std::path::Path) {
     for _ in 0..20 {
         signal(child, "STOP");
-        if store_takes_a_write(store) {
+        if support::store_takes_a_write(store, Duration::from_secs(5)) {
             return;
         }
         signal(child, "CONT");
@@ -626,48 +626,10 @@ fn stop_outside_the_stores_locks(child: &Child, store: &std::path::Path) {
     panic!("process {} was stopped inside the store's locks 20 times running", child.id());
 }
 
-/// The store the probe process (see [`store_takes_a_write`]) commits to.
-const PROBE_STORE_VAR: &str = "JOBS_CLUSTER_TEST_PROBE_STORE";
-
-/// The probe process: commits an empty write transaction to the store it is given, which takes
-/// the locks process 0's writes take (redb's writer lock, then its header lock). Does nothing
-/// when run as an ordinary (ignored) test.
 #[test]
-#[ignore = "the body of the probe process a_process_that_stops_answering... starts"]
+#[ignore = "the body of the probe process support::store_takes_a_write starts"]
 fn probe_process_entry() {
-    let Some(path) = std::env::var_os(PROBE_STORE_VAR) else {
-        return;
-    };
-    let db = redb::Database::builder()
-        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
-        .create(path)
-        .expect("open the store with redb");
-    db.begin_write().expect("a write transaction").commit().expect("commit");
-}
-
-/// Whether another process can write to `store` within 5 s; a probe that waits longer (on a
-/// lock a stopped process holds) is killed.
-fn store_takes_a_write(store: &std::path::Path) -> bool {
-    let mut probe = Command::new(std::env::current_exe().expect("the test binary"))
-        .args(["probe_process_entry", "--exact", "--ignored", "--test-threads=1"])
-        .env(PROBE_STORE_VAR, store)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the probe process starts");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(status) = probe.try_wait().expect("the probe is waited for") {
-            return status.success();
-        }
-        if Instant::now() > deadline {
-            let _ = probe.kill();
-            let _ = probe.wait();
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    support::probe_process_body();
 }
 
 fn a_run_canceled_while_waiting_for_its_processes_ends_canceled(kind: StoreKind, test: &str) {

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// What one `jobs` command did.
 pub struct Ran {
@@ -68,4 +69,52 @@ pub fn jobs_command_via_env(location: &str, args: &[&str]) -> Command {
         .env_remove("JOBS_CLUSTER_SECRET")
         .stdin(Stdio::null());
     command
+}
+
+/// The store a test binary's probe process commits to (see [`store_takes_a_write`]).
+const PROBE_STORE_VAR: &str = "JOBS_TEST_PROBE_STORE";
+
+/// The body of a test binary's own `probe_process_entry` test (ignored, so it runs only when
+/// [`store_takes_a_write`] starts it): commits an empty write transaction to the store it is
+/// given, which takes the locks any writer of the file takes (redb's writer lock, then its
+/// header lock). Does nothing when run as an ordinary test.
+pub fn probe_process_body() {
+    let Some(path) = std::env::var_os(PROBE_STORE_VAR) else {
+        return;
+    };
+    let db = redb::Database::builder()
+        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
+        .create(path)
+        .expect("open the store with redb");
+    db.begin_write().expect("a write transaction").commit().expect("commit");
+}
+
+/// Whether another process can write to the redb file `store` within `within`: this test
+/// binary's `probe_process_entry` commits to it in a process of its own, which is killed if
+/// it waits longer, on a lock a stopped process holds. (`jobs status` would not do: it only
+/// reads.)
+pub fn store_takes_a_write(store: &Path, within: Duration) -> bool {
+    let Ok(test_binary) = std::env::current_exe() else { return false };
+    let Ok(mut probe) = Command::new(test_binary)
+        .args(["probe_process_entry", "--exact", "--ignored", "--test-threads=1"])
+        .env(PROBE_STORE_VAR, store)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + within;
+    loop {
+        match probe.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() <= deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = probe.kill();
+                let _ = probe.wait();
+                return false;
+            }
+        }
+    }
 }

@@ -12,6 +12,8 @@
 //! (`.ci/run` installs `chromium` and `chromium-driver`), where it runs and their absence fails
 //! it. Installed or removed after the test was built, they are seen at the next `cargo test`.
 
+#[path = "../support/mod.rs"]
+mod support;
 mod webdriver;
 
 use std::io::{BufRead, BufReader};
@@ -91,7 +93,7 @@ impl Paused {
                     return Err(format!("SIGSTOP {pid}: {}", std::io::Error::last_os_error()));
                 }
                 let mut paused = Paused { pid, resumed: false };
-                if store_is_free(store)? {
+                if support::store_takes_a_write(store, Duration::from_secs(5)) {
                     let record = log.get_run(&id).map_err(|e| e.to_string())?;
                     if record.status() != Status::Started {
                         return Err(format!("the long run ended before it could be paused: {record:?}"));
@@ -131,50 +133,10 @@ impl Drop for Paused {
     }
 }
 
-/// The store the probe process (see [`store_is_free`]) commits to.
-const PROBE_STORE_VAR: &str = "JOBS_WEB_BROWSER_PROBE_STORE";
-
-/// The probe process: commits an empty write transaction to the store it is given, which takes
-/// the locks the server's writes take (redb's writer lock, then its header lock). Does nothing
-/// when run as an ordinary (ignored) test.
 #[test]
-#[ignore = "the body of the probe process the browser test starts"]
+#[ignore = "the body of the probe process support::store_takes_a_write starts"]
 fn probe_process_entry() {
-    let Some(path) = std::env::var_os(PROBE_STORE_VAR) else {
-        return;
-    };
-    let db = redb::Database::builder()
-        .set_concurrency_mode(redb::ConcurrencyMode::MultiWriter)
-        .create(path)
-        .expect("open the store with redb");
-    db.begin_write().expect("a write transaction").commit().expect("commit");
-}
-
-/// Whether another process can write to the store within 5 s: the probe process commits an
-/// empty write transaction, which waits while a (stopped) process holds a lock the server's
-/// writes need. (`jobs status` would not do: it only reads.) A probe that waits longer is
-/// killed.
-fn store_is_free(store: &Path) -> Result<bool, String> {
-    let mut probe = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
-        .args(["probe_process_entry", "--exact", "--ignored", "--test-threads=1"])
-        .env(PROBE_STORE_VAR, store)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("the probe process: {e}"))?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(status) = probe.try_wait().map_err(|e| e.to_string())? {
-            return Ok(status.success());
-        }
-        if Instant::now() > deadline {
-            let _ = probe.kill();
-            let _ = probe.wait();
-            return Ok(false);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    support::probe_process_body();
 }
 
 fn jobs(store: &Path, args: &[&str]) -> Output {
