@@ -88,7 +88,7 @@ fn truncate_counting(lines: &mut Vec<String>, limit: usize) -> (bool, usize) {
             continue;
         }
         let line = &mut lines[at];
-        let cut = line.char_indices().nth(remaining).map_or(line.len(), |(byte, _)| byte);
+        let cut = first_chars(line, remaining).0.len();
         line.truncate(cut);
         line.push_str(TRUNCATED_MARKER);
         // The line cut may have been far longer than what is left of it.
