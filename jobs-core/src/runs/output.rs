@@ -82,7 +82,8 @@ pub fn truncate(lines: &mut Vec<String>, limit: usize) -> bool {
 fn truncate_counting(lines: &mut Vec<String>, limit: usize) -> (bool, usize) {
     let mut remaining = limit;
     for at in 0..lines.len() {
-        let chars = lines[at].chars().count();
+        // Counted only as far as the limit: a line can be far longer.
+        let (_, chars) = first_chars(&lines[at], remaining.saturating_add(1));
         if chars <= remaining {
             remaining -= chars;
             continue;
