@@ -617,7 +617,8 @@ fn signal(child: &Child, signal: &str) {
 fn stop_outside_the_stores_locks(child: &Child, store: &std::path::Path) {
     for _ in 0..20 {
         signal(child, "STOP");
-        if support::store_takes_a_write(store, Duration::from_secs(5)) {
+        let free = support::store_takes_a_write(store, Duration::from_secs(5));
+        if free.unwrap_or_else(|error| panic!("{error}")) {
             return;
         }
         signal(child, "CONT");

@@ -93,27 +93,37 @@ pub fn probe_process_body() {
 /// binary's `probe_process_entry` commits to it in a process of its own, which is killed if
 /// it waits longer, on a lock a stopped process holds. (`jobs status` would not do: it only
 /// reads.)
-pub fn store_takes_a_write(store: &Path, within: Duration) -> bool {
-    let Ok(test_binary) = std::env::current_exe() else { return false };
-    let Ok(mut probe) = Command::new(test_binary)
+///
+/// # Errors
+/// The probe could not be started or watched, or it failed rather than waited (it could not
+/// open the store, say): what happened, so a test says that rather than blame a lock.
+pub fn store_takes_a_write(store: &Path, within: Duration) -> Result<bool, String> {
+    let test_binary = std::env::current_exe().map_err(|e| format!("finding the test binary: {e}"))?;
+    let mut probe = Command::new(test_binary)
         .args(["probe_process_entry", "--exact", "--ignored", "--test-threads=1"])
         .env(PROBE_STORE_VAR, store)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
-    else {
-        return false;
-    };
+        .map_err(|e| format!("starting the probe process: {e}"))?;
     let deadline = Instant::now() + within;
     loop {
-        match probe.try_wait() {
-            Ok(Some(status)) => return status.success(),
-            Ok(None) if Instant::now() <= deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
+        match probe.try_wait().map_err(|e| format!("watching the probe process: {e}"))? {
+            Some(status) if status.success() => return Ok(true),
+            Some(status) => {
+                let output = probe.wait_with_output().map_err(|e| format!("reading the probe's stderr: {e}"))?;
+                return Err(format!(
+                    "the probe process failed ({status}) writing to {}: {}",
+                    store.display(),
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            None if Instant::now() <= deadline => std::thread::sleep(Duration::from_millis(10)),
+            None => {
                 let _ = probe.kill();
                 let _ = probe.wait();
-                return false;
+                return Ok(false);
             }
         }
     }

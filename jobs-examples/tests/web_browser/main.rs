@@ -93,7 +93,7 @@ impl Paused {
                     return Err(format!("SIGSTOP {pid}: {}", std::io::Error::last_os_error()));
                 }
                 let mut paused = Paused { pid, resumed: false };
-                if support::store_takes_a_write(store, Duration::from_secs(5)) {
+                if support::store_takes_a_write(store, Duration::from_secs(5))? {
                     let record = log.get_run(&id).map_err(|e| e.to_string())?;
                     if record.status() != Status::Started {
                         return Err(format!("the long run ended before it could be paused: {record:?}"));
