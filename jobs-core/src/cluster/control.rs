@@ -24,6 +24,11 @@ use super::connect::{read_frame, write_frame};
 const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// How often the sender looks for a cancel to relay.
 const TICK: Duration = Duration::from_millis(100);
+/// How long a stopped worker waits for a control link to say why before the session closes
+/// them (see [`SessionState::fail_worker`]). A dead peer's end reaches its link within
+/// milliseconds; a worker that stopped for a reason of its own costs the peers this much longer
+/// to hear of it by the links (the cut data connections tell them at once).
+const LINK_GRACE: Duration = Duration::from_millis(200);
 
 /// How the run ended, as process 0 tells the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,8 +107,24 @@ impl SessionState {
     }
 
     /// Fails the session because a worker stopped; a link's reason, if any, is preferred.
+    ///
+    /// A peer that dies breaks its data connections and its control link at once, and which
+    /// this process notices first is a race: a worker whose queue the lost connection poisoned
+    /// may stop before the link's reader has read the peer's end. So the data is cut at once,
+    /// to stop timely's threads, but the links are closed, and the session marked failed, only
+    /// once a link has failed or [`LINK_GRACE`] has passed: closing them first would leave the
+    /// reader unable to tell the peer's end from this process's own, and the run would fail
+    /// naming the poisoned queue rather than the process that was lost.
     pub(super) fn fail_worker(&self, reason: String) {
         lock(&self.worker_failure).get_or_insert(reason);
+        if self.failed() {
+            return;
+        }
+        self.cut_data();
+        let deadline = Instant::now() + LINK_GRACE;
+        while !self.failed() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
         self.shut_down();
     }
 
@@ -246,5 +267,72 @@ impl SessionState {
             // A write that fails is seen by the link's reader as well; it reports it.
             let _ = write_frame(&mut *lock(link), message);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{TcpListener, TcpStream};
+    use std::time::{Duration, Instant};
+
+    use super::SessionState;
+    use crate::exec::CancelToken;
+
+    /// Both ends of a loopback connection.
+    fn connected() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let near = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (far, _) = listener.accept().unwrap();
+        (near, far)
+    }
+
+    #[test]
+    fn a_peer_lost_just_after_a_worker_stopped_is_named_not_the_worker() {
+        let (near, far) = connected();
+        let state = SessionState::new(
+            Vec::new(),
+            vec![near.try_clone().unwrap()],
+            vec![(1, "127.0.0.1:1".to_owned(), near.try_clone().unwrap())],
+        );
+        let cancel = CancelToken::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| state.read_link(1, "127.0.0.1:1", near, &cancel, Duration::from_secs(30)));
+            // The worker's poisoned queue is noticed a moment before the link's end is read.
+            let dies = scope.spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                drop(far);
+            });
+            let started = Instant::now();
+            state.fail_worker("a worker stopped: MergeQueue poisoned".to_owned());
+            dies.join().unwrap();
+            assert!(state.failed());
+            let reason = state.failure_after(Duration::from_secs(2)).unwrap();
+            assert!(reason.starts_with("lost process 1 (127.0.0.1:1): it closed its connection"), "{reason}");
+            assert!(started.elapsed() < Duration::from_secs(2), "it waited out the grace: {:?}", started.elapsed());
+            state.stop();
+            state.close_links();
+        });
+    }
+
+    #[test]
+    fn a_worker_that_stopped_on_its_own_is_named_once_the_grace_has_passed() {
+        let (near, _far) = connected();
+        let state = SessionState::new(
+            Vec::new(),
+            vec![near.try_clone().unwrap()],
+            vec![(1, "127.0.0.1:1".to_owned(), near.try_clone().unwrap())],
+        );
+        let cancel = CancelToken::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| state.read_link(1, "127.0.0.1:1", near, &cancel, Duration::from_secs(30)));
+            let started = Instant::now();
+            state.fail_worker("a worker stopped: a bug".to_owned());
+            assert!(started.elapsed() >= super::LINK_GRACE);
+            assert!(state.failed());
+            // Its own close of the link is not taken for the peer's.
+            assert_eq!(state.failure_after(Duration::from_millis(100)).unwrap(), "a worker stopped: a bug");
+            state.stop();
+            state.close_links();
+        });
     }
 }
