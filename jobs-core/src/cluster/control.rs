@@ -278,22 +278,23 @@ mod tests {
     use super::SessionState;
     use crate::exec::CancelToken;
 
-    /// Both ends of a loopback connection.
-    fn connected() -> (TcpStream, TcpStream) {
+    /// A session with one control link, to process 1 over loopback: the state, this end of
+    /// the link (for its reader) and the peer's end.
+    fn one_link() -> (SessionState, TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let near = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (far, _) = listener.accept().unwrap();
-        (near, far)
-    }
-
-    #[test]
-    fn a_peer_lost_just_after_a_worker_stopped_is_named_not_the_worker() {
-        let (near, far) = connected();
         let state = SessionState::new(
             Vec::new(),
             vec![near.try_clone().unwrap()],
             vec![(1, "127.0.0.1:1".to_owned(), near.try_clone().unwrap())],
         );
+        (state, near, far)
+    }
+
+    #[test]
+    fn a_peer_lost_just_after_a_worker_stopped_is_named_not_the_worker() {
+        let (state, near, far) = one_link();
         let cancel = CancelToken::new();
         std::thread::scope(|scope| {
             scope.spawn(|| state.read_link(1, "127.0.0.1:1", near, &cancel, Duration::from_secs(30)));
@@ -316,12 +317,7 @@ mod tests {
 
     #[test]
     fn a_worker_that_stopped_on_its_own_is_named_once_the_grace_has_passed() {
-        let (near, _far) = connected();
-        let state = SessionState::new(
-            Vec::new(),
-            vec![near.try_clone().unwrap()],
-            vec![(1, "127.0.0.1:1".to_owned(), near.try_clone().unwrap())],
-        );
+        let (state, near, _far) = one_link();
         let cancel = CancelToken::new();
         std::thread::scope(|scope| {
             scope.spawn(|| state.read_link(1, "127.0.0.1:1", near, &cancel, Duration::from_secs(30)));
