@@ -36,6 +36,7 @@ pub fn check_all<S: RunLog>(fresh: &mut dyn FnMut() -> S) {
     recent_lists_newest_first_within_the_window(&fresh());
     prune_removes_only_old_finished_runs_and_their_output(&fresh());
     output_is_stored_in_both_forms(&fresh());
+    finishing_stores_the_output_with_the_record(&fresh());
     exclusive_admission_sees_the_jobs_active_runs(&fresh());
 }
 
@@ -249,6 +250,38 @@ pub fn output_is_stored_in_both_forms(log: &dyn RunLog) {
         err.to_string(),
         format!("run {} has no output: it is queued; output is stored when it completes", waiting.id())
     );
+}
+
+/// [`finish_run`](super::RunStore::finish_run) stores the output and the changed record,
+/// replacing output stored before; when the change is refused, the record stays as it was.
+///
+/// # Panics
+/// The store does not behave so.
+pub fn finishing_stores_the_output_with_the_record(log: &dyn RunLog) {
+    let record = queued("Job", now_ms());
+    let id = record.id().clone();
+    log.create(&record).unwrap();
+    let _claim = log.claim_run(&id).unwrap().unwrap();
+    let started = log.transition(&id, Status::Started, &mut |_| {}).unwrap();
+    log.write_output(&id, OutputKind::Stored, &["from before".to_owned()]).unwrap();
+
+    let err = log.finish_run(&id, &["refused".to_owned()], &mut |r| r.transition(Status::Queued)).unwrap_err();
+    assert!(matches!(err, RunsError::InvalidTransition { .. }), "{err}");
+    assert_eq!(log.get_run(&id).unwrap(), started, "a refused change leaves the record as it was");
+
+    let lines: Vec<String> = (0..5_000).map(|i| format!("[{i},\"line\"]")).collect();
+    let stored = super::output::stored(&lines, 100);
+    let done = log
+        .finish_run(&id, &stored.lines, &mut |r| {
+            r.transition(Status::Completed)?;
+            r.output = Some(stored.summary);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(done.status(), Status::Completed);
+    assert_eq!(log.get_run(&id).unwrap(), done);
+    assert_eq!(log.stored_output(&id).unwrap(), stored.lines, "the output replaces what was stored before");
+    assert!(log.active_runs().unwrap().is_empty(), "a finished run is not active");
 }
 
 /// Inserting a run shows its admission only the same job's queued and started runs, and a

@@ -110,6 +110,21 @@ impl RunStore for MemoryStore {
         Ok(())
     }
 
+    fn finish_run(
+        &self,
+        id: &RunId,
+        stored: &[String],
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        let mut state = self.runs().state();
+        let record = state.records.get_mut(id).ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        let mut changed = record.clone();
+        change(&mut changed)?;
+        *record = changed.clone();
+        state.outputs.insert((id.clone(), OutputKind::Stored), stored.to_vec());
+        Ok(changed)
+    }
+
     fn visit_output(
         &self,
         id: &RunId,
@@ -169,6 +184,11 @@ mod tests {
     #[test]
     fn output_is_stored_in_both_forms() {
         conformance::output_is_stored_in_both_forms(&MemoryStore::new());
+    }
+
+    #[test]
+    fn finishing_stores_the_output_with_the_record() {
+        conformance::finishing_stores_the_output_with_the_record(&MemoryStore::new());
     }
 
     #[test]

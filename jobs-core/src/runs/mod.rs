@@ -26,9 +26,12 @@
 //!   `interrupted`, by [`open_store`] or any read that meets it. A heartbeat would need a
 //!   timeout and would mistake a slow shard for a dead process. Details in [`liveness`].
 //! * **A run carried out at once is claimed before it is recorded** ([`queue_claimed`], as
-//!   `jobs run` and the admin page do), so a process that dies between recording the run and
-//!   starting it leaves its lock file behind and the run is recorded `interrupted`, not left
-//!   `queued` for ever. A run queued for a background process (`--detach`) has no lock file
+//!   the admin page does), so a process that dies between recording the run and starting it
+//!   leaves its lock file behind and the run is recorded `interrupted`, not left `queued` for
+//!   ever. `jobs run` records its run `started` in the write that records it
+//!   ([`start_claimed`]), and its end, output and status together
+//!   ([`RunStore::finish_run`]): two durable commits a run, which on a redb file of gigabytes
+//!   cost a millisecond or more each. A run queued for a background process (`--detach`) has no lock file
 //!   until that process claims it. A run whose end cannot be recorded (a full disk) is let go
 //!   the same way ([`RunClaim::abandon`]).
 //! * **Failures beyond the limit fail the run.** A run whose entities and keys failed more
@@ -89,7 +92,7 @@ pub use self::record::{
 };
 pub use self::runner::{
     DEFAULT_POLL_INTERVAL, MAX_THREADS, OutputHandoff, Queued, RunRequest, RunnerOptions, check_threads, queue,
-    queue_claimed, run, run_claimed, run_queued, wait,
+    queue_claimed, run, run_claimed, run_queued, run_started, start_claimed, wait,
 };
 pub use self::status::{Status, UnknownStatus};
 pub use self::store::{FullOutputWriter, RunStore};

@@ -95,6 +95,53 @@ impl PostgresStore {
     fn decode_rows(rows: &[::postgres::Row]) -> Result<Vec<RunRecord>, RunsError> {
         rows.iter().map(|row| decode_record(row.get::<_, &str>(0), row.get::<_, &[u8]>(1))).collect()
     }
+
+    /// [`RunStore::modify_run`] within `txn`.
+    fn modify_in(
+        &self,
+        txn: &mut ::postgres::Transaction<'_>,
+        id: &RunId,
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        let runs = &self.tables().runs.records;
+        let row = txn
+            .query_opt(&format!("SELECT record FROM {runs} WHERE id = $1 FOR UPDATE"), &[&id.as_str()])
+            .map_err(|e| self.fail(&e))?
+            .ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        let mut record = decode_record(id.as_str(), row.get::<_, &[u8]>(0))?;
+        change(&mut record)?;
+        txn.execute(
+            &format!("UPDATE {runs} SET record = $2, active = $3 WHERE id = $1"),
+            &[&id.as_str(), &encode_record(&record)?, &record.status().is_active()],
+        )
+        .map_err(|e| self.fail(&e))?;
+        Ok(record)
+    }
+
+    /// Replaces run `id`'s output of `kind` within `txn`.
+    fn write_output_in(
+        &self,
+        txn: &mut ::postgres::Transaction<'_>,
+        id: &RunId,
+        kind: OutputKind,
+        lines: &[String],
+    ) -> Result<(), RunsError> {
+        let output = &self.tables().runs.output;
+        let id = id.as_str();
+        txn.execute(&format!("DELETE FROM {output} WHERE run_id = $1 AND form = $2"), &[&id, &form(kind)])
+            .map_err(|e| self.fail(&e))?;
+        let insert = txn
+            .prepare(&format!("INSERT INTO {output} (run_id, form, chunk, lines) VALUES ($1, $2, $3, $4)"))
+            .map_err(|e| self.fail(&e))?;
+        for (number, chunk) in output::chunks(lines).enumerate() {
+            let number = i32::try_from(number).map_err(|_| RunsError::Codec {
+                id: id.to_owned(),
+                message: "the output has more than 2^31 chunks".to_owned(),
+            })?;
+            txn.execute(&insert, &[&id, &form(kind), &number, &encode_chunk(id, chunk)?]).map_err(|e| self.fail(&e))?;
+        }
+        Ok(())
+    }
 }
 
 impl RunStore for PostgresStore {
@@ -143,21 +190,10 @@ impl RunStore for PostgresStore {
         id: &RunId,
         change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
     ) -> Result<RunRecord, RunsError> {
-        let runs = &self.tables().runs.records;
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
-        let row = txn
-            .query_opt(&format!("SELECT record FROM {runs} WHERE id = $1 FOR UPDATE"), &[&id.as_str()])
-            .map_err(|e| self.fail(&e))?
-            .ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
-        let mut record = decode_record(id.as_str(), row.get::<_, &[u8]>(0))?;
         // Returning before `commit`, should `change` fail, rolls the transaction back.
-        change(&mut record)?;
-        txn.execute(
-            &format!("UPDATE {runs} SET record = $2, active = $3 WHERE id = $1"),
-            &[&id.as_str(), &encode_record(&record)?, &record.status().is_active()],
-        )
-        .map_err(|e| self.fail(&e))?;
+        let record = self.modify_in(&mut txn, id, change)?;
         txn.commit().map_err(|e| self.fail(&e))?;
         Ok(record)
     }
@@ -213,23 +249,24 @@ impl RunStore for PostgresStore {
     }
 
     fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError> {
-        let output = &self.tables().runs.output;
-        let id = id.as_str();
         let mut client = self.connection()?;
         let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
-        txn.execute(&format!("DELETE FROM {output} WHERE run_id = $1 AND form = $2"), &[&id, &form(kind)])
-            .map_err(|e| self.fail(&e))?;
-        let insert = txn
-            .prepare(&format!("INSERT INTO {output} (run_id, form, chunk, lines) VALUES ($1, $2, $3, $4)"))
-            .map_err(|e| self.fail(&e))?;
-        for (number, chunk) in output::chunks(lines).enumerate() {
-            let number = i32::try_from(number).map_err(|_| RunsError::Codec {
-                id: id.to_owned(),
-                message: "the output has more than 2^31 chunks".to_owned(),
-            })?;
-            txn.execute(&insert, &[&id, &form(kind), &number, &encode_chunk(id, chunk)?]).map_err(|e| self.fail(&e))?;
-        }
+        self.write_output_in(&mut txn, id, kind, lines)?;
         txn.commit().map_err(|e| self.fail(&e))
+    }
+
+    fn finish_run(
+        &self,
+        id: &RunId,
+        stored: &[String],
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        let mut client = self.connection()?;
+        let mut txn = client.transaction().map_err(|e| self.fail(&e))?;
+        let record = self.modify_in(&mut txn, id, change)?;
+        self.write_output_in(&mut txn, id, OutputKind::Stored, stored)?;
+        txn.commit().map_err(|e| self.fail(&e))?;
+        Ok(record)
     }
 
     fn visit_output(
@@ -375,6 +412,14 @@ mod tests {
     #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
     fn output_is_stored_in_both_forms() {
         with_log("output_is_stored_in_both_forms", |log| conformance::output_is_stored_in_both_forms(log));
+    }
+
+    #[test]
+    #[cfg_attr(jobs_no_test_postgres, ignore = "needs PostgreSQL: set JOBS_TEST_POSTGRES_URL")]
+    fn finishing_stores_the_output_with_the_record() {
+        with_log("finishing_stores_the_output_with_the_record", |log| {
+            conformance::finishing_stores_the_output_with_the_record(log);
+        });
     }
 
     #[test]

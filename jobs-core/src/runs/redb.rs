@@ -88,6 +88,48 @@ impl RedbStore {
             None => Ok(None),
         }
     }
+
+    /// [`RunStore::modify_run`] within `txn`.
+    fn modify_in(
+        &self,
+        txn: &WriteTransaction,
+        id: &RunId,
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        let mut records = txn.open_table(RECORDS).map_err(|e| self.fail(e))?;
+        let mut record =
+            self.decode_from(&records, id.as_str())?.ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        change(&mut record)?;
+        records.insert(id.as_str(), encode_record(&record)?.as_slice()).map_err(|e| self.fail(e))?;
+        let mut active = txn.open_table(ACTIVE).map_err(|e| self.fail(e))?;
+        if record.status().is_active() {
+            active.insert(id.as_str(), ()).map_err(|e| self.fail(e))?;
+        } else {
+            active.remove(id.as_str()).map_err(|e| self.fail(e))?;
+        }
+        Ok(record)
+    }
+
+    /// Replaces run `id`'s output of `kind` in the store's tables within `txn`.
+    fn write_output_in(
+        &self,
+        txn: &WriteTransaction,
+        id: &RunId,
+        kind: OutputKind,
+        lines: &[String],
+    ) -> Result<(), RunsError> {
+        let id = id.as_str();
+        let mut chunks = txn.open_table(output_table(kind)).map_err(|e| self.fail(e))?;
+        chunks.retain_in((id, 0)..=(id, u32::MAX), |_, _| false).map_err(|e| self.fail(e))?;
+        for (number, chunk) in output::chunks(lines).enumerate() {
+            let number = u32::try_from(number).map_err(|_| RunsError::Codec {
+                id: id.to_owned(),
+                message: "the output has more than 2^32 chunks".to_owned(),
+            })?;
+            chunks.insert((id, number), encode_chunk(id, chunk)?.as_slice()).map_err(|e| self.fail(e))?;
+        }
+        Ok(())
+    }
 }
 
 impl RunStore for RedbStore {
@@ -141,21 +183,8 @@ impl RunStore for RedbStore {
         change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
     ) -> Result<RunRecord, RunsError> {
         let txn = self.write_txn()?;
-        let record = {
-            let mut records = txn.open_table(RECORDS).map_err(|e| self.fail(e))?;
-            let mut record =
-                self.decode_from(&records, id.as_str())?.ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
-            // Dropping the transaction unwritten, should `change` fail, aborts it.
-            change(&mut record)?;
-            records.insert(id.as_str(), encode_record(&record)?.as_slice()).map_err(|e| self.fail(e))?;
-            let mut active = txn.open_table(ACTIVE).map_err(|e| self.fail(e))?;
-            if record.status().is_active() {
-                active.insert(id.as_str(), ()).map_err(|e| self.fail(e))?;
-            } else {
-                active.remove(id.as_str()).map_err(|e| self.fail(e))?;
-            }
-            record
-        };
+        // Dropping the transaction unwritten, should `change` fail, aborts it.
+        let record = self.modify_in(&txn, id, change)?;
         self.commit(txn)?;
         Ok(record)
     }
@@ -250,20 +279,23 @@ impl RunStore for RedbStore {
         if kind == OutputKind::Full {
             return output_file::write(&output_file::dir(self.path()), id, lines);
         }
-        let id = id.as_str();
         let txn = self.write_txn()?;
-        {
-            let mut chunks = txn.open_table(output_table(kind)).map_err(|e| self.fail(e))?;
-            chunks.retain_in((id, 0)..=(id, u32::MAX), |_, _| false).map_err(|e| self.fail(e))?;
-            for (number, chunk) in output::chunks(lines).enumerate() {
-                let number = u32::try_from(number).map_err(|_| RunsError::Codec {
-                    id: id.to_owned(),
-                    message: "the output has more than 2^32 chunks".to_owned(),
-                })?;
-                chunks.insert((id, number), encode_chunk(id, chunk)?.as_slice()).map_err(|e| self.fail(e))?;
-            }
-        }
+        self.write_output_in(&txn, id, kind, lines)?;
         self.commit(txn)
+    }
+
+    fn finish_run(
+        &self,
+        id: &RunId,
+        stored: &[String],
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        // One commit: each costs two fsyncs and a write of redb's allocator state.
+        let txn = self.write_txn()?;
+        let record = self.modify_in(&txn, id, change)?;
+        self.write_output_in(&txn, id, OutputKind::Stored, stored)?;
+        self.commit(txn)?;
+        Ok(record)
     }
 
     fn full_output_writer(&self, id: &RunId) -> Result<Option<Box<dyn FullOutputWriter>>, RunsError> {
@@ -356,6 +388,29 @@ mod tests {
     #[test]
     fn output_is_stored_in_both_forms() {
         conformance::output_is_stored_in_both_forms(&store().1);
+    }
+
+    #[test]
+    fn finishing_stores_the_output_with_the_record() {
+        conformance::finishing_stores_the_output_with_the_record(&store().1);
+    }
+
+    #[test]
+    fn a_refused_finish_stores_no_output() {
+        let (_dir, store) = store();
+        let record = conformance::queued("Job", 10);
+        store.create(&record).unwrap();
+        let id = record.id();
+        let refused = store.finish_run(id, &["kept?".to_owned()], &mut |r| r.transition(Status::Queued));
+        assert!(matches!(refused, Err(RunsError::InvalidTransition { .. })));
+        let mut lines = Vec::new();
+        store
+            .visit_output(id, OutputKind::Stored, &mut |line| {
+                lines.push(line.to_owned());
+                ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(lines.is_empty(), "one transaction: the output of a refused finish is not stored: {lines:?}");
     }
 
     #[test]

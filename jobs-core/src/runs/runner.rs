@@ -267,10 +267,10 @@ impl OutputHandoff {
     }
 }
 
-/// A run just queued.
+/// A run just queued (or, by [`start_claimed`], started).
 #[derive(Debug, Clone)]
 pub struct Queued {
-    /// Its record, `queued`.
+    /// Its record, `queued` (`started`, from [`start_claimed`]).
     pub record: RunRecord,
     /// The job's other runs that were queued or started at the time, oldest first: warn about
     /// them ("a run of this job is already started: ID").
@@ -286,7 +286,7 @@ pub struct Queued {
 /// job has a run queued or started ([`RunsError::AlreadyActive`], naming it), or the store
 /// failed. Nothing is recorded then.
 pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError> {
-    enqueue(log, request, false).map(|(queued, _)| queued)
+    enqueue(log, request, Recording::Queued).map(|(queued, _)| queued)
 }
 
 /// As [`queue`], for a run this process carries out at once with [`run_claimed`]: the run is
@@ -296,12 +296,43 @@ pub fn queue(log: &dyn RunLog, request: &RunRequest) -> Result<Queued, RunsError
 /// # Errors
 /// As [`queue`].
 pub fn queue_claimed(log: &dyn RunLog, request: &RunRequest) -> Result<(Queued, RunClaim), RunsError> {
-    let (queued, claim) = enqueue(log, request, true)?;
+    let (queued, claim) = enqueue(log, request, Recording::QueuedClaimed)?;
     let claim = claim.ok_or_else(|| RunsError::AlreadyRunning { id: queued.record.id().clone() })?;
     Ok((queued, claim))
 }
 
-fn enqueue(log: &dyn RunLog, request: &RunRequest, claim: bool) -> Result<(Queued, Option<RunClaim>), RunsError> {
+/// As [`queue_claimed`], for a run this process carries out at once with [`run_started`]: it is
+/// recorded `started` (by this process, on `options`' engine) in the write that records it, so
+/// starting a run costs one durable commit rather than two. [`Queued::record`] is `started`.
+///
+/// # Errors
+/// As [`queue`].
+pub fn start_claimed(
+    log: &dyn RunLog,
+    request: &RunRequest,
+    options: &RunnerOptions,
+) -> Result<(Queued, RunClaim), RunsError> {
+    let (queued, claim) = enqueue(log, request, Recording::Started(options))?;
+    let claim = claim.ok_or_else(|| RunsError::AlreadyRunning { id: queued.record.id().clone() })?;
+    Ok((queued, claim))
+}
+
+/// How [`enqueue`] records a run.
+#[derive(Clone, Copy)]
+enum Recording<'a> {
+    /// `queued`, for any process to run.
+    Queued,
+    /// `queued`, claimed by this process.
+    QueuedClaimed,
+    /// `started` by this process on these options' engine, claimed.
+    Started(&'a RunnerOptions),
+}
+
+fn enqueue(
+    log: &dyn RunLog,
+    request: &RunRequest,
+    recording: Recording<'_>,
+) -> Result<(Queued, Option<RunClaim>), RunsError> {
     let job = crate::registry::registry()?.get(&request.job)?;
     job.check_params(&request.params)?;
     let shards = Shards::new(request.shards.unwrap_or(job.default_shards())).map_err(RunError::from)?.get();
@@ -316,8 +347,15 @@ fn enqueue(log: &dyn RunLog, request: &RunRequest, claim: bool) -> Result<(Queue
     record.max_failures = request.max_failures.unwrap_or(job.max_failures());
     record.max_memory = request.max_memory;
     record.transition(Status::Queued)?;
-    // A fresh id: nobody else can hold it.
-    let claim = if claim { log.claim_run(record.id())? } else { None };
+    if let Recording::Started(options) = recording {
+        record.transition(Status::Started)?;
+        note_start(&mut record, options);
+    }
+    // A fresh id: nobody else can hold it. Claimed before it is recorded: see `liveness`.
+    let claim = match recording {
+        Recording::Queued => None,
+        Recording::QueuedClaimed | Recording::Started(_) => log.claim_run(record.id())?,
+    };
     let mut already_active = Vec::new();
     log.insert_run(&record, &mut |active| {
         if let (true, Some(first)) = (request.exclusive, active.first()) {
@@ -370,19 +408,30 @@ pub fn run_claimed(
     if record.status().is_finished() {
         return Ok(record);
     }
-    let pid = std::process::id();
-    let started = match log.transition(id, Status::Started, &mut |r| {
-        r.pid = Some(pid);
-        r.engine = EngineName::from_name(options.engine.name());
-    }) {
+    let started = match log.transition(id, Status::Started, &mut |r| note_start(r, options)) {
         Ok(started) => started,
         // Canceled between our read and our write.
         Err(RunsError::InvalidTransition { from, .. }) if from.is_finished() => return log.get_run(id),
         Err(error) => return Err(let_go_unrecorded(claim, error)),
     };
+    run_started(log, &started, claim, options)
+}
+
+/// Carries out run `started`, recorded `started` by this process ([`start_claimed`]), and
+/// returns its final record, as [`run_queued`] does.
+///
+/// # Errors
+/// The store failed to record the end.
+pub fn run_started(
+    log: &dyn RunLog,
+    started: &RunRecord,
+    claim: RunClaim,
+    options: &RunnerOptions,
+) -> Result<RunRecord, RunsError> {
+    let id = started.id();
     let progress = options.progress.clone().unwrap_or_default();
     let recorder = Recorder::new(log, id, options);
-    let outcome = execute(log, &started, options, &progress, &recorder);
+    let outcome = execute(log, started, options, &progress, &recorder);
     match finish(log, id, outcome, options, &progress, recorder) {
         Ok(finished) => {
             drop(claim);
@@ -390,6 +439,12 @@ pub fn run_claimed(
         }
         Err(error) => Err(let_go_unrecorded(claim, error)),
     }
+}
+
+/// What a run records as it starts: the process carrying it out, and on which engine.
+fn note_start(record: &mut RunRecord, options: &RunnerOptions) {
+    record.pid = Some(std::process::id());
+    record.engine = EngineName::from_name(options.engine.name());
 }
 
 /// Lets go of a run whose start or end could not be recorded (the store failed, say on a full
@@ -406,7 +461,7 @@ fn let_go_unrecorded(claim: RunClaim, error: RunsError) -> RunsError {
     error
 }
 
-/// Queues `request` and runs it in this process: [`queue_claimed`] then [`run_claimed`].
+/// Records `request` started and runs it in this process: [`start_claimed`] then [`run_started`].
 ///
 /// ```
 /// use jobs_core::prelude::*;
@@ -455,8 +510,8 @@ fn let_go_unrecorded(claim: RunClaim, error: RunsError) -> RunsError {
 /// # Errors
 /// As [`queue`] and [`run_queued`].
 pub fn run(log: &dyn RunLog, request: &RunRequest, options: &RunnerOptions) -> Result<RunRecord, RunsError> {
-    let (queued, claim) = queue_claimed(log, request)?;
-    run_claimed(log, queued.record.id(), claim, options)
+    let (started, claim) = start_claimed(log, request, options)?;
+    run_started(log, &started.record, claim, options)
 }
 
 /// Waits until run `id` has finished, or `timeout` has passed; returns its record as it then
@@ -644,23 +699,28 @@ fn record_end(
         FullOutput::Gathered(lines) => log.write_output(id, OutputKind::Full, &lines.finish()),
         FullOutput::Failed(error) => Err(error),
     };
-    let written = written.and_then(|()| log.write_output(id, OutputKind::Stored, &stored.lines));
-    match written {
-        // The output of a run with too many failures is kept, for a look at what did work.
-        Ok(()) => {
-            let status = if report.exceeds_failure_limit() { Status::Failed } else { Status::Completed };
-            let record = log.transition(id, status, &mut |r| {
-                fill(r);
-                r.output = Some(stored.summary);
-                if report.exceeds_failure_limit() {
-                    r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
-                }
-            })?;
+    // The output of a run with too many failures is kept, for a look at what did work.
+    let status = if report.exceeds_failure_limit() { Status::Failed } else { Status::Completed };
+    let finished = written.and_then(|()| {
+        log.finish_run(id, &stored.lines, &mut |r| {
+            r.transition(status)?;
+            fill(r);
+            r.output = Some(stored.summary);
+            if report.exceeds_failure_limit() {
+                r.error = Some(super::failure_limit_error(report.stats.failures, report.max_failures));
+            }
+            Ok(())
+        })
+    });
+    match finished {
+        Ok(record) => {
             if let (Some(handoff), Some(lines)) = (&options.output_handoff, recorded.handed) {
                 handoff.give(lines.finish());
             }
             Ok(record)
         }
+        // Nothing was written, and recording `failed` instead would meet the same refusal.
+        Err(error @ (RunsError::InvalidTransition { .. } | RunsError::UnknownRun { .. })) => Err(error),
         Err(error) => {
             tracing::error!(run = %id, %error, "could not store the output");
             log.transition(id, Status::Failed, &mut |r| {

@@ -90,6 +90,27 @@ pub trait RunStore: Store {
     /// The store failed.
     fn write_output(&self, id: &RunId, kind: OutputKind, lines: &[String]) -> Result<(), RunsError>;
 
+    /// Stores `stored` as run `id`'s stored output and changes its record with `change`, as
+    /// the run ends; returns the record as written.
+    ///
+    /// The default is [`write_output`](Self::write_output) then
+    /// [`modify_run`](Self::modify_run). A store that can do both in one transaction should:
+    /// the output and the status that says it is there then become visible together, and a
+    /// run ends with one durable commit rather than two. When `change` fails, nothing need be
+    /// written; with the default, the output may be.
+    ///
+    /// # Errors
+    /// As [`modify_run`](Self::modify_run), or the output could not be stored.
+    fn finish_run(
+        &self,
+        id: &RunId,
+        stored: &[String],
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        self.write_output(id, OutputKind::Stored, stored)?;
+        self.modify_run(id, change)
+    }
+
     /// A writer of run `id`'s full output, for stores that keep it somewhere they can stream
     /// to (a redb store: a file beside it); `None` (the default) when the store only takes it
     /// whole, through [`write_output`](Self::write_output).

@@ -34,8 +34,7 @@ pub(super) fn run(
             held.join(" and ")
         ));
     }
-    let (record, claim) = super::run::queue_to_run_here(store.as_ref(), &RunRequest::new(job.name()), console)?;
-    super::run::carry_out(store.as_ref(), record.id(), claim, DEFAULT_OUTPUT_LIMIT, console)
+    super::run::carry_out(store.as_ref(), &RunRequest::new(job.name()), DEFAULT_OUTPUT_LIMIT, console)
 }
 
 /// "N Kind entities" for each of `kinds` the store holds.

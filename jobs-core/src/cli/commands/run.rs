@@ -15,7 +15,7 @@ use crate::cli::hints;
 use crate::cli::{Cli, detach, progress, report};
 use crate::exec::{OutputSink, Progress, now_ms};
 use crate::params::Params;
-use crate::runs::{self, Queued, RunClaim, RunId, RunLog, RunRecord, RunRequest, RunnerOptions, Status};
+use crate::runs::{self, Queued, RunLog, RunRecord, RunRequest, RunnerOptions, Status};
 
 pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Console<'_>) -> Result<(), CliError> {
     // Checked before the store is opened, so a typo creates no store.
@@ -57,8 +57,7 @@ pub(super) fn run(cli: &Cli, store_path: &Path, args: &RunArgs, console: &mut Co
         let record = queue(store.as_ref(), &request, console)?;
         detach::start(store.as_ref(), store_path, record.id(), args.output_limit, console)
     } else {
-        let (record, claim) = queue_to_run_here(store.as_ref(), &request, console)?;
-        carry_out_with(store.as_ref(), record.id(), claim, options, console)
+        carry_out_with(store.as_ref(), &request, options, console)
     }
 }
 
@@ -74,21 +73,6 @@ pub(super) fn queue(log: &dyn RunLog, request: &RunRequest, console: &mut Consol
     Ok(queued.record)
 }
 
-/// As [`queue`], claiming the run for this process ([`runs::queue_claimed`]): if it dies
-/// before starting the run, the run is recorded `interrupted`, not left `queued`.
-///
-/// # Errors
-/// As [`queue`].
-pub(super) fn queue_to_run_here(
-    log: &dyn RunLog,
-    request: &RunRequest,
-    console: &mut Console<'_>,
-) -> Result<(RunRecord, RunClaim), CliError> {
-    let (queued, claim) = runs::queue_claimed(log, request)?;
-    warn_about_active(&queued, console);
-    Ok((queued.record, claim))
-}
-
 fn warn_about_active(queued: &Queued, console: &mut Console<'_>) {
     for other in &queued.already_active {
         console.say(format_args!(
@@ -100,27 +84,26 @@ fn warn_about_active(queued: &Queued, console: &mut Console<'_>) {
     }
 }
 
-/// Carries out the queued run `id`, claimed by this process, with a progress bar on a terminal and
-/// Ctrl-C canceling it, then [reports](report_finished) how it ended.
+/// Records `request` as a run this process starts at once ([`runs::start_claimed`]), warning
+/// about the job's runs already queued or started, and carries it out with a progress bar on a
+/// terminal and Ctrl-C canceling it, then [reports](report_finished) how it ended.
 ///
 /// # Errors
-/// As [`report_finished`], or the run could not be started or recorded.
+/// As [`queue`] and [`report_finished`], or the run could not be started or recorded.
 pub(super) fn carry_out(
     log: &dyn RunLog,
-    id: &RunId,
-    claim: RunClaim,
+    request: &RunRequest,
     output_limit: usize,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
-    carry_out_with(log, id, claim, RunnerOptions { output_limit, ..RunnerOptions::default() }, console)
+    carry_out_with(log, request, RunnerOptions { output_limit, ..RunnerOptions::default() }, console)
 }
 
 /// [`carry_out`] with the runner's options (the engine, say) given. The report is printed as
 /// the run produces it, so it is never held whole.
 fn carry_out_with(
     log: &dyn RunLog,
-    id: &RunId,
-    claim: RunClaim,
+    request: &RunRequest,
     options: RunnerOptions,
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
@@ -131,12 +114,15 @@ fn carry_out_with(
         text_tx.send(text.to_owned()).map_err(|_| std::io::Error::other("the command line stopped printing"))
     });
     let options = RunnerOptions { progress: Some(Arc::clone(&progress)), output_sink: Some(sink), ..options };
+    let (started, claim) = runs::start_claimed(log, request, &options)?;
+    warn_about_active(&started, console);
+    let record = started.record;
     if console.progress_bar {
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
-        console.say(format_args!("run {id}: started"));
+        console.say(format_args!("run {}: started", record.id()));
     }
     let (record, printing) = progress::watch_printing(console, &progress, &options.cancel, Some(&text_rx), || {
-        runs::run_claimed(log, id, claim, &options)
+        runs::run_started(log, &record, claim, &options)
     })
     .map_err(CliError::Internal)?;
     let record = record?;
