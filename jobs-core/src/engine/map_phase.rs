@@ -1,4 +1,5 @@
-//! The map phase: worker threads take the plan's tasks in order, each scanning its task's id
+//! The map phase: worker threads take the plan's tasks in order, as a thread of its own cuts
+//! them (`plan.rs`), each scanning its task's id
 //! range in the store and mapping every entity where the store hands over its bytes, with no
 //! copy and no reader thread between them. What an entity emits goes to the worker's share of
 //! the shuffle (`worker_shuffle.rs`), which groups, sorts, combines and, past the memory
@@ -10,7 +11,7 @@
 
 use std::ops::ControlFlow;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::context::{Counters, MapEnv};
 use crate::exec::FailureRecord;
@@ -19,7 +20,7 @@ use crate::job::{Job, Reduce};
 use crate::store::{Store, StoreError};
 
 use super::group_merge::Run;
-use super::plan::MapTask;
+use super::plan::{self, MapTask};
 use super::spill::SpillDir;
 use super::task_fold;
 use super::worker_shuffle::{BatchId, PlacedRun, WorkerShuffle};
@@ -59,10 +60,13 @@ pub(super) struct MapShared<'a> {
     pub(super) spill_dir: &'a SpillDir,
 }
 
-/// Maps every task on `shared.threads` worker threads.
-pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) -> Result<Mapped<J>, RunError> {
+/// Cuts the job's models into `shards` tasks each and maps them on `shared.threads` worker
+/// threads, which start on the first tasks while the rest are cut.
+pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, shards: usize) -> Result<Mapped<J>, RunError> {
     let workers = shared.threads.max(1);
-    let next_task = AtomicUsize::new(0);
+    // Unbounded: the plan is small (`MAX_SHARDS` tasks a model), and cutting it should not
+    // wait for the map.
+    let (task_tx, task_rx) = crossbeam_channel::unbounded::<MapTask>();
     // Set when the store or a spill fails, so every worker stops.
     let abort = AtomicBool::new(false);
     let first_error: Mutex<Option<RunError>> = Mutex::new(None);
@@ -74,9 +78,29 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
     let mut runs: Vec<PlacedRun<J>> = Vec::new();
     let (mut spilled_bytes, mut pairs_shuffled, mut writes_committed) = (0, 0, 0);
     std::thread::scope(|scope| {
+        let (abort, first_error) = (&abort, &first_error);
+        scope.spawn(move || {
+            let stopped = || shared.options.cancel.is_canceled() || abort.load(Ordering::Relaxed);
+            let cut = plan::cut(shared.store, J::MODELS, shards, &mut |task| {
+                // Sent in order, so the workers take the tasks in order.
+                if stopped() || task_tx.send(task).is_err() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            });
+            drop(task_tx);
+            match cut {
+                Ok(()) => tracing::debug!("cut every task's range"),
+                Err(error) => {
+                    abort.store(true, Ordering::Relaxed);
+                    keep_the_cause(&mut crate::sync::lock(first_error), error.into());
+                }
+            }
+        });
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (env, abort, next_task, first_error) = (&env, &abort, &next_task, &first_error);
+                let (env, task_rx) = (&env, task_rx.clone());
                 scope.spawn(move || {
                     let mut worker = Worker {
                         shared,
@@ -87,8 +111,8 @@ pub(super) fn run<J: Job>(job: &J, shared: &MapShared<'_>, tasks: &[MapTask]) ->
                         outputs: Vec::new(),
                     };
                     while !worker.stopped() {
-                        let Some(task) = tasks.get(next_task.fetch_add(1, Ordering::Relaxed)) else { break };
-                        if let Err(error) = worker.map_task(task) {
+                        let Ok(task) = task_rx.recv() else { break };
+                        if let Err(error) = worker.map_task(&task) {
                             abort.store(true, Ordering::Relaxed);
                             keep_the_cause(&mut crate::sync::lock(first_error), error);
                         }

@@ -1,8 +1,9 @@
 //! The local engine: map, shuffle and reduce in parallel on one machine.
 //!
 //! 1. **Plan** (`plan.rs`): each listed model's kind is cut into `shards` contiguous id
-//!    ranges of sizes differing by at most one ([`Store::split`]); a task is one
-//!    (model, shard), numbered in model order, then id order.
+//!    ranges of sizes differing by at most one ([`Store::split_each`]); a task is one
+//!    (model, shard), numbered in model order, then id order. The ranges are cut on a thread
+//!    of their own as the map begins, each handed over as soon as it is cut.
 //! 2. **Map** (`map_phase.rs`): worker threads take the tasks in order and scan each one's
 //!    range, mapping every entity through the execution core ([`exec`](crate::exec)) where the
 //!    store hands over its bytes. They group the emitted pairs by partition and key
@@ -126,9 +127,11 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
     let progress = options.progress.clone().unwrap_or_default();
     progress.set_phase(Phase::Planning);
 
-    let tasks = plan::plan(store, J::MODELS, shards)?;
-    progress.plan(tasks.iter().map(|t| ShardProgress::new(t.kind, t.shard, t.len)).collect());
-    tracing::debug!(job = J::NAME, shards, threads, tasks = tasks.len(), "planned");
+    let sizes = plan::sizes(store, J::MODELS, shards)?;
+    let tasks = sizes.len();
+    progress.plan(sizes);
+    // The ranges themselves are cut as the map goes (`plan::cut`).
+    tracing::debug!(job = J::NAME, shards, threads, tasks, "planned");
 
     // Declared before everything holding its files, so it is dropped (and deleted) last,
     // also when a panic unwinds through here.
@@ -145,7 +148,7 @@ pub fn run<J: Job>(job: &J, store: &dyn Store, options: &RunOptions) -> Result<R
         max_memory,
         spill_dir: &spill_dir,
     };
-    let mapped = map_phase::run(job, &shared, &tasks)?;
+    let mapped = map_phase::run(job, &shared, shards)?;
     tracing::debug!(elapsed_ms = started.elapsed().as_millis() as u64, pairs = mapped.pairs_shuffled, "mapped");
 
     let max_failures = options.max_failures.unwrap_or(J::MAX_FAILURES);

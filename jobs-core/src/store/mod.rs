@@ -23,6 +23,7 @@ pub use self::memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{DEFAULT_SCHEMA, POSTGRES_FORMAT_VERSION, PostgresStore, SCAN_CHUNK_ROWS};
 pub use self::redb::{RedbStore, STORE_FORMAT_VERSION};
+pub(crate) use self::split::range_sizes;
 pub use self::split::{KeyRange, Split};
 
 /// Whether `location` names a PostgreSQL store (`postgres://...` or `postgresql://...`)
@@ -63,6 +64,30 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// The store could not be read.
     fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError>;
+
+    /// As [`split`](Self::split), handing each range to `each`, in order, as soon as it is
+    /// cut, until `each` breaks: a caller can map the first ranges while the store walks on to
+    /// cut the rest. The ranges' sizes are those [`count`](Self::count) implies, at the moment
+    /// the store counts them.
+    ///
+    /// The default cuts them all first; a store that must walk its ids to cut should override
+    /// it.
+    ///
+    /// # Errors
+    /// The store could not be read; the ranges handed over before are valid.
+    fn split_each(
+        &self,
+        kind: &str,
+        shards: usize,
+        each: &mut dyn FnMut(Split) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        for split in self.split(kind, shards)? {
+            if each(split).is_break() {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// Visits the entities of `kind` whose ids fall in `range`, in id order, until `visit`
     /// breaks. Only rows inside the range are read.

@@ -17,7 +17,7 @@ use redb::{
 };
 
 use super::identity::{format_store_id, random_store_id};
-use super::split::split_sorted_ids;
+use super::split::cut_sorted_ids;
 use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
 /// The newest store format this version reads and the one it writes.
@@ -347,16 +347,30 @@ impl Store for RedbStore {
     }
 
     fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
+        let mut splits = Vec::with_capacity(shards);
+        self.split_each(kind, shards, &mut |split| {
+            splits.push(split);
+            ControlFlow::Continue(())
+        })?;
+        Ok(splits)
+    }
+
+    fn split_each(
+        &self,
+        kind: &str,
+        shards: usize,
+        each: &mut dyn FnMut(Split) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_read().map_err(|e| self.error(e))?;
         // The index has exactly the model table's ids (both change in the same transactions),
         // and a kind that was never written has neither. A model table without its index (one
         // written by other means than this store) is split by walking it instead: slower, but
         // never a shard plan that leaves its entities out.
         match txn.open_table(ids_def(&id_index(kind))) {
-            Ok(ids) => self.split_by_keys(&ids, shards),
+            Ok(ids) => self.cut_by_keys(&ids, shards, each),
             Err(TableError::TableDoesNotExist(_)) => match txn.open_table(model_def(&model_table(kind))) {
-                Ok(models) => self.split_by_keys(&models, shards),
-                Err(TableError::TableDoesNotExist(_)) => split_sorted_ids(0, shards, |_| Ok::<_, StoreError>(())),
+                Ok(models) => self.cut_by_keys(&models, shards, each),
+                Err(TableError::TableDoesNotExist(_)) => cut_sorted_ids(0, shards, |_| Ok::<_, StoreError>(()), each),
                 Err(e) => Err(self.error(e)),
             },
             Err(e) => Err(self.error(e)),
@@ -408,14 +422,15 @@ impl Store for RedbStore {
 }
 
 impl RedbStore {
-    /// [`Store::split`] by the keys of `table`: the kind's id index, or its model table.
-    fn split_by_keys<V: redb::Value + 'static>(
+    /// [`Store::split_each`] by the keys of `table`: the kind's id index, or its model table.
+    fn cut_by_keys<V: redb::Value + 'static>(
         &self,
         table: &impl ReadableTable<&'static str, V>,
         shards: usize,
-    ) -> Result<Vec<Split>, StoreError> {
+        each: &mut dyn FnMut(Split) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
         let count = table.len().map_err(|e| self.error(e))?;
-        split_sorted_ids(count, shards, |visit| {
+        let walk = |visit: &mut dyn FnMut(u64, &str) -> bool| {
             for (position, row) in table.iter().map_err(|e| self.error(e))?.enumerate() {
                 let (id, _) = row.map_err(|e| self.error(e))?;
                 if !visit(position as u64, id.value()) {
@@ -423,7 +438,8 @@ impl RedbStore {
                 }
             }
             Ok(())
-        })
+        };
+        cut_sorted_ids(count, shards, walk, each)
     }
 
     /// Stores `batch` in one write transaction; if `checked`, first checks each write's

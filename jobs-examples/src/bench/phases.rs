@@ -32,8 +32,8 @@ pub const PHASES_ENV: &str = "JOBS_BENCH_PHASES";
 /// The framework's phases: the debug log line that ends each, and what happens in it.
 const FRAMEWORK_PHASES: &[(&str, &str)] = &[
     ("opened the store", "start-up, opening the store"),
-    ("planned", "recording the run, cutting the plan at the id index"),
-    ("mapped", "map"),
+    ("planned", "recording the run, counting the explorations"),
+    ("mapped", "map (the id index is cut into tasks as it begins)"),
     ("reduced every partition; merging their lines", "reduce"),
     ("reduced", "merging the partitions' lines into the report"),
 ];
