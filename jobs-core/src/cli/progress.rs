@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, Sender};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
@@ -16,6 +16,42 @@ use crate::exec::{CancelToken, Phase, Progress};
 
 /// How often the bar is redrawn and Ctrl-C is checked.
 pub(crate) const POLL: Duration = Duration::from_millis(100);
+
+/// Report text on its way from a run to the printer: pieces in order, and the buffers of
+/// printed pieces on their way back, so the run refills them rather than allocating (and the
+/// kernel zeroing) a fresh buffer for every piece.
+pub(crate) struct PrintPipe {
+    pieces: Receiver<String>,
+    spent: Sender<String>,
+}
+
+/// The run's end of a [`PrintPipe`].
+pub(crate) struct PieceSender {
+    pieces: Sender<String>,
+    spent: Receiver<String>,
+}
+
+/// A pipe holding at most `in_flight` pieces: a slow reader of stdout holds the run back
+/// rather than filling memory.
+pub(crate) fn print_pipe(in_flight: usize) -> (PieceSender, PrintPipe) {
+    let (pieces_tx, pieces_rx) = crossbeam_channel::bounded(in_flight);
+    // Room for every buffer there can be: those in flight, the one printing, the one filling.
+    let (spent_tx, spent_rx) = crossbeam_channel::bounded(in_flight + 2);
+    (PieceSender { pieces: pieces_tx, spent: spent_rx }, PrintPipe { pieces: pieces_rx, spent: spent_tx })
+}
+
+impl PieceSender {
+    /// Sends a copy of `text` to the printer, waiting while the pipe is full.
+    ///
+    /// # Errors
+    /// The printer is gone: the command line stopped printing.
+    pub(crate) fn send(&self, text: &str) -> io::Result<()> {
+        let mut piece = self.spent.try_recv().unwrap_or_default();
+        piece.clear();
+        piece.push_str(text);
+        self.pieces.send(piece).map_err(|_| io::Error::other("the command line stopped printing"))
+    }
+}
 
 /// Runs `work` on its own thread while showing `progress`, and returns what it returned.
 ///
@@ -30,7 +66,7 @@ pub(crate) fn watch<T: Send>(
     watch_printing(console, progress, cancel, None, work).map(|(result, _)| result)
 }
 
-/// As [`watch`], also printing on stdout the report text `work` sends on `text` as it comes
+/// As [`watch`], also printing on stdout the report text `work` sends into `text` as it comes
 /// (the bar is cleared before the first piece). Returns what `work` returned and the first
 /// error writing stdout, if any: text after it is dropped, not left to block `work`.
 ///
@@ -40,14 +76,24 @@ pub(crate) fn watch_printing<T: Send>(
     console: &mut Console<'_>,
     progress: &Progress,
     cancel: &CancelToken,
-    text: Option<&Receiver<String>>,
+    text: Option<&PrintPipe>,
     work: impl FnOnce() -> T + Send,
 ) -> Result<(T, Option<io::Error>), String> {
     let listening = console.interrupts.then(interrupt::listen);
     let mut bar = console.progress_bar.then(Bar::new);
     let mut printer = Printer { out: io::BufWriter::with_capacity(1 << 16, &mut *console.out), error: None };
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
-    let text = text.cloned().unwrap_or_else(crossbeam_channel::never);
+    let (text, spent) = match text {
+        Some(pipe) => (pipe.pieces.clone(), Some(&pipe.spent)),
+        None => (crossbeam_channel::never(), None),
+    };
+    let mut print = |piece: String| {
+        printer.print(&piece);
+        if let Some(spent) = spent {
+            // Kept for the next piece; dropped if the run has enough.
+            let _ = spent.try_send(piece);
+        }
+    };
     let result = thread::scope(|scope| {
         let handle = scope.spawn(move || {
             let result = work();
@@ -62,7 +108,7 @@ pub(crate) fn watch_printing<T: Send>(
                         if let Some(bar) = bar.take() {
                             bar.bar.finish_and_clear();
                         }
-                        printer.print(&piece);
+                        print(piece);
                     }
                 }
                 recv(done_rx) -> _ => break,
@@ -91,7 +137,7 @@ pub(crate) fn watch_printing<T: Send>(
     })?;
     // All of it was sent before `work` returned.
     while let Ok(piece) = text.try_recv() {
-        printer.print(&piece);
+        print(piece);
     }
     Ok((result, printer.finish()))
 }

@@ -108,11 +108,8 @@ fn carry_out_with(
     console: &mut Console<'_>,
 ) -> Result<(), CliError> {
     let progress = Arc::new(Progress::new());
-    // Bounded, so a slow reader of stdout holds the run back rather than filling memory.
-    let (text_tx, text_rx) = crossbeam_channel::bounded::<String>(PIECES_IN_FLIGHT);
-    let sink = OutputSink::new(move |text: &str| {
-        text_tx.send(text.to_owned()).map_err(|_| std::io::Error::other("the command line stopped printing"))
-    });
+    let (to_printer, pipe) = progress::print_pipe(PIECES_IN_FLIGHT);
+    let sink = OutputSink::new(move |text: &str| to_printer.send(text));
     let options = RunnerOptions { progress: Some(Arc::clone(&progress)), output_sink: Some(sink), ..options };
     let (started, claim) = runs::start_claimed(log, request, &options)?;
     warn_about_active(&started, console);
@@ -121,7 +118,7 @@ fn carry_out_with(
         // Named before the bar, for `jobs status` or `jobs cancel` from another terminal.
         console.say(format_args!("run {}: started", record.id()));
     }
-    let (record, printing) = progress::watch_printing(console, &progress, &options.cancel, Some(&text_rx), || {
+    let (record, printing) = progress::watch_printing(console, &progress, &options.cancel, Some(&pipe), || {
         runs::run_started(log, &record, claim, &options)
     })
     .map_err(CliError::Internal)?;
