@@ -719,7 +719,7 @@ fn record_end(
             }
             Ok(record)
         }
-        // Nothing was written, and recording `failed` instead would meet the same refusal.
+        // The record refused the change: recording it `failed` instead would meet the same refusal.
         Err(error @ (RunsError::InvalidTransition { .. } | RunsError::UnknownRun { .. })) => Err(error),
         Err(error) => {
             tracing::error!(run = %id, %error, "could not store the output");

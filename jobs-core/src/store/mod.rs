@@ -67,8 +67,8 @@ pub trait Store: Send + Sync {
 
     /// As [`split`](Self::split), handing each range to `each`, in order, as soon as it is
     /// cut, until `each` breaks: a caller can map the first ranges while the store walks on to
-    /// cut the rest. The ranges' sizes are those [`count`](Self::count) implies, at the moment
-    /// the store counts them.
+    /// cut the rest. A range's `len` depends only on the kind's count when the cut began, so a
+    /// caller that [counted](Self::count) the kind knows every size before the walk.
     ///
     /// The default cuts them all first; a store that must walk its ids to cut should override
     /// it.
