@@ -24,6 +24,21 @@ struct State {
     outputs: HashMap<(RunId, OutputKind), Vec<String>>,
 }
 
+impl State {
+    /// Changes record `id` with `change`, or leaves it as it was if `change` fails.
+    fn modify(
+        &mut self,
+        id: &RunId,
+        change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
+    ) -> Result<RunRecord, RunsError> {
+        let stored = self.records.get_mut(id).ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
+        let mut changed = stored.clone();
+        change(&mut changed)?;
+        *stored = changed.clone();
+        Ok(changed)
+    }
+}
+
 impl MemoryRuns {
     fn state(&self) -> MutexGuard<'_, State> {
         // Held only around plain map operations and the caller's closures, which leave the
@@ -59,12 +74,7 @@ impl RunStore for MemoryStore {
         id: &RunId,
         change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
     ) -> Result<RunRecord, RunsError> {
-        let mut state = self.runs().state();
-        let stored = state.records.get_mut(id).ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
-        let mut changed = stored.clone();
-        change(&mut changed)?;
-        *stored = changed.clone();
-        Ok(changed)
+        self.runs().state().modify(id, change)
     }
 
     fn active_runs(&self) -> Result<Vec<RunRecord>, RunsError> {
@@ -117,12 +127,9 @@ impl RunStore for MemoryStore {
         change: &mut dyn FnMut(&mut RunRecord) -> Result<(), RunsError>,
     ) -> Result<RunRecord, RunsError> {
         let mut state = self.runs().state();
-        let record = state.records.get_mut(id).ok_or_else(|| RunsError::UnknownRun { id: id.clone() })?;
-        let mut changed = record.clone();
-        change(&mut changed)?;
-        *record = changed.clone();
+        let record = state.modify(id, change)?;
         state.outputs.insert((id.clone(), OutputKind::Stored), stored.to_vec());
-        Ok(changed)
+        Ok(record)
     }
 
     fn visit_output(
