@@ -2,8 +2,9 @@
 //! that panics on every 1000th entity, a `reduce` that panics on one key, a failure limit, a
 //! key with millions of values, a 10 MiB model, a job that emits nothing, a kind with no
 //! entities, more shards than entities; a report whose lines are far larger than the memory
-//! budget, handed to a sink in pieces; and several runs at once on one store file, one of
-//! them writing, whose readers never see half a batch.
+//! budget, handed to a sink in pieces; a cut of the id index that fails while the first
+//! ranges are mapped; and several runs at once on one store file, one of them writing, whose
+//! readers never see half a batch.
 
 use std::collections::BTreeSet;
 use std::ops::ControlFlow;
@@ -12,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use jobs_core::prelude::*;
 use jobs_core::runs::{self, RunLog, RunRequest, RunnerOptions, Status};
-use jobs_core::store::{KeyRange, RedbStore, WriteBatch};
+use jobs_core::store::{KeyRange, RedbStore, Split, StoreError, WriteBatch};
 use jobs_core::{FailureSite, OutputSink, RunOptions, RunReport, Store, engine, testing};
 
 #[derive(Model, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -548,4 +549,82 @@ fn readers_running_beside_a_writer_on_one_store_file_never_see_half_a_batch() {
         .expect("scan");
     assert!(generations.iter().all(|&g| g == WRITER_PASSES), "every pass reached every slot");
     assert_eq!(store.recent().expect("runs").iter().filter(|r| r.job == "BumpGenerations").count(), 4);
+}
+
+/// A redb store whose cut of a kind into ranges fails after handing over `good` of them, as
+/// a read of the id index would midway.
+struct CutFailsAfter<'a> {
+    store: &'a RedbStore,
+    good: usize,
+}
+
+impl Store for CutFailsAfter<'_> {
+    fn location(&self) -> String {
+        self.store.location()
+    }
+    fn store_id(&self) -> Result<String, StoreError> {
+        self.store.store_id()
+    }
+    fn kinds(&self) -> Result<Vec<String>, StoreError> {
+        self.store.kinds()
+    }
+    fn count(&self, kind: &str) -> Result<u64, StoreError> {
+        self.store.count(kind)
+    }
+    fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
+        self.store.split(kind, shards)
+    }
+    fn split_each(
+        &self,
+        kind: &str,
+        shards: usize,
+        each: &mut dyn FnMut(Split) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        for split in self.store.split(kind, shards)?.into_iter().take(self.good) {
+            if each(split).is_break() {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Io { location: self.location(), message: "the id index could not be read".into() })
+    }
+    fn scan(
+        &self,
+        kind: &str,
+        range: &KeyRange,
+        visit: &mut dyn FnMut(&str, &[u8]) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        self.store.scan(kind, range, visit)
+    }
+    fn get(&self, kind: &str, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.store.get(kind, id)
+    }
+    fn apply(&self, batch: &WriteBatch) -> Result<(), StoreError> {
+        self.store.apply(batch)
+    }
+    fn apply_checked(&self, batch: &WriteBatch) -> Result<Vec<usize>, StoreError> {
+        self.store.apply_checked(batch)
+    }
+}
+
+/// The map starts on the first ranges while the rest are cut: a cut that fails midway stops
+/// the run with the store's error (not a hang, not a report of the ranges that were mapped),
+/// on one thread or several, before any range or after some.
+#[test]
+fn a_cut_that_fails_midway_fails_the_run_with_the_stores_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = redb(&dir);
+    testing::put_all(&store, &docs(2_000)).expect("seed");
+    for (good, threads) in [(0, 1), (0, 2), (3, 1), (3, 2), (15, 2)] {
+        let failing = CutFailsAfter { store: &store, good };
+        let result = engine::run(&SumByLastDigit, &failing, &RunOptions::default().with_threads(threads));
+        match result {
+            Err(error) => assert!(
+                error.to_string().contains("the id index could not be read"),
+                "{good} ranges cut, {threads} threads: {error}"
+            ),
+            Ok(report) => panic!("{good} ranges cut, {threads} threads: the run went on: {:?}", report.output),
+        }
+    }
+    let whole = engine::run(&SumByLastDigit, &store, &RunOptions::default()).expect("run");
+    assert_eq!(whole.output, expected_sums(&docs(2_000), |d| d.n % 1000 == 0 && d.n > 0));
 }
