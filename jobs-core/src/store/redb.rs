@@ -17,7 +17,7 @@ use redb::{
 };
 
 use super::identity::{format_store_id, random_store_id};
-use super::split::cut_sorted_ids;
+use super::split::{collect_splits, cut_sorted_ids};
 use super::{KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
 /// The newest store format this version reads and the one it writes.
@@ -347,12 +347,7 @@ impl Store for RedbStore {
     }
 
     fn split(&self, kind: &str, shards: usize) -> Result<Vec<Split>, StoreError> {
-        let mut splits = Vec::with_capacity(shards);
-        self.split_each(kind, shards, &mut |split| {
-            splits.push(split);
-            ControlFlow::Continue(())
-        })?;
-        Ok(splits)
+        collect_splits(shards, |each| self.split_each(kind, shards, each))
     }
 
     fn split_each(

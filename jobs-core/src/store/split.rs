@@ -60,8 +60,17 @@ pub(crate) fn split_sorted_ids<E>(
     shards: usize,
     for_each_id: impl FnOnce(&mut dyn FnMut(u64, &str) -> bool) -> Result<(), E>,
 ) -> Result<Vec<Split>, E> {
+    collect_splits(shards, |each| cut_sorted_ids(count, shards, for_each_id, each))
+}
+
+/// The ranges `cut` hands over, gathered: [`Store::split`](super::Store::split) from a
+/// streamed cut.
+pub(crate) fn collect_splits<E>(
+    shards: usize,
+    cut: impl FnOnce(&mut dyn FnMut(Split) -> ControlFlow<()>) -> Result<(), E>,
+) -> Result<Vec<Split>, E> {
     let mut splits = Vec::with_capacity(shards.max(1));
-    cut_sorted_ids(count, shards, for_each_id, &mut |split| {
+    cut(&mut |split| {
         splits.push(split);
         ControlFlow::Continue(())
     })?;
@@ -86,8 +95,7 @@ pub(crate) fn cut_sorted_ids<E>(
 
 /// The sizes of the ranges [`split_sorted_ids`] cuts `count` ids into, without reading them.
 pub(crate) fn range_sizes(count: u64, shards: usize) -> Vec<u64> {
-    let shards = shards.max(1) as u64;
-    let mut ends: Vec<u64> = (1..shards).map(|i| boundary_position(count, shards, i)).collect();
+    let mut ends = boundary_positions(count, shards);
     ends.push(count);
     let mut start = 0;
     ends.into_iter()
@@ -103,9 +111,7 @@ pub(crate) fn range_sizes(count: u64, shards: usize) -> Vec<u64> {
 struct Cutter<'a> {
     count: u64,
     shards: usize,
-    /// The i-th boundary is the id at position i * count / shards (1 <= i < shards):
-    /// positions are non-decreasing and below `count`, and repeat when there are fewer ids
-    /// than shards.
+    /// Where the boundaries are ([`boundary_positions`]).
     positions: Vec<u64>,
     /// Ranges handed over.
     cut: usize,
@@ -118,9 +124,8 @@ struct Cutter<'a> {
 
 impl<'a> Cutter<'a> {
     fn new(count: u64, shards: usize, each: &'a mut dyn FnMut(Split) -> ControlFlow<()>) -> Self {
-        let shards = shards.max(1);
-        let positions = (1..shards as u64).map(|i| boundary_position(count, shards as u64, i)).collect();
-        Cutter { count, shards, positions, cut: 0, start: None, start_position: 0, each, stopped: false }
+        let positions = boundary_positions(count, shards);
+        Cutter { count, shards: shards.max(1), positions, cut: 0, start: None, start_position: 0, each, stopped: false }
     }
 
     /// Whether boundaries remain to be found.
@@ -131,11 +136,10 @@ impl<'a> Cutter<'a> {
     /// Takes the id at `position`; whether to go on.
     fn visit(&mut self, position: u64, id: &str) -> bool {
         while self.wants_ids() && self.positions[self.cut] == position {
-            let end_position = self.positions[self.cut];
             let range = KeyRange { start: self.start.take(), end: Some(id.to_owned()) };
             self.start = Some(id.to_owned());
-            let len = end_position - self.start_position;
-            self.start_position = end_position;
+            let len = position - self.start_position;
+            self.start_position = position;
             self.hand_over(Split { index: self.cut, range, len });
         }
         self.wants_ids()
@@ -163,9 +167,13 @@ impl<'a> Cutter<'a> {
     }
 }
 
-fn boundary_position(count: u64, shards: u64, i: u64) -> u64 {
+/// The positions, among `count` ids in order, of the ids that start the 2nd to last of
+/// `shards` ranges: the i-th is i * count / shards (1 <= i < shards). They are non-decreasing
+/// and below `count`, and repeat when there are fewer ids than shards.
+pub(crate) fn boundary_positions(count: u64, shards: usize) -> Vec<u64> {
+    let shards = shards.max(1) as u64;
     // u128 so that i * count cannot overflow.
-    ((u128::from(i) * u128::from(count)) / u128::from(shards)) as u64
+    (1..shards).map(|i| ((u128::from(i) * u128::from(count)) / u128::from(shards)) as u64).collect()
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use self::pool::{Pool, Pooled, describe};
 pub use self::url::DEFAULT_SCHEMA;
 use self::url::StoreUrl;
 use super::identity::{format_store_id, random_store_id};
-use super::split::split_sorted_ids;
+use super::split::{boundary_positions, split_sorted_ids};
 use super::{Expect, KeyRange, Split, Store, StoreError, Write, WriteBatch};
 
 /// The newest format of a PostgreSQL store this version reads, and the one it writes.
@@ -339,10 +339,9 @@ impl PostgresStore {
             .map_err(|e| self.error(&e))?
             .get::<_, i64>(0)
             .unsigned_abs();
-        // The positions `split_sorted_ids` cuts at: i * count / shards for 1 <= i < shards.
-        let positions: Vec<i64> = (1..shards as u64)
-            .map(|i| i64::try_from((u128::from(i) * u128::from(count)) / shards as u128).unwrap_or(i64::MAX))
-            .collect();
+        // The positions `split_sorted_ids` cuts at.
+        let positions: Vec<i64> =
+            boundary_positions(count, shards).into_iter().map(|at| i64::try_from(at).unwrap_or(i64::MAX)).collect();
         let rows = txn
             .query(
                 &format!(
