@@ -18,9 +18,9 @@ use crate::models::{ExplorationInteractions, ExplorationModel, ExplorationRights
 /// demo data leaves a few states so on purpose, for `ExplorationValidityJob` to find.
 ///
 /// It maps over [`ExplorationInteractions`], a view of the stored explorations that decodes
-/// only what it reads, so contents and hints are skipped rather than allocated. Its keys and
-/// values are [`CompactString`]s, short strings kept inline, so most states emit a pair without
-/// allocating.
+/// only what it reads, so contents and hints are skipped rather than allocated. Its keys are
+/// [`CompactString`]s and its values [`StateRef`]s, both kept inline, so a state emits a pair
+/// without allocating.
 #[one_off_job(models = [ExplorationInteractions], shards = 64)]
 pub struct InteractionAuditOneOffJob;
 
@@ -30,39 +30,72 @@ impl Map<ExplorationInteractions> for InteractionAuditOneOffJob {
             return Ok(());
         }
         for (state_name, state) in item.states {
-            ctx.emit(state.interaction.id, id_and_name(&item.id, &state_name));
+            ctx.emit(state.interaction.id, StateRef { exploration: item.id.clone(), state: state_name });
         }
         Ok(())
     }
 }
 
-/// `"<exp_id> <state_name>"`, built without a formatter: it is made once per state.
-fn id_and_name(id: &str, state_name: &str) -> CompactString {
-    let len = id.len() + 1 + state_name.len();
-    // Most fit inline: put together on the stack, they are copied in once rather than pushed
-    // piece by piece, each push reading the string's length and capacity again.
-    let mut inline = [b' '; size_of::<CompactString>()];
-    if let Some(text) = inline.get_mut(..len) {
-        text[..id.len()].copy_from_slice(id.as_bytes());
-        text[id.len() + 1..].copy_from_slice(state_name.as_bytes());
-        // Two strings joined by a space: always UTF-8, so this never falls through.
-        if let Ok(text) = std::str::from_utf8(text) {
-            return CompactString::new(text);
-        }
-    }
-    let mut text = CompactString::with_capacity(len);
-    text.push_str(id);
-    text.push(' ');
-    text.push_str(state_name);
-    text
-}
-
 impl Reduce for InteractionAuditOneOffJob {
     type Key = CompactString;
-    type Value = CompactString;
+    type Value = StateRef;
 
     fn reduce(&self, interaction_id: Self::Key, states: Values<'_, Self::Value>, out: &mut Output) -> Outcome {
         out.json(&(interaction_id, states.streamed()))
+    }
+}
+
+/// One state of one exploration, written (to JSON, and to spill files) as the one string
+/// `"<exp_id> <state_name>"`.
+///
+/// It keeps the two parts apart, each a [`CompactString`] that holds up to 24 bytes inline,
+/// and joins them only when written: an id and a state name joined would often be longer
+/// than 24 bytes ("Introduction" and a 12-character id are 25), and so allocated, then read
+/// back from wherever the allocator put it when reduce writes the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRef {
+    /// The exploration's id.
+    pub exploration: CompactString,
+    /// The state's name.
+    pub state: CompactString,
+}
+
+impl StateRef {
+    /// Hands `write` the joined text, put together on the stack when it is short.
+    fn with_text<R>(&self, write: impl FnOnce(&str) -> R) -> R {
+        let (id, name) = (self.exploration.as_str(), self.state.as_str());
+        let mut stack = [0u8; 64];
+        let len = id.len() + 1 + name.len();
+        match stack.get_mut(..len) {
+            Some(text) => {
+                text[..id.len()].copy_from_slice(id.as_bytes());
+                text[id.len()] = b' ';
+                text[id.len() + 1..].copy_from_slice(name.as_bytes());
+                // Two strings joined by a space: UTF-8, so the fallback is never taken.
+                match std::str::from_utf8(text) {
+                    Ok(text) => write(text),
+                    Err(_) => write(&format!("{id} {name}")),
+                }
+            }
+            None => write(&format!("{id} {name}")),
+        }
+    }
+}
+
+impl serde::Serialize for StateRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.with_text(|text| serializer.serialize_str(text))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for StateRef {
+    /// Splits the text at its first space. Should an id hold a space, the parts come out
+    /// otherwise than they went in, but they join into the same text, which is all a
+    /// `StateRef` is ever used for.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = CompactString::deserialize(deserializer)?;
+        let (exploration, state) = text.split_once(' ').unwrap_or((&text, ""));
+        Ok(StateRef { exploration: exploration.into(), state: state.into() })
     }
 }
 
@@ -278,17 +311,26 @@ impl Reduce for ExplorationRightsConsistencyJob {
 
 #[cfg(test)]
 mod tests {
-    use super::id_and_name;
+    use super::StateRef;
+
+    fn state(exploration: &str, state: &str) -> StateRef {
+        StateRef { exploration: exploration.into(), state: state.into() }
+    }
 
     #[test]
-    fn an_id_and_a_name_are_joined_by_a_space_inline_or_not() {
-        for (id, name) in [("e1", "Intro"), ("", ""), ("-R63y7YmGIXo", "Question 4x"), ("-R63y7YmGIXo", "Introduction")]
-        {
-            let joined = id_and_name(id, name);
-            assert_eq!(joined, format!("{id} {name}"));
-            assert_eq!(joined.is_heap_allocated(), joined.len() > 24, "{joined}");
-        }
+    fn a_state_is_written_as_its_id_and_name_joined_by_a_space_and_read_back() {
         let long = "é".repeat(40);
-        assert_eq!(id_and_name(&long, "ü"), format!("{long} ü"));
+        for (id, name) in [("e1", "Intro"), ("", ""), ("-R63y7YmGIXo", "Introduction"), (long.as_str(), "ü \"x\"")] {
+            let written = serde_json::to_string(&state(id, name)).unwrap();
+            assert_eq!(written, serde_json::to_string(&format!("{id} {name}")).unwrap());
+            let read: StateRef = serde_json::from_str(&written).unwrap();
+            assert_eq!(read, state(id, name));
+            let spilled = jobs_core::model::encode(&state(id, name)).unwrap();
+            assert_eq!(jobs_core::model::decode::<StateRef>(&spilled).unwrap(), state(id, name));
+        }
+        // An id with a space reads back split elsewhere, and writes the same text again.
+        let odd: StateRef = serde_json::from_str(&serde_json::to_string(&state("a b", "c")).unwrap()).unwrap();
+        assert_eq!(odd, state("a", "b c"));
+        assert_eq!(serde_json::to_string(&odd).unwrap(), "\"a b c\"");
     }
 }
