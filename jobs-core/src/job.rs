@@ -421,7 +421,7 @@ impl Output {
     fn hand_on(&mut self) {
         let Some(spill) = &mut self.spill else { return };
         self.handed_on += 1;
-        match std::str::from_utf8(&self.text) {
+        match simdutf8::compat::from_utf8(&self.text) {
             Ok(text) if !text.is_empty() => spill.piece(text),
             Ok(_) => {}
             // Only `json` writes bytes unchecked, and serde_json writes UTF-8.
@@ -441,7 +441,7 @@ impl Output {
     pub(crate) fn end_key(&mut self) -> Option<String> {
         if self.spill.is_some() {
             self.hand_on();
-        } else if let Err(error) = std::str::from_utf8(&self.text) {
+        } else if let Err(error) = simdutf8::compat::from_utf8(&self.text) {
             self.broken = Some(format!("JSON not UTF-8: {error}"));
         }
         self.broken.take()

@@ -106,7 +106,7 @@ pub(crate) struct RunArgs {
     /// The most memory the shuffle and the report's text may hold before they spill to
     /// temporary files (in JOBS_TMPDIR, or the system's temporary directory): bytes, or a
     /// number with K, M, G or T (powers of 1024), such as 512M or 2G [default: a quarter of
-    /// RAM, at most 512M].
+    /// RAM, at most 1G].
     #[arg(long, value_name = "SIZE", value_parser = byte_size)]
     pub(crate) max_memory: Option<u64>,
     /// The engine and, for `--engine timely`, the cluster.

@@ -38,10 +38,11 @@ const SAMPLE_EVERY: u64 = 16;
 
 /// The default budget never exceeds this: a one-off job beside a live application should not
 /// take gigabytes by default, and the whole process stays within this plus what it needs
-/// whatever the data. At this cap the audit of a million explorations peaks at about 300 MiB
-/// for the whole process, spilling little (`docs/performance.md`); at 256 MiB it peaked at
-/// 166 MiB and took 6% longer, spilling more.
-pub const DEFAULT_MAX_MEMORY_CAP: u64 = 512 << 20;
+/// whatever the data. At this cap the audit of a million explorations spills nothing and
+/// peaks at under 400 MiB for the whole process (`docs/performance.md`); at 512 MiB it
+/// spilled at the end of its map phase, as the budget counts what each short value's text
+/// would take on the heap although it is kept inline.
+pub const DEFAULT_MAX_MEMORY_CAP: u64 = 1 << 30;
 
 /// The default shuffle budget: a quarter of the machine's RAM (`MemTotal` in
 /// `/proc/meminfo`), at most [`DEFAULT_MAX_MEMORY_CAP`]; that cap where RAM cannot be read.

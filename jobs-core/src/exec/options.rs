@@ -45,7 +45,7 @@ pub struct RunOptions {
     /// sink, the report's text: a quarter of it); past it, sorted runs (and report text) are
     /// spilled to temporary files and merged back, with the same output. `None` is
     /// [`default_max_memory`](crate::engine::default_max_memory) (a quarter of the machine's
-    /// RAM, at most 512 MiB).
+    /// RAM, at most 1 GiB).
     pub max_memory: Option<u64>,
     /// Where the run's temporary directory of spill files is made (only if it spills); `None`
     /// is `JOBS_TMPDIR` when set, else [`std::env::temp_dir`]. The directory is removed when

@@ -377,7 +377,7 @@ impl RecordReader {
         }
         let path = &self.path;
         let piece = Self::frame(&mut self.source, path, len)?;
-        std::str::from_utf8(piece)
+        simdutf8::compat::from_utf8(piece)
             .map(Some)
             .map_err(|e| SpillError::Codec { path: path.clone(), message: format!("report text not UTF-8: {e}") })
     }

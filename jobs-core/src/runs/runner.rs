@@ -73,7 +73,7 @@ pub struct RunRequest {
     pub exclusive: bool,
     /// The most memory, in bytes, the shuffle and the report's text may hold before they
     /// spill to disk; the engine's
-    /// default (a quarter of RAM, at most 512 MiB) when `None`. Kept in the run's record, so a detached run
+    /// default (a quarter of RAM, at most 1 GiB) when `None`. Kept in the run's record, so a detached run
     /// uses it too.
     pub max_memory: Option<u64>,
 }
