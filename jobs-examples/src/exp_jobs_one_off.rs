@@ -60,32 +60,22 @@ pub struct StateRef {
     pub state: CompactString,
 }
 
-impl StateRef {
-    /// Hands `write` the joined text, put together on the stack when it is short.
-    fn with_text<R>(&self, write: impl FnOnce(&str) -> R) -> R {
-        let (id, name) = (self.exploration.as_str(), self.state.as_str());
-        let mut stack = [0u8; 64];
-        let len = id.len() + 1 + name.len();
-        match stack.get_mut(..len) {
-            Some(text) => {
-                text[..id.len()].copy_from_slice(id.as_bytes());
-                text[id.len()] = b' ';
-                text[id.len() + 1..].copy_from_slice(name.as_bytes());
-                // Two strings joined by a space: UTF-8, so the fallback is never taken.
-                match std::str::from_utf8(text) {
-                    Ok(text) => write(text),
-                    Err(_) => write(&format!("{id} {name}")),
-                }
-            }
-            None => write(&format!("{id} {name}")),
-        }
+impl serde::Serialize for StateRef {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Joined in a buffer each thread keeps: no value allocates, and the text needs no
+        // check that it is UTF-8, being made of two `&str`s.
+        JOINED.with_borrow_mut(|joined| {
+            joined.clear();
+            joined.push_str(&self.exploration);
+            joined.push(' ');
+            joined.push_str(&self.state);
+            serializer.serialize_str(joined)
+        })
     }
 }
 
-impl serde::Serialize for StateRef {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.with_text(|text| serializer.serialize_str(text))
-    }
+thread_local! {
+    static JOINED: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 impl<'de> serde::Deserialize<'de> for StateRef {
