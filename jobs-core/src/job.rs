@@ -233,12 +233,41 @@ pub trait Job: Reduce {
 /// wanted; `len()` is known without iterating.
 pub struct Values<'a, V> {
     first: Option<V>,
-    rest: &'a mut dyn Iterator<Item = V>,
+    rest: &'a mut dyn ValueSource<V>,
     remaining: usize,
 }
 
+/// Where a key's values after its first come from: one at a time, and, where a stretch of them
+/// is held in memory, that stretch at once, lent rather than moved out value by value.
+pub(crate) trait ValueSource<V>: Iterator<Item = V> {
+    /// The values at the front held together in memory; empty when the next one is not (it
+    /// is then read with `next`).
+    fn held(&mut self) -> &[V] {
+        &[]
+    }
+
+    /// Drops the first `count` values, at most as many as [`held`](Self::held) lent.
+    fn drop_held(&mut self, count: usize) {
+        for _ in 0..count {
+            self.next();
+        }
+    }
+}
+
+impl<V> ValueSource<V> for std::vec::IntoIter<V> {
+    fn held(&mut self) -> &[V] {
+        self.as_slice()
+    }
+
+    fn drop_held(&mut self, count: usize) {
+        if let Some(last) = count.checked_sub(1) {
+            self.nth(last);
+        }
+    }
+}
+
 impl<'a, V> Values<'a, V> {
-    pub(crate) fn new(first: V, rest: &'a mut dyn Iterator<Item = V>, rest_len: usize) -> Self {
+    pub(crate) fn new(first: V, rest: &'a mut dyn ValueSource<V>, rest_len: usize) -> Self {
         Values { first: Some(first), rest, remaining: rest_len + 1 }
     }
 
@@ -271,11 +300,33 @@ pub struct StreamedValues<'a, V>(std::cell::RefCell<Option<Values<'a, V>>>);
 
 impl<V: Serialize> Serialize for StreamedValues<'_, V> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let values = self.0.borrow_mut().take();
-        match values {
-            Some(values) => serializer.collect_seq(values),
-            None => Err(serde::ser::Error::custom("a key's values can be written only once")),
+        use serde::ser::SerializeSeq;
+
+        let Some(mut values) = self.0.borrow_mut().take() else {
+            return Err(serde::ser::Error::custom("a key's values can be written only once"));
+        };
+        let mut seq = serializer.serialize_seq(Some(values.remaining))?;
+        // Values held in memory are written where they lie, a stretch at a time, and dropped
+        // together: moved out one by one through the merge, each cost more than its writing.
+        while values.remaining > 0 {
+            if values.first.is_none() {
+                let held = values.rest.held();
+                let count = held.len().min(values.remaining);
+                if count > 0 {
+                    for value in &held[..count] {
+                        seq.serialize_element(value)?;
+                    }
+                    values.rest.drop_held(count);
+                    values.remaining -= count;
+                    continue;
+                }
+            }
+            match values.next() {
+                Some(value) => seq.serialize_element(&value)?,
+                None => break,
+            }
         }
+        seq.end()
     }
 }
 
@@ -510,9 +561,37 @@ mod tests {
         assert_eq!(lines[0], lines[1]);
     }
 
+    /// Values that lends nothing: each is read with `next`.
+    struct OneByOne(std::vec::IntoIter<String>);
+
+    impl Iterator for OneByOne {
+        type Item = String;
+        fn next(&mut self) -> Option<String> {
+            self.0.next()
+        }
+    }
+
+    impl super::ValueSource<String> for OneByOne {}
+
+    #[test]
+    fn streamed_values_write_the_same_line_lent_or_read_one_by_one_and_skip_what_they_did_not_write() {
+        let values: Vec<String> = (0..10).map(|i| format!("v{i}")).collect();
+        let mut lent = values.clone().into_iter();
+        let mut read = OneByOne(values.clone().into_iter());
+        let mut out = Output::new();
+        // Four of the ten: the rest belong to the next key, and stay.
+        out.json(&Values::new("first".to_owned(), &mut lent, 3).streamed()).unwrap();
+        out.json(&Values::new("first".to_owned(), &mut read, 3).streamed()).unwrap();
+        let lines = out.take();
+        assert_eq!(lines[0], r#"["first","v0","v1","v2"]"#);
+        assert_eq!(lines[0], lines[1]);
+        assert_eq!(lent.next().as_deref(), Some("v3"));
+        assert_eq!(read.next().as_deref(), Some("v3"));
+    }
+
     #[test]
     fn streamed_values_written_twice_are_an_error_not_an_empty_list() {
-        let mut rest = std::iter::empty();
+        let mut rest = Vec::new().into_iter();
         let values = Values::new(1u32, &mut rest, 0).streamed();
         let mut out = Output::new();
         out.json(&values).unwrap();

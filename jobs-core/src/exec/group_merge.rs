@@ -23,6 +23,7 @@ use serde::de::DeserializeOwned;
 
 use super::grouped_run::GroupedRun;
 use super::spill::{SpillDir, SpillError, SpillReader, SpillWriter, SpilledRun};
+use crate::job::ValueSource;
 
 /// One sorted run of a partition.
 pub(crate) enum Run<K, V> {
@@ -138,6 +139,33 @@ impl<K: Ord + DeserializeOwned, V: DeserializeOwned> Iterator for GroupValues<'_
             }
         }
         None
+    }
+}
+
+impl<K: Ord + DeserializeOwned, V: DeserializeOwned> ValueSource<V> for GroupValues<'_, K, V> {
+    fn held(&mut self) -> &[V] {
+        let merge = &mut *self.merge;
+        while let Some(&source) = merge.members.get(merge.done) {
+            match &merge.sources[source] {
+                Source::Memory(memory) if memory.left == 0 => merge.done += 1,
+                Source::Memory(memory) => return &memory.values.as_slice()[..memory.left],
+                Source::Spilled(_) => break,
+            }
+        }
+        &[]
+    }
+
+    fn drop_held(&mut self, count: usize) {
+        let merge = &mut *self.merge;
+        if let Some(&source) = merge.members.get(merge.done)
+            && let Source::Memory(memory) = &mut merge.sources[source]
+        {
+            let count = count.min(memory.left);
+            memory.left -= count;
+            if let Some(last) = count.checked_sub(1) {
+                memory.values.nth(last);
+            }
+        }
     }
 }
 
@@ -286,6 +314,7 @@ mod tests {
     use super::super::grouped_run::GroupedRun;
     use super::super::spill::{SpillDir, SpillWriter};
     use super::{GroupMerge, Run, merge_down, spilled_count};
+    use crate::job::ValueSource;
 
     type Pairs = Vec<(u8, String)>;
 
@@ -364,6 +393,48 @@ mod tests {
         mixed.extend(memory(&runs[2..3]));
         mixed.extend(spilled(&dir, &runs[3..]));
         assert_eq!(groups(mixed, usize::MAX), expected);
+    }
+
+    /// Every group, its values read the way `Values::streamed` reads them: each stretch held
+    /// in memory lent, then dropped `step` values at a time, the rest one by one.
+    fn lent_groups(runs: Vec<Run<u8, String>>, step: usize) -> Vec<(u8, usize, Vec<String>)> {
+        let mut merge = GroupMerge::new(runs, 16).unwrap();
+        let mut out = Vec::new();
+        while let Some((key, len)) = merge.next_group().unwrap() {
+            let mut values = merge.values();
+            let mut read = Vec::new();
+            loop {
+                let held = values.held();
+                if held.is_empty() {
+                    match values.next() {
+                        Some(value) => read.push(value),
+                        None => break,
+                    }
+                    continue;
+                }
+                let count = held.len().min(step);
+                read.extend(held[..count].iter().cloned());
+                values.drop_held(count);
+            }
+            out.push((key, len, read));
+        }
+        out
+    }
+
+    #[test]
+    fn values_lent_where_they_are_held_are_the_values_read_one_by_one() {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = SpillDir::new(temp.path().to_owned());
+        let expected = groups(memory(&example()), usize::MAX);
+        let runs = example();
+        let mut mixed = memory(&runs[..1]);
+        mixed.extend(spilled(&dir, &runs[1..3]));
+        mixed.extend(memory(&runs[3..]));
+        for step in [1, 2, usize::MAX] {
+            assert_eq!(lent_groups(memory(&example()), step), expected, "step {step}");
+            assert_eq!(lent_groups(spilled(&dir, &example()), step), expected, "step {step}");
+        }
+        assert_eq!(lent_groups(mixed, 1), expected);
     }
 
     #[test]

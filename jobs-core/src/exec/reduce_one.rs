@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::job::{Output, Reduce, Values};
+use crate::job::{Output, Reduce, ValueSource, Values};
 
 use super::report_text::{PartitionText, SharedSpool, TextSpool};
 use super::spill::SpillError;
@@ -63,7 +63,7 @@ impl<'a, J: Reduce> KeyReducer<'a, J> {
         &mut self,
         key: J::Key,
         first: J::Value,
-        rest: &mut dyn Iterator<Item = J::Value>,
+        rest: &mut dyn ValueSource<J::Value>,
         len: usize,
     ) -> Result<(), SpillError> {
         let ordering_key = key.clone();
