@@ -307,7 +307,8 @@ impl<V: Serialize> Serialize for StreamedValues<'_, V> {
         };
         let mut seq = serializer.serialize_seq(Some(values.remaining))?;
         // Values held in memory are written where they lie, a stretch at a time, and dropped
-        // together: moved out one by one through the merge, each cost more than its writing.
+        // together: moved out one by one through the merge, each cost about as much as
+        // writing it.
         while values.remaining > 0 {
             if values.first.is_none() {
                 let held = values.rest.held();
