@@ -562,7 +562,7 @@ mod tests {
         assert_eq!(lines[0], lines[1]);
     }
 
-    /// Values that lends nothing: each is read with `next`.
+    /// A source that lends nothing: each value is read with `next`.
     struct OneByOne(std::vec::IntoIter<String>);
 
     impl Iterator for OneByOne {

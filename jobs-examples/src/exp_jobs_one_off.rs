@@ -19,8 +19,8 @@ use crate::models::{ExplorationInteractions, ExplorationModel, ExplorationRights
 ///
 /// It maps over [`ExplorationInteractions`], a view of the stored explorations that decodes
 /// only what it reads, so contents and hints are skipped rather than allocated. Its keys are
-/// [`CompactString`]s and its values [`StateRef`]s, both kept inline, so a state emits a pair
-/// without allocating.
+/// [`CompactString`]s and its values [`StateRef`]s, whose parts are kept inline when they are
+/// up to 24 bytes long, as ids and state names are, so a state emits a pair without allocating.
 #[one_off_job(models = [ExplorationInteractions], shards = 64)]
 pub struct InteractionAuditOneOffJob;
 
