@@ -254,18 +254,6 @@ pub(crate) trait ValueSource<V>: Iterator<Item = V> {
     }
 }
 
-impl<V> ValueSource<V> for std::vec::IntoIter<V> {
-    fn held(&mut self) -> &[V] {
-        self.as_slice()
-    }
-
-    fn drop_held(&mut self, count: usize) {
-        if let Some(last) = count.checked_sub(1) {
-            self.nth(last);
-        }
-    }
-}
-
 impl<'a, V> Values<'a, V> {
     pub(crate) fn new(first: V, rest: &'a mut dyn ValueSource<V>, rest_len: usize) -> Self {
         Values { first: Some(first), rest, remaining: rest_len + 1 }
@@ -560,6 +548,19 @@ mod tests {
         let lines = out.take();
         assert_eq!(lines[0], r#"["k",["a","b","c\""]]"#);
         assert_eq!(lines[0], lines[1]);
+    }
+
+    /// A source that lends all it holds, as runs in memory do.
+    impl<V> super::ValueSource<V> for std::vec::IntoIter<V> {
+        fn held(&mut self) -> &[V] {
+            self.as_slice()
+        }
+
+        fn drop_held(&mut self, count: usize) {
+            if let Some(last) = count.checked_sub(1) {
+                self.nth(last);
+            }
+        }
     }
 
     /// A source that lends nothing: each value is read with `next`.

@@ -81,10 +81,12 @@ thread_local! {
 impl<'de> serde::Deserialize<'de> for StateRef {
     /// Splits the text at its first space. Should an id hold a space, the parts come out
     /// otherwise than they went in, but they join into the same text, which is all a
-    /// `StateRef` is ever used for.
+    /// `StateRef` is ever used for. A text with no space was not written by a `StateRef`.
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = CompactString::deserialize(deserializer)?;
-        let (exploration, state) = text.split_once(' ').unwrap_or((&text, ""));
+        let (exploration, state) = text.split_once(' ').ok_or_else(|| {
+            serde::de::Error::custom(format_args!("{text:?} is not \"<exploration id> <state name>\""))
+        })?;
         Ok(StateRef { exploration: exploration.into(), state: state.into() })
     }
 }
